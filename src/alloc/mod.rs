@@ -1,0 +1,151 @@
+//! The allocation strategies and the trait they share.
+//!
+//! Nothing in this module knows about the ECS, the profiler or any I/O: it is
+//! the layer everything else builds on.
+//!
+//! | type | what it is | free | reset |
+//! | --- | --- | --- | --- |
+//! | [`Heap`] | the system allocator, the baseline | returns memory at once | nothing to do |
+//! | [`Arena`] | a frame arena: bump allocation in per-thread `bumpalo` lanes | a no-op | O(1) per lane: all memory back at once |
+//! | [`Slab`] | size classes 16 B to 4 KiB carved from 64 KiB chunks, free lists per thread | O(1), any thread | every slot back to the free state |
+//! | [`Pool<T>`] | typed objects recycled through a [`Pooled<T>`] guard | automatic on drop | drops the idle objects |
+//! | [`CountingAllocator`] | a `GlobalAlloc` wrapper that counts heap traffic | | |
+
+use std::alloc::Layout;
+use std::fmt;
+use std::ptr::NonNull;
+
+mod arena;
+mod counting;
+mod heap;
+mod lanes;
+mod pool;
+mod slab;
+
+pub(crate) mod poison;
+#[cfg(test)]
+pub(crate) mod tests_common;
+
+pub use arena::{Arena, ArenaSlice};
+pub use counting::{AllocCounts, CountingAllocator};
+pub use heap::Heap;
+pub use pool::{Pool, PoolStats, Pooled, Recycle};
+pub use slab::{ClassStats, SIZE_CLASSES, Slab, SlabSlice};
+
+#[cfg(loom)]
+#[doc(hidden)]
+pub use lanes::LaneIds;
+
+/// A source of raw memory with a frame-oriented contract.
+///
+/// # Safety
+///
+/// Implementors promise, and safe code relies on it, that:
+/// - every pointer returned by [`alloc`](Allocator::alloc) is valid for reads
+///   and writes of `layout.size()` bytes and aligned to `layout.align()`;
+/// - a returned block overlaps no other block that is still live (not freed
+///   and not released by [`reset`](Allocator::reset));
+/// - a block stays valid until it is passed to [`free`](Allocator::free), until
+///   [`reset`](Allocator::reset), or until the allocator is dropped, whichever
+///   comes first;
+/// - a zero-size layout succeeds with a dangling pointer aligned to
+///   `layout.align()`, which must not be read or written.
+pub unsafe trait Allocator {
+    /// Allocates a block for `layout`.
+    ///
+    /// # Errors
+    ///
+    /// [`AllocError`] when the request cannot be served: the system is out of
+    /// memory, or the allocator's own limit would be exceeded.
+    fn alloc(&self, layout: Layout) -> Result<NonNull<u8>, AllocError>;
+
+    /// Returns a block to the allocator.
+    ///
+    /// # Safety
+    ///
+    /// - `ptr` was returned by [`alloc`](Allocator::alloc) on this same
+    ///   allocator, with this same `layout`;
+    /// - the block has not been freed since, and no [`reset`](Allocator::reset)
+    ///   happened since it was allocated;
+    /// - nothing reads or writes the block after this call.
+    unsafe fn free(&self, ptr: NonNull<u8>, layout: Layout);
+
+    /// Releases every allocation at once.
+    ///
+    /// It takes `&mut self`, so the borrow checker rejects any reference
+    /// borrowed from the allocator that would outlive the reset.
+    fn reset(&mut self);
+
+    /// The allocator's counters, see [`Stats`].
+    fn stats(&self) -> Stats;
+}
+
+/// Why an allocation failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AllocError {
+    /// The system allocator refused the request.
+    OutOfMemory {
+        /// Bytes asked for.
+        requested: usize,
+    },
+    /// The allocator's configured byte limit would be exceeded.
+    LimitExceeded {
+        /// Bytes asked for.
+        requested: usize,
+        /// The configured limit, in bytes.
+        limit: usize,
+    },
+    /// The size, rounded up to the alignment, overflows `isize`.
+    InvalidLayout,
+}
+
+impl fmt::Display for AllocError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            AllocError::OutOfMemory { requested } => {
+                write!(f, "out of memory: the system refused {requested} bytes")
+            }
+            AllocError::LimitExceeded { requested, limit } => write!(
+                f,
+                "allocation of {requested} bytes would exceed the limit of {limit} bytes"
+            ),
+            AllocError::InvalidLayout => write!(f, "invalid layout: size overflows isize"),
+        }
+    }
+}
+
+impl std::error::Error for AllocError {}
+
+/// Counters every strategy keeps.
+///
+/// `allocations` and `frees` only grow (a reset does not count as frees);
+/// `bytes_in_use` is the sum of the sizes of live blocks as requested by the
+/// callers, not counting each strategy's rounding.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Stats {
+    /// Successful calls to `alloc`, zero-size ones included.
+    pub allocations: u64,
+    /// Calls to `free`.
+    pub frees: u64,
+    /// Bytes of live blocks (requested sizes). For an [`Arena`], everything
+    /// allocated since the last reset, since its frees reclaim nothing.
+    pub bytes_in_use: usize,
+    /// The largest `bytes_in_use` seen, across resets (the high-water mark).
+    pub peak_bytes_in_use: usize,
+    /// Bytes the strategy holds from the system allocator right now.
+    pub bytes_reserved: usize,
+    /// Allocations passed through to the system allocator because no size
+    /// class fits them ([`Slab`] only).
+    pub large_allocations: u64,
+    /// Calls to `reset`.
+    pub resets: u64,
+}
+
+/// A dangling, well-aligned pointer for zero-size allocations.
+#[inline(always)]
+pub(crate) fn dangling(layout: Layout) -> NonNull<u8> {
+    // `Layout` guarantees a power-of-two alignment, so `MIN + (align - 1)` is
+    // the alignment itself: non-null and aligned. It is never dereferenced.
+    NonNull::without_provenance(std::num::NonZeroUsize::MIN.saturating_add(layout.align() - 1))
+}

@@ -1,0 +1,180 @@
+//! [`SlabSlice<T>`]: a `'static` handle to a slice in a [`Slab`], for data
+//! that must sit in ECS components.
+
+use std::alloc::Layout;
+use std::fmt;
+use std::marker::PhantomData;
+use std::ptr::NonNull;
+
+use super::Slab;
+use crate::alloc::{AllocError, Allocator};
+
+/// An owned, `'static` handle to `len` values of `T` in a [`Slab`].
+///
+/// It is neither `Copy` nor `Clone`: one handle, one block, so
+/// [`Slab::get_mut`] through `&mut handle` is exclusive and
+/// [`Slab::free_slice`], which takes the handle by value, cannot free a block
+/// twice. Reading needs the slab, which checks that it was not reset since
+/// (the handle records the slab's stamp). Dropping a handle without
+/// `free_slice` leaks its slot until the next reset.
+pub struct SlabSlice<T: Copy> {
+    ptr: NonNull<T>,
+    len: usize,
+    stamp: u64,
+    _values: PhantomData<T>,
+}
+
+// SAFETY: the handle owns its block like a `Box<[T]>` does; access goes
+// through `&handle` (shared) or `&mut handle` (exclusive), so the usual
+// `Box` rules apply: `Send` if `T: Send`, `Sync` if `T: Sync`.
+unsafe impl<T: Copy + Send> Send for SlabSlice<T> {}
+// SAFETY: as for `Send`.
+unsafe impl<T: Copy + Sync> Sync for SlabSlice<T> {}
+
+impl<T: Copy> SlabSlice<T> {
+    /// How many values the slice holds.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the slice is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn layout(&self) -> Layout {
+        Layout::array::<T>(self.len).expect("the layout was valid when the slice was made")
+    }
+}
+
+impl<T: Copy> fmt::Debug for SlabSlice<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SlabSlice")
+            .field("len", &self.len)
+            .field("stamp", &self.stamp)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Slab {
+    /// Copies `src` into the slab and returns an owned handle to it.
+    ///
+    /// # Panics
+    ///
+    /// When the system is out of memory; see
+    /// [`try_alloc_slice_copy`](Self::try_alloc_slice_copy).
+    #[track_caller]
+    pub fn alloc_slice_copy<T: Copy>(&self, src: &[T]) -> SlabSlice<T> {
+        self.try_alloc_slice_copy(src)
+            .unwrap_or_else(|e| panic!("framealloc::Slab: {e}"))
+    }
+
+    /// Copies `src` into the slab and returns an owned handle, or why it
+    /// could not.
+    ///
+    /// # Errors
+    ///
+    /// [`AllocError`] when the system is out of memory.
+    pub fn try_alloc_slice_copy<T: Copy>(&self, src: &[T]) -> Result<SlabSlice<T>, AllocError> {
+        let ptr = Allocator::alloc(self, Layout::for_value(src))?.cast::<T>();
+        // SAFETY: the block is fresh, aligned and large enough for
+        // `src.len()` values; `T: Copy`, so a bitwise copy is a copy.
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), ptr.as_ptr(), src.len()) };
+        Ok(SlabSlice {
+            ptr,
+            len: src.len(),
+            stamp: self.stamp,
+            _values: PhantomData,
+        })
+    }
+
+    /// Allocates `len` values made by `fill(index)` and returns an owned
+    /// handle.
+    ///
+    /// # Panics
+    ///
+    /// When the system is out of memory, or `len` values overflow `isize`. If
+    /// `fill` panics the block leaks until the next reset.
+    #[track_caller]
+    pub fn alloc_slice_fill_with<T: Copy>(
+        &self,
+        len: usize,
+        mut fill: impl FnMut(usize) -> T,
+    ) -> SlabSlice<T> {
+        let layout = Layout::array::<T>(len).expect("slice length overflows isize");
+        let ptr = Allocator::alloc(self, layout)
+            .unwrap_or_else(|e| panic!("framealloc::Slab: {e}"))
+            .cast::<T>();
+        for i in 0..len {
+            // SAFETY: `i < len`, inside the fresh block.
+            unsafe { ptr.as_ptr().add(i).write(fill(i)) };
+        }
+        SlabSlice {
+            ptr,
+            len,
+            stamp: self.stamp,
+            _values: PhantomData,
+        }
+    }
+
+    /// Reads a slice.
+    ///
+    /// # Panics
+    ///
+    /// When the handle is stale: the slab was reset since it was made, or it
+    /// belongs to another slab.
+    #[track_caller]
+    pub fn get<'a, T: Copy>(&'a self, slice: &'a SlabSlice<T>) -> &'a [T] {
+        self.try_get(slice)
+            .unwrap_or_else(|| stale(slice.stamp, self.stamp))
+    }
+
+    /// Reads a slice, or `None` when the handle is stale.
+    #[inline]
+    pub fn try_get<'a, T: Copy>(&'a self, slice: &'a SlabSlice<T>) -> Option<&'a [T]> {
+        (slice.stamp == self.stamp).then(|| {
+            // SAFETY: same stamp: made by this slab since its last reset, so
+            // the block is live (the handle is the only way to free it, and a
+            // reset needs `&mut self`, excluded by the borrow `'a`). It holds
+            // `len` initialised values and `&SlabSlice` excludes `get_mut`.
+            unsafe { std::slice::from_raw_parts(slice.ptr.as_ptr(), slice.len) }
+        })
+    }
+
+    /// Writes a slice.
+    ///
+    /// # Panics
+    ///
+    /// When the handle is stale, as [`get`](Self::get).
+    #[track_caller]
+    pub fn get_mut<'a, T: Copy>(&'a self, slice: &'a mut SlabSlice<T>) -> &'a mut [T] {
+        if slice.stamp != self.stamp {
+            stale(slice.stamp, self.stamp)
+        }
+        // SAFETY: live as in `try_get`; `&mut SlabSlice` is the only handle
+        // to this block (handles are not `Clone`), so the slice is exclusive.
+        unsafe { std::slice::from_raw_parts_mut(slice.ptr.as_ptr(), slice.len) }
+    }
+
+    /// Frees a slice. Returns `false`, and frees nothing, for a stale handle,
+    /// whose block the reset already reclaimed.
+    pub fn free_slice<T: Copy>(&self, slice: SlabSlice<T>) -> bool {
+        if slice.stamp != self.stamp {
+            return false;
+        }
+        // SAFETY: a live handle of this slab (same stamp) owns a block made
+        // by `alloc` with this layout; taking the handle by value means it is
+        // freed once and never read again.
+        unsafe { Allocator::free(self, slice.ptr.cast(), slice.layout()) };
+        true
+    }
+}
+
+#[cold]
+#[track_caller]
+fn stale(handle_stamp: u64, slab_stamp: u64) -> ! {
+    panic!(
+        "stale SlabSlice: it was made under slab stamp {handle_stamp}, but this slab is now at stamp \
+         {slab_stamp}; the slab was reset since (or the handle belongs to another slab)"
+    )
+}

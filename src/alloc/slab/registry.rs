@@ -1,0 +1,244 @@
+//! What a [`Slab`](super::Slab) holds from the system: its chunks, its large
+//! allocations and, in debug builds, the state of every slot.
+//!
+//! Everything here is behind one mutex and off the fast path: it is touched
+//! when a lane needs a new chunk, for requests above 4 KiB, and (debug builds
+//! only) on every alloc and free to catch misuse.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::collections::HashMap;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+#[cfg(debug_assertions)]
+use super::SIZE_CLASSES;
+use super::{CHUNK_ALIGN, CHUNK_BYTES};
+use crate::alloc::{AllocError, poison};
+
+const CHUNK_LAYOUT: Layout = match Layout::from_size_align(CHUNK_BYTES, CHUNK_ALIGN) {
+    Ok(layout) => layout,
+    Err(_) => panic!("chunk layout"),
+};
+
+#[derive(Default)]
+pub(super) struct Registry {
+    inner: Mutex<Inner>,
+    chunks: AtomicUsize,
+    large_bytes: AtomicUsize,
+    large_allocs: AtomicU64,
+    large_frees: AtomicU64,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// Every chunk held from the system, with `CHUNK_LAYOUT`.
+    chunks: Vec<NonNull<u8>>,
+    /// Chunks no lane is carving and no slot of which is handed out.
+    spare: Vec<NonNull<u8>>,
+    /// Live large allocations by address, with the layout they were made with.
+    large: HashMap<usize, (NonNull<u8>, Layout)>,
+    /// Debug builds: chunk start address -> its class and which slots are live.
+    #[cfg(debug_assertions)]
+    owners: std::collections::BTreeMap<usize, ChunkOwner>,
+}
+
+// SAFETY: the pointers are to system memory owned by the slab, not tied to
+// any thread; `Inner` is only reached through its mutex.
+unsafe impl Send for Inner {}
+
+#[cfg(debug_assertions)]
+struct ChunkOwner {
+    class: usize,
+    live: Vec<bool>,
+}
+
+/// Counters for requests passed to the system allocator.
+pub(super) struct LargeCounts {
+    pub(super) allocations: u64,
+    pub(super) frees: u64,
+}
+
+impl Registry {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A chunk for `class`: a spare one, or a new one from the system.
+    pub(super) fn acquire_chunk(
+        &self,
+        #[cfg_attr(not(debug_assertions), allow(unused_variables))] class: usize,
+    ) -> Result<NonNull<u8>, AllocError> {
+        let mut inner = self.lock();
+        let chunk = match inner.spare.pop() {
+            Some(chunk) => chunk,
+            None => {
+                // SAFETY: `CHUNK_LAYOUT` has a non-zero size.
+                let raw = unsafe { System.alloc(CHUNK_LAYOUT) };
+                let chunk = NonNull::new(raw).ok_or(AllocError::OutOfMemory {
+                    requested: CHUNK_BYTES,
+                })?;
+                inner.chunks.push(chunk);
+                self.chunks.fetch_add(1, Relaxed);
+                chunk
+            }
+        };
+        #[cfg(debug_assertions)]
+        inner.owners.insert(
+            chunk.addr().get(),
+            ChunkOwner {
+                class,
+                live: vec![false; CHUNK_BYTES / SIZE_CLASSES[class]],
+            },
+        );
+        Ok(chunk)
+    }
+
+    pub(super) fn alloc_large(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
+        // SAFETY: large layouts have a size above 4 KiB or an alignment above
+        // 4 KiB with a non-zero size (zero sizes are handled before).
+        let raw = unsafe { System.alloc(layout) };
+        let ptr = NonNull::new(raw).ok_or(AllocError::OutOfMemory {
+            requested: layout.size(),
+        })?;
+        self.lock().large.insert(ptr.addr().get(), (ptr, layout));
+        self.large_allocs.fetch_add(1, Relaxed);
+        self.large_bytes.fetch_add(layout.size(), Relaxed);
+        Ok(ptr)
+    }
+
+    /// # Safety
+    ///
+    /// `ptr` came from [`alloc_large`](Self::alloc_large) with `layout` and is
+    /// not used after this call.
+    pub(super) unsafe fn free_large(&self, ptr: NonNull<u8>, layout: Layout) {
+        let Some((block, made_with)) = self.lock().large.remove(&ptr.addr().get()) else {
+            // Not ours, or freed twice. Debug builds say so; release builds
+            // leave the pointer alone rather than free what is not ours.
+            debug_assert!(
+                false,
+                "Slab::free: {ptr:p} ({layout:?}) was not allocated by this Slab, or was freed twice"
+            );
+            return;
+        };
+        debug_assert_eq!(
+            made_with, layout,
+            "Slab::free: {ptr:p} was allocated with {made_with:?} but freed with {layout:?}"
+        );
+        self.large_frees.fetch_add(1, Relaxed);
+        self.large_bytes.fetch_sub(made_with.size(), Relaxed);
+        // SAFETY: `block` came from `System.alloc(made_with)` and was still in
+        // the live map, so it is freed exactly once.
+        unsafe { System.dealloc(block.as_ptr(), made_with) };
+    }
+
+    pub(super) fn large_counts(&self) -> LargeCounts {
+        LargeCounts {
+            allocations: self.large_allocs.load(Relaxed),
+            frees: self.large_frees.load(Relaxed),
+        }
+    }
+
+    pub(super) fn large_bytes_in_use(&self) -> usize {
+        self.large_bytes.load(Relaxed)
+    }
+
+    pub(super) fn bytes_reserved(&self) -> usize {
+        self.chunks.load(Relaxed) * CHUNK_BYTES + self.large_bytes_in_use()
+    }
+
+    /// Releases every large allocation and makes every chunk spare.
+    pub(super) fn reset(&mut self) {
+        let inner = self.inner.get_mut().unwrap_or_else(PoisonError::into_inner);
+        for (_, (block, layout)) in inner.large.drain() {
+            // SAFETY: every entry is a live block from `System.alloc(layout)`;
+            // `&mut self` means no one can use it any more.
+            unsafe { System.dealloc(block.as_ptr(), layout) };
+        }
+        *self.large_bytes.get_mut() = 0;
+        inner.spare.clone_from(&inner.chunks);
+        for &chunk in &inner.chunks {
+            // SAFETY: the chunk is ours and, after a reset, unused until a
+            // lane carves it (which unpoisons what it hands out).
+            unsafe { poison::poison(chunk.as_ptr(), CHUNK_BYTES) };
+        }
+        #[cfg(debug_assertions)]
+        inner.owners.clear();
+    }
+
+    /// Debug builds: records that `slot` of `class` was handed out.
+    #[cfg(debug_assertions)]
+    pub(super) fn debug_on_alloc(&self, slot: *mut u8, class: usize) {
+        let mut inner = self.lock();
+        let (owner, index) = find_slot(&mut inner, slot, class, "alloc");
+        assert!(
+            !owner.live[index],
+            "Slab bug: slot {slot:p} of the {} B class handed out twice",
+            SIZE_CLASSES[class]
+        );
+        owner.live[index] = true;
+    }
+
+    /// Debug builds: checks that `ptr` is a live slot of `class` and marks it
+    /// free, or panics naming the misuse.
+    #[cfg(debug_assertions)]
+    #[track_caller]
+    pub(super) fn debug_on_free(&self, ptr: *mut u8, class: usize) {
+        let mut inner = self.lock();
+        let (owner, index) = find_slot(&mut inner, ptr, class, "free");
+        assert!(
+            owner.live[index],
+            "Slab::free: double free of {ptr:p} (a {} B slot)",
+            SIZE_CLASSES[class]
+        );
+        owner.live[index] = false;
+    }
+}
+
+#[cfg(debug_assertions)]
+#[track_caller]
+fn find_slot<'a>(
+    inner: &'a mut Inner,
+    ptr: *mut u8,
+    class: usize,
+    what: &str,
+) -> (&'a mut ChunkOwner, usize) {
+    let addr = ptr.addr();
+    let found = inner
+        .owners
+        .range_mut(..=addr)
+        .next_back()
+        .filter(|(start, _)| addr < **start + CHUNK_BYTES);
+    let Some((start, owner)) = found else {
+        panic!("Slab::{what}: {ptr:p} was not allocated by this Slab (foreign pointer)");
+    };
+    assert!(
+        owner.class == class,
+        "Slab::{what}: {ptr:p} is a {} B slot but the layout given is for the {} B class",
+        SIZE_CLASSES[owner.class],
+        SIZE_CLASSES[class]
+    );
+    let offset = addr - start;
+    let size = SIZE_CLASSES[class];
+    assert!(
+        offset.is_multiple_of(size),
+        "Slab::{what}: {ptr:p} is {} bytes into a {size} B slot, not its start",
+        offset % size
+    );
+    (owner, offset / size)
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        self.reset();
+        let inner = self.inner.get_mut().unwrap_or_else(PoisonError::into_inner);
+        for chunk in inner.chunks.drain(..) {
+            // SAFETY: the whole chunk may have been poisoned; give it back
+            // clean to the system allocator.
+            unsafe { poison::unpoison(chunk.as_ptr(), CHUNK_BYTES) };
+            // SAFETY: every chunk came from `System.alloc(CHUNK_LAYOUT)` and
+            // the slab is being dropped, so no slot is in use.
+            unsafe { System.dealloc(chunk.as_ptr(), CHUNK_LAYOUT) };
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! framealloc: what a frame arena, a size-class slab or an object pool buys a
+//! game loop over plain `Box`/`Vec`, measured on your machine.
+//!
+//! # The map
+//!
+//! Layers only point down:
+//!
+//! - [`alloc`]: the strategies behind one [`Allocator`] trait — [`Heap`],
+//!   [`Arena`], [`Slab`], [`Pool`] — and [`CountingAllocator`], which counts
+//!   heap traffic. No ECS, no I/O. This is the part to drop into your own
+//!   code.
+//!
+//! # Priorities
+//!
+//! Soundness first (every `unsafe` is fenced, documented and tested under
+//! Miri, loom and AddressSanitizer), then honest measurement, then speed.
+
+#![warn(missing_docs)]
+
+pub mod alloc;
+
+pub use alloc::{
+    AllocCounts, AllocError, Allocator, Arena, ArenaSlice, ClassStats, CountingAllocator, Heap,
+    Pool, PoolStats, Pooled, Recycle, SIZE_CLASSES, Slab, SlabSlice, Stats,
+};
