@@ -20,6 +20,7 @@
 pub mod alloc;
 
 pub use alloc::{
-    AllocCounts, AllocError, Allocator, Arena, ArenaSlice, ClassStats, CountingAllocator, Heap,
-    Pool, PoolStats, Pooled, Recycle, SIZE_CLASSES, Slab, SlabSlice, Stats,
+    AllocCounts, AllocError, Allocator, Arena, ArenaSlice, ClassStats, ClearBuffer,
+    CountingAllocator, Heap, Pool, PoolStats, Pooled, Recycle, Recycled, ResetHook, SIZE_CLASSES,
+    Slab, SlabSlice, Stats,
 };

@@ -141,6 +141,9 @@ impl ArenaLane {
             .saturating_mul(2)
             .max(layout.size().saturating_add(layout.align()))
             .saturating_add(LEASE_SLACK_BYTES);
+        if held == 0 {
+            arena.lanes.mark_current();
+        }
         let lease = arena.lease(want);
         self.bump.set_allocation_limit(Some(held + lease));
         let result = self.bump.try_alloc_layout(layout);
@@ -486,8 +489,10 @@ unsafe impl Allocator for Arena {
     }
 
     fn reset(&mut self) {
-        let in_use = self.stats().bytes_in_use;
-        self.peak_at_resets = self.peak_at_resets.max(in_use);
+        // Only lanes that took a chunk (marked in `grow`) hold bytes: the
+        // others are skipped, which keeps a reset O(threads used), not
+        // O(MAX_LANES).
+        let mut in_use = 0;
         let mut held = 0;
         let fallback = self
             .fallback
@@ -495,14 +500,16 @@ unsafe impl Allocator for Arena {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let lanes = self
             .lanes
-            .iter_mut()
+            .iter_used_mut()
             .chain(std::iter::once((fallback, &mut self.fallback_stats)));
         for (lane, stats) in lanes {
+            in_use += stats.bytes.get() as usize;
             let lane_held = lane.reset();
             stats.reserved.set(lane_held as u64);
             stats.bytes.set(0);
             held += lane_held;
         }
+        self.peak_at_resets = self.peak_at_resets.max(in_use);
         *self.budget.get_mut() = self.limit.map_or(usize::MAX, |l| l.saturating_sub(held));
         self.stamp = next_stamp();
         self.resets += 1;

@@ -29,7 +29,7 @@ pub(crate) mod tests_common;
 pub use arena::{Arena, ArenaSlice};
 pub use counting::{AllocCounts, CountingAllocator};
 pub use heap::Heap;
-pub use pool::{Pool, PoolStats, Pooled, Recycle};
+pub use pool::{ClearBuffer, Pool, PoolStats, Pooled, Recycle, Recycled, ResetHook};
 pub use slab::{ClassStats, SIZE_CLASSES, Slab, SlabSlice};
 
 #[cfg(loom)]
@@ -119,19 +119,21 @@ impl std::error::Error for AllocError {}
 
 /// Counters every strategy keeps.
 ///
-/// `allocations` and `frees` only grow (a reset does not count as frees);
-/// `bytes_in_use` is the sum of the sizes of live blocks as requested by the
-/// callers, not counting each strategy's rounding.
+/// `allocations` and `frees` only grow (a reset does not count as frees).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Stats {
     /// Successful calls to `alloc`, zero-size ones included.
     pub allocations: u64,
     /// Calls to `free`.
     pub frees: u64,
-    /// Bytes of live blocks (requested sizes). For an [`Arena`], everything
-    /// allocated since the last reset, since its frees reclaim nothing.
+    /// Bytes of live blocks: the requested sizes for [`Heap`] and [`Arena`]
+    /// (for the arena, everything since the last reset, since its frees
+    /// reclaim nothing); the slot sizes for [`Slab`], its rounding included.
     pub bytes_in_use: usize,
-    /// The largest `bytes_in_use` seen, across resets (the high-water mark).
+    /// The high-water mark of `bytes_in_use`, across resets. Exact for the
+    /// [`Arena`]; for [`Heap`] and [`Slab`], whose counters are per thread, the
+    /// largest value seen when it was sampled (at every `stats` and `reset`,
+    /// and when the slab takes a new chunk), so a lower bound.
     pub peak_bytes_in_use: usize,
     /// Bytes the strategy holds from the system allocator right now.
     pub bytes_reserved: usize,

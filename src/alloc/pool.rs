@@ -21,7 +21,7 @@
 //! list, plus the free budget, equal `capacity`; each lane caches at most as
 //! many objects as it holds units.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, UnsafeCell};
 use std::fmt;
 use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
@@ -72,10 +72,56 @@ impl<K, V> Recycle for std::collections::BTreeMap<K, V> {
     }
 }
 
-type Create<T> = Box<dyn Fn() -> T + Send + Sync>;
-type Reset<T> = Box<dyn Fn(&mut T) + Send + Sync>;
+/// The hook a [`Pool`] runs on every object that comes back.
+///
+/// A type parameter, not a boxed closure, so the hook is inlined into the
+/// return path: [`Recycled`] calls [`Recycle::recycle`], any
+/// `Fn(&mut T) + Send + Sync` is a hook too (a closure, a `fn` pointer, or a
+/// `Box<dyn Fn(&mut T) + Send + Sync>` where the type must be named).
+pub trait ResetHook<T>: Send + Sync {
+    /// Cleans `value` before it is kept.
+    fn reset(&self, value: &mut T);
+}
 
-/// A bounded, thread-safe pool of `T`. See the [module docs](self).
+/// The default hook: [`Recycle::recycle`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Recycled;
+
+impl<T: Recycle> ResetHook<T> for Recycled {
+    #[inline(always)]
+    fn reset(&self, value: &mut T) {
+        value.recycle();
+    }
+}
+
+impl<T, F: Fn(&mut T) + Send + Sync> ResetHook<T> for F {
+    #[inline(always)]
+    fn reset(&self, value: &mut T) {
+        self(value)
+    }
+}
+
+/// The hook of [`Pool::byte_buffers`]: clear, and shrink buffers that grew
+/// past four times their nominal size.
+#[derive(Clone, Copy, Debug)]
+pub struct ClearBuffer {
+    /// The nominal capacity of a buffer, in bytes.
+    pub buffer_bytes: usize,
+}
+
+impl ResetHook<Vec<u8>> for ClearBuffer {
+    fn reset(&self, buf: &mut Vec<u8>) {
+        buf.clear();
+        if buf.capacity() > self.buffer_bytes.saturating_mul(4) {
+            buf.shrink_to(self.buffer_bytes);
+        }
+    }
+}
+
+type Create<T> = Box<dyn Fn() -> T + Send + Sync>;
+
+/// A bounded, thread-safe pool of `T`, cleaned by the hook `H` on return.
+/// See the [module docs](self).
 ///
 /// ```
 /// use framealloc::Pool;
@@ -89,7 +135,10 @@ type Reset<T> = Box<dyn Fn(&mut T) + Send + Sync>;
 /// assert!(buf.is_empty() && buf.capacity() >= 5);
 /// assert_eq!(pool.stats().hits, 1);
 /// ```
-pub struct Pool<T: Send> {
+///
+/// The pool must not be used from inside a global allocator: it allocates
+/// through the global allocator itself.
+pub struct Pool<T: Send, H: ResetHook<T> = Recycled> {
     lanes: Lanes<PoolLane<T>, PoolLaneStats>,
     /// Objects handed over by lanes, and the store of threads without a lane.
     shared: Mutex<Vec<T>>,
@@ -99,27 +148,76 @@ pub struct Pool<T: Send> {
     fallback_stats: PoolLaneStats,
     capacity: usize,
     create: Create<T>,
-    reset: Reset<T>,
+    hook: H,
 }
 
 struct PoolLane<T> {
-    /// Idle objects; at most `units` and at most `LANE_CACHE_MAX`. A
-    /// `RefCell`, not an `UnsafeCell`: the pool never calls user code while
-    /// it is borrowed, and if a global allocator ever re-entered it, the
-    /// borrow flag turns that into a panic instead of aliasing.
-    cache: RefCell<Vec<T>>,
+    /// Idle objects: at most `units`, and at most `LANE_CACHE_MAX` (its
+    /// capacity never exceeds that). Borrowed only inside `with_cache`.
+    cache: UnsafeCell<Vec<T>>,
     /// Units of capacity this lane holds.
     units: Cell<usize>,
 }
 
+impl<T> PoolLane<T> {
+    /// Runs `f` on the cache.
+    ///
+    /// # Safety
+    ///
+    /// - the lane is the calling thread's own (from `Lanes::local`);
+    /// - `f` calls no user code (no hook, no `create`, no `T::drop`), no pool
+    ///   method and nothing that may allocate, so no second borrow of the
+    ///   cache can start while this one lives. `Vec::pop`, `Vec::len` and a
+    ///   `Vec::push` within capacity qualify.
+    #[inline(always)]
+    unsafe fn with_cache<R>(&self, f: impl FnOnce(&mut Vec<T>) -> R) -> R {
+        // SAFETY: the caller's promises make this the only borrow: one thread
+        // (the lane's), no re-entry while it lives.
+        f(unsafe { &mut *self.cache.get() })
+    }
+
+    /// Moves the cache out, so that slow paths can grow it, drop objects or
+    /// call user code freely; [`put_back`](Self::put_back) returns it.
+    fn take_out(&self) -> Vec<T> {
+        // SAFETY: as `with_cache`: `mem::take` neither allocates nor runs
+        // user code.
+        unsafe { self.with_cache(std::mem::take) }
+    }
+
+    /// Returns a cache moved out by [`take_out`](Self::take_out). A cache
+    /// put in meanwhile by a re-entrant call is dropped (its units stay
+    /// counted; only a pool used from its own allocator gets here).
+    fn put_back(&self, cache: Vec<T>) {
+        // SAFETY: as `with_cache`: `mem::replace` neither allocates nor
+        // runs user code; the old value is dropped after the borrow ends.
+        let stray = unsafe { self.with_cache(|c| std::mem::replace(c, cache)) };
+        drop(stray);
+    }
+}
+
+/// A lane's counters. The fast paths bump one each (`hits`, `returns`); the
+/// lane's cache length, which `stats` reads from other threads, follows from
+/// them: `returns - dropped - hits + moved_in` (wrapping).
 #[derive(Default)]
 struct PoolLaneStats {
     hits: LaneCounter,
     misses: LaneCounter,
     returns: LaneCounter,
     dropped: LaneCounter,
-    /// `cache.len()`, readable from other threads.
-    cached: LaneCounter,
+    /// Objects moved into the lane from the shared list, minus those moved
+    /// out to it or cleared (wrapping).
+    moved_in: LaneCounter,
+}
+
+impl PoolLaneStats {
+    /// The lane's cache length.
+    fn cached(&self) -> u64 {
+        self.returns
+            .get()
+            .wrapping_sub(self.dropped.get())
+            .wrapping_sub(self.hits.get())
+            .wrapping_add(self.moved_in.get())
+    }
 }
 
 /// A pool's counters, from [`Pool::stats`].
@@ -143,11 +241,11 @@ impl<T: Send + Default + Recycle + 'static> Pool<T> {
     /// A pool keeping up to `capacity` idle objects, made by `T::default()`
     /// and cleaned by [`Recycle`].
     pub fn new(capacity: usize) -> Self {
-        Self::with(capacity, T::default, T::recycle)
+        Self::with(capacity, T::default, Recycled)
     }
 }
 
-impl Pool<Vec<u8>> {
+impl Pool<Vec<u8>, ClearBuffer> {
     /// A pool of I/O buffers: each new buffer has `buffer_bytes` of capacity;
     /// a returned buffer is cleared, and shrunk back if it grew past four
     /// times that, so one huge request does not pin memory forever.
@@ -155,29 +253,21 @@ impl Pool<Vec<u8>> {
         Self::with(
             capacity,
             move || Vec::with_capacity(buffer_bytes),
-            move |buf: &mut Vec<u8>| {
-                buf.clear();
-                if buf.capacity() > buffer_bytes.saturating_mul(4) {
-                    buf.shrink_to(buffer_bytes);
-                }
-            },
+            ClearBuffer { buffer_bytes },
         )
     }
 }
 
-impl<T: Send> Pool<T> {
+impl<T: Send, H: ResetHook<T>> Pool<T, H> {
     /// A pool keeping up to `capacity` idle objects, made by `create` and
-    /// cleaned by `reset` when they come back.
-    pub fn with(
-        capacity: usize,
-        create: impl Fn() -> T + Send + Sync + 'static,
-        reset: impl Fn(&mut T) + Send + Sync + 'static,
-    ) -> Self {
+    /// cleaned by `hook` when they come back (a closure `|v: &mut T| ...`
+    /// will do).
+    pub fn with(capacity: usize, create: impl Fn() -> T + Send + Sync + 'static, hook: H) -> Self {
         Self {
             lanes: Lanes::new(|| {
                 (
                     PoolLane {
-                        cache: RefCell::new(Vec::new()),
+                        cache: UnsafeCell::new(Vec::new()),
                         units: Cell::new(0),
                     },
                     PoolLaneStats::default(),
@@ -188,14 +278,14 @@ impl<T: Send> Pool<T> {
             fallback_stats: PoolLaneStats::default(),
             capacity,
             create: Box::new(create),
-            reset: Box::new(reset),
+            hook,
         }
     }
 
     /// An object from the pool (or a new one), returned to the pool when the
     /// guard drops.
-    #[inline]
-    pub fn get(&self) -> Pooled<'_, T> {
+    #[inline(always)]
+    pub fn get(&self) -> Pooled<'_, T, H> {
         Pooled {
             pool: self,
             value: ManuallyDrop::new(self.take()),
@@ -205,43 +295,51 @@ impl<T: Send> Pool<T> {
     /// An object from the pool (or a new one), for the caller to keep: it
     /// goes back only through [`put`](Self::put). Use it where a guard cannot
     /// go, such as an ECS component, which must be `'static`.
-    #[inline]
+    ///
+    /// Cost when the thread's lane has an object: a thread-local load, a
+    /// `Vec::pop` and one counter store.
+    #[inline(always)]
     pub fn take(&self) -> T {
         let Some((lane, stats)) = self.lanes.local() else {
             return self.take_fallback();
         };
-        let popped = lane.cache.borrow_mut().pop();
-        match popped {
+        // SAFETY: our own lane; `pop` runs no user code and never allocates.
+        match unsafe { lane.with_cache(Vec::pop) } {
             Some(value) => {
                 stats.hits.add(1);
-                stats.cached.add(u64::MAX); // minus one
                 value
             }
             None => self.take_slow(lane, stats),
         }
     }
 
-    /// Gives an object back: it is cleaned by the reset hook and kept, or
-    /// dropped if the pool already holds `capacity` idle objects.
-    #[inline]
+    /// Gives an object back: it is cleaned by the hook and kept, or dropped
+    /// if the pool already holds `capacity` idle objects.
+    ///
+    /// Cost when the lane has a unit free: the hook, a thread-local load, a
+    /// `Vec::push` within capacity and one counter store.
+    #[inline(always)]
     pub fn put(&self, mut value: T) {
-        (self.reset)(&mut value);
+        self.hook.reset(&mut value);
         let Some((lane, stats)) = self.lanes.local() else {
             return self.put_fallback(value);
         };
         stats.returns.add(1);
-        let rejected = {
-            let mut cache = lane.cache.borrow_mut();
-            if cache.len() < lane.units.get() && cache.len() < LANE_CACHE_MAX {
-                cache.push(value);
-                None
-            } else {
-                Some(value)
-            }
+        let units = lane.units.get();
+        // SAFETY: our own lane; the push happens only within capacity, so it
+        // never allocates, and moving `value` runs no user code.
+        let rejected = unsafe {
+            lane.with_cache(|cache| {
+                if cache.len() < units && cache.len() < cache.capacity() {
+                    cache.push(value);
+                    None
+                } else {
+                    Some(value)
+                }
+            })
         };
-        match rejected {
-            None => stats.cached.add(1),
-            Some(value) => self.put_slow(lane, stats, value),
+        if let Some(value) = rejected {
+            self.put_slow(lane, stats, value);
         }
     }
 
@@ -263,43 +361,49 @@ impl<T: Send> Pool<T> {
             stats.misses.add(1);
             return (self.create)();
         }
-        let mut cache = lane.cache.borrow_mut();
+        let mut cache = lane.take_out();
+        reserve_up_to(&mut cache, lane.units.get() + n);
         let from = shared.len() - n;
         cache.extend(shared.drain(from..));
         drop(shared);
         // The objects bring their units with them.
         lane.units.set(lane.units.get() + n);
+        stats.moved_in.add(n as u64);
         let value = cache.pop().expect("n > 0 objects were just moved in");
         stats.hits.add(1);
-        stats.cached.set(cache.len() as u64);
+        lane.put_back(cache);
         value
     }
 
-    /// The lane has no unit free or is full: hand a batch over, lease units,
-    /// or drop the object.
+    /// The lane has no unit free, no room, or is full: hand a batch over,
+    /// lease units, grow, or drop the object.
     #[cold]
     #[inline(never)]
     fn put_slow(&self, lane: &PoolLane<T>, stats: &PoolLaneStats, value: T) {
-        let mut cache = lane.cache.borrow_mut();
+        let mut cache = lane.take_out();
         if cache.len() >= LANE_CACHE_MAX {
             let mut shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
             let len = cache.len();
             shared.extend(cache.drain(len - LANE_BATCH..));
             // The objects take their units to the shared list.
             lane.units.set(lane.units.get() - LANE_BATCH);
+            stats.moved_in.add((LANE_BATCH as u64).wrapping_neg());
         }
         if cache.len() >= lane.units.get() {
             let leased = self.lease(LANE_BATCH);
             lane.units.set(lane.units.get() + leased);
         }
-        if cache.len() < lane.units.get() {
+        let rejected = if cache.len() < lane.units.get() {
+            reserve_up_to(&mut cache, lane.units.get());
             cache.push(value);
-            stats.cached.set(cache.len() as u64);
+            None
         } else {
-            stats.cached.set(cache.len() as u64);
-            drop(cache);
+            Some(value)
+        };
+        lane.put_back(cache);
+        if let Some(value) = rejected {
             stats.dropped.add(1);
-            drop(value); // user code (`T::drop`) runs with no borrow held
+            drop(value); // `T::drop` runs with the cache back in place
         }
     }
 
@@ -370,8 +474,12 @@ impl<T: Send> Pool<T> {
             s.misses += lane.misses.get();
             s.returns += lane.returns.get();
             s.dropped += lane.dropped.get();
-            s.held += lane.cached.get() as usize;
         }
+        s.held += self
+            .lanes
+            .shared()
+            .map(|lane| lane.cached() as usize)
+            .sum::<usize>();
         s
     }
 
@@ -383,9 +491,9 @@ impl<T: Send> Pool<T> {
     /// Drops every idle object, releasing their memory.
     pub fn clear(&mut self) {
         for (lane, stats) in self.lanes.iter_mut() {
-            lane.cache.get_mut().clear();
+            let cache = std::mem::take(lane.cache.get_mut());
             *lane.units.get_mut() = 0;
-            stats.cached.set(0);
+            stats.moved_in.add((cache.len() as u64).wrapping_neg());
         }
         self.shared
             .get_mut()
@@ -398,13 +506,13 @@ impl<T: Send> Pool<T> {
     fn check_invariants(&mut self) {
         let mut units = 0;
         for (lane, stats) in self.lanes.iter_mut() {
-            let len = lane.cache.get_mut().len();
+            let cache = lane.cache.get_mut();
             assert!(
-                len <= *lane.units.get_mut(),
+                cache.len() <= *lane.units.get_mut(),
                 "lane caches more than its units"
             );
-            assert!(len <= LANE_CACHE_MAX);
-            assert_eq!(stats.cached.get() as usize, len);
+            assert!(cache.capacity() <= LANE_CACHE_MAX);
+            assert_eq!(stats.cached() as usize, cache.len());
             units += *lane.units.get_mut();
         }
         let shared = self.shared.get_mut().unwrap().len();
@@ -416,7 +524,15 @@ impl<T: Send> Pool<T> {
     }
 }
 
-impl<T: Send> fmt::Debug for Pool<T> {
+/// Grows `cache` to hold `want` objects, never past [`LANE_CACHE_MAX`].
+fn reserve_up_to<T>(cache: &mut Vec<T>, want: usize) {
+    let want = want.min(LANE_CACHE_MAX);
+    if want > cache.capacity() {
+        cache.reserve_exact(want - cache.len());
+    }
+}
+
+impl<T: Send, H: ResetHook<T>> fmt::Debug for Pool<T, H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pool")
             .field("stats", &self.stats())
@@ -427,13 +543,13 @@ impl<T: Send> fmt::Debug for Pool<T> {
 /// An object on loan from a [`Pool`]. Derefs to `T`; goes back to the pool
 /// when dropped, whatever the path out of the scope (a `return`, `?`, a
 /// panic that unwinds).
-pub struct Pooled<'a, T: Send> {
-    pool: &'a Pool<T>,
+pub struct Pooled<'a, T: Send, H: ResetHook<T> = Recycled> {
+    pool: &'a Pool<T, H>,
     /// Taken out only in `drop` and `into_inner`, each of which ends the guard.
     value: ManuallyDrop<T>,
 }
 
-impl<T: Send> Pooled<'_, T> {
+impl<T: Send, H: ResetHook<T>> Pooled<'_, T, H> {
     /// Keeps the object for good: it will not go back to the pool.
     pub fn into_inner(self) -> T {
         let mut this = ManuallyDrop::new(self);
@@ -442,21 +558,21 @@ impl<T: Send> Pooled<'_, T> {
     }
 }
 
-impl<T: Send> Deref for Pooled<'_, T> {
+impl<T: Send, H: ResetHook<T>> Deref for Pooled<'_, T, H> {
     type Target = T;
     fn deref(&self) -> &T {
         &self.value
     }
 }
 
-impl<T: Send> DerefMut for Pooled<'_, T> {
+impl<T: Send, H: ResetHook<T>> DerefMut for Pooled<'_, T, H> {
     fn deref_mut(&mut self) -> &mut T {
         &mut self.value
     }
 }
 
-impl<T: Send> Drop for Pooled<'_, T> {
-    #[inline]
+impl<T: Send, H: ResetHook<T>> Drop for Pooled<'_, T, H> {
+    #[inline(always)]
     fn drop(&mut self) {
         // SAFETY: `drop` runs once and `value` is not used after.
         let value = unsafe { ManuallyDrop::take(&mut self.value) };
@@ -464,7 +580,7 @@ impl<T: Send> Drop for Pooled<'_, T> {
     }
 }
 
-impl<T: Send + fmt::Debug> fmt::Debug for Pooled<'_, T> {
+impl<T: Send + fmt::Debug, H: ResetHook<T>> fmt::Debug for Pooled<'_, T, H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("Pooled").field(&*self.value).finish()
     }

@@ -69,6 +69,17 @@ const CHUNK_ALIGN: usize = 4096;
 const CARVE_BATCH: usize = 32;
 /// Free bytes a lane keeps per class before handing half to the central list.
 const LANE_FREE_BYTES: usize = 256 * 1024;
+/// [`LANE_FREE_BYTES`] in slots per class, precomputed: a division on every
+/// free would cost more than the rest of the free.
+const LANE_FREE_SLOTS: [usize; NUM_CLASSES] = {
+    let mut slots = [0; NUM_CLASSES];
+    let mut class = 0;
+    while class < NUM_CLASSES {
+        slots[class] = LANE_FREE_BYTES / SIZE_CLASSES[class];
+        class += 1;
+    }
+    slots
+};
 
 const _: () = assert!(CHUNK_BYTES.is_multiple_of(CHUNK_ALIGN));
 const _: () = assert!(std::mem::size_of::<FreeSlot>() <= SIZE_CLASSES[0]);
@@ -132,10 +143,6 @@ struct LaneStats {
     frees: [LaneCounter; NUM_CLASSES],
     zero_size_allocs: LaneCounter,
     zero_size_frees: LaneCounter,
-    /// Requested bytes allocated minus freed on this lane, wrapping: a lane
-    /// that frees what others allocated goes below zero, and the sum over all
-    /// lanes is exact.
-    bytes_net: LaneCounter,
 }
 
 /// Free slots of one class handed over by lanes.
@@ -188,7 +195,8 @@ pub struct ClassStats {
 /// slab.free_slice(trail);
 /// ```
 pub struct Slab {
-    lanes: Lanes<SlabLane, LaneStats>,
+    /// Boxed: 64 lanes of 28 classes are about 90 KiB.
+    lanes: Box<Lanes<SlabLane, LaneStats>>,
     /// For threads without a lane id.
     fallback: Mutex<SlabLane>,
     fallback_stats: LaneStats,
@@ -210,7 +218,7 @@ impl Slab {
     /// An empty slab. It holds no memory until the first allocation.
     pub fn new() -> Self {
         Self {
-            lanes: Lanes::new(|| (SlabLane::new(), LaneStats::default())),
+            lanes: Box::new(Lanes::new(|| (SlabLane::new(), LaneStats::default()))),
             fallback: Mutex::new(SlabLane::new()),
             fallback_stats: LaneStats::default(),
             central: std::array::from_fn(|_| Central {
@@ -249,13 +257,17 @@ impl Slab {
             .chain(std::iter::once(&self.fallback_stats))
     }
 
+    /// Slot bytes of live small blocks plus requested bytes of live large
+    /// ones. Slot bytes, not requested bytes: counting the requested size
+    /// would cost a counter update on every call, and the slot is what the
+    /// block really occupies.
     fn bytes_in_use(&self) -> usize {
-        let small = self
-            .all_stats()
-            .fold(0u64, |sum, lane| sum.wrapping_add(lane.bytes_net.get()));
-        // The wrapping sum is exact; it is negative only while a counter
-        // update is in flight on another thread.
-        (small as i64).max(0) as usize + self.registry.large_bytes_in_use()
+        let small: u64 = self
+            .class_stats()
+            .iter()
+            .map(|c| c.slots_in_use * c.slot_bytes as u64)
+            .sum();
+        small as usize + self.registry.large_bytes_in_use()
     }
 
     fn sample_peak(&self) {
@@ -269,7 +281,6 @@ impl Slab {
         lane: &SlabLane,
         stats: &LaneStats,
         class: usize,
-        size: usize,
     ) -> Result<NonNull<u8>, AllocError> {
         let cl = &lane.classes[class];
         let head = cl.free.get();
@@ -292,7 +303,6 @@ impl Slab {
         #[cfg(debug_assertions)]
         self.registry.debug_on_alloc(slot, class);
         stats.allocs[class].add(1);
-        stats.bytes_net.add(size as u64);
         // SAFETY: slots are never null (they are inside chunks).
         Ok(unsafe { NonNull::new_unchecked(slot) })
     }
@@ -340,7 +350,6 @@ impl Slab {
         stats: &LaneStats,
         class: usize,
         ptr: NonNull<u8>,
-        size: usize,
     ) {
         #[cfg(debug_assertions)]
         self.registry.debug_on_free(ptr.as_ptr(), class);
@@ -367,8 +376,7 @@ impl Slab {
         let len = cl.free_len.get() + 1;
         cl.free_len.set(len);
         stats.frees[class].add(1);
-        stats.bytes_net.add((size as u64).wrapping_neg());
-        if len > LANE_FREE_BYTES / SIZE_CLASSES[class] {
+        if len > LANE_FREE_SLOTS[class] {
             self.hand_over(cl, class);
         }
     }
@@ -396,9 +404,9 @@ impl Slab {
 
     #[cold]
     #[inline(never)]
-    fn alloc_fallback(&self, class: usize, size: usize) -> Result<NonNull<u8>, AllocError> {
+    fn alloc_fallback(&self, class: usize) -> Result<NonNull<u8>, AllocError> {
         let lane = self.fallback.lock().unwrap_or_else(PoisonError::into_inner);
-        self.alloc_small(&lane, &self.fallback_stats, class, size)
+        self.alloc_small(&lane, &self.fallback_stats, class)
     }
 
     /// # Safety
@@ -406,11 +414,11 @@ impl Slab {
     /// As [`Slab::free_small`], minus the lane requirement.
     #[cold]
     #[inline(never)]
-    unsafe fn free_fallback(&self, class: usize, ptr: NonNull<u8>, size: usize) {
+    unsafe fn free_fallback(&self, class: usize, ptr: NonNull<u8>) {
         let lane = self.fallback.lock().unwrap_or_else(PoisonError::into_inner);
         // SAFETY: the caller's promise about `ptr`; the fallback lane is used
         // under its lock.
-        unsafe { self.free_small(&lane, &self.fallback_stats, class, ptr, size) }
+        unsafe { self.free_small(&lane, &self.fallback_stats, class, ptr) }
     }
 
     fn count_zero_size(&self, free: bool) {
@@ -527,8 +535,8 @@ unsafe impl Allocator for Slab {
             return self.registry.alloc_large(layout);
         };
         match self.lanes.local() {
-            Some((lane, stats)) => self.alloc_small(lane, stats, class, layout.size()),
-            None => self.alloc_fallback(class, layout.size()),
+            Some((lane, stats)) => self.alloc_small(lane, stats, class),
+            None => self.alloc_fallback(class),
         }
     }
 
@@ -546,11 +554,9 @@ unsafe impl Allocator for Slab {
         match self.lanes.local() {
             // SAFETY: the caller's promise about `ptr`, and `lane` is this
             // thread's own lane.
-            Some((lane, stats)) => unsafe {
-                self.free_small(lane, stats, class, ptr, layout.size())
-            },
+            Some((lane, stats)) => unsafe { self.free_small(lane, stats, class, ptr) },
             // SAFETY: the caller's promise about `ptr`.
-            None => unsafe { self.free_fallback(class, ptr, layout.size()) },
+            None => unsafe { self.free_fallback(class, ptr) },
         }
     }
 
@@ -568,9 +574,8 @@ unsafe impl Allocator for Slab {
             .lanes
             .iter_mut()
             .chain(std::iter::once((fallback, &mut self.fallback_stats)));
-        for (lane, stats) in lanes {
+        for (lane, _) in lanes {
             *lane = SlabLane::new();
-            stats.bytes_net.set(0);
         }
         for central in &mut self.central {
             central
