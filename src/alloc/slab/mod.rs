@@ -10,28 +10,31 @@
 //! - **chunk**: 64 KiB from the system, 4096-aligned, carved into slots of one
 //!   class while it is in use. Chunks are kept until the slab is dropped; a
 //!   reset makes them all spare.
-//! - **slot**: one block of a class inside a chunk. A free slot's first word
-//!   links it into a free list.
-//! - **lane**: one thread's state (see `lanes.rs`): per class, a free list and
+//! - **slot**: one block of a class inside a chunk.
+//! - **magazine**: per lane and per class, a stack of free slot *pointers*
+//!   (an array, as in tcmalloc's per-CPU caches, not a linked list through
+//!   the slots): popping does not wait for a load from the slot's memory, so
+//!   a burst of allocations is not a chain of cache misses, and free slots
+//!   hold no metadata a stray write could corrupt.
+//! - **lane**: one thread's state (see `lanes.rs`): per class, a magazine and
 //!   the range of its current chunk not carved yet. Only the lane's thread
 //!   touches it, so there is no lock and no atomic read-modify-write.
 //! - **central list**: per class, batches of free slots handed over by lanes
-//!   whose free lists grew too long, behind a mutex, so memory freed on one
-//!   thread is reused by another.
+//!   whose magazines filled up, behind a mutex, so memory freed on one thread
+//!   is reused by another.
 //!
 //! # Costs
 //!
-//! - alloc: thread-local load, table lookup, pop from the lane's free list
-//!   (two loads, two stores), two counter stores;
-//! - free: table lookup, push (three stores), a length test, two counter
-//!   stores;
-//! - when the free list is empty: carve 32 slots from the current chunk, else
-//!   take a batch from the central list, else a new chunk (the only `malloc`).
+//! - alloc: a thread-local load, a table lookup, a pop from the magazine (a
+//!   length load and store, one pointer load), a counter store;
+//! - free: the same with a push;
+//! - magazine empty: carve up to 64 slots from the current chunk, else take a
+//!   batch from the central list, else a new chunk (the only `malloc`);
+//! - magazine full: half of it goes to the central list.
 //!
 //! Freeing on another thread is the same push, into the freeing thread's
-//! lane: slots of a class are interchangeable, so no per-slot owner is needed.
-//! A lane holding more than 256 KiB of free slots of one class hands half of
-//! them to the central list.
+//! magazine: slots of a class are interchangeable, so no per-slot owner is
+//! needed.
 //!
 //! Requests above 4 KiB, or aligned above 4 KiB, go to the system allocator
 //! and are counted in [`Stats::large_allocations`].
@@ -45,7 +48,7 @@ mod handle;
 mod registry;
 
 use std::alloc::Layout;
-use std::cell::Cell;
+use std::cell::{Cell, UnsafeCell};
 use std::fmt;
 use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -57,50 +60,53 @@ pub use handle::SlabSlice;
 use self::classes::{NUM_CLASSES, class_of};
 use self::registry::Registry;
 use super::lanes::{LaneCounter, Lanes};
-use super::{AllocError, Allocator, Stats, dangling, poison};
+#[cfg(feature = "asan")]
+use super::poison;
+use super::{AllocError, Allocator, Stats, dangling};
 
 /// Bytes per chunk: 16 slots of the largest class, 4096 of the smallest.
 const CHUNK_BYTES: usize = 64 * 1024;
 /// Chunk alignment: slots inherit it up to the largest power of two dividing
 /// their class, which is how alignments up to 4 KiB are honoured.
 const CHUNK_ALIGN: usize = 4096;
-/// Slots linked into the free list per carve: enough to amortise the call,
+/// Slots carved into an empty magazine at once: enough to amortise the call,
 /// few enough not to touch much memory ahead of use.
-const CARVE_BATCH: usize = 32;
-/// Free bytes a lane keeps per class before handing half to the central list.
-const LANE_FREE_BYTES: usize = 256 * 1024;
-/// [`LANE_FREE_BYTES`] in slots per class, precomputed: a division on every
+const CARVE_BATCH: usize = 64;
+/// Free bytes a magazine may hold, per class and lane.
+const MAGAZINE_BYTES: usize = 256 * 1024;
+/// Magazine capacity per class: [`MAGAZINE_BYTES`] of slots, between 64 and
+/// 2048 pointers (at most 16 KiB of array). Precomputed: a division on every
 /// free would cost more than the rest of the free.
-const LANE_FREE_SLOTS: [usize; NUM_CLASSES] = {
+const MAGAZINE_SLOTS: [usize; NUM_CLASSES] = {
     let mut slots = [0; NUM_CLASSES];
     let mut class = 0;
     while class < NUM_CLASSES {
-        slots[class] = LANE_FREE_BYTES / SIZE_CLASSES[class];
+        let n = MAGAZINE_BYTES / SIZE_CLASSES[class];
+        slots[class] = if n < 64 {
+            64
+        } else if n > 2048 {
+            2048
+        } else {
+            n
+        };
         class += 1;
     }
     slots
 };
 
 const _: () = assert!(CHUNK_BYTES.is_multiple_of(CHUNK_ALIGN));
-const _: () = assert!(std::mem::size_of::<FreeSlot>() <= SIZE_CLASSES[0]);
+const _: () = assert!(CARVE_BATCH <= MAGAZINE_SLOTS[NUM_CLASSES - 1]);
 
 /// Source of slab stamps for [`SlabSlice`]: one per slab and per reset.
 static NEXT_STAMP: AtomicU64 = AtomicU64::new(1);
 
-/// The first word of a free slot.
-#[repr(C)]
-struct FreeSlot {
-    next: *mut FreeSlot,
-}
-
 /// One class in one lane.
 struct ClassLane {
-    /// Head of this lane's free list of the class; null when empty. Every slot
-    /// on it is free, belongs to a chunk of this slab carved for this class,
-    /// and is on no other list.
-    free: Cell<*mut FreeSlot>,
-    /// Length of `free`.
-    free_len: Cell<usize>,
+    /// Free slots of this class: each belongs to a chunk of this slab carved
+    /// for this class, is free, and is in no other magazine or batch. Its
+    /// capacity is fixed at `MAGAZINE_SLOTS[class]` on first use and never
+    /// exceeded, so pushes never reallocate. Borrowed only in `magazine`.
+    magazine: UnsafeCell<Vec<NonNull<u8>>>,
     /// Next uncarved slot of the lane's current chunk for this class; null
     /// when there is none.
     carve: Cell<*mut u8>,
@@ -111,11 +117,24 @@ struct ClassLane {
 impl ClassLane {
     fn new() -> Self {
         Self {
-            free: Cell::new(ptr::null_mut()),
-            free_len: Cell::new(0),
+            magazine: UnsafeCell::new(Vec::new()),
             carve: Cell::new(ptr::null_mut()),
             carve_end: Cell::new(ptr::null_mut()),
         }
+    }
+
+    /// Runs `f` on the magazine.
+    ///
+    /// # Safety
+    ///
+    /// - the lane is the calling thread's own (from `Lanes::local`), or the
+    ///   fallback lane under its lock;
+    /// - `f` does not reach this slab again (no allocation through it, no
+    ///   user code), so no second borrow of the magazine starts meanwhile.
+    #[inline(always)]
+    unsafe fn magazine<R>(&self, f: impl FnOnce(&mut Vec<NonNull<u8>>) -> R) -> R {
+        // SAFETY: the caller's promises make this the only borrow.
+        f(unsafe { &mut *self.magazine.get() })
     }
 }
 
@@ -152,15 +171,11 @@ struct Central {
     len: AtomicUsize,
 }
 
-/// A linked list of free slots of one class.
-struct Batch {
-    head: *mut FreeSlot,
-    len: usize,
-}
+/// Free slots of one class, moved between a magazine and the central list.
+struct Batch(Vec<NonNull<u8>>);
 
-// SAFETY: a batch is a list of free slots in chunks owned by the slab; it is
-// moved between threads only through the `Central` mutex, which orders the
-// writes of its links before their reads.
+// SAFETY: a batch holds pointers to free slots in chunks owned by the slab; it
+// is moved between threads only through the `Central` mutex.
 unsafe impl Send for Batch {}
 
 /// Per-class counters, from [`Slab::class_stats`].
@@ -283,60 +298,63 @@ impl Slab {
         class: usize,
     ) -> Result<NonNull<u8>, AllocError> {
         let cl = &lane.classes[class];
-        let head = cl.free.get();
-        let slot = if head.is_null() {
-            self.refill(cl, class)?
-        } else {
-            // SAFETY: `head` is on this lane's free list, so it is a free slot
-            // whose first word holds the link, written by `free_small`,
-            // `carve` or a batch; no one else touches it (ClassLane's
-            // invariant).
-            cl.free.set(unsafe { (*head).next });
-            cl.free_len.set(cl.free_len.get() - 1);
-            head.cast::<u8>()
+        // SAFETY: our lane (callers' promise); `pop` does not reach the slab.
+        let slot = match unsafe { cl.magazine(Vec::pop) } {
+            Some(slot) => slot,
+            None => self.refill(cl, class)?,
         };
         #[cfg(feature = "asan")]
         // SAFETY: `slot` is a whole slot of this class inside one of our chunks.
         unsafe {
-            poison::unpoison(slot, SIZE_CLASSES[class])
+            poison::unpoison(slot.as_ptr(), SIZE_CLASSES[class])
         };
         #[cfg(debug_assertions)]
-        self.registry.debug_on_alloc(slot, class);
+        self.registry.debug_on_alloc(slot.as_ptr(), class);
         stats.allocs[class].add(1);
-        // SAFETY: slots are never null (they are inside chunks).
-        Ok(unsafe { NonNull::new_unchecked(slot) })
+        Ok(slot)
     }
 
-    /// The lane's free list of `class` is empty: carve, take a batch, or get a
-    /// new chunk, and return one slot.
+    /// The magazine of `class` is empty: carve, take a batch, or get a new
+    /// chunk, and return one slot.
     #[cold]
     #[inline(never)]
-    fn refill(&self, cl: &ClassLane, class: usize) -> Result<*mut u8, AllocError> {
-        loop {
-            if let Some(slot) = carve(cl, class) {
-                return Ok(slot);
-            }
-            if let Some(batch) = self.central[class].take() {
-                // SAFETY: `batch.head` is a free slot of this class, on no
-                // other list now that it left the central list.
-                let next = unsafe { (*batch.head).next };
-                cl.free.set(next);
-                cl.free_len.set(batch.len - 1);
-                return Ok(batch.head.cast());
-            }
-            let chunk = self.registry.acquire_chunk(class)?;
-            let size = SIZE_CLASSES[class];
-            cl.carve.set(chunk.as_ptr());
-            // SAFETY: `(CHUNK_BYTES / size) * size <= CHUNK_BYTES`, so the end
-            // stays inside the chunk's allocation.
-            cl.carve_end
-                .set(unsafe { chunk.as_ptr().add(CHUNK_BYTES / size * size) });
-            self.sample_peak();
+    fn refill(&self, cl: &ClassLane, class: usize) -> Result<NonNull<u8>, AllocError> {
+        // SAFETY: our lane; taking the Vec out does not reach the slab. The
+        // work below (which may allocate) happens on the moved-out Vec.
+        let mut magazine = unsafe { cl.magazine(std::mem::take) };
+        if magazine.capacity() == 0 {
+            magazine.reserve_exact(MAGAZINE_SLOTS[class]);
         }
+        let result = loop {
+            if carve(cl, class, &mut magazine) {
+                break Ok(());
+            }
+            if let Some(Batch(batch)) = self.central[class].take() {
+                magazine.extend_from_slice(&batch);
+                break Ok(());
+            }
+            match self.registry.acquire_chunk(class) {
+                Ok(chunk) => {
+                    let size = SIZE_CLASSES[class];
+                    cl.carve.set(chunk.as_ptr());
+                    // SAFETY: `(CHUNK_BYTES / size) * size <= CHUNK_BYTES`, so
+                    // the end stays inside the chunk's allocation.
+                    cl.carve_end
+                        .set(unsafe { chunk.as_ptr().add(CHUNK_BYTES / size * size) });
+                    self.sample_peak();
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        let slot = magazine.pop();
+        // SAFETY: our lane; putting the Vec back does not reach the slab (the
+        // empty Vec it replaces owns no memory).
+        unsafe { cl.magazine(|m| *m = magazine) };
+        result.map(|()| slot.expect("a refill adds at least one slot"))
     }
 
-    /// Pushes `ptr` onto the lane's free list; hands half the list to the
-    /// central list when it grows past [`LANE_FREE_BYTES`].
+    /// Pushes `ptr` onto the lane's magazine; hands half of it to the central
+    /// list when it is full.
     ///
     /// # Safety
     ///
@@ -353,53 +371,48 @@ impl Slab {
     ) {
         #[cfg(debug_assertions)]
         self.registry.debug_on_free(ptr.as_ptr(), class);
-        let cl = &lane.classes[class];
-        let slot = ptr.as_ptr().cast::<FreeSlot>();
-        // SAFETY: the slot is ours again (the caller's promise), at least 16 B
-        // and 16-aligned (every class is a multiple of 16 in 4096-aligned
-        // chunks), so its first word can hold the link.
+        #[cfg(feature = "asan")]
+        // SAFETY: the slot is ours again and unused until handed out again
+        // (which unpoisons it).
         unsafe {
-            slot.write(FreeSlot {
-                next: cl.free.get(),
+            poison::poison(ptr.as_ptr(), SIZE_CLASSES[class])
+        };
+        let cl = &lane.classes[class];
+        // SAFETY: our lane (the caller's promise); a push within capacity
+        // never allocates.
+        let pushed = unsafe {
+            cl.magazine(|m| {
+                if m.len() < m.capacity() {
+                    m.push(ptr);
+                    true
+                } else {
+                    false
+                }
             })
         };
-        cl.free.set(slot);
-        #[cfg(feature = "asan")]
-        // SAFETY: the slot's bytes after the link are ours and unused until
-        // the slot is handed out again (which unpoisons it).
-        unsafe {
-            poison::poison(
-                ptr.as_ptr().add(std::mem::size_of::<FreeSlot>()),
-                SIZE_CLASSES[class] - std::mem::size_of::<FreeSlot>(),
-            )
-        };
-        let len = cl.free_len.get() + 1;
-        cl.free_len.set(len);
         stats.frees[class].add(1);
-        if len > LANE_FREE_SLOTS[class] {
-            self.hand_over(cl, class);
+        if !pushed {
+            self.hand_over(cl, class, ptr);
         }
     }
 
-    /// Moves the older half of the lane's free list to the central list.
+    /// The magazine is full (or was never used): move its older half to the
+    /// central list, then push `ptr`.
     #[cold]
     #[inline(never)]
-    fn hand_over(&self, cl: &ClassLane, class: usize) {
-        let len = cl.free_len.get();
-        let keep = len / 2;
-        let mut last_kept = cl.free.get();
-        for _ in 1..keep {
-            // SAFETY: the list has `len > keep` nodes, all free slots whose
-            // first word is a valid link (ClassLane's invariant).
-            last_kept = unsafe { (*last_kept).next };
+    fn hand_over(&self, cl: &ClassLane, class: usize, ptr: NonNull<u8>) {
+        // SAFETY: our lane; the work below happens on the moved-out Vec.
+        let mut magazine = unsafe { cl.magazine(std::mem::take) };
+        if magazine.capacity() == 0 {
+            magazine.reserve_exact(MAGAZINE_SLOTS[class]);
+        } else {
+            let half = magazine.len() / 2;
+            let older: Vec<_> = magazine.drain(..half).collect();
+            self.central[class].put(Batch(older));
         }
-        // SAFETY: `last_kept` is node `keep - 1` of the list, a free slot.
-        let rest = unsafe { ptr::replace(&raw mut (*last_kept).next, ptr::null_mut()) };
-        cl.free_len.set(keep);
-        self.central[class].put(Batch {
-            head: rest,
-            len: len - keep,
-        });
+        magazine.push(ptr);
+        // SAFETY: our lane; see `refill`.
+        unsafe { cl.magazine(|m| *m = magazine) };
     }
 
     #[cold]
@@ -421,6 +434,33 @@ impl Slab {
         unsafe { self.free_small(&lane, &self.fallback_stats, class, ptr) }
     }
 
+    /// Zero sizes (a dangling pointer) and large requests (the system).
+    #[cold]
+    #[inline(never)]
+    fn alloc_unclassed(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
+        if layout.size() == 0 {
+            self.count_zero_size(false);
+            Ok(dangling(layout))
+        } else {
+            self.registry.alloc_large(layout)
+        }
+    }
+
+    /// # Safety
+    ///
+    /// `ptr` came from [`alloc_unclassed`](Self::alloc_unclassed) with
+    /// `layout` and is not used after.
+    #[cold]
+    #[inline(never)]
+    unsafe fn free_unclassed(&self, ptr: NonNull<u8>, layout: Layout) {
+        if layout.size() == 0 {
+            self.count_zero_size(true);
+        } else {
+            // SAFETY: the caller's promise; non-zero sizes went to the system.
+            unsafe { self.registry.free_large(ptr, layout) }
+        }
+    }
+
     fn count_zero_size(&self, free: bool) {
         let count = |stats: &LaneStats| {
             if free {
@@ -439,47 +479,25 @@ impl Slab {
     }
 }
 
-/// Carves up to [`CARVE_BATCH`] slots from the lane's current chunk: returns
-/// the first and links the others into the (empty) free list.
-fn carve(cl: &ClassLane, class: usize) -> Option<*mut u8> {
+/// Carves up to [`CARVE_BATCH`] slots from the lane's current chunk into
+/// `magazine`; `false` when the chunk is used up (or there is none).
+fn carve(cl: &ClassLane, class: usize, magazine: &mut Vec<NonNull<u8>>) -> bool {
     let start = cl.carve.get();
     let end = cl.carve_end.get();
     if start == end {
-        return None;
+        return false;
     }
     let size = SIZE_CLASSES[class];
     let n = ((end.addr() - start.addr()) / size).min(CARVE_BATCH);
-    debug_assert!(
-        n >= 1 && cl.free.get().is_null(),
-        "carve into a non-empty list"
-    );
-    let slot = |i: usize| {
-        // SAFETY: `i <= n` slots past `start` stays within the carvable range
-        // `start..=end` of one chunk.
-        unsafe { start.add(i * size) }
-    };
-    for i in 1..n {
-        let next = if i + 1 < n {
-            slot(i + 1)
-        } else {
-            ptr::null_mut()
-        };
-        // SAFETY: slot `i` is an uncarved, unused slot of this chunk, 16-aligned.
-        unsafe {
-            poison::unpoison(slot(i), std::mem::size_of::<FreeSlot>());
-            slot(i)
-                .cast::<FreeSlot>()
-                .write(FreeSlot { next: next.cast() });
-        }
+    // Highest address first, so that pops hand out ascending addresses.
+    for i in (0..n).rev() {
+        // SAFETY: `i < n` slots past `start` stays within the carvable range
+        // of one chunk, which is never null.
+        magazine.push(unsafe { NonNull::new_unchecked(start.add(i * size)) });
     }
-    cl.free.set(if n > 1 {
-        slot(1).cast()
-    } else {
-        ptr::null_mut()
-    });
-    cl.free_len.set(n - 1);
-    cl.carve.set(slot(n));
-    Some(start)
+    // SAFETY: `n` slots past `start` is at most `end`, in the same chunk.
+    cl.carve.set(unsafe { start.add(n * size) });
+    true
 }
 
 impl Central {
@@ -527,12 +545,8 @@ impl fmt::Debug for Slab {
 unsafe impl Allocator for Slab {
     #[inline(always)]
     fn alloc(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
-        if layout.size() == 0 {
-            self.count_zero_size(false);
-            return Ok(dangling(layout));
-        }
         let Some(class) = class_of(layout) else {
-            return self.registry.alloc_large(layout);
+            return self.alloc_unclassed(layout);
         };
         match self.lanes.local() {
             Some((lane, stats)) => self.alloc_small(lane, stats, class),
@@ -542,14 +556,10 @@ unsafe impl Allocator for Slab {
 
     #[inline(always)]
     unsafe fn free(&self, ptr: NonNull<u8>, layout: Layout) {
-        if layout.size() == 0 {
-            self.count_zero_size(true);
-            return;
-        }
         let Some(class) = class_of(layout) else {
             // SAFETY: the caller's promise: `ptr` came from `alloc(layout)`,
-            // which sent this layout to `alloc_large`.
-            return unsafe { self.registry.free_large(ptr, layout) };
+            // which sent this layout to `alloc_unclassed`.
+            return unsafe { self.free_unclassed(ptr, layout) };
         };
         match self.lanes.local() {
             // SAFETY: the caller's promise about `ptr`, and `lane` is this
@@ -575,7 +585,11 @@ unsafe impl Allocator for Slab {
             .iter_mut()
             .chain(std::iter::once((fallback, &mut self.fallback_stats)));
         for (lane, _) in lanes {
-            *lane = SlabLane::new();
+            for cl in &mut lane.classes {
+                cl.magazine.get_mut().clear(); // keeps the array for reuse
+                *cl.carve.get_mut() = ptr::null_mut();
+                *cl.carve_end.get_mut() = ptr::null_mut();
+            }
         }
         for central in &mut self.central {
             central

@@ -169,9 +169,9 @@ fn long_free_lists_are_handed_to_other_threads() {
     });
     let s = slab.stats();
     assert_eq!(s.bytes_in_use, 0);
-    // 64 slots in flight at most, plus what sits in the freeing lane
-    // (LANE_FREE_BYTES) before it is handed over.
-    let bound = 2 * LANE_FREE_BYTES + 4 * CHUNK_BYTES;
+    // 64 slots in flight at most, plus what sits in the freeing lane's
+    // magazine (MAGAZINE_BYTES) before it is handed over.
+    let bound = 2 * MAGAZINE_BYTES + 4 * CHUNK_BYTES;
     assert!(s.bytes_reserved <= bound, "{} > {bound}", s.bytes_reserved);
 }
 
