@@ -88,6 +88,22 @@ fn transient_entities_are_gone_after_each_frame() {
 }
 
 #[test]
+fn entity_ids_are_reused() {
+    let mut sim = small(Strategy::Slab, &Scenario::builtin(), 9);
+    // bevy's id space grows in steps over the first frames (512, then 1024
+    // ids here, by frame 5), then settles.
+    for _ in 0..10 {
+        sim.step();
+    }
+    let ids = sim.entity_ids_allocated();
+    assert!(ids < 4 * 400, "{ids} ids for 400 entities a frame");
+    for _ in 0..30 {
+        sim.step();
+    }
+    assert_eq!(sim.entity_ids_allocated(), ids, "entity ids leak");
+}
+
+#[test]
 fn stale_arena_handle_is_detected() {
     let plan = MemoryPlan {
         entities_per_frame: 1,

@@ -220,8 +220,13 @@ pub struct ScratchPools {
 }
 
 impl ScratchPools {
-    /// Enough idle vectors for the most a system holds at once, with room.
-    const IDLE_VECTORS: usize = 8;
+    /// The bound on idle vectors per type. A system holds at most four at
+    /// once, but the bound must be far larger: `Pool` leases capacity to
+    /// each thread in batches of 128, so a pool of 8 serves one thread, and
+    /// every vector given back on another thread (the executor runs
+    /// `collide` on any worker) would be dropped and allocated anew. Vectors
+    /// are only made on demand, so a loose bound costs nothing.
+    const IDLE_VECTORS: usize = 1024;
 
     fn new() -> Self {
         Self {

@@ -132,7 +132,6 @@ pub fn estimated_bytes_per_entity(scenario: &Scenario) -> u64 {
     let components = size_of::<Transient>()
         + size_of::<Transform>()
         + size_of::<Velocity>()
-        + size_of::<Reach>()
         + size_of::<PoolTrail>().max(size_of::<SlabTrail>())
         // The entity in its table, and bevy's per-entity location record.
         + 8
@@ -345,9 +344,15 @@ impl Simulation {
         &self.world
     }
 
-    /// Entities alive now (between frames: the persistent ones only).
+    /// Entities alive now (between frames: the persistent ones only). O(ids).
     pub fn entity_count(&self) -> u32 {
         self.world.entities().count_spawned()
+    }
+
+    /// Entity ids allocated so far, alive or free. Flat from frame to frame
+    /// when despawned ids are reused (`despawn_all` would make it grow).
+    pub fn entity_ids_allocated(&self) -> u32 {
+        self.world.entities().len()
     }
 }
 

@@ -122,6 +122,8 @@ pub(super) struct Shot {
     forward: Vec3,
     right: Vec3,
     up: Vec3,
+    /// Spawned entities start facing the emitter's aim.
+    rotation: Quat,
     muzzle_radius: f32,
 }
 
@@ -210,14 +212,7 @@ pub fn spawn_transients<M: FrameMemory>(
                 let launch = aim * (speed_min + unit16(b, 1) * speed_span);
                 let age = unit16(b, 2) * flight;
                 let position = muzzle + launch * age + half_g * (age * age);
-                let rotation = Quat::from_xyzw(
-                    unit16(b, 3) - 0.5,
-                    unit16(c, 0) - 0.5,
-                    unit16(c, 1) - 0.5,
-                    1.0,
-                )
-                .normalize();
-                let angular = Vec3::new(signed16(c, 2), signed16(c, 3), 0.0) * 3.0;
+                let angular = Vec3::new(signed16(b, 3), signed16(c, 0), signed16(c, 1)) * 3.0;
                 let len = lengths.sample(rng);
                 // The trail: where the entity was `k + 1` spacings ago.
                 let trail = memory.alloc_trail(len, |k| {
@@ -225,16 +220,18 @@ pub fn spawn_transients<M: FrameMemory>(
                     muzzle + launch * t + half_g * (t * t)
                 });
                 (
-                    Transient { index },
+                    Transient {
+                        index,
+                        reach: Reach::default(),
+                    },
                     Transform {
                         translation: position,
-                        rotation,
+                        rotation: s.rotation,
                     },
                     Velocity {
                         linear: launch + gravity * age,
                         angular,
                     },
-                    Reach::default(),
                     trail,
                 )
             });
@@ -284,6 +281,7 @@ fn plan_shots(spawner: &mut Spawner, emitters: &mut QueryState<&mut Emitter>, wo
             forward,
             right,
             up: right.cross(forward),
+            rotation: Quat::from_rotation_arc(Vec3::Z, forward),
             muzzle_radius: e.muzzle_radius,
         });
     }
@@ -324,13 +322,13 @@ pub fn integrate(
 /// sphere of the entity and its trail) and energy, in parallel.
 pub fn update_payloads<M: FrameMemory>(
     memory: Res<M>,
-    mut transients: Query<(&Transform, &Velocity, &M::Payload, &mut Reach)>,
+    mut transients: Query<(&Transform, &Velocity, &M::Payload, &mut Transient)>,
 ) {
     puffin::profile_function!();
     let memory = &*memory;
     transients
         .par_iter_mut()
-        .for_each(|(transform, velocity, payload, mut reach)| {
+        .for_each(|(transform, velocity, payload, mut transient)| {
             let trail = memory.trail(payload);
             let head = transform.translation;
             let tail = trail.last().copied().unwrap_or(head);
@@ -340,7 +338,7 @@ pub fn update_payloads<M: FrameMemory>(
                 radius_sq = radius_sq.max(point.distance_squared(center));
             }
             let energy = 0.5 * trail.len() as f32 * velocity.linear.length_squared();
-            *reach = Reach {
+            transient.reach = Reach {
                 center,
                 radius: radius_sq.sqrt(),
                 // `as` saturates; the cap keeps a frame's sum far from u64::MAX.
@@ -357,7 +355,7 @@ pub fn collide<M: FrameMemory>(
     memory: Res<M>,
     config: Res<SimConfig>,
     mut counters: ResMut<FrameCounters>,
-    transients: Query<(&Transient, &Reach)>,
+    transients: Query<&Transient>,
     mut targets: Query<&mut Target>,
 ) {
     puffin::profile_function!();
@@ -379,7 +377,8 @@ pub fn collide<M: FrameMemory>(
         starts.resize(buckets + 1, 0);
         let rows = bodies.as_mut_slice();
         let counts = starts.as_mut_slice();
-        for (transient, reach) in &transients {
+        for transient in &transients {
+            let reach = &transient.reach;
             let bucket = bucket_of(cell_of(reach.center, inv_cell), mask);
             rows[transient.index as usize] = Body {
                 center: reach.center,
