@@ -14,7 +14,13 @@ pub const DEFAULT_WARMUP: u64 = 10;
 /// every frame, with all per-frame memory from the allocation strategy chosen
 /// here, and report frame times and heap traffic.
 #[derive(Parser, Debug)]
-#[command(name = "framealloc", version)]
+#[command(
+    name = "framealloc",
+    version,
+    after_help = "Ctrl-C stops after the current frame and prints the summary of the frames \
+                  done (exit code 130). Bad input exits with code 2, differing checksums \
+                  under --compare with code 1."
+)]
 pub struct Cli {
     /// Transient entities spawned and despawned every frame (overrides the
     /// scenario's `entities_per_frame`)

@@ -182,6 +182,11 @@ fn run() -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::FAILURE);
     }
+    if interrupted {
+        // The shell convention for "stopped by SIGINT" (128 + 2), after the
+        // summary of the frames done.
+        return Ok(ExitCode::from(130));
+    }
     Ok(ExitCode::SUCCESS)
 }
 

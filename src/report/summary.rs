@@ -56,7 +56,9 @@ pub struct Summary {
     pub warmup_frames: u64,
     /// Compute threads.
     pub threads: usize,
-    /// The spawn seed.
+    /// The spawn seed, as `0x` and hex digits (a JSON number would lose
+    /// precision above 2^53 in most readers).
+    #[serde(serialize_with = "hex")]
     pub seed: u64,
     /// Frame times.
     pub frame_ms: FrameMs,
@@ -131,6 +133,10 @@ impl Summary {
             interrupted,
         }
     }
+}
+
+fn hex<S: serde::Serializer>(value: &u64, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&format!("{value:#x}"))
 }
 
 fn frame_ms(records: &[FrameRecord]) -> FrameMs {
