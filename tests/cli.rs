@@ -91,7 +91,7 @@ fn scenario_fields_are_named() {
     let cases = [
         ("cell_size: 4.0", "cell_size: -1.0", "`cell_size`"),
         ("weight: 3", "weight: 0", "`emitters[0].weight`"),
-        ("max: 16", "max: 5000", "`trail.lengths.max`"),
+        ("max: 12", "max: 5000", "`trail.lengths.max`"),
         ("spacing: 0.02", "spacing: 0.02, color: 3", "color"),
     ];
     for (i, (from, to, field)) in cases.iter().enumerate() {
@@ -174,4 +174,36 @@ fn summary_names_strategy_and_checksum() {
     assert!(text.contains("alloc arena"), "{text}");
     assert!(text.contains("checksum"), "{text}");
     assert!(stderr(&out).is_empty(), "--quiet printed: {}", stderr(&out));
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_after_the_current_frame_and_reports() {
+    use std::process::{Command, Stdio};
+    let child = Command::new(env!("CARGO_BIN_EXE_framealloc"))
+        .args([
+            "--entities",
+            "300",
+            "--frames",
+            "100000000",
+            "--warmup",
+            "0",
+            "--json",
+            "-q",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("a summary");
+    assert_eq!(v["interrupted"], true);
+    assert!(v["frames"].as_u64().unwrap() >= 1, "{v}");
 }

@@ -577,7 +577,7 @@ mod tests {
     fn nested_fields_are_named_with_their_path() {
         let e = edited("weight: 3", "weight: 0");
         assert_eq!(invalid_field(&e), "emitters[0].weight");
-        let e = edited("max: 16", "max: 999");
+        let e = edited("max: 12", "max: 999");
         assert_eq!(invalid_field(&e), "trail.lengths.max");
         assert!(e.to_string().contains("allowed 4..=320"), "{e}");
         let e = edited("spread_deg: 25.0", "spread_deg: 120.0");
@@ -675,7 +675,7 @@ mod tests {
     #[test]
     fn weighted_lengths_parse_and_average() {
         let text = DEFAULT_SCENARIO_RON.replacen(
-            "Uniform(min: 4, max: 16)",
+            "Uniform(min: 4, max: 12)",
             "Weighted([(4, 3), (32, 1)])",
             1,
         );

@@ -26,6 +26,11 @@ const KNOCKBACK: f32 = 0.002;
 const SPRING: f32 = 0.05;
 /// Fewest buckets in the broadphase's hash table.
 const MIN_BUCKETS: usize = 64;
+/// Most buckets: the bucket starts and cursors (8 bytes a bucket) are hit at
+/// random once per body, so they must stay in L2 for the grid build to cost
+/// the same per body at 200k bodies as at 50k; more bodies then share a
+/// bucket, which only the few buckets near a target pay for.
+const MAX_BUCKETS: usize = 1 << 15;
 
 /// Settings every system reads; made from the scenario.
 #[derive(Resource, Debug, Clone)]
@@ -362,7 +367,7 @@ pub fn collide<M: FrameMemory>(
     let memory = &*memory;
     let n = counters.spawned as usize;
     let inv_cell = 1.0 / config.cell_size;
-    let buckets = n.next_power_of_two().max(MIN_BUCKETS);
+    let buckets = n.next_power_of_two().clamp(MIN_BUCKETS, MAX_BUCKETS);
     let mask = (buckets - 1) as u32;
 
     // Broadphase: a spatial hash grid of the bodies, by counting sort, so
