@@ -102,7 +102,7 @@ impl LengthSampler {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn sample(&self, rng: &mut fastrand::Rng) -> usize {
         match self {
             LengthSampler::Uniform { min, max } => rng.u32(*min..=*max) as usize,
