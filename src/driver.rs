@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use framealloc::report::FrameCsv;
-use framealloc::sim::{FrameRecord, MemoryFigures, Simulation};
+use framealloc::sim::{FrameRecord, Simulation};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Frames each strategy runs before the next takes over in `--compare`:
@@ -26,13 +26,20 @@ pub struct Plan {
     pub block: u64,
 }
 
+/// Unmeasured frames a simulation runs at the start of each block when
+/// several are interleaved: the first frame after another world ran finds
+/// every cache cold, a cost of running four worlds in one process rather
+/// than of the strategy, and it would otherwise own the p99.
+pub const REWARM_FRAMES: u64 = 1;
+
 /// What running one simulation produced.
 #[derive(Debug)]
 pub struct Measured {
     /// The measured frames.
     pub records: Vec<FrameRecord>,
-    /// The strategy's figures when measuring began.
-    pub figures_before: MemoryFigures,
+    /// Frames run but not measured: the warm-up, and the re-warm frame of
+    /// each block when interleaving.
+    pub unmeasured_frames: u64,
 }
 
 /// Set by Ctrl-C; the loop stops after the current frame.
@@ -65,8 +72,10 @@ pub fn progress(total_frames: u64, quiet: bool) -> ProgressBar {
 /// Runs every simulation: `plan.warmup` unmeasured frames each, then
 /// `plan.frames` measured frames each, in blocks of `plan.block` whose order
 /// rotates (A B C D, then B C D A, ...) so that no strategy always runs
-/// right after the same other one. Stops after the current frame once `stop`
-/// is set. Returns one [`Measured`] per simulation, in their order.
+/// right after the same other one, each block after [`REWARM_FRAMES`]
+/// unmeasured frames when there are several simulations. Stops after the
+/// current frame once `stop` is set. Returns one [`Measured`] per
+/// simulation, in their order.
 ///
 /// # Errors
 ///
@@ -93,7 +102,7 @@ pub fn run(
         .map(|sim| Measured {
             // Reserved up front: no reallocation between frames either.
             records: Vec::with_capacity(plan.frames as usize),
-            figures_before: sim.figures(),
+            unmeasured_frames: sim.frames_done(),
         })
         .collect();
     let count = sims.len();
@@ -112,6 +121,15 @@ pub fn run(
             }
             if count > 1 || round == 0 {
                 bar.set_message(sim.strategy().to_string());
+            }
+            if count > 1 {
+                for _ in 0..REWARM_FRAMES {
+                    if stop.load(Ordering::Relaxed) {
+                        break 'frames;
+                    }
+                    sim.step();
+                    measured[i].unmeasured_frames += 1;
+                }
             }
             for _ in 0..block.min(left) {
                 if stop.load(Ordering::Relaxed) {

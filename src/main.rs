@@ -125,7 +125,15 @@ fn run() -> anyhow::Result<ExitCode> {
         },
     };
     let stop = driver::stop_flag(cli.quiet);
-    let bar = driver::progress((cli.frames + cli.warmup) * sims.len() as u64, cli.quiet);
+    let blocks = if cli.compare {
+        cli.frames.div_ceil(driver::COMPARE_BLOCK_FRAMES) * driver::REWARM_FRAMES
+    } else {
+        0
+    };
+    let bar = driver::progress(
+        (cli.frames + cli.warmup + blocks) * sims.len() as u64,
+        cli.quiet,
+    );
     let measured = driver::run(&mut sims, plan, &stop, &bar, csv.as_mut())
         .context("cannot write the --csv file")?;
     if let Some(csv) = csv {
@@ -142,16 +150,20 @@ fn run() -> anyhow::Result<ExitCode> {
         threads,
         seed,
         warmup_frames: cli.warmup,
+        block_frames: cli.compare.then_some(driver::COMPARE_BLOCK_FRAMES),
     };
     let summaries: Vec<Summary> = sims
         .iter_mut()
         .zip(&measured)
         .map(|(sim, m)| {
+            let info = RunInfo {
+                warmup_frames: m.unmeasured_frames,
+                ..info.clone()
+            };
             Summary::new(
                 sim.strategy(),
                 &info,
                 &m.records,
-                m.figures_before,
                 sim.figures(),
                 sim.checksum(),
                 interrupted,

@@ -22,8 +22,10 @@ pub struct RunInfo {
     pub threads: usize,
     /// The spawn seed.
     pub seed: u64,
-    /// Frames run before measuring, not in the statistics.
+    /// Frames run but not measured, not in the statistics.
     pub warmup_frames: u64,
+    /// With `--compare`: frames per block of the interleaving.
+    pub block_frames: Option<u64>,
 }
 
 /// Frame time statistics, in milliseconds.
@@ -52,8 +54,11 @@ pub struct Summary {
     pub entities: u32,
     /// Frames measured.
     pub frames: u64,
-    /// Frames run before measuring.
+    /// Frames run but not measured: the warm-up, and with `--compare` one
+    /// frame before each block.
     pub warmup_frames: u64,
+    /// With `--compare`: frames per block of the interleaving.
+    pub block_frames: Option<u64>,
     /// Compute threads.
     pub threads: usize,
     /// The spawn seed, as `0x` and hex digits (a JSON number would lose
@@ -85,14 +90,13 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// Summarises `records`. `figures_before` are the strategy's figures when
-    /// the first measured frame began, `figures_after` at the end.
+    /// Summarises `records`; `figures` are the strategy's memory figures at
+    /// the end.
     pub fn new(
         alloc: Strategy,
         info: &RunInfo,
         records: &[FrameRecord],
-        figures_before: MemoryFigures,
-        figures_after: MemoryFigures,
+        figures: MemoryFigures,
         checksum: u64,
         interrupted: bool,
     ) -> Summary {
@@ -111,6 +115,7 @@ impl Summary {
             entities: info.entities,
             frames,
             warmup_frames: info.warmup_frames,
+            block_frames: info.block_frames,
             threads: info.threads,
             seed: info.seed,
             frame_ms: frame_ms(records),
@@ -122,13 +127,9 @@ impl Summary {
                 .map(|r| r.heap.allocations + r.heap.reallocations)
                 .max()
                 .unwrap_or(0),
-            system_allocs_per_frame: per_frame(
-                figures_after
-                    .system_allocations
-                    .saturating_sub(figures_before.system_allocations),
-            ),
+            system_allocs_per_frame: per_frame(sum(|r| r.system_allocations)),
             contacts_per_frame: per_frame(sum(|r| u64::from(r.contacts))),
-            memory: figures_after,
+            memory: figures,
             checksum: format!("{checksum:#018x}"),
             interrupted,
         }
@@ -181,12 +182,12 @@ mod tests {
             threads: 1,
             seed: 0,
             warmup_frames: 0,
+            block_frames: None,
         };
         let s = Summary::new(
             Strategy::Heap,
             &info,
             &records,
-            MemoryFigures::default(),
             MemoryFigures::default(),
             0xab,
             false,

@@ -69,7 +69,7 @@ fn write_compare(all: &[Summary], out: &mut dyn io::Write) -> io::Result<()> {
     let interrupted = all.iter().any(|s| s.interrupted);
     writeln!(
         out,
-        "framealloc --compare: scenario {}, {} entities/frame, {} frames each (+{} warm-up), {} threads, seed {:#x}{}",
+        "framealloc --compare: scenario {}, {} entities/frame, {} frames each (+{} unmeasured), {} threads, seed {:#x}{}",
         first.scenario,
         first.entities,
         first.frames,
@@ -138,6 +138,13 @@ fn write_compare(all: &[Summary], out: &mut dyn io::Write) -> io::Result<()> {
     for row in &rows {
         let cells: Vec<&str> = row.iter().map(String::as_str).collect();
         writeln!(out, "{}", line(&cells))?;
+    }
+    if let Some(block) = first.block_frames {
+        writeln!(
+            out,
+            "strategies took turns in blocks of {block} frames, in rotating order, each block \
+             after one unmeasured frame (the first frame after another world ran is cold)"
+        )?;
     }
     for s in all.iter().filter(|s| s.system_allocs_per_frame > 0.0) {
         writeln!(
