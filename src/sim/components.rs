@@ -3,8 +3,9 @@
 //! - Persistent entities, made once from the scenario: [`Emitter`] and
 //!   [`Target`]. Their state is what the checksum covers.
 //! - Transient entities, spawned by the emitters and despawned at the end of
-//!   every frame: [`Transient`], [`Transform`], [`Velocity`], [`Reach`] and the
-//!   strategy's payload component (a trail of `Vec3`, see `memory.rs`).
+//!   every frame: [`Transient`] (with its [`Reach`]), [`Transform`],
+//!   [`Velocity`] and the strategy's payload component (a trail of `Vec3`,
+//!   see `memory.rs`).
 //!
 //! Only the payload differs between strategies; every other component, and
 //! every computation on them, is the same, which is why the checksums match.
