@@ -107,19 +107,21 @@ struct ClassLane {
     /// capacity is fixed at `MAGAZINE_SLOTS[class]` on first use and never
     /// exceeded, so pushes never reallocate. Borrowed only in `magazine`.
     magazine: UnsafeCell<Vec<NonNull<u8>>>,
-    /// Next uncarved slot of the lane's current chunk for this class; null
-    /// when there is none.
-    carve: Cell<*mut u8>,
-    /// End of the carvable part of that chunk (a whole number of slots).
-    carve_end: Cell<*mut u8>,
+}
+
+/// The part of the lane's current chunk of one class not carved yet. Apart
+/// from [`ClassLane`], which the fast path touches, to keep that one small.
+struct Carving {
+    /// Next uncarved slot; null when there is no chunk.
+    next: Cell<*mut u8>,
+    /// End of the carvable part (a whole number of slots).
+    end: Cell<*mut u8>,
 }
 
 impl ClassLane {
     fn new() -> Self {
         Self {
             magazine: UnsafeCell::new(Vec::new()),
-            carve: Cell::new(ptr::null_mut()),
-            carve_end: Cell::new(ptr::null_mut()),
         }
     }
 
@@ -140,6 +142,7 @@ impl ClassLane {
 
 struct SlabLane {
     classes: [ClassLane; NUM_CLASSES],
+    carving: [Carving; NUM_CLASSES],
 }
 
 // SAFETY: the raw pointers point into chunks owned by the `Slab`, not into
@@ -151,6 +154,10 @@ impl SlabLane {
     fn new() -> Self {
         Self {
             classes: std::array::from_fn(|_| ClassLane::new()),
+            carving: std::array::from_fn(|_| Carving {
+                next: Cell::new(ptr::null_mut()),
+                end: Cell::new(ptr::null_mut()),
+            }),
         }
     }
 }
@@ -301,7 +308,7 @@ impl Slab {
         // SAFETY: our lane (callers' promise); `pop` does not reach the slab.
         let slot = match unsafe { cl.magazine(Vec::pop) } {
             Some(slot) => slot,
-            None => self.refill(cl, class)?,
+            None => self.refill(cl, &lane.carving[class], class)?,
         };
         #[cfg(feature = "asan")]
         // SAFETY: `slot` is a whole slot of this class inside one of our chunks.
@@ -318,7 +325,12 @@ impl Slab {
     /// chunk, and return one slot.
     #[cold]
     #[inline(never)]
-    fn refill(&self, cl: &ClassLane, class: usize) -> Result<NonNull<u8>, AllocError> {
+    fn refill(
+        &self,
+        cl: &ClassLane,
+        carving: &Carving,
+        class: usize,
+    ) -> Result<NonNull<u8>, AllocError> {
         // SAFETY: our lane; taking the Vec out does not reach the slab. The
         // work below (which may allocate) happens on the moved-out Vec.
         let mut magazine = unsafe { cl.magazine(std::mem::take) };
@@ -326,7 +338,7 @@ impl Slab {
             magazine.reserve_exact(MAGAZINE_SLOTS[class]);
         }
         let result = loop {
-            if carve(cl, class, &mut magazine) {
+            if carve(carving, class, &mut magazine) {
                 break Ok(());
             }
             if let Some(Batch(batch)) = self.central[class].take() {
@@ -336,10 +348,11 @@ impl Slab {
             match self.registry.acquire_chunk(class) {
                 Ok(chunk) => {
                     let size = SIZE_CLASSES[class];
-                    cl.carve.set(chunk.as_ptr());
+                    carving.next.set(chunk.as_ptr());
                     // SAFETY: `(CHUNK_BYTES / size) * size <= CHUNK_BYTES`, so
                     // the end stays inside the chunk's allocation.
-                    cl.carve_end
+                    carving
+                        .end
                         .set(unsafe { chunk.as_ptr().add(CHUNK_BYTES / size * size) });
                     self.sample_peak();
                 }
@@ -481,9 +494,9 @@ impl Slab {
 
 /// Carves up to [`CARVE_BATCH`] slots from the lane's current chunk into
 /// `magazine`; `false` when the chunk is used up (or there is none).
-fn carve(cl: &ClassLane, class: usize, magazine: &mut Vec<NonNull<u8>>) -> bool {
-    let start = cl.carve.get();
-    let end = cl.carve_end.get();
+fn carve(carving: &Carving, class: usize, magazine: &mut Vec<NonNull<u8>>) -> bool {
+    let start = carving.next.get();
+    let end = carving.end.get();
     if start == end {
         return false;
     }
@@ -496,7 +509,7 @@ fn carve(cl: &ClassLane, class: usize, magazine: &mut Vec<NonNull<u8>>) -> bool 
         magazine.push(unsafe { NonNull::new_unchecked(start.add(i * size)) });
     }
     // SAFETY: `n` slots past `start` is at most `end`, in the same chunk.
-    cl.carve.set(unsafe { start.add(n * size) });
+    carving.next.set(unsafe { start.add(n * size) });
     true
 }
 
@@ -587,8 +600,10 @@ unsafe impl Allocator for Slab {
         for (lane, _) in lanes {
             for cl in &mut lane.classes {
                 cl.magazine.get_mut().clear(); // keeps the array for reuse
-                *cl.carve.get_mut() = ptr::null_mut();
-                *cl.carve_end.get_mut() = ptr::null_mut();
+            }
+            for carving in &mut lane.carving {
+                *carving.next.get_mut() = ptr::null_mut();
+                *carving.end.get_mut() = ptr::null_mut();
             }
         }
         for central in &mut self.central {
