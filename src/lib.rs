@@ -9,6 +9,9 @@
 //!   [`Arena`], [`Slab`], [`Pool`] — and [`CountingAllocator`], which counts
 //!   heap traffic. No ECS, no I/O. This is the part to drop into your own
 //!   code.
+//! - [`sim`]: the frame-churn simulation, a headless `bevy_ecs` world whose
+//!   per-frame memory goes through the strategy chosen at run time.
+//! - [`report`]: frame statistics and their formats (table, JSON, CSV).
 //!
 //! # Priorities
 //!
@@ -18,6 +21,8 @@
 #![warn(missing_docs)]
 
 pub mod alloc;
+pub mod report;
+pub mod sim;
 
 pub use alloc::{
     AllocCounts, AllocError, Allocator, Arena, ArenaSlice, ClassStats, ClearBuffer,

@@ -21,7 +21,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
-use bevy_ecs::component::Component;
+use bevy_ecs::component::{Component, Mutable};
 use bevy_ecs::resource::Resource;
 use glam::Vec3;
 
@@ -62,12 +62,12 @@ pub struct MemoryFigures {
 }
 
 /// Where one strategy's per-frame memory comes from. See the module docs.
-pub trait FrameMemory: Resource + Sized {
+pub trait FrameMemory: Resource<Mutability = Mutable> + Sized {
     /// The strategy this is.
     const STRATEGY: Strategy;
 
     /// The component holding an entity's trail.
-    type Payload: Component;
+    type Payload: Component<Mutability = Mutable>;
 
     /// A scratch vector of `T`, valid while `self` is borrowed.
     type Scratch<'a, T: ScratchItem>: ScratchVec<T>
@@ -374,7 +374,10 @@ impl FrameMemory for PoolMemory {
         // Room for every trail of a frame twice over: the pool keeps its
         // bound by leasing capacity to threads in batches, and a tight bound
         // would drop trails that the next frame then has to allocate again.
-        let idle = plan.entities_per_frame.saturating_mul(2).saturating_add(4096);
+        let idle = plan
+            .entities_per_frame
+            .saturating_mul(2)
+            .saturating_add(4096);
         Self {
             trails: Pool::new(idle),
             scratch: ScratchPools::new(),

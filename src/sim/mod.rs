@@ -122,6 +122,28 @@ pub struct FrameRecord {
     pub contacts: u32,
 }
 
+/// A generous estimate of the memory one transient entity costs a running
+/// simulation, in bytes: its components and entity record in bevy, its
+/// longest possible trail, its broadphase scratch rows, all doubled for the
+/// slack of growing tables and arena chunks. Used to refuse entity counts the
+/// machine cannot hold before trying.
+pub fn estimated_bytes_per_entity(scenario: &Scenario) -> u64 {
+    use std::mem::size_of;
+    let components = size_of::<Transient>()
+        + size_of::<Transform>()
+        + size_of::<Velocity>()
+        + size_of::<Reach>()
+        + size_of::<PoolTrail>().max(size_of::<SlabTrail>())
+        // The entity in its table, and bevy's per-entity location record.
+        + 8
+        + 24;
+    let trail = scenario.max_trail_len() as usize * TRAIL_POINT_BYTES;
+    // A body row, an entry, a share of the buckets (start and cursor, up to
+    // two buckets per body), a contact.
+    let scratch = size_of::<Body>() + 4 + 2 * 2 * 4 + size_of::<Contact>();
+    2 * (components + trail + scratch) as u64
+}
+
 /// Initialises bevy's compute task pool with `threads` threads (all cores
 /// when `None`) and returns the pool's thread count. Call it before building
 /// a [`Simulation`]; the pool is global, so once it exists later calls return
@@ -213,13 +235,13 @@ impl Simulation {
         // `collide`, because their scratch cannot outlive one system call.
         schedule.add_systems(
             (
-                systems::spawn_transients::<M>,  // emitters spawn N entities with payloads
-                systems::integrate,              // par_iter_mut: motion
-                systems::update_payloads::<M>,   // par_iter_mut: trail -> reach, energy
-                systems::collide::<M>,           // broadphase; contacts; resolve on targets
-                systems::release_payloads::<M>,  // pool and slab payloads go back
-                systems::despawn_transients,     // every transient entity, one by one
-                systems::end_frame::<M>,         // the strategy's end of frame (arena reset)
+                systems::spawn_transients::<M>, // emitters spawn N entities with payloads
+                systems::integrate,             // par_iter_mut: motion
+                systems::update_payloads::<M>,  // par_iter_mut: trail -> reach, energy
+                systems::collide::<M>,          // broadphase; contacts; resolve on targets
+                systems::release_payloads::<M>, // pool and slab payloads go back
+                systems::despawn_transients,    // every transient entity, one by one
+                systems::end_frame::<M>,        // the strategy's end of frame (arena reset)
             )
                 .chain(),
         );

@@ -214,12 +214,14 @@ impl fmt::Display for ScenarioError {
                 write!(f, "cannot read scenario {origin}: {reason}")
             }
             ScenarioError::Empty { origin } => {
-                write!(f, "scenario {origin} is empty; expected a RON `Scenario(...)`")
+                write!(
+                    f,
+                    "scenario {origin} is empty; expected a RON `Scenario(...)`"
+                )
             }
-            ScenarioError::Binary { origin, detail } => write!(
-                f,
-                "scenario {origin} is not a RON text file ({detail})"
-            ),
+            ScenarioError::Binary { origin, detail } => {
+                write!(f, "scenario {origin} is not a RON text file ({detail})")
+            }
             ScenarioError::Syntax {
                 origin,
                 line,
@@ -251,7 +253,7 @@ impl Scenario {
     /// A [`ScenarioError`] naming the file: unreadable, empty, binary,
     /// malformed (with line and column), or a field out of range.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-        let origin = format!("`{}`", path.display());
+        let origin = path.display().to_string();
         let bytes = std::fs::read(path).map_err(|e| ScenarioError::Unreadable {
             origin: origin.clone(),
             reason: e.to_string(),
@@ -295,11 +297,13 @@ impl Scenario {
             col: e.span.start.col,
             message: e.code.to_string(),
         })?;
-        scenario.validate().map_err(|invalid| ScenarioError::Invalid {
-            origin: origin.to_owned(),
-            field: invalid.field,
-            message: invalid.message,
-        })?;
+        scenario
+            .validate()
+            .map_err(|invalid| ScenarioError::Invalid {
+                origin: origin.to_owned(),
+                field: invalid.field,
+                message: invalid.message,
+            })?;
         Ok(scenario)
     }
 
@@ -363,7 +367,11 @@ impl Scenario {
             check_position(&field("position"), e.position, extent)?;
             check_f32(&field("yaw_deg"), e.yaw_deg, -360.0..=360.0)?;
             check_f32(&field("pitch_deg"), e.pitch_deg, -90.0..=90.0)?;
-            check_f32(&field("sweep_deg_per_s"), e.sweep_deg_per_s, -3600.0..=3600.0)?;
+            check_f32(
+                &field("sweep_deg_per_s"),
+                e.sweep_deg_per_s,
+                -3600.0..=3600.0,
+            )?;
             check_int(&field("weight"), e.weight, 1..=MAX_WEIGHT)?;
             check_f32(&field("muzzle_radius"), e.muzzle_radius, 0.0..=extent)?;
         }
@@ -558,7 +566,10 @@ mod tests {
         let e = edited("entities_per_frame: 50000", "entities_per_frame: 0");
         assert_eq!(invalid_field(&e), "entities_per_frame");
         let text = e.to_string();
-        assert!(text.contains("= 0") && text.contains("1..=50000000"), "{text}");
+        assert!(
+            text.contains("= 0") && text.contains("1..=50000000"),
+            "{text}"
+        );
         assert!(!text.contains('\n'));
     }
 
@@ -608,7 +619,9 @@ mod tests {
     fn unknown_field_is_named_with_its_position() {
         let e = edited("cell_size:", "cel_size:");
         match &e {
-            ScenarioError::Syntax { line, col, message, .. } => {
+            ScenarioError::Syntax {
+                line, col, message, ..
+            } => {
                 assert!(*line > 1 && *col >= 1);
                 assert!(message.contains("cel_size"), "{message}");
             }
@@ -618,10 +631,14 @@ mod tests {
 
     #[test]
     fn syntax_error_has_line_and_column() {
-        let e = Scenario::from_ron("Scenario(\n  name: \"x\",\n  entities_per_frame: ,\n)", "t.ron")
-            .unwrap_err();
+        let e = Scenario::from_ron(
+            "Scenario(\n  name: \"x\",\n  entities_per_frame: ,\n)",
+            "t.ron",
+        )
+        .unwrap_err();
         match e {
-            ScenarioError::Syntax { line, col, .. } => assert_eq!((line, col), (3, 23)),
+            // RON points at the gap before the missing value.
+            ScenarioError::Syntax { line, col, .. } => assert_eq!((line, col), (3, 22)),
             other => panic!("expected a syntax error, got {other}"),
         }
         assert!(

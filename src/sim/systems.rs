@@ -62,9 +62,15 @@ pub struct Spawner {
 /// Draws trail lengths from the scenario's distribution.
 #[derive(Debug, Clone)]
 pub(super) enum LengthSampler {
-    Uniform { min: u32, max: u32 },
+    Uniform {
+        min: u32,
+        max: u32,
+    },
     /// Cumulative weights and the length each ends at.
-    Weighted { cumulative: Vec<u64>, lengths: Vec<u32> },
+    Weighted {
+        cumulative: Vec<u64>,
+        lengths: Vec<u32>,
+    },
 }
 
 impl LengthSampler {
@@ -174,7 +180,8 @@ pub fn spawn_transients<M: FrameMemory>(
             let memory = &*memory;
             let n = spawner.entities_per_frame;
             let (shots, rng) = (&spawner.shots, &mut spawner.rng);
-            let (speed_min, speed_span) = (spawner.speed_min, spawner.speed_max - spawner.speed_min);
+            let (speed_min, speed_span) =
+                (spawner.speed_min, spawner.speed_max - spawner.speed_min);
             let (spread, flight, spacing) = (
                 spawner.spread,
                 spawner.flight_time_s,
@@ -191,22 +198,26 @@ pub fn spawn_transients<M: FrameMemory>(
                 }
                 left -= 1;
                 let s = &shots[shot];
-                let mut signed = || rng.f32() * 2.0 - 1.0;
+                // 16 random bits per jitter value are plenty; four values
+                // per draw keep the generator off the profile.
+                let [a, b, c] = [rng.u64(..), rng.u64(..), rng.u64(..)];
                 let muzzle = s.position
-                    + Vec3::new(signed(), signed(), signed()) * s.muzzle_radius;
-                let aim = (s.forward + s.right * (signed() * spread) + s.up * (signed() * spread))
+                    + Vec3::new(signed16(a, 0), signed16(a, 1), signed16(a, 2)) * s.muzzle_radius;
+                let aim = (s.forward
+                    + s.right * (signed16(a, 3) * spread)
+                    + s.up * (signed16(b, 0) * spread))
                     .normalize();
-                let launch = aim * (speed_min + rng.f32() * speed_span);
-                let age = rng.f32() * flight;
+                let launch = aim * (speed_min + unit16(b, 1) * speed_span);
+                let age = unit16(b, 2) * flight;
                 let position = muzzle + launch * age + half_g * (age * age);
                 let rotation = Quat::from_xyzw(
-                    rng.f32() - 0.5,
-                    rng.f32() - 0.5,
-                    rng.f32() - 0.5,
+                    unit16(b, 3) - 0.5,
+                    unit16(c, 0) - 0.5,
+                    unit16(c, 1) - 0.5,
                     1.0,
                 )
                 .normalize();
-                let angular = Vec3::new(rng.f32(), rng.f32(), rng.f32()) * 6.0 - 3.0;
+                let angular = Vec3::new(signed16(c, 2), signed16(c, 3), 0.0) * 3.0;
                 let len = lengths.sample(rng);
                 // The trail: where the entity was `k + 1` spacings ago.
                 let trail = memory.alloc_trail(len, |k| {
@@ -241,6 +252,18 @@ pub fn spawn_transients<M: FrameMemory>(
             emitter.yaw = (emitter.yaw + emitter.sweep * dt).rem_euclid(std::f32::consts::TAU);
         }
     });
+}
+
+/// The `i`-th 16-bit field of `bits` as a float in `0.0..1.0`.
+#[inline(always)]
+fn unit16(bits: u64, i: u32) -> f32 {
+    ((bits >> (16 * i)) & 0xffff) as f32 * (1.0 / 65536.0)
+}
+
+/// The `i`-th 16-bit field of `bits` as a float in `-1.0..1.0`.
+#[inline(always)]
+fn signed16(bits: u64, i: u32) -> f32 {
+    unit16(bits, i) * 2.0 - 1.0
 }
 
 /// Splits this frame's entities between the emitters by weight (the
@@ -471,10 +494,8 @@ pub fn collide<M: FrameMemory>(
             let push = Vec3::new(row.push[0] as f32, row.push[1] as f32, row.push[2] as f32)
                 * (KNOCKBACK / PUSH_SCALE);
             let moved = target.position + push;
-            target.position = (moved + (target.home - moved) * SPRING).clamp(
-                Vec3::splat(-extent),
-                Vec3::splat(extent),
-            );
+            target.position = (moved + (target.home - moved) * SPRING)
+                .clamp(Vec3::splat(-extent), Vec3::splat(extent));
             if target.health <= 0 {
                 target.destroyed += 1;
                 target.health = target.max_health;
@@ -488,8 +509,16 @@ pub fn collide<M: FrameMemory>(
 /// The integer cell containing `p` (`as` saturates far outside the world).
 #[inline(always)]
 fn cell_of(p: Vec3, inv_cell: f32) -> [i32; 3] {
-    let c = (p * inv_cell).floor();
-    [c.x as i32, c.y as i32, c.z as i32]
+    let c = p * inv_cell;
+    [floor_i32(c.x), floor_i32(c.y), floor_i32(c.z)]
+}
+
+/// `v.floor() as i32` without the call to `floorf` that baseline x86-64 (no
+/// SSE4.1 `roundss`) makes: truncate, then step down for negative fractions.
+#[inline(always)]
+fn floor_i32(v: f32) -> i32 {
+    let t = v as i32;
+    t.saturating_sub(i32::from((t as f32) > v))
 }
 
 /// The bucket of a cell: the coordinates times large odd constants (from

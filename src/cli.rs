@@ -1,0 +1,175 @@
+//! The command line: clap's derive, and errors folded onto one line.
+
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+use framealloc::sim::Strategy;
+
+/// Default `--frames`: a 50k-entity run takes a few seconds.
+pub const DEFAULT_FRAMES: u64 = 500;
+/// Default `--warmup`: enough for pools to fill and arena chunks to settle.
+pub const DEFAULT_WARMUP: u64 = 10;
+
+/// Frame churn in a headless bevy_ecs game loop: spawn and despawn N entities
+/// every frame, with all per-frame memory from the allocation strategy chosen
+/// here, and report frame times and heap traffic.
+#[derive(Parser, Debug)]
+#[command(name = "framealloc", version)]
+pub struct Cli {
+    /// Transient entities spawned and despawned every frame (overrides the
+    /// scenario's `entities_per_frame`)
+    #[arg(long, value_name = "N", allow_negative_numbers = true,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub entities: Option<u64>,
+
+    /// Where per-frame memory comes from
+    #[arg(long, value_enum, default_value_t = AllocArg::Arena, conflicts_with = "compare")]
+    pub alloc: AllocArg,
+
+    /// Frames to measure
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_FRAMES, allow_negative_numbers = true,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub frames: u64,
+
+    /// Frames to run first without measuring them
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_WARMUP, allow_negative_numbers = true)]
+    pub warmup: u64,
+
+    /// Seed of the spawn generator, decimal or 0x-prefixed hex [default: 0x5eedf4a3e0000001]
+    #[arg(long, value_name = "SEED", allow_negative_numbers = true, value_parser = parse_seed)]
+    pub seed: Option<u64>,
+
+    /// Compute threads [default: all cores]
+    #[arg(long, value_name = "N", allow_negative_numbers = true,
+          value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub threads: Option<u64>,
+
+    /// Scenario file (RON) [default: the built-in assets/scenarios/swarm.ron]
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+
+    /// No progress bar and no messages on stderr
+    #[arg(long, short)]
+    pub quiet: bool,
+
+    /// Print the summary as JSON on stdout (an array with --compare)
+    #[arg(long)]
+    pub json: bool,
+
+    /// Write one row per measured frame to FILE
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+
+    /// Run every strategy on the same scenario and seed, interleaved, and
+    /// compare them with heap
+    #[arg(long)]
+    pub compare: bool,
+}
+
+/// `--alloc` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AllocArg {
+    /// Frame arena: payloads and scratch released by one reset per frame
+    Arena,
+    /// Size-class slab: payloads and scratch freed one by one
+    Slab,
+    /// Object pools: payload and scratch vectors recycled
+    Pool,
+    /// Global allocator: plain Vec per entity, the baseline
+    Heap,
+}
+
+impl From<AllocArg> for Strategy {
+    fn from(arg: AllocArg) -> Strategy {
+        match arg {
+            AllocArg::Arena => Strategy::Arena,
+            AllocArg::Slab => Strategy::Slab,
+            AllocArg::Pool => Strategy::Pool,
+            AllocArg::Heap => Strategy::Heap,
+        }
+    }
+}
+
+fn parse_seed(text: &str) -> Result<u64, String> {
+    let parsed = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => text.parse(),
+    };
+    parsed.map_err(|e| format!("{e} (expected 0..=18446744073709551615, decimal or 0x hex)"))
+}
+
+/// What parsing the command line came to.
+#[derive(Debug)]
+pub enum Parsed {
+    /// Run with these arguments.
+    Run(Cli),
+    /// `--help` or `--version`: print this on stdout and exit 0.
+    Info(String),
+    /// Bad input: print this one line and exit 2.
+    Error(String),
+}
+
+/// Parses `std::env::args`.
+pub fn parse() -> Parsed {
+    match Cli::try_parse() {
+        Ok(cli) => Parsed::Run(cli),
+        Err(e) => match e.kind() {
+            clap::error::ErrorKind::DisplayHelp
+            | clap::error::ErrorKind::DisplayVersion
+            | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                Parsed::Info(e.to_string())
+            }
+            _ => Parsed::Error(one_line(&e.to_string())),
+        },
+    }
+}
+
+/// Folds clap's multi-line message (message, possible values, tip, usage)
+/// into one line, without the usage and the `--help` hint.
+fn one_line(message: &str) -> String {
+    let parts: Vec<&str> = message
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more information")
+        })
+        .collect();
+    let joined = parts.join(" ");
+    joined.strip_prefix("error: ").unwrap_or(&joined).to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_of(args: &[&str]) -> String {
+        let mut argv = vec!["framealloc"];
+        argv.extend_from_slice(args);
+        one_line(&Cli::try_parse_from(argv).unwrap_err().to_string())
+    }
+
+    #[test]
+    fn zero_and_negative_entities_are_named() {
+        let e = error_of(&["--entities", "0"]);
+        assert!(e.contains("--entities") && e.contains('0'), "{e}");
+        let e = error_of(&["--entities", "-5"]);
+        assert!(e.contains("--entities") && e.contains("-5"), "{e}");
+        let e = error_of(&["--frames", "lots"]);
+        assert!(e.contains("--frames") && e.contains("lots"), "{e}");
+    }
+
+    #[test]
+    fn unknown_strategy_lists_the_allowed_ones() {
+        let e = error_of(&["--alloc", "bump"]);
+        assert!(e.contains("bump"), "{e}");
+        assert!(e.contains("arena, slab, pool, heap"), "{e}");
+        assert!(!e.contains('\n'));
+    }
+
+    #[test]
+    fn seeds_are_decimal_or_hex() {
+        assert_eq!(parse_seed("42"), Ok(42));
+        assert_eq!(parse_seed("0xff"), Ok(255));
+        assert!(parse_seed("-1").is_err());
+    }
+}

@@ -1,0 +1,63 @@
+//! [`FrameCsv`]: one row per measured frame, for plotting.
+
+use std::fs::File;
+use std::io;
+use std::path::Path;
+
+use crate::sim::{FrameRecord, Strategy};
+
+/// A CSV file with a header and one row per frame:
+/// `alloc,frame,time_ms,heap_allocs,heap_frees,heap_bytes,contacts`.
+#[derive(Debug)]
+pub struct FrameCsv {
+    writer: csv::Writer<io::BufWriter<File>>,
+}
+
+impl FrameCsv {
+    /// Creates (or truncates) `path` and writes the header.
+    ///
+    /// # Errors
+    ///
+    /// When the file cannot be created or written.
+    pub fn create(path: &Path) -> io::Result<FrameCsv> {
+        let file = File::create(path)?;
+        let mut writer = csv::Writer::from_writer(io::BufWriter::new(file));
+        writer.write_record([
+            "alloc",
+            "frame",
+            "time_ms",
+            "heap_allocs",
+            "heap_frees",
+            "heap_bytes",
+            "contacts",
+        ])?;
+        Ok(FrameCsv { writer })
+    }
+
+    /// Writes one frame's row.
+    ///
+    /// # Errors
+    ///
+    /// When writing fails.
+    pub fn write_frame(&mut self, alloc: Strategy, r: &FrameRecord) -> io::Result<()> {
+        self.writer.write_record([
+            alloc.name().to_owned(),
+            r.frame.to_string(),
+            format!("{:.6}", r.time_ns as f64 / 1e6),
+            (r.heap.allocations + r.heap.reallocations).to_string(),
+            r.heap.frees.to_string(),
+            r.heap.bytes_allocated.to_string(),
+            r.contacts.to_string(),
+        ])?;
+        Ok(())
+    }
+
+    /// Flushes the file.
+    ///
+    /// # Errors
+    ///
+    /// When flushing fails.
+    pub fn finish(mut self) -> io::Result<()> {
+        self.writer.flush()
+    }
+}

@@ -1,0 +1,202 @@
+//! [`Summary`]: what one strategy's run amounts to.
+
+use hdrhistogram::Histogram;
+
+use crate::sim::{FrameRecord, MemoryFigures, Strategy};
+
+/// Longest frame the histogram tracks exactly: one minute, in nanoseconds
+/// (longer frames are recorded as one minute; the exact maximum is kept
+/// separately).
+const HISTOGRAM_MAX_NS: u64 = 60_000_000_000;
+/// Three significant figures: 0.1% resolution, plenty for frame times.
+const HISTOGRAM_SIGFIG: u8 = 3;
+
+/// The settings of a run, shared by every strategy in it.
+#[derive(Clone, Debug)]
+pub struct RunInfo {
+    /// The scenario's name.
+    pub scenario: String,
+    /// Transient entities per frame.
+    pub entities: u32,
+    /// Compute threads.
+    pub threads: usize,
+    /// The spawn seed.
+    pub seed: u64,
+    /// Frames run before measuring, not in the statistics.
+    pub warmup_frames: u64,
+}
+
+/// Frame time statistics, in milliseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct FrameMs {
+    /// Arithmetic mean.
+    pub mean: f64,
+    /// Median.
+    pub p50: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Slowest frame.
+    pub max: f64,
+}
+
+/// The statistics of one strategy's measured frames.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Summary {
+    /// The strategy.
+    pub alloc: Strategy,
+    /// The scenario's name.
+    pub scenario: String,
+    /// Transient entities per frame.
+    pub entities: u32,
+    /// Frames measured.
+    pub frames: u64,
+    /// Frames run before measuring.
+    pub warmup_frames: u64,
+    /// Compute threads.
+    pub threads: usize,
+    /// The spawn seed.
+    pub seed: u64,
+    /// Frame times.
+    pub frame_ms: FrameMs,
+    /// Heap allocations per frame through the global allocator (`alloc`,
+    /// `alloc_zeroed` and `realloc` calls), mean over the measured frames.
+    pub allocs_per_frame: f64,
+    /// Heap frees per frame, mean.
+    pub frees_per_frame: f64,
+    /// Heap bytes allocated per frame, mean.
+    pub bytes_per_frame: f64,
+    /// The most heap allocations in one measured frame.
+    pub allocs_max: u64,
+    /// Blocks per frame the strategy took from the system around the global
+    /// allocator (the slab's large blocks), mean.
+    pub system_allocs_per_frame: f64,
+    /// Contacts per frame, mean.
+    pub contacts_per_frame: f64,
+    /// The strategy's memory figures at the end.
+    pub memory: MemoryFigures,
+    /// Hash of the persistent state at the end, as `0x` and 16 hex digits.
+    pub checksum: String,
+    /// Whether Ctrl-C cut the run short.
+    pub interrupted: bool,
+}
+
+impl Summary {
+    /// Summarises `records`. `figures_before` are the strategy's figures when
+    /// the first measured frame began, `figures_after` at the end.
+    pub fn new(
+        alloc: Strategy,
+        info: &RunInfo,
+        records: &[FrameRecord],
+        figures_before: MemoryFigures,
+        figures_after: MemoryFigures,
+        checksum: u64,
+        interrupted: bool,
+    ) -> Summary {
+        let frames = records.len() as u64;
+        let per_frame = |total: u64| {
+            if frames == 0 {
+                0.0
+            } else {
+                total as f64 / frames as f64
+            }
+        };
+        let sum = |f: fn(&FrameRecord) -> u64| records.iter().map(f).sum::<u64>();
+        Summary {
+            alloc,
+            scenario: info.scenario.clone(),
+            entities: info.entities,
+            frames,
+            warmup_frames: info.warmup_frames,
+            threads: info.threads,
+            seed: info.seed,
+            frame_ms: frame_ms(records),
+            allocs_per_frame: per_frame(sum(|r| r.heap.allocations + r.heap.reallocations)),
+            frees_per_frame: per_frame(sum(|r| r.heap.frees)),
+            bytes_per_frame: per_frame(sum(|r| r.heap.bytes_allocated)),
+            allocs_max: records
+                .iter()
+                .map(|r| r.heap.allocations + r.heap.reallocations)
+                .max()
+                .unwrap_or(0),
+            system_allocs_per_frame: per_frame(
+                figures_after
+                    .system_allocations
+                    .saturating_sub(figures_before.system_allocations),
+            ),
+            contacts_per_frame: per_frame(sum(|r| u64::from(r.contacts))),
+            memory: figures_after,
+            checksum: format!("{checksum:#018x}"),
+            interrupted,
+        }
+    }
+}
+
+fn frame_ms(records: &[FrameRecord]) -> FrameMs {
+    if records.is_empty() {
+        return FrameMs::default();
+    }
+    let mut histogram = Histogram::<u64>::new_with_bounds(1, HISTOGRAM_MAX_NS, HISTOGRAM_SIGFIG)
+        .expect("constant bounds are valid");
+    for r in records {
+        histogram.saturating_record(r.time_ns.clamp(1, HISTOGRAM_MAX_NS));
+    }
+    let ms = |ns: u64| ns as f64 / 1e6;
+    let total: u64 = records.iter().map(|r| r.time_ns).sum();
+    FrameMs {
+        mean: ms(total) / records.len() as f64,
+        p50: ms(histogram.value_at_quantile(0.50)),
+        p95: ms(histogram.value_at_quantile(0.95)),
+        p99: ms(histogram.value_at_quantile(0.99)),
+        max: ms(records.iter().map(|r| r.time_ns).max().unwrap_or(0)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(time_ms: u64, allocations: u64) -> FrameRecord {
+        let mut r = FrameRecord {
+            time_ns: time_ms * 1_000_000,
+            ..FrameRecord::default()
+        };
+        r.heap.allocations = allocations;
+        r
+    }
+
+    #[test]
+    fn percentiles_of_one_to_a_hundred() {
+        let records: Vec<_> = (1..=100).map(|ms| record(ms, 2)).collect();
+        let info = RunInfo {
+            scenario: "t".into(),
+            entities: 1,
+            threads: 1,
+            seed: 0,
+            warmup_frames: 0,
+        };
+        let s = Summary::new(
+            Strategy::Heap,
+            &info,
+            &records,
+            MemoryFigures::default(),
+            MemoryFigures::default(),
+            0xab,
+            false,
+        );
+        let close = |a: f64, b: f64| (a - b).abs() < b * 0.002;
+        assert!(close(s.frame_ms.mean, 50.5), "{:?}", s.frame_ms);
+        assert!(close(s.frame_ms.p50, 50.0), "{:?}", s.frame_ms);
+        assert!(close(s.frame_ms.p95, 95.0), "{:?}", s.frame_ms);
+        assert!(close(s.frame_ms.p99, 99.0), "{:?}", s.frame_ms);
+        assert_eq!(s.frame_ms.max, 100.0);
+        assert_eq!(s.allocs_per_frame, 2.0);
+        assert_eq!(s.checksum, "0x00000000000000ab");
+    }
+
+    #[test]
+    fn no_frames_is_all_zero() {
+        assert_eq!(frame_ms(&[]), FrameMs::default());
+    }
+}

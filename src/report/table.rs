@@ -1,0 +1,179 @@
+//! [`Table`]: summaries as text for a terminal: a block for one run, one
+//! table with ratios to `heap` for `--compare`.
+
+use std::io;
+
+use super::{Summary, SummaryFormat};
+use crate::sim::Strategy;
+
+/// Human-readable text.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Table;
+
+impl SummaryFormat for Table {
+    fn write(&self, summaries: &[Summary], out: &mut dyn io::Write) -> io::Result<()> {
+        match summaries {
+            [] => Ok(()),
+            [one] => write_single(one, out),
+            all => write_compare(all, out),
+        }
+    }
+}
+
+fn write_single(s: &Summary, out: &mut dyn io::Write) -> io::Result<()> {
+    writeln!(
+        out,
+        "framealloc: scenario {}, alloc {}, {} entities/frame, {} frames (+{} warm-up), {} threads, seed {:#x}{}",
+        s.scenario,
+        s.alloc,
+        s.entities,
+        s.frames,
+        s.warmup_frames,
+        s.threads,
+        s.seed,
+        if s.interrupted { " (interrupted)" } else { "" }
+    )?;
+    let ms = &s.frame_ms;
+    writeln!(
+        out,
+        "  frame time    mean {:.3} ms  p50 {:.3} ms  p95 {:.3} ms  p99 {:.3} ms  max {:.3} ms",
+        ms.mean, ms.p50, ms.p95, ms.p99, ms.max
+    )?;
+    writeln!(
+        out,
+        "  heap traffic  {:.1} allocations/frame (max {}), {:.1} frees/frame, {}/frame",
+        s.allocs_per_frame,
+        s.allocs_max,
+        s.frees_per_frame,
+        format_bytes(s.bytes_per_frame)
+    )?;
+    if s.system_allocs_per_frame > 0.0 {
+        writeln!(
+            out,
+            "                + {:.1} large blocks/frame the slab took from the system directly",
+            s.system_allocs_per_frame
+        )?;
+    }
+    writeln!(
+        out,
+        "  memory        high-water {} in use, {} reserved now",
+        format_bytes(s.memory.peak_bytes_in_use as f64),
+        format_bytes(s.memory.bytes_reserved as f64)
+    )?;
+    writeln!(out, "  contacts      {:.1}/frame", s.contacts_per_frame)?;
+    writeln!(out, "  checksum      {}", s.checksum)
+}
+
+fn write_compare(all: &[Summary], out: &mut dyn io::Write) -> io::Result<()> {
+    let first = &all[0];
+    let interrupted = all.iter().any(|s| s.interrupted);
+    writeln!(
+        out,
+        "framealloc --compare: scenario {}, {} entities/frame, {} frames each (+{} warm-up), {} threads, seed {:#x}{}",
+        first.scenario,
+        first.entities,
+        first.frames,
+        first.warmup_frames,
+        first.threads,
+        first.seed,
+        if interrupted { " (interrupted)" } else { "" }
+    )?;
+    let heap = all.iter().find(|s| s.alloc == Strategy::Heap);
+    let ratio = |value: f64, base: Option<f64>| match base {
+        Some(base) if base > 0.0 => format!("{:.2}x", value / base),
+        _ => "-".to_owned(),
+    };
+    let header = [
+        "alloc",
+        "mean ms",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "max ms",
+        "p50/heap",
+        "allocs/frame",
+        "allocs/heap",
+        "bytes/frame",
+        "high-water",
+        "checksum",
+    ];
+    let rows: Vec<[String; 12]> = all
+        .iter()
+        .map(|s| {
+            let ms = &s.frame_ms;
+            [
+                s.alloc.to_string(),
+                format!("{:.3}", ms.mean),
+                format!("{:.3}", ms.p50),
+                format!("{:.3}", ms.p95),
+                format!("{:.3}", ms.p99),
+                format!("{:.3}", ms.max),
+                ratio(ms.p50, heap.map(|h| h.frame_ms.p50)),
+                format!("{:.1}", s.allocs_per_frame),
+                ratio(s.allocs_per_frame, heap.map(|h| h.allocs_per_frame)),
+                format_bytes(s.bytes_per_frame),
+                format_bytes(s.memory.peak_bytes_in_use as f64),
+                s.checksum.clone(),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let line = |cells: &[&str]| {
+        let mut text = String::new();
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            if i == 0 {
+                text.push_str(&format!("{cell:<w$}"));
+            } else {
+                text.push_str(&format!("  {cell:>w$}"));
+            }
+        }
+        text
+    };
+    writeln!(out, "{}", line(&header))?;
+    for row in &rows {
+        let cells: Vec<&str> = row.iter().map(String::as_str).collect();
+        writeln!(out, "{}", line(&cells))?;
+    }
+    for s in all.iter().filter(|s| s.system_allocs_per_frame > 0.0) {
+        writeln!(
+            out,
+            "{}: + {:.1} large blocks/frame taken from the system directly (not in allocs/frame)",
+            s.alloc, s.system_allocs_per_frame
+        )?;
+    }
+    Ok(())
+}
+
+/// Bytes with a binary unit: `512 B`, `1.5 KiB`, `12.0 MiB`.
+pub fn format_bytes(bytes: f64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{value:.0} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_get_binary_units() {
+        assert_eq!(format_bytes(0.0), "0 B");
+        assert_eq!(format_bytes(1023.0), "1023 B");
+        assert_eq!(format_bytes(1536.0), "1.5 KiB");
+        assert_eq!(format_bytes(12.0 * 1024.0 * 1024.0), "12.0 MiB");
+    }
+}

@@ -1,0 +1,114 @@
+//! The simulation through the library: every strategy computes the same
+//! thing, arena handles do not survive the frame, entity ids are reused.
+
+use framealloc::sim::{
+    self, ArenaMemory, FrameMemory, MemoryPlan, Scenario, SimOptions, Simulation, Strategy,
+};
+use glam::Vec3;
+
+fn small(strategy: Strategy, scenario: &Scenario, seed: u64) -> Simulation {
+    sim::init_task_pool(Some(2));
+    Simulation::new(
+        strategy,
+        scenario,
+        SimOptions {
+            entities_per_frame: Some(400),
+            seed,
+        },
+    )
+}
+
+fn checksum_after(strategy: Strategy, scenario: &Scenario, seed: u64, frames: u32) -> u64 {
+    let mut sim = small(strategy, scenario, seed);
+    for _ in 0..frames {
+        sim.step();
+    }
+    sim.checksum()
+}
+
+#[test]
+fn every_strategy_gives_the_same_checksum() {
+    for name in ["swarm", "bullet_hell", "debris"] {
+        let path = format!("{}/assets/scenarios/{name}.ron", env!("CARGO_MANIFEST_DIR"));
+        let scenario = Scenario::load(path.as_ref()).unwrap();
+        let expected = checksum_after(Strategy::Heap, &scenario, 7, 8);
+        for strategy in [Strategy::Arena, Strategy::Slab, Strategy::Pool] {
+            assert_eq!(
+                checksum_after(strategy, &scenario, 7, 8),
+                expected,
+                "{strategy} differs from heap on {name}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_seed_and_the_frame_count_change_the_checksum() {
+    let scenario = Scenario::builtin();
+    let base = checksum_after(Strategy::Arena, &scenario, 1, 6);
+    assert_eq!(base, checksum_after(Strategy::Arena, &scenario, 1, 6));
+    assert_ne!(base, checksum_after(Strategy::Arena, &scenario, 2, 6));
+    assert_ne!(base, checksum_after(Strategy::Arena, &scenario, 1, 7));
+}
+
+#[test]
+fn contacts_reach_the_targets() {
+    let mut sim = small(Strategy::Pool, &Scenario::builtin(), 3);
+    let contacts: u32 = (0..10).map(|_| sim.step().contacts).sum();
+    assert!(
+        contacts > 0,
+        "no contact in 10 frames: the checksum would test nothing"
+    );
+}
+
+#[test]
+fn transient_entities_are_gone_after_each_frame() {
+    let scenario = Scenario::builtin();
+    for strategy in Strategy::ALL {
+        let mut sim = small(strategy, &scenario, 5);
+        let before = sim.entity_count();
+        // The first frame may add a few entities of bevy's own (resources
+        // are entities in bevy_ecs 0.20, some created on first use).
+        sim.step();
+        let persistent = sim.entity_count();
+        assert!(
+            persistent < before + 8,
+            "{strategy}: {before} -> {persistent}"
+        );
+        for _ in 0..3 {
+            let record = sim.step();
+            assert_eq!(record.entities, 400);
+            assert_eq!(
+                sim.entity_count(),
+                persistent,
+                "{strategy} left entities behind"
+            );
+        }
+    }
+}
+
+#[test]
+fn stale_arena_handle_is_detected() {
+    let plan = MemoryPlan {
+        entities_per_frame: 1,
+        max_trail_len: 4,
+    };
+    let mut memory = ArenaMemory::new(&plan);
+    let trail = memory.alloc_trail(4, |i| Vec3::splat(i as f32));
+    assert_eq!(memory.trail(&trail)[3], Vec3::splat(3.0));
+    memory.end_frame();
+    assert!(
+        memory.try_trail(&trail).is_none(),
+        "a handle survived the reset"
+    );
+    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        memory.trail(&trail);
+    }))
+    .expect_err("resolving a stale handle must panic");
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or_default();
+    assert!(message.contains("arena"), "unclear message: {message}");
+}
