@@ -60,7 +60,7 @@ fn size() -> impl Strategy<Value = usize> {
     prop_oneof![
         8 => 0usize..=256,
         3 => 257usize..=4096,
-        1 => 4097usize..=20_000,
+        1 => 4097usize..=if cfg!(miri) { 6000 } else { 20_000 },
     ]
 }
 

@@ -647,14 +647,16 @@ mod tests {
     #[test]
     fn large_batches_move_through_the_shared_list() {
         let mut pool: Pool<Vec<u64>> = Pool::new(5000);
-        let all: Vec<_> = (0..3000).map(|_| pool.take()).collect();
+        // More than one lane caches (LANE_CACHE_MAX), so batches move.
+        let n = if cfg!(miri) { 1500 } else { 3000 };
+        let all: Vec<_> = (0..n).map(|_| pool.take()).collect();
         for b in all {
             pool.put(b);
         }
         pool.check_invariants();
-        assert_eq!(pool.stats().held, 3000);
-        let again: Vec<_> = (0..3000).map(|_| pool.take()).collect();
-        assert_eq!(pool.stats().hits, 3000, "every object was found again");
+        assert_eq!(pool.stats().held, n);
+        let again: Vec<_> = (0..n).map(|_| pool.take()).collect();
+        assert_eq!(pool.stats().hits, n as u64, "every object was found again");
         drop(again);
         pool.check_invariants();
     }
@@ -704,7 +706,7 @@ mod tests {
         std::thread::scope(|s| {
             let pool = &pool;
             s.spawn(move || {
-                for _ in 0..5000 {
+                for _ in 0..if cfg!(miri) { 200 } else { 5000 } {
                     tx.send(pool.take()).unwrap();
                 }
             });
@@ -716,7 +718,7 @@ mod tests {
         });
         let s = pool.stats();
         assert!(s.held <= 256, "{s:?}");
-        assert_eq!(s.returns, 5000);
+        assert_eq!(s.returns, if cfg!(miri) { 200 } else { 5000 });
         pool.check_invariants();
     }
 }

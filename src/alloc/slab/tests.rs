@@ -97,7 +97,7 @@ fn stats_arithmetic() {
 fn reset_makes_chunks_reusable_without_new_memory() {
     let mut slab = Slab::new();
     let l = layout(64, 8);
-    for _ in 0..3000 {
+    for _ in 0..if cfg!(miri) { 1100 } else { 3000 } {
         slab.alloc(l).unwrap();
     }
     let reserved = slab.stats().bytes_reserved;
@@ -114,7 +114,7 @@ fn contents_survive_a_churn_of_sizes() {
     let slab = Slab::new();
     let mut live: Vec<(NonNull<u8>, Layout, u8)> = Vec::new();
     let mut rng = fastrand::Rng::with_seed(7);
-    let rounds = if cfg!(miri) { 300 } else { 5000 };
+    let rounds = if cfg!(miri) { 100 } else { 5000 };
     for i in 0..rounds {
         if live.is_empty() || rng.u8(..3) > 0 {
             let l = layout(rng.usize(1..=4096), 1 << rng.u32(0..5));
