@@ -552,7 +552,7 @@ impl fmt::Debug for Slab {
 // - small blocks are whole slots of a class at least as large as the request
 //   and aligned as it requires (`classes.rs`); a slot is on at most one free
 //   list or handed out once, so live blocks never overlap;
-// - large blocks and zero sizes come from `System` and `dangling`;
+// - large blocks and zero sizes come from the global allocator and `dangling`;
 // - slots stay valid until freed, reset (`&mut self`) or drop: chunks are only
 //   returned to the system in `Drop`.
 unsafe impl Allocator for Slab {
