@@ -112,7 +112,12 @@ impl Accounting for Slab {
 
 fn fill(block: &Block) {
     // SAFETY: a live block of `layout.size()` bytes.
-    unsafe { block.ptr.as_ptr().write_bytes(block.tag, block.layout.size()) };
+    unsafe {
+        block
+            .ptr
+            .as_ptr()
+            .write_bytes(block.tag, block.layout.size())
+    };
 }
 
 fn check(block: &Block) -> Result<(), TestCaseError> {
@@ -136,7 +141,10 @@ fn check_no_overlap(live: &[Block]) -> Result<(), TestCaseError> {
     spans.sort_unstable();
     for pair in spans.windows(2) {
         let ((a, a_len), (b, _)) = (pair[0], pair[1]);
-        prop_assert!(a + a_len <= b, "blocks at {a:#x}+{a_len} and {b:#x} overlap");
+        prop_assert!(
+            a + a_len <= b,
+            "blocks at {a:#x}+{a_len} and {b:#x} overlap"
+        );
     }
     Ok(())
 }

@@ -89,7 +89,10 @@ fn heap_survives_cross_thread_frees() {
     let heap = Heap::new();
     cross_thread_free(&heap);
     let s = heap.stats();
-    assert_eq!((s.allocations, s.frees), ((THREADS * ROUNDS) as u64, (THREADS * ROUNDS) as u64));
+    assert_eq!(
+        (s.allocations, s.frees),
+        ((THREADS * ROUNDS) as u64, (THREADS * ROUNDS) as u64)
+    );
     assert_eq!(s.bytes_in_use, 0);
 }
 
@@ -150,7 +153,10 @@ fn arena_serves_many_threads_then_resets() {
             }
         });
         let s = arena.stats();
-        assert_eq!(s.allocations, (THREADS * (ROUNDS / 10)) as u64 * (frame as u64 + 1));
+        assert_eq!(
+            s.allocations,
+            (THREADS * (ROUNDS / 10)) as u64 * (frame as u64 + 1)
+        );
         arena.reset();
         assert_eq!(arena.stats().bytes_in_use, 0);
     }

@@ -58,19 +58,28 @@ fn run_child(case: &str) -> (bool, String) {
         .env(CHILD, case)
         .output()
         .unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
 fn slab_use_after_free_is_reported() {
     let (ok, stderr) = run_child("slab");
-    assert!(!ok && stderr.contains("use-after-poison"), "no ASan report:\n{stderr}");
+    assert!(
+        !ok && stderr.contains("use-after-poison"),
+        "no ASan report:\n{stderr}"
+    );
 }
 
 #[test]
 fn arena_use_after_reset_is_reported() {
     let (ok, stderr) = run_child("arena");
-    assert!(!ok && stderr.contains("use-after-poison"), "no ASan report:\n{stderr}");
+    assert!(
+        !ok && stderr.contains("use-after-poison"),
+        "no ASan report:\n{stderr}"
+    );
 }
 
 #[test]

@@ -259,7 +259,8 @@ impl Arena {
     #[track_caller]
     #[allow(clippy::mut_from_ref)] // each call returns a new, disjoint block
     pub fn alloc_value<T>(&self, value: T) -> &mut T {
-        self.try_alloc_value(value).unwrap_or_else(|e| alloc_failed(e))
+        self.try_alloc_value(value)
+            .unwrap_or_else(|e| alloc_failed(e))
     }
 
     /// Allocates `value` in the arena, or returns why it could not.

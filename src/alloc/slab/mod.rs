@@ -173,12 +173,21 @@ struct LaneStats {
 
 /// Free slots of one class handed over by lanes.
 struct Central {
-    batches: Mutex<Vec<Batch>>,
-    /// `batches.len()`, readable without the lock.
-    len: AtomicUsize,
+    lists: Mutex<CentralLists>,
+    /// `lists.full.len()`, readable without the lock.
+    full: AtomicUsize,
 }
 
-/// Free slots of one class, moved between a magazine and the central list.
+#[derive(Default)]
+struct CentralLists {
+    /// Batches of free slots.
+    full: Vec<Batch>,
+    /// Emptied batches, kept for the next hand-over: a steady flow of slots
+    /// from one thread to another then allocates nothing.
+    empty: Vec<Batch>,
+}
+
+/// Free slots of one class, moved from a magazine to the central list.
 struct Batch(Vec<NonNull<u8>>);
 
 // SAFETY: a batch holds pointers to free slots in chunks owned by the slab; it
@@ -244,8 +253,8 @@ impl Slab {
             fallback: Mutex::new(SlabLane::new()),
             fallback_stats: LaneStats::default(),
             central: std::array::from_fn(|_| Central {
-                batches: Mutex::new(Vec::new()),
-                len: AtomicUsize::new(0),
+                lists: Mutex::new(CentralLists::default()),
+                full: AtomicUsize::new(0),
             }),
             registry: Registry::default(),
             stamp: NEXT_STAMP.fetch_add(1, Ordering::Relaxed),
@@ -341,8 +350,7 @@ impl Slab {
             if carve(carving, class, &mut magazine) {
                 break Ok(());
             }
-            if let Some(Batch(batch)) = self.central[class].take() {
-                magazine.extend_from_slice(&batch);
+            if self.central[class].take_into(&mut magazine) {
                 break Ok(());
             }
             match self.registry.acquire_chunk(class) {
@@ -420,8 +428,7 @@ impl Slab {
             magazine.reserve_exact(MAGAZINE_SLOTS[class]);
         } else {
             let half = magazine.len() / 2;
-            let older: Vec<_> = magazine.drain(..half).collect();
-            self.central[class].put(Batch(older));
+            self.central[class].put_from(&mut magazine, half);
         }
         magazine.push(ptr);
         // SAFETY: our lane; see `refill`.
@@ -514,22 +521,49 @@ fn carve(carving: &Carving, class: usize, magazine: &mut Vec<NonNull<u8>>) -> bo
 }
 
 impl Central {
-    fn put(&self, batch: Batch) {
-        let mut batches = self.batches.lock().unwrap_or_else(PoisonError::into_inner);
-        batches.push(batch);
-        self.len.store(batches.len(), Ordering::Relaxed);
+    fn lock(&self) -> std::sync::MutexGuard<'_, CentralLists> {
+        self.lists.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn take(&self) -> Option<Batch> {
+    /// Moves the `n` oldest slots of `magazine` into a batch.
+    fn put_from(&self, magazine: &mut Vec<NonNull<u8>>, n: usize) {
+        let mut lists = self.lock();
+        let mut batch = lists
+            .empty
+            .pop()
+            .unwrap_or_else(|| Batch(Vec::with_capacity(n)));
+        batch.0.extend(magazine.drain(..n));
+        lists.full.push(batch);
+        self.full.store(lists.full.len(), Ordering::Relaxed);
+    }
+
+    /// Moves one batch into `magazine` (which has room for it: it is empty
+    /// and batches are at most half a magazine). `false` if there is none.
+    fn take_into(&self, magazine: &mut Vec<NonNull<u8>>) -> bool {
         // Skip the lock when it is plainly empty (a stale read only delays
         // reuse until the next refill).
-        if self.len.load(Ordering::Relaxed) == 0 {
-            return None;
+        if self.full.load(Ordering::Relaxed) == 0 {
+            return false;
         }
-        let mut batches = self.batches.lock().unwrap_or_else(PoisonError::into_inner);
-        let batch = batches.pop();
-        self.len.store(batches.len(), Ordering::Relaxed);
-        batch
+        let mut lists = self.lock();
+        let Some(mut batch) = lists.full.pop() else {
+            return false;
+        };
+        self.full.store(lists.full.len(), Ordering::Relaxed);
+        magazine.extend_from_slice(&batch.0);
+        batch.0.clear();
+        lists.empty.push(batch);
+        true
+    }
+
+    /// Forgets every batch (a reset), keeping the emptied ones for reuse.
+    fn clear(&mut self) {
+        let lists = self.lists.get_mut().unwrap_or_else(PoisonError::into_inner);
+        for mut batch in lists.full.drain(..) {
+            batch.0.clear();
+            lists.empty.push(batch);
+        }
+        *self.full.get_mut() = 0;
     }
 }
 
@@ -607,12 +641,7 @@ unsafe impl Allocator for Slab {
             }
         }
         for central in &mut self.central {
-            central
-                .batches
-                .get_mut()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clear();
-            *central.len.get_mut() = 0;
+            central.clear();
         }
         self.registry.reset();
         self.stamp = NEXT_STAMP.fetch_add(1, Ordering::Relaxed);
