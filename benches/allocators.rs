@@ -120,7 +120,7 @@ fn frame_group(g: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>, lay
                     obj[0] = i as u64;
                     live.push(obj);
                 }
-                free.extend(black_box(&mut live).drain(..));
+                free.append(black_box(&mut live));
             })
         });
     }

@@ -21,7 +21,9 @@
 #![warn(missing_docs)]
 
 pub mod alloc;
+#[cfg(feature = "sim")]
 pub mod report;
+#[cfg(feature = "sim")]
 pub mod sim;
 
 pub use alloc::{

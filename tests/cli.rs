@@ -1,6 +1,8 @@
 //! The binary: bad input exits 2 with one line naming the problem, JSON has
 //! its keys, checksums agree across strategies and thread counts.
 
+#![cfg(feature = "sim")]
+
 mod common;
 
 use common::{SMALL, framealloc, scratch_dir, stderr, stdout};

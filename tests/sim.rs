@@ -1,6 +1,8 @@
 //! The simulation through the library: every strategy computes the same
 //! thing, arena handles do not survive the frame, entity ids are reused.
 
+#![cfg(feature = "sim")]
+
 use framealloc::sim::{
     self, ArenaMemory, FrameMemory, MemoryPlan, Scenario, SimOptions, Simulation, Strategy,
 };

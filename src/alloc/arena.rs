@@ -255,11 +255,12 @@ impl Arena {
     /// # Panics
     ///
     /// When the arena's limit is reached or the system is out of memory; see
-    /// [`try_alloc`](Self::try_alloc).
+    /// [`try_alloc`](Self::try_alloc_value).
     #[track_caller]
     #[allow(clippy::mut_from_ref)] // each call returns a new, disjoint block
-    pub fn alloc<T>(&self, value: T) -> &mut T {
-        self.try_alloc(value).unwrap_or_else(|e| alloc_failed(e))
+    pub fn alloc_value<T>(&self, value: T) -> &mut T {
+        self.try_alloc_value(value)
+            .unwrap_or_else(|e| alloc_failed(e))
     }
 
     /// Allocates `value` in the arena, or returns why it could not.
@@ -268,7 +269,7 @@ impl Arena {
     ///
     /// [`AllocError`] when the limit is reached or the system is out of memory.
     #[allow(clippy::mut_from_ref)] // each call returns a new, disjoint block
-    pub fn try_alloc<T>(&self, value: T) -> Result<&mut T, AllocError> {
+    pub fn try_alloc_value<T>(&self, value: T) -> Result<&mut T, AllocError> {
         let ptr = Allocator::alloc(self, Layout::new::<T>())?.cast::<T>();
         // SAFETY: the block is fresh, sized and aligned for `T`, and
         // borrowed from `self`, so no reset can happen while it is in use.
@@ -282,7 +283,7 @@ impl Arena {
     ///
     /// # Panics
     ///
-    /// As [`alloc`](Self::alloc).
+    /// As [`alloc`](Self::alloc_value).
     #[track_caller]
     #[allow(clippy::mut_from_ref)] // each call returns a new, disjoint block
     pub fn alloc_slice_copy<T: Copy>(&self, src: &[T]) -> &mut [T] {
@@ -294,7 +295,7 @@ impl Arena {
     ///
     /// # Errors
     ///
-    /// As [`try_alloc`](Self::try_alloc).
+    /// As [`try_alloc`](Self::try_alloc_value).
     #[allow(clippy::mut_from_ref)] // each call returns a new, disjoint block
     pub fn try_alloc_slice_copy<T: Copy>(&self, src: &[T]) -> Result<&mut [T], AllocError> {
         let layout = Layout::for_value(src);
@@ -312,7 +313,7 @@ impl Arena {
     ///
     /// # Panics
     ///
-    /// As [`alloc`](Self::alloc), and if `fill` panics (the values already
+    /// As [`alloc`](Self::alloc_value), and if `fill` panics (the values already
     /// made are leaked in the arena, never exposed).
     #[track_caller]
     #[allow(clippy::mut_from_ref)] // each call returns a new, disjoint block
@@ -326,7 +327,7 @@ impl Arena {
     ///
     /// # Errors
     ///
-    /// As [`try_alloc`](Self::try_alloc), and [`AllocError::InvalidLayout`]
+    /// As [`try_alloc`](Self::try_alloc_value), and [`AllocError::InvalidLayout`]
     /// when `len` values of `T` overflow `isize`.
     #[allow(clippy::mut_from_ref)] // each call returns a new, disjoint block
     pub fn try_alloc_slice_fill_with<T>(
@@ -349,7 +350,7 @@ impl Arena {
     ///
     /// # Panics
     ///
-    /// As [`alloc`](Self::alloc).
+    /// As [`alloc`](Self::alloc_value).
     #[track_caller]
     pub fn handle_slice_copy<T: Copy>(&self, src: &[T]) -> ArenaSlice<T> {
         self.try_handle_slice_copy(src)
@@ -361,7 +362,7 @@ impl Arena {
     ///
     /// # Errors
     ///
-    /// As [`try_alloc`](Self::try_alloc).
+    /// As [`try_alloc`](Self::try_alloc_value).
     pub fn try_handle_slice_copy<T: Copy>(&self, src: &[T]) -> Result<ArenaSlice<T>, AllocError> {
         let slice = self.try_alloc_slice_copy(src)?;
         Ok(self.handle_of(slice))
@@ -738,7 +739,7 @@ mod tests {
         let arena = Arena::new();
         let squares = arena.alloc_slice_fill_with(5, |i| (i * i) as u64);
         assert_eq!(squares, &[0, 1, 4, 9, 16]);
-        let v = arena.alloc(Some(3u8));
+        let v = arena.alloc_value(Some(3u8));
         *v = None;
         assert_eq!(*v, None);
         let empty: &mut [u32] = arena.alloc_slice_copy(&[]);

@@ -1,7 +1,8 @@
-//! [`Heap`]: the system allocator behind the [`Allocator`] trait, the baseline
-//! every other strategy is measured against.
+//! [`Heap`]: the global allocator (the system's `malloc` unless the program
+//! installs another) behind the [`Allocator`] trait: what `Box` and `Vec`
+//! use, the baseline every other strategy is measured against.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::Layout;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Mutex, PoisonError};
@@ -9,7 +10,8 @@ use std::sync::{Mutex, PoisonError};
 use super::lanes::{LaneCounter, Lanes};
 use super::{AllocError, Allocator, Stats, dangling};
 
-/// The system allocator (`malloc`/`free`) through the [`Allocator`] trait.
+/// The global allocator (what `Box` and `Vec` use) through the [`Allocator`]
+/// trait.
 ///
 /// Its counters live in per-thread lanes (see `lanes.rs`), so counting adds a
 /// few plain stores to `malloc`, not atomic read-modify-writes: the baseline
@@ -110,7 +112,7 @@ impl Default for Heap {
     }
 }
 
-// SAFETY: blocks come from `System`, which upholds the memory contract for
+// SAFETY: blocks come from the global allocator, which upholds the memory contract for
 // non-zero sizes; zero sizes get an aligned dangling pointer. Blocks live
 // until freed, and `reset` frees nothing, so no block is invalidated early.
 unsafe impl Allocator for Heap {
@@ -120,7 +122,7 @@ unsafe impl Allocator for Heap {
             dangling(layout)
         } else {
             // SAFETY: the layout has a non-zero size.
-            let raw = unsafe { System.alloc(layout) };
+            let raw = unsafe { std::alloc::alloc(layout) };
             NonNull::new(raw).ok_or(AllocError::OutOfMemory {
                 requested: layout.size(),
             })?
@@ -134,8 +136,8 @@ unsafe impl Allocator for Heap {
         self.count(false, layout.size());
         if layout.size() != 0 {
             // SAFETY: the caller promises `ptr` came from `alloc` with this
-            // layout, hence from `System.alloc(layout)`, and is freed once.
-            unsafe { System.dealloc(ptr.as_ptr(), layout) };
+            // layout, hence from `std::alloc::alloc(layout)`, and is freed once.
+            unsafe { std::alloc::dealloc(ptr.as_ptr(), layout) };
         }
     }
 

@@ -17,18 +17,27 @@
 //! the old owner before every access of the new one. `tests/loom_lanes.rs`
 //! checks this under loom.
 
-use std::cell::{Cell, UnsafeCell};
+#[cfg(not(framealloc_loom))]
+use std::cell::Cell;
+use std::cell::UnsafeCell;
 use std::fmt;
 
-#[cfg(loom)]
+#[cfg(framealloc_loom)]
 use loom::sync::atomic::{AtomicU64, Ordering};
-#[cfg(not(loom))]
+#[cfg(not(framealloc_loom))]
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// How many lanes each [`Lanes`] has, and so how many threads get a lock-free
-/// fast path at once. One bitmap word; far more than the worker threads of a
-/// game on a desktop machine.
-pub(crate) const MAX_LANES: usize = 64;
+/// fast path at once: far more than the worker threads of a game on a
+/// desktop machine, and at most one bitmap word. Under Miri, 4: the tests'
+/// extra threads then take the locked fallback path, which gets checked too,
+/// and the lane arrays stay small enough to interpret quickly.
+pub(crate) const MAX_LANES: usize = if cfg!(miri) { 4 } else { 64 };
+
+const _: () = assert!(MAX_LANES <= u64::BITS as usize);
+
+/// The bits of [`LaneIds`] that stand for lanes.
+const LANE_MASK: u64 = u64::MAX >> (u64::BITS as usize - MAX_LANES);
 
 /// A bitmap of lane ids: bit `i` set means a live thread holds id `i`.
 ///
@@ -42,7 +51,7 @@ pub struct LaneIds {
 
 impl LaneIds {
     /// An empty bitmap: every id free.
-    #[cfg(loom)]
+    #[cfg(framealloc_loom)]
     pub fn new() -> Self {
         Self {
             bits: AtomicU64::new(0),
@@ -53,7 +62,7 @@ impl LaneIds {
     pub fn claim(&self) -> Option<usize> {
         let mut current = self.bits.load(Ordering::Relaxed);
         loop {
-            let free = !current;
+            let free = !current & LANE_MASK;
             if free == 0 {
                 return None;
             }
@@ -81,18 +90,20 @@ impl LaneIds {
     }
 }
 
-#[cfg(not(loom))]
+#[cfg(not(framealloc_loom))]
 static IDS: LaneIds = LaneIds {
     bits: AtomicU64::new(0),
 };
 
 /// `LANE_ID` before this thread asked for an id.
+#[cfg(not(framealloc_loom))]
 const UNASSIGNED: usize = usize::MAX;
 /// `LANE_ID` once this thread has no lane for good: no id was free, or the
 /// thread is tearing down its thread-locals.
+#[cfg(not(framealloc_loom))]
 const NO_LANE: usize = usize::MAX - 1;
 
-#[cfg(not(loom))]
+#[cfg(not(framealloc_loom))]
 thread_local! {
     /// This thread's lane id, or one of the two sentinels. No destructor, so
     /// reading it is one thread-local load, even during thread teardown.
@@ -101,10 +112,10 @@ thread_local! {
     static LANE_GUARD: LaneGuard = const { LaneGuard };
 }
 
-#[cfg(not(loom))]
+#[cfg(not(framealloc_loom))]
 struct LaneGuard;
 
-#[cfg(not(loom))]
+#[cfg(not(framealloc_loom))]
 impl Drop for LaneGuard {
     fn drop(&mut self) {
         let id = LANE_ID.get();
@@ -119,7 +130,7 @@ impl Drop for LaneGuard {
 }
 
 /// This thread's lane id, claiming one on first use.
-#[cfg(not(loom))]
+#[cfg(not(framealloc_loom))]
 #[inline(always)]
 pub(crate) fn current_lane() -> Option<usize> {
     let id = LANE_ID.get();
@@ -130,7 +141,7 @@ pub(crate) fn current_lane() -> Option<usize> {
     }
 }
 
-#[cfg(not(loom))]
+#[cfg(not(framealloc_loom))]
 #[cold]
 #[inline(never)]
 fn assign_lane(state: usize) -> Option<usize> {
@@ -151,7 +162,7 @@ fn assign_lane(state: usize) -> Option<usize> {
 
 /// Under loom every thread is a model thread: lanes come from the model's own
 /// `LaneIds`, not from this process-wide state.
-#[cfg(loom)]
+#[cfg(framealloc_loom)]
 pub(crate) fn current_lane() -> Option<usize> {
     None
 }

@@ -5,7 +5,7 @@
 //!
 //! | type | what it is | free | reset |
 //! | --- | --- | --- | --- |
-//! | [`Heap`] | the system allocator, the baseline | returns memory at once | nothing to do |
+//! | [`Heap`] | the global allocator (what `Box` and `Vec` use), the baseline | returns memory at once | nothing to do |
 //! | [`Arena`] | a frame arena: bump allocation in per-thread `bumpalo` lanes | a no-op | O(1) per lane: all memory back at once |
 //! | [`Slab`] | size classes 16 B to 4 KiB carved from 64 KiB chunks, free lists per thread | O(1), any thread | every slot back to the free state |
 //! | [`Pool<T>`] | typed objects recycled through a [`Pooled<T>`] guard | automatic on drop | drops the idle objects |
@@ -32,7 +32,7 @@ pub use heap::Heap;
 pub use pool::{ClearBuffer, Pool, PoolStats, Pooled, Recycle, Recycled, ResetHook};
 pub use slab::{ClassStats, SIZE_CLASSES, Slab, SlabSlice};
 
-#[cfg(loom)]
+#[cfg(framealloc_loom)]
 #[doc(hidden)]
 pub use lanes::LaneIds;
 

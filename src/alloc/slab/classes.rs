@@ -164,7 +164,10 @@ mod tests {
     #[test]
     fn too_large_or_empty_has_no_class() {
         assert_eq!(class_of(Layout::from_size_align(0, 8).unwrap()), None);
-        assert_eq!(class_of(Layout::from_size_align(4096, 4096).unwrap()), Some(27));
+        assert_eq!(
+            class_of(Layout::from_size_align(4096, 4096).unwrap()),
+            Some(27)
+        );
         assert_eq!(class_of(Layout::from_size_align(4097, 8).unwrap()), None);
         assert_eq!(class_of(Layout::from_size_align(8, 8192).unwrap()), None);
     }

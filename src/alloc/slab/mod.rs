@@ -107,19 +107,21 @@ struct ClassLane {
     /// capacity is fixed at `MAGAZINE_SLOTS[class]` on first use and never
     /// exceeded, so pushes never reallocate. Borrowed only in `magazine`.
     magazine: UnsafeCell<Vec<NonNull<u8>>>,
-    /// Next uncarved slot of the lane's current chunk for this class; null
-    /// when there is none.
-    carve: Cell<*mut u8>,
-    /// End of the carvable part of that chunk (a whole number of slots).
-    carve_end: Cell<*mut u8>,
+}
+
+/// The part of the lane's current chunk of one class not carved yet. Apart
+/// from [`ClassLane`], which the fast path touches, to keep that one small.
+struct Carving {
+    /// Next uncarved slot; null when there is no chunk.
+    next: Cell<*mut u8>,
+    /// End of the carvable part (a whole number of slots).
+    end: Cell<*mut u8>,
 }
 
 impl ClassLane {
     fn new() -> Self {
         Self {
             magazine: UnsafeCell::new(Vec::new()),
-            carve: Cell::new(ptr::null_mut()),
-            carve_end: Cell::new(ptr::null_mut()),
         }
     }
 
@@ -140,6 +142,7 @@ impl ClassLane {
 
 struct SlabLane {
     classes: [ClassLane; NUM_CLASSES],
+    carving: [Carving; NUM_CLASSES],
 }
 
 // SAFETY: the raw pointers point into chunks owned by the `Slab`, not into
@@ -151,6 +154,10 @@ impl SlabLane {
     fn new() -> Self {
         Self {
             classes: std::array::from_fn(|_| ClassLane::new()),
+            carving: std::array::from_fn(|_| Carving {
+                next: Cell::new(ptr::null_mut()),
+                end: Cell::new(ptr::null_mut()),
+            }),
         }
     }
 }
@@ -166,12 +173,21 @@ struct LaneStats {
 
 /// Free slots of one class handed over by lanes.
 struct Central {
-    batches: Mutex<Vec<Batch>>,
-    /// `batches.len()`, readable without the lock.
-    len: AtomicUsize,
+    lists: Mutex<CentralLists>,
+    /// `lists.full.len()`, readable without the lock.
+    full: AtomicUsize,
 }
 
-/// Free slots of one class, moved between a magazine and the central list.
+#[derive(Default)]
+struct CentralLists {
+    /// Batches of free slots.
+    full: Vec<Batch>,
+    /// Emptied batches, kept for the next hand-over: a steady flow of slots
+    /// from one thread to another then allocates nothing.
+    empty: Vec<Batch>,
+}
+
+/// Free slots of one class, moved from a magazine to the central list.
 struct Batch(Vec<NonNull<u8>>);
 
 // SAFETY: a batch holds pointers to free slots in chunks owned by the slab; it
@@ -237,8 +253,8 @@ impl Slab {
             fallback: Mutex::new(SlabLane::new()),
             fallback_stats: LaneStats::default(),
             central: std::array::from_fn(|_| Central {
-                batches: Mutex::new(Vec::new()),
-                len: AtomicUsize::new(0),
+                lists: Mutex::new(CentralLists::default()),
+                full: AtomicUsize::new(0),
             }),
             registry: Registry::default(),
             stamp: NEXT_STAMP.fetch_add(1, Ordering::Relaxed),
@@ -301,7 +317,7 @@ impl Slab {
         // SAFETY: our lane (callers' promise); `pop` does not reach the slab.
         let slot = match unsafe { cl.magazine(Vec::pop) } {
             Some(slot) => slot,
-            None => self.refill(cl, class)?,
+            None => self.refill(cl, &lane.carving[class], class)?,
         };
         #[cfg(feature = "asan")]
         // SAFETY: `slot` is a whole slot of this class inside one of our chunks.
@@ -318,7 +334,12 @@ impl Slab {
     /// chunk, and return one slot.
     #[cold]
     #[inline(never)]
-    fn refill(&self, cl: &ClassLane, class: usize) -> Result<NonNull<u8>, AllocError> {
+    fn refill(
+        &self,
+        cl: &ClassLane,
+        carving: &Carving,
+        class: usize,
+    ) -> Result<NonNull<u8>, AllocError> {
         // SAFETY: our lane; taking the Vec out does not reach the slab. The
         // work below (which may allocate) happens on the moved-out Vec.
         let mut magazine = unsafe { cl.magazine(std::mem::take) };
@@ -326,20 +347,20 @@ impl Slab {
             magazine.reserve_exact(MAGAZINE_SLOTS[class]);
         }
         let result = loop {
-            if carve(cl, class, &mut magazine) {
+            if carve(carving, class, &mut magazine) {
                 break Ok(());
             }
-            if let Some(Batch(batch)) = self.central[class].take() {
-                magazine.extend_from_slice(&batch);
+            if self.central[class].take_into(&mut magazine) {
                 break Ok(());
             }
             match self.registry.acquire_chunk(class) {
                 Ok(chunk) => {
                     let size = SIZE_CLASSES[class];
-                    cl.carve.set(chunk.as_ptr());
+                    carving.next.set(chunk.as_ptr());
                     // SAFETY: `(CHUNK_BYTES / size) * size <= CHUNK_BYTES`, so
                     // the end stays inside the chunk's allocation.
-                    cl.carve_end
+                    carving
+                        .end
                         .set(unsafe { chunk.as_ptr().add(CHUNK_BYTES / size * size) });
                     self.sample_peak();
                 }
@@ -407,8 +428,7 @@ impl Slab {
             magazine.reserve_exact(MAGAZINE_SLOTS[class]);
         } else {
             let half = magazine.len() / 2;
-            let older: Vec<_> = magazine.drain(..half).collect();
-            self.central[class].put(Batch(older));
+            self.central[class].put_from(&mut magazine, half);
         }
         magazine.push(ptr);
         // SAFETY: our lane; see `refill`.
@@ -481,9 +501,9 @@ impl Slab {
 
 /// Carves up to [`CARVE_BATCH`] slots from the lane's current chunk into
 /// `magazine`; `false` when the chunk is used up (or there is none).
-fn carve(cl: &ClassLane, class: usize, magazine: &mut Vec<NonNull<u8>>) -> bool {
-    let start = cl.carve.get();
-    let end = cl.carve_end.get();
+fn carve(carving: &Carving, class: usize, magazine: &mut Vec<NonNull<u8>>) -> bool {
+    let start = carving.next.get();
+    let end = carving.end.get();
     if start == end {
         return false;
     }
@@ -496,27 +516,54 @@ fn carve(cl: &ClassLane, class: usize, magazine: &mut Vec<NonNull<u8>>) -> bool 
         magazine.push(unsafe { NonNull::new_unchecked(start.add(i * size)) });
     }
     // SAFETY: `n` slots past `start` is at most `end`, in the same chunk.
-    cl.carve.set(unsafe { start.add(n * size) });
+    carving.next.set(unsafe { start.add(n * size) });
     true
 }
 
 impl Central {
-    fn put(&self, batch: Batch) {
-        let mut batches = self.batches.lock().unwrap_or_else(PoisonError::into_inner);
-        batches.push(batch);
-        self.len.store(batches.len(), Ordering::Relaxed);
+    fn lock(&self) -> std::sync::MutexGuard<'_, CentralLists> {
+        self.lists.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn take(&self) -> Option<Batch> {
+    /// Moves the `n` oldest slots of `magazine` into a batch.
+    fn put_from(&self, magazine: &mut Vec<NonNull<u8>>, n: usize) {
+        let mut lists = self.lock();
+        let mut batch = lists
+            .empty
+            .pop()
+            .unwrap_or_else(|| Batch(Vec::with_capacity(n)));
+        batch.0.extend(magazine.drain(..n));
+        lists.full.push(batch);
+        self.full.store(lists.full.len(), Ordering::Relaxed);
+    }
+
+    /// Moves one batch into `magazine` (which has room for it: it is empty
+    /// and batches are at most half a magazine). `false` if there is none.
+    fn take_into(&self, magazine: &mut Vec<NonNull<u8>>) -> bool {
         // Skip the lock when it is plainly empty (a stale read only delays
         // reuse until the next refill).
-        if self.len.load(Ordering::Relaxed) == 0 {
-            return None;
+        if self.full.load(Ordering::Relaxed) == 0 {
+            return false;
         }
-        let mut batches = self.batches.lock().unwrap_or_else(PoisonError::into_inner);
-        let batch = batches.pop();
-        self.len.store(batches.len(), Ordering::Relaxed);
-        batch
+        let mut lists = self.lock();
+        let Some(mut batch) = lists.full.pop() else {
+            return false;
+        };
+        self.full.store(lists.full.len(), Ordering::Relaxed);
+        magazine.extend_from_slice(&batch.0);
+        batch.0.clear();
+        lists.empty.push(batch);
+        true
+    }
+
+    /// Forgets every batch (a reset), keeping the emptied ones for reuse.
+    fn clear(&mut self) {
+        let lists = self.lists.get_mut().unwrap_or_else(PoisonError::into_inner);
+        for mut batch in lists.full.drain(..) {
+            batch.0.clear();
+            lists.empty.push(batch);
+        }
+        *self.full.get_mut() = 0;
     }
 }
 
@@ -539,7 +586,7 @@ impl fmt::Debug for Slab {
 // - small blocks are whole slots of a class at least as large as the request
 //   and aligned as it requires (`classes.rs`); a slot is on at most one free
 //   list or handed out once, so live blocks never overlap;
-// - large blocks and zero sizes come from `System` and `dangling`;
+// - large blocks and zero sizes come from the global allocator and `dangling`;
 // - slots stay valid until freed, reset (`&mut self`) or drop: chunks are only
 //   returned to the system in `Drop`.
 unsafe impl Allocator for Slab {
@@ -587,17 +634,14 @@ unsafe impl Allocator for Slab {
         for (lane, _) in lanes {
             for cl in &mut lane.classes {
                 cl.magazine.get_mut().clear(); // keeps the array for reuse
-                *cl.carve.get_mut() = ptr::null_mut();
-                *cl.carve_end.get_mut() = ptr::null_mut();
+            }
+            for carving in &mut lane.carving {
+                *carving.next.get_mut() = ptr::null_mut();
+                *carving.end.get_mut() = ptr::null_mut();
             }
         }
         for central in &mut self.central {
-            central
-                .batches
-                .get_mut()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clear();
-            *central.len.get_mut() = 0;
+            central.clear();
         }
         self.registry.reset();
         self.stamp = NEXT_STAMP.fetch_add(1, Ordering::Relaxed);

@@ -4,8 +4,12 @@
 //! Everything here is behind one mutex and off the fast path: it is touched
 //! when a lane needs a new chunk, for requests above 4 KiB, and (debug builds
 //! only) on every alloc and free to catch misuse.
+//!
+//! Chunks and large blocks come from the global allocator, not `System`
+//! directly, so that a counting global allocator sees them (they are heap
+//! traffic like any other) and an installed mimalloc serves them.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::Layout;
 use std::collections::HashMap;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
@@ -74,7 +78,7 @@ impl Registry {
             Some(chunk) => chunk,
             None => {
                 // SAFETY: `CHUNK_LAYOUT` has a non-zero size.
-                let raw = unsafe { System.alloc(CHUNK_LAYOUT) };
+                let raw = unsafe { std::alloc::alloc(CHUNK_LAYOUT) };
                 let chunk = NonNull::new(raw).ok_or(AllocError::OutOfMemory {
                     requested: CHUNK_BYTES,
                 })?;
@@ -97,7 +101,7 @@ impl Registry {
     pub(super) fn alloc_large(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
         // SAFETY: large layouts have a size above 4 KiB or an alignment above
         // 4 KiB with a non-zero size (zero sizes are handled before).
-        let raw = unsafe { System.alloc(layout) };
+        let raw = unsafe { std::alloc::alloc(layout) };
         let ptr = NonNull::new(raw).ok_or(AllocError::OutOfMemory {
             requested: layout.size(),
         })?;
@@ -127,9 +131,9 @@ impl Registry {
         );
         self.large_frees.fetch_add(1, Relaxed);
         self.large_bytes.fetch_sub(made_with.size(), Relaxed);
-        // SAFETY: `block` came from `System.alloc(made_with)` and was still in
+        // SAFETY: `block` came from `std::alloc::alloc(made_with)` and was still in
         // the live map, so it is freed exactly once.
-        unsafe { System.dealloc(block.as_ptr(), made_with) };
+        unsafe { std::alloc::dealloc(block.as_ptr(), made_with) };
     }
 
     pub(super) fn large_counts(&self) -> LargeCounts {
@@ -151,9 +155,9 @@ impl Registry {
     pub(super) fn reset(&mut self) {
         let inner = self.inner.get_mut().unwrap_or_else(PoisonError::into_inner);
         for (_, (block, layout)) in inner.large.drain() {
-            // SAFETY: every entry is a live block from `System.alloc(layout)`;
+            // SAFETY: every entry is a live block from `std::alloc::alloc(layout)`;
             // `&mut self` means no one can use it any more.
-            unsafe { System.dealloc(block.as_ptr(), layout) };
+            unsafe { std::alloc::dealloc(block.as_ptr(), layout) };
         }
         *self.large_bytes.get_mut() = 0;
         inner.spare.clone_from(&inner.chunks);
@@ -236,9 +240,9 @@ impl Drop for Registry {
             // SAFETY: the whole chunk may have been poisoned; give it back
             // clean to the system allocator.
             unsafe { poison::unpoison(chunk.as_ptr(), CHUNK_BYTES) };
-            // SAFETY: every chunk came from `System.alloc(CHUNK_LAYOUT)` and
+            // SAFETY: every chunk came from `std::alloc::alloc(CHUNK_LAYOUT)` and
             // the slab is being dropped, so no slot is in use.
-            unsafe { System.dealloc(chunk.as_ptr(), CHUNK_LAYOUT) };
+            unsafe { std::alloc::dealloc(chunk.as_ptr(), CHUNK_LAYOUT) };
         }
     }
 }

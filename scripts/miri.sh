@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The library's unit tests and the allocator integration tests under Miri
+# (undefined behaviour, provenance, data races between the test threads).
+# Needs the nightly toolchain with the miri and rust-src components; installs
+# them when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! cargo +nightly miri --version >/dev/null 2>&1; then
+    rustup component add --toolchain nightly miri rust-src
+fi
+cargo +nightly miri setup
+# Strict provenance: every pointer the allocators hand out must be derived
+# from an allocation, never conjured from an integer.
+export MIRIFLAGS="${MIRIFLAGS:-} -Zmiri-strict-provenance"
+# --no-default-features: the allocators alone, without the bevy simulation.
+cargo +nightly miri test --no-default-features --lib
+cargo +nightly miri test --no-default-features --test alloc_model --test alloc_threads --test pool_model

@@ -1,0 +1,11 @@
+//! Misuse the types rule out, proven by failing to compile (trybuild).
+//!
+//! Each file in `tests/compile_fail/` must fail with the error recorded
+//! beside it in a `.stderr` file. To refresh them after a compiler upgrade:
+//! `TRYBUILD=overwrite cargo test --test compile_fail`, then read the diff.
+
+#[test]
+#[cfg_attr(miri, ignore = "trybuild runs rustc")]
+fn misuse_does_not_compile() {
+    trybuild::TestCases::new().compile_fail("tests/compile_fail/*.rs");
+}

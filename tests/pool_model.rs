@@ -1,0 +1,184 @@
+//! Property tests for `Pool<T>` against a model, and the guarantee that a
+//! `Pooled<T>` goes back to its pool on every path out of a scope.
+//!
+//! The model is the set of idle object ids. A take must hand out an idle
+//! object when there is one (cleaned by the hook) and create one otherwise; a
+//! return keeps the object while fewer than `capacity` are idle and drops it
+//! otherwise. The counters must match.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use framealloc::{Pool, PoolStats};
+use proptest::prelude::*;
+
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        cases: if cfg!(miri) {
+            4
+        } else if cfg!(debug_assertions) {
+            300
+        } else {
+            10_000
+        },
+        failure_persistence: if cfg!(miri) {
+            None
+        } else {
+            ProptestConfig::default().failure_persistence
+        },
+        ..ProptestConfig::default()
+    }
+}
+
+/// A pooled object: its id, and whether it was used since it was cleaned.
+#[derive(Debug)]
+struct Obj {
+    id: u64,
+    dirty: bool,
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    /// Take `n` objects.
+    Take(usize),
+    /// Return `n` of the objects out on loan (the most recent first).
+    Put(usize),
+    /// Drop every idle object.
+    Clear,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        5 => prop_oneof![4 => 1usize..4, 1 => 100usize..1500].prop_map(Op::Take),
+        5 => prop_oneof![4 => 1usize..4, 1 => 100usize..1500].prop_map(Op::Put),
+        1 => Just(Op::Clear),
+    ]
+}
+
+fn run(capacity: usize, ops: Vec<Op>) -> Result<(), TestCaseError> {
+    static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+    let mut pool = Pool::with(
+        capacity,
+        || Obj {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            dirty: false,
+        },
+        |o: &mut Obj| o.dirty = false,
+    );
+    let mut idle: BTreeSet<u64> = BTreeSet::new();
+    let mut out: Vec<Obj> = Vec::new();
+    let mut expected = PoolStats {
+        capacity,
+        ..PoolStats::default()
+    };
+    for op in ops {
+        match op {
+            Op::Take(n) => {
+                for _ in 0..n {
+                    let mut obj = pool.take();
+                    prop_assert!(!obj.dirty, "object {} came back dirty", obj.id);
+                    if idle.is_empty() {
+                        expected.misses += 1;
+                    } else {
+                        prop_assert!(idle.remove(&obj.id), "object {} was not idle", obj.id);
+                        expected.hits += 1;
+                    }
+                    obj.dirty = true;
+                    out.push(obj);
+                }
+            }
+            Op::Put(n) => {
+                for _ in 0..n.min(out.len()) {
+                    let obj = out.pop().unwrap();
+                    expected.returns += 1;
+                    if idle.len() < capacity {
+                        idle.insert(obj.id);
+                    } else {
+                        expected.dropped += 1;
+                    }
+                    pool.put(obj);
+                }
+            }
+            Op::Clear => {
+                pool.clear();
+                idle.clear();
+            }
+        }
+        expected.held = idle.len();
+        prop_assert_eq!(pool.stats(), expected);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn pool_matches_the_model(
+        capacity in prop_oneof![1usize..8, 100usize..3000],
+        ops in prop::collection::vec(op(), 1..24),
+    ) {
+        run(capacity, ops)?;
+    }
+}
+
+/// Every way out of a scope returns the object: fall-through, early
+/// `return`, `?`, `break`, a panic that unwinds, a guard moved into a closure
+/// and a guard dropped on another thread.
+#[test]
+fn pooled_goes_back_on_every_path() {
+    let pool: Pool<Vec<u8>> = Pool::new(16);
+    let returns = || pool.stats().returns;
+
+    {
+        let _buf = pool.get();
+    }
+    assert_eq!(returns(), 1, "end of scope");
+
+    let early = |fail: bool| {
+        let mut buf = pool.get();
+        if fail {
+            return;
+        }
+        buf.push(1);
+    };
+    early(true);
+    assert_eq!(returns(), 2, "early return");
+
+    let question_mark = || -> Option<()> {
+        let _buf = pool.get();
+        None?;
+        Some(())
+    };
+    assert!(question_mark().is_none());
+    assert_eq!(returns(), 3, "`?`");
+
+    for _ in 0..3 {
+        let _buf = pool.get();
+        break;
+    }
+    assert_eq!(returns(), 4, "break");
+
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut buf = pool.get();
+        buf.push(7);
+        panic!("a system panicked mid-frame");
+    }));
+    assert!(unwound.is_err());
+    assert_eq!(returns(), 5, "panic");
+
+    let buf = pool.get();
+    let consume = move || drop(buf);
+    consume();
+    assert_eq!(returns(), 6, "moved into a closure");
+
+    let buf = pool.get();
+    std::thread::scope(|s| {
+        s.spawn(move || drop(buf));
+    });
+    assert_eq!(returns(), 7, "dropped on another thread");
+
+    let s = pool.stats();
+    assert_eq!(s.held, 1, "one Vec went round and round: {s:?}");
+    assert!(pool.get().is_empty(), "and came back clean every time");
+}
