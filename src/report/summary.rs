@@ -76,9 +76,6 @@ pub struct Summary {
     pub bytes_per_frame: f64,
     /// The most heap allocations in one measured frame.
     pub allocs_max: u64,
-    /// Blocks per frame the strategy took from the system around the global
-    /// allocator (the slab's large blocks), mean.
-    pub system_allocs_per_frame: f64,
     /// Contacts per frame, mean.
     pub contacts_per_frame: f64,
     /// The strategy's memory figures at the end.
@@ -127,7 +124,6 @@ impl Summary {
                 .map(|r| r.heap.allocations + r.heap.reallocations)
                 .max()
                 .unwrap_or(0),
-            system_allocs_per_frame: per_frame(sum(|r| r.system_allocations)),
             contacts_per_frame: per_frame(sum(|r| u64::from(r.contacts))),
             memory: figures,
             checksum: format!("{checksum:#018x}"),

@@ -47,13 +47,6 @@ fn write_single(s: &Summary, out: &mut dyn io::Write) -> io::Result<()> {
         s.frees_per_frame,
         format_bytes(s.bytes_per_frame)
     )?;
-    if s.system_allocs_per_frame > 0.0 {
-        writeln!(
-            out,
-            "                + {:.1} large blocks/frame the slab took from the system directly",
-            s.system_allocs_per_frame
-        )?;
-    }
     writeln!(
         out,
         "  memory        high-water {} in use, {} reserved now",
@@ -144,13 +137,6 @@ fn write_compare(all: &[Summary], out: &mut dyn io::Write) -> io::Result<()> {
             out,
             "strategies took turns in blocks of {block} frames, in rotating order, each block \
              after one unmeasured frame (the first frame after another world ran is cold)"
-        )?;
-    }
-    for s in all.iter().filter(|s| s.system_allocs_per_frame > 0.0) {
-        writeln!(
-            out,
-            "{}: + {:.1} large blocks/frame taken from the system directly (not in allocs/frame)",
-            s.alloc, s.system_allocs_per_frame
         )?;
     }
     Ok(())

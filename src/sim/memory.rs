@@ -51,14 +51,6 @@ pub struct MemoryFigures {
     /// Bytes the strategy holds from the system now. Arena and slab: their
     /// chunks; pool: its idle trails; heap: 0 (everything was freed).
     pub bytes_reserved: u64,
-    /// Blocks the strategy took from the system allocator *around* the
-    /// global allocator, which [`CountingAllocator`] therefore does not see:
-    /// the slab's large blocks (over 4 KiB; its 64 KiB chunks show in
-    /// `bytes_reserved`). 0 for the others, whose system memory goes through
-    /// the global allocator.
-    ///
-    /// [`CountingAllocator`]: crate::CountingAllocator
-    pub system_allocations: u64,
 }
 
 /// Where one strategy's per-frame memory comes from. See the module docs.
@@ -428,7 +420,6 @@ impl FrameMemory for PoolMemory {
         MemoryFigures {
             peak_bytes_in_use: self.bytes.peak(),
             bytes_reserved: (self.trails.stats().held * self.trail_capacity * POINT_BYTES) as u64,
-            system_allocations: 0,
         }
     }
 }
@@ -486,7 +477,6 @@ impl FrameMemory for SlabMemory {
         MemoryFigures {
             peak_bytes_in_use: stats.peak_bytes_in_use as u64,
             bytes_reserved: stats.bytes_reserved as u64,
-            system_allocations: stats.large_allocations,
         }
     }
 }
@@ -542,7 +532,6 @@ impl FrameMemory for ArenaMemory {
         MemoryFigures {
             peak_bytes_in_use: stats.peak_bytes_in_use as u64,
             bytes_reserved: stats.bytes_reserved as u64,
-            system_allocations: 0,
         }
     }
 }

@@ -116,9 +116,6 @@ pub struct FrameRecord {
     /// Heap traffic of the frame (zero unless an allocation counter was
     /// given, see [`Simulation::count_allocations_with`]).
     pub heap: AllocCounts,
-    /// Blocks the strategy took from the system around the global allocator
-    /// during the frame (see [`MemoryFigures::system_allocations`]).
-    pub system_allocations: u64,
     /// Transient entities spawned and despawned.
     pub entities: u32,
     /// Contacts between transient entities and targets.
@@ -269,7 +266,6 @@ impl Simulation {
     /// Runs one frame and returns what it did.
     pub fn step(&mut self) -> FrameRecord {
         puffin::GlobalProfiler::lock().new_frame();
-        let system_before = self.figures().system_allocations;
         let before = self.count_allocations.map(|snapshot| snapshot());
         let start = Instant::now();
         self.schedule.run(&mut self.world);
@@ -285,7 +281,6 @@ impl Simulation {
             frame: self.frame,
             time_ns,
             heap,
-            system_allocations: self.figures().system_allocations - system_before,
             entities: counters.spawned,
             contacts: counters.contacts,
         };
