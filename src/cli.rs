@@ -1,5 +1,6 @@
 //! The command line: clap's derive, and errors folded onto one line.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
@@ -17,9 +18,12 @@ pub const DEFAULT_WARMUP: u64 = 10;
 #[command(
     name = "framealloc",
     version,
-    after_help = "Ctrl-C stops after the current frame and prints the summary of the frames \
-                  done (exit code 130). Bad input exits with code 2, differing checksums \
-                  under --compare with code 1."
+    after_help = "Profiles stream to puffin_viewer while the simulation runs (connect with \
+                  `puffin_viewer --url 127.0.0.1:8585`); --no-profile turns that off.\n\n\
+                  Ctrl-C stops after the current frame and prints the summary of the frames \
+                  done (exit code 130; 0 with --forever, which runs until then). Bad input \
+                  exits with code 2, differing checksums under --compare or a --profile-out \
+                  file that cannot be written with code 1."
 )]
 pub struct Cli {
     /// Transient entities spawned and despawned every frame (overrides the
@@ -36,6 +40,17 @@ pub struct Cli {
     #[arg(long, value_name = "N", default_value_t = DEFAULT_FRAMES, allow_negative_numbers = true,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub frames: u64,
+
+    /// Run until Ctrl-C instead of for --frames frames (the statistics cover
+    /// the last million frames at most)
+    #[arg(long, conflicts_with = "frames")]
+    pub forever: bool,
+
+    /// Run at most N frames a second, sleeping between frames (frame times
+    /// still measure the frames alone); e.g. 60 to watch in puffin_viewer
+    #[arg(long, value_name = "N", allow_negative_numbers = true,
+          value_parser = clap::value_parser!(u32).range(1..=MAX_FPS))]
+    pub fps: Option<u32>,
 
     /// Frames to run first without measuring them
     #[arg(long, value_name = "N", default_value_t = DEFAULT_WARMUP, allow_negative_numbers = true)]
@@ -72,7 +87,25 @@ pub struct Cli {
     /// compare them with heap
     #[arg(long)]
     pub compare: bool,
+
+    /// Stream puffin profiles on ADDR (IP:PORT; port 0 picks a free one)
+    /// [default: 127.0.0.1:8585]
+    #[arg(long, value_name = "ADDR", value_parser = parse_addr)]
+    pub puffin_addr: Option<SocketAddr>,
+
+    /// Write the run's puffin frames to FILE (open it with `puffin_viewer
+    /// FILE`)
+    #[arg(long, value_name = "FILE")]
+    pub profile_out: Option<PathBuf>,
+
+    /// No puffin scopes and no profile server
+    #[arg(long, conflicts_with_all = ["puffin_addr", "profile_out"])]
+    pub no_profile: bool,
 }
+
+/// Most `--fps`: past this, sleeping between frames is finer than the OS
+/// timer's grain and pacing means nothing.
+pub const MAX_FPS: i64 = 10_000;
 
 /// `--alloc` values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -104,6 +137,11 @@ fn parse_seed(text: &str) -> Result<u64, String> {
         None => text.parse(),
     };
     parsed.map_err(|e| format!("{e} (expected 0..=18446744073709551615, decimal or 0x hex)"))
+}
+
+fn parse_addr(text: &str) -> Result<SocketAddr, String> {
+    text.parse()
+        .map_err(|_| "expected IP:PORT, e.g. 127.0.0.1:8585".to_owned())
 }
 
 /// What parsing the command line came to.
@@ -172,6 +210,32 @@ mod tests {
         assert!(e.contains("bump"), "{e}");
         assert!(e.contains("arena, slab, pool, heap"), "{e}");
         assert!(!e.contains('\n'));
+    }
+
+    #[test]
+    fn puffin_addresses_are_ip_and_port() {
+        assert_eq!(
+            parse_addr("127.0.0.1:8585"),
+            Ok(SocketAddr::from(([127, 0, 0, 1], 8585)))
+        );
+        assert!(parse_addr("[::1]:0").is_ok());
+        let e = error_of(&["--puffin-addr", "localhost"]);
+        assert!(e.contains("--puffin-addr") && e.contains("IP:PORT"), "{e}");
+        let e = error_of(&["--puffin-addr", "127.0.0.1:99999"]);
+        assert!(e.contains("99999"), "{e}");
+    }
+
+    #[test]
+    fn no_profile_excludes_the_profile_options() {
+        let e = error_of(&["--no-profile", "--profile-out", "x.puffin"]);
+        assert!(
+            e.contains("--no-profile") && e.contains("--profile-out"),
+            "{e}"
+        );
+        let e = error_of(&["--forever", "--frames", "9"]);
+        assert!(e.contains("--forever") && e.contains("--frames"), "{e}");
+        let e = error_of(&["--fps", "0"]);
+        assert!(e.contains("--fps"), "{e}");
     }
 
     #[test]

@@ -11,6 +11,8 @@
 //!   code.
 //! - [`sim`]: the frame-churn simulation, a headless `bevy_ecs` world whose
 //!   per-frame memory goes through the strategy chosen at run time.
+//! - [`profile`]: live profiling of the simulation — puffin scopes on, a
+//!   `puffin_http` server for `puffin_viewer`, `.puffin` recordings.
 //! - [`report`]: frame statistics and their formats (table, JSON, CSV).
 //!
 //! # Priorities
@@ -21,6 +23,8 @@
 #![warn(missing_docs)]
 
 pub mod alloc;
+#[cfg(feature = "sim")]
+pub mod profile;
 #[cfg(feature = "sim")]
 pub mod report;
 #[cfg(feature = "sim")]

@@ -5,21 +5,18 @@
 
 mod cli;
 mod driver;
+mod global_heap;
 
-use std::alloc::System;
 use std::fmt;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use framealloc::CountingAllocator;
+use framealloc::profile::{self, ProfileOptions, Profiled, Profiling, RecordError};
 use framealloc::report::{FrameCsv, Json, RunInfo, Summary, SummaryFormat, Table, format_bytes};
 use framealloc::sim::{
     self, DEFAULT_SEED, MAX_ENTITIES_PER_FRAME, Scenario, SimOptions, Simulation, Strategy,
 };
-
-/// Every heap allocation of the process is counted; frames read the counts.
-#[global_allocator]
-static GLOBAL: CountingAllocator<System> = CountingAllocator::new(System);
+use global_heap::HeapProfile;
 
 /// Bad input: reported in one line, exit code 2.
 #[derive(Debug)]
@@ -38,6 +35,8 @@ fn usage(message: impl Into<String>) -> anyhow::Error {
 }
 
 fn main() -> ExitCode {
+    // With `dhat-heap`, writes dhat-heap.json when dropped, after `run`.
+    let _heap_profile = HeapProfile::start();
     match run() {
         Ok(code) => code,
         Err(e) => {
@@ -87,6 +86,27 @@ fn run() -> anyhow::Result<ExitCode> {
         None => None,
     };
 
+    let mut profiling = if cli.no_profile {
+        Profiling::off()
+    } else {
+        Profiling::start(&ProfileOptions {
+            stream: Some(cli.puffin_addr.unwrap_or(profile::DEFAULT_ADDR)),
+            record: cli.profile_out.clone(),
+        })
+        .map_err(|e| match e {
+            RecordError::Create { path, source } => usage(format!(
+                "cannot create --profile-out file `{}`: {source}",
+                path.display()
+            )),
+            other => other.into(),
+        })?
+    };
+    if let Some(e) = profiling.stream_error()
+        && !cli.quiet
+    {
+        eprintln!("warning: {e}; running without streaming");
+    }
+
     let threads = sim::init_task_pool(cli.threads.map(|t| t as usize));
     let seed = cli.seed.unwrap_or(DEFAULT_SEED);
     let options = SimOptions {
@@ -96,15 +116,20 @@ fn run() -> anyhow::Result<ExitCode> {
     let mut sims: Vec<Simulation> = strategies
         .iter()
         .map(|&s| {
-            Simulation::new(s, &scenario, options).count_allocations_with(|| GLOBAL.snapshot())
+            Simulation::new(s, &scenario, options).count_allocations_with(global_heap::snapshot)
         })
         .collect();
     if !cli.quiet {
+        let frames = if cli.forever {
+            "frames until Ctrl-C".to_owned()
+        } else {
+            format!("{} frames", cli.frames)
+        };
         eprintln!(
-            "framealloc: scenario {}, {} entities/frame, {} frames (+{} warm-up), alloc {}, {} threads",
+            "framealloc: scenario {}, {} entities/frame, {} (+{} warm-up), alloc {}, {} threads",
             scenario.name,
             entities,
-            cli.frames,
+            frames,
             cli.warmup,
             strategies
                 .iter()
@@ -113,16 +138,29 @@ fn run() -> anyhow::Result<ExitCode> {
                 .join("+"),
             threads
         );
+        if let Some(addr) = profiling.streaming_addr() {
+            eprintln!(
+                "framealloc: streaming profiles on {addr}; watch with `puffin_viewer --url {addr}`"
+            );
+        }
+        if HeapProfile::ENABLED {
+            eprintln!(
+                "framealloc: dhat-heap build: dhat records every allocation (dhat-heap.json at \
+                 the end); frame times are not comparable with a normal build"
+            );
+        }
     }
 
+    let frames = if cli.forever { u64::MAX } else { cli.frames };
     let plan = driver::Plan {
-        frames: cli.frames,
+        frames,
         warmup: cli.warmup,
         block: if cli.compare {
             driver::COMPARE_BLOCK_FRAMES
         } else {
-            cli.frames
+            frames
         },
+        fps: cli.fps,
     };
     let stop = driver::stop_flag(cli.quiet);
     let blocks = if cli.compare {
@@ -131,17 +169,27 @@ fn run() -> anyhow::Result<ExitCode> {
         0
     };
     let bar = driver::progress(
-        (cli.frames + cli.warmup + blocks) * sims.len() as u64,
+        (!cli.forever).then(|| (cli.frames + cli.warmup + blocks) * sims.len() as u64),
         cli.quiet,
     );
-    let measured = driver::run(&mut sims, plan, &stop, &bar, csv.as_mut())
+    let measured = driver::run(&mut sims, plan, &stop, &bar, csv.as_mut(), &mut profiling)
         .context("cannot write the --csv file")?;
+    let profiled = profiling.finish();
     if let Some(csv) = csv {
         csv.finish().context("cannot write the --csv file")?;
     }
-    let interrupted = stop.load(std::sync::atomic::Ordering::Relaxed);
-    if interrupted && !cli.quiet {
-        eprintln!("interrupted: reporting the frames done");
+    let stopped = stop.load(std::sync::atomic::Ordering::Relaxed);
+    // Ctrl-C is how a --forever run ends, not an interruption.
+    let interrupted = stopped && !cli.forever;
+    if stopped && !cli.quiet {
+        eprintln!(
+            "{}: reporting the frames done",
+            if cli.forever {
+                "stopped"
+            } else {
+                "interrupted"
+            }
+        );
     }
 
     let info = RunInfo {
@@ -177,6 +225,7 @@ fn run() -> anyhow::Result<ExitCode> {
         Table.write(&summaries, &mut stdout)?;
     }
     drop(stdout);
+    let recorded = report_profile(profiled, cli.json, cli.quiet);
 
     // Checksums are comparable only between runs of the same length (Ctrl-C
     // may stop strategies at different frames).
@@ -194,12 +243,50 @@ fn run() -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::FAILURE);
     }
+    recorded?;
     if interrupted {
         // The shell convention for "stopped by SIGINT" (128 + 2), after the
         // summary of the frames done.
         return Ok(ExitCode::from(130));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints where the profiles went, after the summary: on stdout with the
+/// table, on stderr with `--json` (stdout stays pure JSON) unless `quiet`.
+/// Returns the recording's write error, if any, for the exit code.
+fn report_profile(profiled: Profiled, json: bool, quiet: bool) -> anyhow::Result<()> {
+    let mut lines = Vec::new();
+    if let Some(addr) = profiled.streamed_from {
+        lines.push(format!(
+            "profile: streamed on {addr}; watch a run live with `puffin_viewer --url {addr}`"
+        ));
+    }
+    let mut failed = None;
+    match profiled.recorded {
+        Some(Ok(recorded)) => lines.push(format!(
+            "profile: {} frames written to {}; open with `puffin_viewer {}`",
+            recorded.frames,
+            recorded.path.display(),
+            recorded.path.display()
+        )),
+        Some(Err(RecordError::Write { path, source })) => {
+            failed = Some(anyhow::anyhow!(
+                "cannot write --profile-out file `{}`: {source}",
+                path.display()
+            ));
+        }
+        Some(Err(e)) => failed = Some(e.into()),
+        None => {}
+    }
+    for line in &lines {
+        if !json {
+            println!("{line}");
+        } else if !quiet {
+            eprintln!("{line}");
+        }
+    }
+    failed.map_or(Ok(()), Err)
 }
 
 /// Refuses entity counts whose estimated memory exceeds what the system has

@@ -209,3 +209,132 @@ fn ctrl_c_stops_after_the_current_frame_and_reports() {
     assert_eq!(v["interrupted"], true);
     assert!(v["frames"].as_u64().unwrap() >= 1, "{v}");
 }
+
+/// SMALL without `--quiet`, so warnings show.
+const SMALL_LOUD: &[&str] = &["--entities", "300", "--frames", "6", "--warmup", "2"];
+
+#[test]
+fn bad_profile_options_are_rejected() {
+    rejected(
+        &["--puffin-addr", "localhost"],
+        &["--puffin-addr", "localhost", "IP:PORT"],
+    );
+    rejected(&["--puffin-addr", "127.0.0.1:70000"], &["--puffin-addr"]);
+    rejected(
+        &["--no-profile", "--puffin-addr", "127.0.0.1:1"],
+        &["--no-profile"],
+    );
+    rejected(&["--forever", "--frames", "10"], &["--forever", "--frames"]);
+    rejected(&["--fps", "0"], &["--fps"]);
+    let dir = scratch_dir("profile-out").join("missing-dir");
+    let path = dir.join("run.puffin");
+    rejected(
+        &["--profile-out", path.to_str().unwrap()],
+        &["--profile-out", "run.puffin", "cannot create"],
+    );
+}
+
+#[test]
+fn a_taken_address_warns_once_and_runs_without_streaming() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let mut args = SMALL_LOUD.to_vec();
+    args.extend(["--puffin-addr", &addr]);
+    let out = framealloc(&args);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    let warnings: Vec<&str> = err.lines().filter(|l| l.contains("warning")).collect();
+    assert_eq!(warnings.len(), 1, "{err}");
+    assert!(warnings[0].contains(&addr), "{err}");
+    assert!(warnings[0].contains("without streaming"), "{err}");
+    assert!(!err.contains("streaming profiles on"), "{err}");
+    assert!(stdout(&out).contains("checksum"), "{}", stdout(&out));
+    assert!(!stdout(&out).contains("streamed on"), "{}", stdout(&out));
+}
+
+#[test]
+fn the_summary_says_how_to_connect_on_stderr_with_json() {
+    let mut args = SMALL_LOUD.to_vec();
+    args.extend(["--json", "--puffin-addr", "127.0.0.1:0"]);
+    let out = framealloc(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let _: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("stdout is JSON only");
+    assert!(
+        stderr(&out).contains("puffin_viewer --url 127.0.0.1:"),
+        "{}",
+        stderr(&out)
+    );
+
+    let mut args = SMALL.to_vec();
+    args.extend(["--puffin-addr", "127.0.0.1:0"]);
+    let out = framealloc(&args);
+    assert!(
+        stdout(&out).contains("puffin_viewer --url 127.0.0.1:"),
+        "{}",
+        stdout(&out)
+    );
+
+    let mut args = SMALL.to_vec();
+    args.push("--no-profile");
+    let out = framealloc(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stdout(&out).contains("puffin"), "{}", stdout(&out));
+}
+
+#[test]
+fn a_recording_is_written_and_its_write_errors_name_the_file() {
+    let path = scratch_dir("record").join("run.puffin");
+    let mut args = SMALL.to_vec();
+    args.extend([
+        "--profile-out",
+        path.to_str().unwrap(),
+        "--puffin-addr",
+        "127.0.0.1:0",
+    ]);
+    let out = framealloc(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("8 frames written to"),
+        "{}",
+        stdout(&out)
+    );
+    let view = puffin::FrameView::read(&mut std::fs::File::open(&path).unwrap()).unwrap();
+    assert_eq!(view.all_uniq().count(), 8);
+
+    #[cfg(target_os = "linux")]
+    {
+        // Opens fine, fails on write: the summary, then one error line.
+        let mut args = SMALL.to_vec();
+        args.extend(["--profile-out", "/dev/full", "--puffin-addr", "127.0.0.1:0"]);
+        let out = framealloc(&args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(
+            err.starts_with("error: ") && err.contains("/dev/full"),
+            "{err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(stdout(&out).contains("checksum"), "{}", stdout(&out));
+    }
+}
+
+#[test]
+fn fps_paces_the_frames() {
+    let start = std::time::Instant::now();
+    let out = framealloc(&[
+        "--entities",
+        "300",
+        "--frames",
+        "5",
+        "--warmup",
+        "0",
+        "--fps",
+        "50",
+        "--quiet",
+        "--no-profile",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Five frames at 50 a second start at least four periods (80 ms) apart
+    // from first to last; a lower bound only, so a slow machine passes.
+    assert!(start.elapsed() >= std::time::Duration::from_millis(80));
+}

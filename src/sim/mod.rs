@@ -263,14 +263,30 @@ impl Simulation {
         self
     }
 
+    /// Whether [`step`](Self::step) counts heap traffic
+    /// ([`count_allocations_with`](Self::count_allocations_with)).
+    pub fn counts_allocations(&self) -> bool {
+        self.count_allocations.is_some()
+    }
+
     /// Runs one frame and returns what it did.
+    ///
+    /// The frame begins with a puffin frame boundary: the scopes of the
+    /// previous frame go to puffin's sinks (a `puffin_http` server, a
+    /// recording), outside the timed and counted part of this frame.
     pub fn step(&mut self) -> FrameRecord {
-        puffin::GlobalProfiler::lock().new_frame();
+        {
+            puffin::profile_scope!("new_frame");
+            puffin::GlobalProfiler::lock().new_frame();
+        }
         let before = self.count_allocations.map(|snapshot| snapshot());
         let start = Instant::now();
         self.schedule.run(&mut self.world);
-        // Without this, change-detection state grows by megabytes a frame.
-        self.world.clear_trackers();
+        {
+            puffin::profile_scope!("clear_trackers");
+            // Without this, change-detection state grows by megabytes a frame.
+            self.world.clear_trackers();
+        }
         let time_ns = start.elapsed().as_nanos() as u64;
         let heap = match (before, self.count_allocations) {
             (Some(before), Some(snapshot)) => snapshot().since(&before),

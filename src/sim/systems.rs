@@ -5,6 +5,13 @@
 //! strategy and per entity (or single-threaded in a fixed order), and sums
 //! over contacts are taken in integers, so the result does not depend on the
 //! strategy, the thread count or the order of parallel work.
+//!
+//! Profiling: one puffin scope per system and per phase of `collide`, and
+//! one per batch of each parallel loop (`for_each_init` runs its `init` once
+//! per batch task, on the thread that runs the batch), so parallel work shows
+//! under the worker threads' names. Never one per entity: a scope costs
+//! 60-115 ns. With scopes off (`puffin::set_scopes_on(false)`, the default)
+//! each costs one relaxed atomic load.
 
 use bevy_ecs::entity::Entity;
 use bevy_ecs::query::{QueryState, With};
@@ -310,9 +317,9 @@ pub fn integrate(
 ) {
     puffin::profile_function!();
     let (dt, gravity) = (config.dt, config.gravity);
-    transients
-        .par_iter_mut()
-        .for_each(|(mut transform, mut velocity)| {
+    transients.par_iter_mut().for_each_init(
+        || puffin::profile_scope_custom!("integrate_batch"),
+        |_batch, (mut transform, mut velocity)| {
             transform.translation += velocity.linear * dt;
             velocity.linear += gravity * dt;
             // First-order quaternion integration, then renormalise.
@@ -320,7 +327,8 @@ pub fn integrate(
             let q = transform.rotation;
             let spin = Quat::from_xyzw(w.x, w.y, w.z, 0.0) * q;
             transform.rotation = (q + spin * (0.5 * dt)).normalize();
-        });
+        },
+    );
 }
 
 /// Payload update: read each trail and derive the entity's reach (a bounding
@@ -331,9 +339,9 @@ pub fn update_payloads<M: FrameMemory>(
 ) {
     puffin::profile_function!();
     let memory = &*memory;
-    transients
-        .par_iter_mut()
-        .for_each(|(transform, velocity, payload, mut transient)| {
+    transients.par_iter_mut().for_each_init(
+        || puffin::profile_scope_custom!("update_payloads_batch"),
+        |_batch, (transform, velocity, payload, mut transient)| {
             let trail = memory.trail(payload);
             let head = transform.translation;
             let tail = trail.last().copied().unwrap_or(head);
@@ -349,7 +357,8 @@ pub fn update_payloads<M: FrameMemory>(
                 // `as` saturates; the cap keeps a frame's sum far from u64::MAX.
                 energy: energy.min(1.0e9) as u32,
             };
-        });
+        },
+    );
 }
 
 /// Broadphase, contacts and resolve, as three phases of one system: the
@@ -543,9 +552,10 @@ pub fn release_payloads<M: FrameMemory>(memory: Res<M>, mut payloads: Query<&mut
     }
     puffin::profile_function!();
     let memory = &*memory;
-    payloads.par_iter_mut().for_each(|mut payload| {
-        memory.release_trail(&mut payload);
-    });
+    payloads.par_iter_mut().for_each_init(
+        || puffin::profile_scope_custom!("release_payloads_batch"),
+        |_batch, mut payload| memory.release_trail(&mut payload),
+    );
 }
 
 /// Despawn: every transient entity, one by one, in reverse spawn order

@@ -42,3 +42,6 @@ pub const SMALL: &[&str] = &[
     "2",
     "--quiet",
 ];
+
+#[cfg(feature = "sim")]
+pub mod puffin_frames;

@@ -1,0 +1,170 @@
+//! Live profiling: puffin scopes, a `puffin_http` server, `.puffin`
+//! recordings.
+//!
+//! - `frame.rs`: [`FrameScopes`], the top scope of each frame, with the
+//!   strategy, the entity count and the heap allocations as its data;
+//! - `server.rs`: [`Streaming`], the `puffin_http` server `puffin_viewer`
+//!   connects to;
+//! - `recording.rs`: [`Recording`], the frames kept and written as a
+//!   `.puffin` file;
+//! - this file: [`Profiling`], which turns puffin's scopes on for a run and
+//!   owns its server and its recording.
+//!
+//! The scopes of the systems are plain puffin macros in [`sim`](crate::sim)
+//! (one per system, per phase and per parallel batch, never per entity), and
+//! [`Simulation::step`](crate::sim::Simulation::step) starts each puffin
+//! frame; this layer turns the scopes on and carries the frames away.
+//!
+//! puffin's profiler is global to the process: run one [`Profiling`] at a
+//! time. While scopes are on, puffin's bookkeeping allocates: each thread's
+//! report of its scopes costs a few heap allocations, which the frame's heap
+//! counts include (see [`Profiling::start`]).
+
+mod frame;
+mod recording;
+mod server;
+
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::PathBuf;
+
+use crate::sim::{FrameRecord, Simulation};
+
+pub use frame::FrameScopes;
+pub use recording::{RECORDING_MAX_FRAMES, RecordError, Recorded, Recording};
+pub use server::{StreamError, Streaming};
+
+/// Where profiles stream by default: `puffin_http`'s default port on the
+/// loopback interface, so a plain `puffin_viewer` connects without arguments.
+pub const DEFAULT_ADDR: SocketAddr = SocketAddr::V4(SocketAddrV4::new(
+    Ipv4Addr::LOCALHOST,
+    puffin_http::DEFAULT_PORT,
+));
+
+/// What to do with the profiles of a run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProfileOptions {
+    /// Stream them from a `puffin_http` server on this address.
+    pub stream: Option<SocketAddr>,
+    /// Write them to this `.puffin` file at the end.
+    pub record: Option<PathBuf>,
+}
+
+/// Profiling for one run: scopes on, a server, a recording.
+#[derive(Debug)]
+pub struct Profiling {
+    /// Whether this run turned puffin's scopes on.
+    on: bool,
+    scopes: FrameScopes,
+    streaming: Option<Streaming>,
+    /// Why streaming was asked for but could not start.
+    stream_error: Option<StreamError>,
+    recording: Option<Recording>,
+}
+
+/// What a run's profiling came to.
+#[derive(Debug)]
+pub struct Profiled {
+    /// The address the frames were streamed from, if they were.
+    pub streamed_from: Option<SocketAddr>,
+    /// The recording, if one was asked for: written, or why not.
+    pub recorded: Option<Result<Recorded, RecordError>>,
+}
+
+impl Profiling {
+    /// No profiling: scopes off (each costs one atomic load), no server, no
+    /// recording.
+    pub fn off() -> Profiling {
+        puffin::set_scopes_on(false);
+        Profiling {
+            on: false,
+            scopes: FrameScopes::default(),
+            streaming: None,
+            stream_error: None,
+            recording: None,
+        }
+    }
+
+    /// Turns puffin's scopes on, creates the recording's file and starts the
+    /// server, as `options` ask. A server that cannot start (the address is
+    /// taken) is not an error: the run goes on without streaming, and
+    /// [`stream_error`](Self::stream_error) says why.
+    ///
+    /// With scopes on, each thread that closes its outermost scope reports
+    /// to puffin's global profiler, which allocates a little (the thread's
+    /// name, the frame's stream buffers): a frame's heap counts then include
+    /// a few dozen allocations of puffin's.
+    ///
+    /// # Errors
+    ///
+    /// When the recording's file cannot be created; nothing is started then.
+    pub fn start(options: &ProfileOptions) -> Result<Profiling, RecordError> {
+        let recording = options
+            .record
+            .as_deref()
+            .map(Recording::create)
+            .transpose()?;
+        let (streaming, stream_error) = match options.stream.map(Streaming::start) {
+            None => (None, None),
+            Some(Ok(server)) => (Some(server), None),
+            Some(Err(e)) => (None, Some(e)),
+        };
+        puffin::set_scopes_on(true);
+        Ok(Profiling {
+            on: true,
+            scopes: FrameScopes::default(),
+            streaming,
+            stream_error,
+            recording,
+        })
+    }
+
+    /// Whether scopes are on.
+    pub fn is_on(&self) -> bool {
+        self.on
+    }
+
+    /// The address frames stream from, if the server runs.
+    pub fn streaming_addr(&self) -> Option<SocketAddr> {
+        self.streaming.as_ref().map(Streaming::addr)
+    }
+
+    /// Why streaming was asked for but could not start.
+    pub fn stream_error(&self) -> Option<&StreamError> {
+        self.stream_error.as_ref()
+    }
+
+    /// The recording, if any.
+    pub fn recording(&self) -> Option<&Recording> {
+        self.recording.as_ref()
+    }
+
+    /// Runs one frame of `sim` inside its top scope ([`FrameScopes`]).
+    pub fn step(&mut self, sim: &mut Simulation) -> FrameRecord {
+        self.scopes.step(sim)
+    }
+
+    /// Ends the profiling: a last frame boundary hands the last frame to the
+    /// server and the recording, scopes go off, the server stops and the
+    /// recording is written.
+    pub fn finish(self) -> Profiled {
+        let Profiling {
+            on,
+            streaming,
+            recording,
+            ..
+        } = self;
+        if on {
+            puffin::GlobalProfiler::lock().new_frame();
+            puffin::set_scopes_on(false);
+        }
+        let streamed_from = streaming.map(|server| {
+            let addr = server.addr();
+            server.stop();
+            addr
+        });
+        Profiled {
+            streamed_from,
+            recorded: recording.map(Recording::write),
+        }
+    }
+}
