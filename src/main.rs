@@ -35,8 +35,6 @@ fn usage(message: impl Into<String>) -> anyhow::Error {
 }
 
 fn main() -> ExitCode {
-    // With `dhat-heap`, writes dhat-heap.json when dropped, after `run`.
-    let _heap_profile = HeapProfile::start();
     match run() {
         Ok(code) => code,
         Err(e) => {
@@ -107,6 +105,9 @@ fn run() -> anyhow::Result<ExitCode> {
         eprintln!("warning: {e}; running without streaming");
     }
 
+    // With `dhat-heap`, dhat's profiler: it writes dhat-heap.json when
+    // dropped, at the end of `run`.
+    let _heap_profile = HeapProfile::start();
     let threads = sim::init_task_pool(cli.threads.map(|t| t as usize));
     let seed = cli.seed.unwrap_or(DEFAULT_SEED);
     let options = SimOptions {
@@ -278,6 +279,13 @@ fn report_profile(profiled: Profiled, json: bool, quiet: bool) -> anyhow::Result
         }
         Some(Err(e)) => failed = Some(e.into()),
         None => {}
+    }
+    if profiled.scopes_on {
+        lines.push(
+            "profile: the heap counts include puffin's bookkeeping (a dozen or so allocations a \
+             frame); --no-profile leaves it out"
+                .to_owned(),
+        );
     }
     for line in &lines {
         if !json {
