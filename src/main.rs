@@ -283,7 +283,7 @@ fn report_profile(profiled: Profiled, json: bool, quiet: bool) -> anyhow::Result
     if profiled.scopes_on {
         lines.push(
             "profile: the heap counts include puffin's bookkeeping (a dozen or so allocations a \
-             frame); --no-profile leaves it out"
+             frame, more while a viewer is connected); --no-profile leaves it out"
                 .to_owned(),
         );
     }

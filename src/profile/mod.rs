@@ -97,7 +97,9 @@ impl Profiling {
     /// thread's name, and the growth of the frame's stream buffers, new each
     /// frame. The frame's heap counts then include these: about 13 more
     /// allocations a frame with 2 threads at 50k entities (34.5 instead of
-    /// 21.5 for the arena). puffin 0.20 offers no way around them.
+    /// 21.5 for the arena). puffin 0.20 offers no way around them. A
+    /// connected viewer adds the server's: it encodes each frame for the
+    /// viewer on its own thread, while the frame runs.
     ///
     /// # Errors
     ///
