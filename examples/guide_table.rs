@@ -101,7 +101,7 @@ fn malloc_frame(layouts: &[Layout], live: &mut Vec<NonNull<u8>>) -> (f64, f64) {
 
 /// The same frame on a pool of fixed `N`-byte blocks (the pool is typed: a
 /// mixed-size workload gets blocks of the largest size).
-fn pool_frame<const N: usize>(pool: &Pool<Box<[u8; N]>, fn(&mut Box<[u8; N]>)>) -> (f64, f64) {
+fn pool_frame<const N: usize>(pool: &BlockPool<N>) -> (f64, f64) {
     let t0 = Instant::now();
     let mut live: Vec<_> = Vec::with_capacity(BLOCKS);
     for _ in 0..BLOCKS {
@@ -116,16 +116,17 @@ fn pool_frame<const N: usize>(pool: &Pool<Box<[u8; N]>, fn(&mut Box<[u8; N]>)>) 
     (per(t1 - t0), per(t2 - t1))
 }
 
+/// A pool of `N`-byte blocks, with nothing to clean on return.
+type BlockPool<const N: usize> = Pool<Box<[u8; N]>, fn(&mut Box<[u8; N]>)>;
+
 fn no_reset<const N: usize>(_: &mut Box<[u8; N]>) {}
 
 fn measure_allocators(title: &str, layouts: &[Layout]) {
     let requested: usize = layouts.iter().map(|l| l.size()).sum();
     let largest = layouts.iter().map(|l| l.size()).max().unwrap_or(0);
     let (mut arena, mut slab) = (Arena::new(), Slab::new());
-    let pool64: Pool<Box<[u8; 64]>, fn(&mut Box<[u8; 64]>)> =
-        Pool::with(BLOCKS, || Box::new([0; 64]), no_reset::<64>);
-    let pool512: Pool<Box<[u8; 512]>, fn(&mut Box<[u8; 512]>)> =
-        Pool::with(BLOCKS, || Box::new([0; 512]), no_reset::<512>);
+    let pool64: BlockPool<64> = Pool::with(BLOCKS, || Box::new([0; 64]), no_reset::<64>);
+    let pool512: BlockPool<512> = Pool::with(BLOCKS, || Box::new([0; 512]), no_reset::<512>);
     let mut costs: [Costs; 4] = Default::default();
     let mut live = Vec::with_capacity(BLOCKS);
     for rep in 0..REPETITIONS {
