@@ -98,7 +98,7 @@ fn run() -> io::Result<()> {
     for round in 0..ROUNDS {
         // Alternate which goes first, so neither always runs on a warmer or
         // a busier machine.
-        if round % 2 == 0 {
+        if round.is_multiple_of(2) {
             fresh.push(run_phase(Fresh, CONNECTIONS_PER_CLIENT)?);
             pooled.push(run_phase(&pool, CONNECTIONS_PER_CLIENT)?);
         } else {

@@ -245,7 +245,7 @@ fn record_move(entry: &mut LogEntry, i: u64) {
     let player = 10_000 + i % 997;
     let zone = ZONES[(i % ZONES.len() as u64) as usize];
     let x = (i % 4096) as f32 * 0.25;
-    entry.level = if i % 64 == 0 {
+    entry.level = if i.is_multiple_of(64) {
         Level::Warn
     } else {
         Level::Info
@@ -340,7 +340,7 @@ where
         let t0 = Instant::now();
         let deadline = t0 + PHASE_TIME_LIMIT;
         let mut sent = 0;
-        while sent < entries && (sent % 1024 != 0 || Instant::now() < deadline) {
+        while sent < entries && (!sent.is_multiple_of(1024) || Instant::now() < deadline) {
             let mut entry = new_entry();
             record_move(&mut entry, sent);
             if tx.send(entry).is_err() {
