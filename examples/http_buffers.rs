@@ -61,8 +61,9 @@ const ROUNDS: usize = 5;
 const PHASE_TIME_LIMIT: Duration = Duration::from_secs(15);
 /// Reads give up after this, so a vanished peer cannot hang a thread.
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
-/// Idle buffers the pool keeps: each server thread holds at most three at a
-/// time, so this is plenty, and it bounds what a burst can pin.
+/// Idle buffers the pool keeps: each server thread holds at most two at a
+/// time (a request and its response), so this is plenty, and it bounds what
+/// a burst can pin.
 const POOL_CAPACITY: usize = 64;
 
 /// What every client sends: a constant, so the client allocates nothing.
@@ -387,6 +388,9 @@ fn serve_connection<S: BufferSource>(stream: &mut TcpStream, buffers: S) -> io::
     // that request's buffer and where its unread bytes start.
     let mut previous: Option<(S::Buffer, usize)> = None;
     loop {
+        // Taken before the read, so the read that finds the connection
+        // closed takes one too: fresh buffers cost 2 per request plus 1 per
+        // connection.
         let mut request = buffers.buffer();
         if let Some((prev, unread)) = previous.take() {
             request.extend_from_slice(&prev[unread..]);
