@@ -141,10 +141,10 @@ fn main() {
     );
     arena.print("arena");
     heap.print("heap Vec");
+    println!();
     if let Some((_, reserved)) = arena.arena_bytes {
         println!("arena: holds {reserved} bytes from the system, kept across resets");
     }
-    println!();
     println!(
         "arena: {:.2} heap allocations per frame against {:.2} with heap Vecs \
          (one per spark, one for the scratch); {:.2}x the frame time",
@@ -301,6 +301,7 @@ struct Figures {
     time_per_frame: Duration,
     /// Bytes the last frame used, and bytes the arena holds from the system.
     arena_bytes: Option<(usize, usize)>,
+    /// The last frame's result: the same both ways, or the arena changed it.
     hottest: (u32, f32),
 }
 
