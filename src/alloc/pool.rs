@@ -475,6 +475,20 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
         s
     }
 
+    /// Creates up to `n` objects now, within the capacity, and puts them
+    /// where every thread finds them (the shared list), so the first frames
+    /// do not pay for them. Returns how many were made.
+    pub fn prefill(&self, n: usize) -> usize {
+        let granted = self.budget.lease(n);
+        // Made before taking the lock: `create` is user code.
+        let made: Vec<T> = (0..granted).map(|_| (self.create)()).collect();
+        self.shared
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(made);
+        granted
+    }
+
     /// The most idle objects the pool keeps.
     pub fn capacity(&self) -> usize {
         self.capacity
@@ -664,6 +678,23 @@ mod tests {
         assert!(result.is_err());
         assert_eq!(pool.stats().returns, 2);
         assert_eq!(pool.stats().held, 1);
+    }
+
+    #[test]
+    fn prefill_serves_every_thread_within_capacity() {
+        let mut pool: Pool<Vec<u8>> = Pool::new(10);
+        assert_eq!(pool.prefill(25), 10, "capped at the capacity");
+        assert_eq!(pool.stats().held, 10);
+        std::thread::scope(|s| {
+            s.spawn(|| drop(pool.get()));
+        });
+        let s = pool.stats();
+        assert_eq!(
+            (s.hits, s.misses),
+            (1, 0),
+            "another thread found a prefilled object"
+        );
+        pool.check_invariants();
     }
 
     #[test]
