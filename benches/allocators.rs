@@ -16,6 +16,9 @@
 //! Throughput is in elements (allocations), so criterion reports time per
 //! allocation+free.
 
+// criterion_group! and criterion_main! generate public functions without docs.
+#![allow(missing_docs)]
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::ptr::NonNull;

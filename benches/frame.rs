@@ -10,6 +10,9 @@
 //! The process-level comparison, interleaved and with heap-allocation counts,
 //! is `framealloc --compare`.
 
+// criterion_group! and criterion_main! generate public functions without docs.
+#![allow(missing_docs)]
+
 use std::hint::black_box;
 use std::time::Duration;
 

@@ -30,6 +30,11 @@ pub mod report;
 #[cfg(feature = "sim")]
 pub mod sim;
 
+/// The README's Rust examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 pub use alloc::{
     AllocCounts, AllocError, Allocator, Arena, ArenaSlice, ClassStats, ClearBuffer,
     CountingAllocator, Heap, Pool, PoolStats, Pooled, Recycle, Recycled, ResetHook, SIZE_CLASSES,

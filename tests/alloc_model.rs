@@ -17,7 +17,7 @@ use proptest::prelude::*;
 
 fn cases() -> u32 {
     if cfg!(miri) {
-        8
+        4
     } else if cfg!(debug_assertions) {
         500
     } else {
@@ -124,7 +124,8 @@ fn check(block: &Block) -> Result<(), TestCaseError> {
     // SAFETY: a live block, filled when it was allocated.
     let bytes = unsafe { std::slice::from_raw_parts(block.ptr.as_ptr(), block.layout.size()) };
     prop_assert!(
-        bytes.iter().all(|&b| b == block.tag),
+        // `==` on bytes is one memcmp (fast under Miri too).
+        bytes == vec![block.tag; bytes.len()].as_slice(),
         "block {:p} ({:?}) lost its contents",
         block.ptr,
         block.layout

@@ -39,7 +39,8 @@ fn check(sent: &Sent) {
     // SAFETY: a live block, filled by its sender.
     let bytes = unsafe { std::slice::from_raw_parts(sent.ptr.as_ptr(), sent.layout.size()) };
     assert!(
-        bytes.iter().all(|&b| b == sent.tag),
+        // `==` on bytes is one memcmp (fast under Miri too).
+        bytes == vec![sent.tag; bytes.len()].as_slice(),
         "block {:p} ({:?}) was overwritten in flight",
         sent.ptr,
         sent.layout

@@ -29,11 +29,11 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::ptr::NonNull;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bumpalo::Bump;
 
-use super::lanes::{LaneCounter, Lanes};
+use super::lanes::{Budget, LaneCounter, Lanes};
 use super::poison;
 use super::{AllocError, Allocator, Stats};
 
@@ -71,7 +71,7 @@ pub struct Arena {
     limit: Option<usize>,
     /// Bytes lanes may still lease: `limit` (or `usize::MAX`) minus the sum of
     /// the lanes' chunk bytes, minus leases in flight.
-    budget: AtomicUsize,
+    budget: Budget,
     /// Unique per arena and per epoch; recorded in every [`ArenaSlice`].
     stamp: u64,
     /// The largest `bytes_in_use` at any reset so far.
@@ -144,12 +144,12 @@ impl ArenaLane {
         if held == 0 {
             arena.lanes.mark_current();
         }
-        let lease = arena.lease(want);
+        let lease = arena.budget.lease(want);
         self.bump.set_allocation_limit(Some(held + lease));
         let result = self.bump.try_alloc_layout(layout);
         let now = self.bump.allocated_bytes();
         self.bump.set_allocation_limit(Some(now));
-        arena.give_back(lease - (now - held));
+        arena.budget.give_back(lease - (now - held));
         stats.reserved.set(now as u64);
         result.map_err(|_| match arena.limit {
             Some(limit) if lease < want => AllocError::LimitExceeded {
@@ -205,7 +205,7 @@ impl Arena {
             fallback: Mutex::new(ArenaLane::new()),
             fallback_stats: LaneStats::default(),
             limit,
-            budget: AtomicUsize::new(limit.unwrap_or(usize::MAX)),
+            budget: Budget::new(limit.unwrap_or(usize::MAX)),
             stamp: next_stamp(),
             peak_at_resets: 0,
             resets: 0,
@@ -215,23 +215,6 @@ impl Arena {
     /// The configured byte limit, if any.
     pub fn limit(&self) -> Option<usize> {
         self.limit
-    }
-
-    /// Takes up to `want` bytes of budget; returns what it got.
-    fn lease(&self, want: usize) -> usize {
-        let mut got = 0;
-        // `fetch_update` retries when another lane leased in between.
-        let _ = self
-            .budget
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
-                got = left.min(want);
-                Some(left - got)
-            });
-        got
-    }
-
-    fn give_back(&self, bytes: usize) {
-        self.budget.fetch_add(bytes, Ordering::Relaxed);
     }
 
     #[cold]
@@ -511,7 +494,8 @@ unsafe impl Allocator for Arena {
             held += lane_held;
         }
         self.peak_at_resets = self.peak_at_resets.max(in_use);
-        *self.budget.get_mut() = self.limit.map_or(usize::MAX, |l| l.saturating_sub(held));
+        self.budget
+            .set(self.limit.map_or(usize::MAX, |l| l.saturating_sub(held)));
         self.stamp = next_stamp();
         self.resets += 1;
     }
@@ -532,22 +516,7 @@ unsafe impl Allocator for Arena {
     }
 }
 
-// SAFETY: forwards to the `Allocator` impl above. Its blocks stay valid until
-// reset, which needs `&mut Arena` and so cannot happen while this `&Arena`
-// (and any collection using it) is alive.
-unsafe impl allocator_api2::alloc::Allocator for &Arena {
-    #[inline(always)]
-    fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, allocator_api2::alloc::AllocError> {
-        let ptr = Allocator::alloc(*self, layout).map_err(|_| allocator_api2::alloc::AllocError)?;
-        Ok(NonNull::slice_from_raw_parts(ptr, layout.size()))
-    }
-
-    #[inline(always)]
-    unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
-        // SAFETY: allocator_api2 passes a block from `allocate` with its layout.
-        unsafe { Allocator::free(*self, ptr, layout) }
-    }
-}
+super::forward_allocator_api2!(Arena);
 
 /// A `'static`, `Copy` handle to a slice in an [`Arena`], for data that must
 /// sit in ECS components.

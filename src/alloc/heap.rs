@@ -151,22 +151,7 @@ unsafe impl Allocator for Heap {
     }
 }
 
-// SAFETY: forwards to the `Allocator` impl above, whose blocks satisfy
-// allocator_api2's contract (valid, aligned, unaliased until deallocated).
-unsafe impl allocator_api2::alloc::Allocator for &Heap {
-    #[inline]
-    fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, allocator_api2::alloc::AllocError> {
-        let ptr = Allocator::alloc(*self, layout).map_err(|_| allocator_api2::alloc::AllocError)?;
-        Ok(NonNull::slice_from_raw_parts(ptr, layout.size()))
-    }
-
-    #[inline]
-    unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
-        // SAFETY: allocator_api2 guarantees `ptr` was allocated by this
-        // allocator with `layout` and is not used afterwards.
-        unsafe { Allocator::free(*self, ptr, layout) }
-    }
-}
+super::forward_allocator_api2!(Heap);
 
 #[cfg(test)]
 mod tests {

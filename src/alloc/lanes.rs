@@ -300,3 +300,45 @@ impl LaneCounter {
         self.0.store(n, std::sync::atomic::Ordering::Relaxed);
     }
 }
+
+/// Units (bytes, objects) shared out to lanes in batches: the arena's byte
+/// limit and the pool's capacity. Touched only on slow paths.
+#[derive(Debug)]
+pub(crate) struct Budget(std::sync::atomic::AtomicUsize);
+
+impl Budget {
+    /// A budget of `units`.
+    pub(crate) fn new(units: usize) -> Self {
+        Self(std::sync::atomic::AtomicUsize::new(units))
+    }
+
+    /// Takes up to `want` units; returns how many it got (0 when empty).
+    pub(crate) fn lease(&self, want: usize) -> usize {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut got = 0;
+        // `fetch_update` retries when another lane leased in between; the
+        // closure always returns `Some`, so it cannot fail.
+        let _ = self.0.fetch_update(Relaxed, Relaxed, |left| {
+            got = left.min(want);
+            Some(left - got)
+        });
+        got
+    }
+
+    /// Returns `units` leased earlier.
+    pub(crate) fn give_back(&self, units: usize) {
+        self.0
+            .fetch_add(units, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Sets the units left, with exclusive access (a reset, a clear).
+    pub(crate) fn set(&mut self, units: usize) {
+        *self.0.get_mut() = units;
+    }
+
+    /// The units left (for invariant checks).
+    #[cfg(test)]
+    pub(crate) fn left(&mut self) -> usize {
+        *self.0.get_mut()
+    }
+}

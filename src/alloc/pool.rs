@@ -25,10 +25,9 @@ use std::cell::{Cell, UnsafeCell};
 use std::fmt;
 use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
-use super::lanes::{LaneCounter, Lanes};
+use super::lanes::{Budget, LaneCounter, Lanes};
 
 /// Objects moved to or from the shared list at once, and the most units of
 /// capacity a lane leases at once (see `Pool::lease_batch`).
@@ -143,7 +142,7 @@ pub struct Pool<T: Send, H: ResetHook<T> = Recycled> {
     /// Objects handed over by lanes, and the store of threads without a lane.
     shared: Mutex<Vec<T>>,
     /// Units of capacity no lane holds and no shared object uses.
-    budget: AtomicUsize,
+    budget: Budget,
     /// Counters of threads without a lane, under the `shared` lock.
     fallback_stats: PoolLaneStats,
     capacity: usize,
@@ -278,7 +277,7 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
                 )
             }),
             shared: Mutex::new(Vec::new()),
-            budget: AtomicUsize::new(capacity),
+            budget: Budget::new(capacity),
             fallback_stats: PoolLaneStats::default(),
             capacity,
             lease_batch: (capacity / 16).clamp(1, LANE_BATCH),
@@ -356,8 +355,7 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
         // back to the budget, so a lane that only takes does not hoard them.
         let units = lane.units.get();
         if units > self.lease_batch {
-            self.budget
-                .fetch_add(units - self.lease_batch, Ordering::Relaxed);
+            self.budget.give_back(units - self.lease_batch);
             lane.units.set(self.lease_batch);
         }
         let mut shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
@@ -396,7 +394,7 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
             stats.moved_in.add((LANE_BATCH as u64).wrapping_neg());
         }
         if cache.len() >= lane.units.get() {
-            let leased = self.lease(self.lease_batch);
+            let leased = self.budget.lease(self.lease_batch);
             lane.units.set(lane.units.get() + leased);
         }
         let rejected = if cache.len() < lane.units.get() {
@@ -413,18 +411,6 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
         }
     }
 
-    /// Takes up to `want` units from the budget; returns how many it got.
-    fn lease(&self, want: usize) -> usize {
-        let mut got = 0;
-        let _ = self
-            .budget
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
-                got = left.min(want);
-                Some(left - got)
-            });
-        got
-    }
-
     #[cold]
     #[inline(never)]
     fn take_fallback(&self) -> T {
@@ -433,7 +419,7 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
             Some(value) => {
                 // Its unit goes back to the budget: the shared list holds no
                 // empty units.
-                self.budget.fetch_add(1, Ordering::Relaxed);
+                self.budget.give_back(1);
                 self.fallback_stats.hits.add(1);
                 value
             }
@@ -450,7 +436,7 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
     fn put_fallback(&self, value: T) {
         let mut shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
         self.fallback_stats.returns.add(1);
-        if self.lease(1) == 1 {
+        if self.budget.lease(1) == 1 {
             shared.push(value);
         } else {
             self.fallback_stats.dropped.add(1);
@@ -489,6 +475,20 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
         s
     }
 
+    /// Creates up to `n` objects now, within the capacity, and puts them
+    /// where every thread finds them (the shared list), so the first frames
+    /// do not pay for them. Returns how many were made.
+    pub fn prefill(&self, n: usize) -> usize {
+        let granted = self.budget.lease(n);
+        // Made before taking the lock: `create` is user code.
+        let made: Vec<T> = (0..granted).map(|_| (self.create)()).collect();
+        self.shared
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(made);
+        granted
+    }
+
     /// The most idle objects the pool keeps.
     pub fn capacity(&self) -> usize {
         self.capacity
@@ -505,7 +505,7 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner)
             .clear();
-        *self.budget.get_mut() = self.capacity;
+        self.budget.set(self.capacity);
     }
 
     #[cfg(test)]
@@ -523,7 +523,7 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
         }
         let shared = self.shared.get_mut().unwrap().len();
         assert_eq!(
-            units + shared + *self.budget.get_mut(),
+            units + shared + self.budget.left(),
             self.capacity,
             "units ({units}) + shared ({shared}) + budget must equal capacity"
         );
@@ -596,7 +596,7 @@ impl<T: Send + fmt::Debug, H: ResetHook<T>> fmt::Debug for Pooled<'_, T, H> {
 mod tests {
     use super::*;
     use std::sync::Arc;
-    use std::sync::atomic::AtomicUsize;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     #[test]
     fn objects_come_back_clean() {
@@ -681,6 +681,23 @@ mod tests {
     }
 
     #[test]
+    fn prefill_serves_every_thread_within_capacity() {
+        let mut pool: Pool<Vec<u8>> = Pool::new(10);
+        assert_eq!(pool.prefill(25), 10, "capped at the capacity");
+        assert_eq!(pool.stats().held, 10);
+        std::thread::scope(|s| {
+            s.spawn(|| drop(pool.get()));
+        });
+        let s = pool.stats();
+        assert_eq!(
+            (s.hits, s.misses),
+            (1, 0),
+            "another thread found a prefilled object"
+        );
+        pool.check_invariants();
+    }
+
+    #[test]
     fn into_inner_keeps_the_object() {
         let pool: Pool<Vec<u8>> = Pool::new(8);
         let v = pool.get().into_inner();
@@ -694,9 +711,9 @@ mod tests {
         {
             let mut buf = pool.get();
             assert!(buf.capacity() >= 4096);
-            buf.resize(1 << 20, 0);
+            buf.resize(64 << 10, 0); // past four times the nominal 4 KiB
         }
-        assert!(pool.get().capacity() < 1 << 20);
+        assert!(pool.get().capacity() < 64 << 10);
     }
 
     #[test]

@@ -676,22 +676,7 @@ unsafe impl Allocator for Slab {
     }
 }
 
-// SAFETY: forwards to the `Allocator` impl above. Blocks stay valid until
-// reset, which needs `&mut Slab` and so cannot happen while this `&Slab` is
-// alive.
-unsafe impl allocator_api2::alloc::Allocator for &Slab {
-    #[inline(always)]
-    fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, allocator_api2::alloc::AllocError> {
-        let ptr = Allocator::alloc(*self, layout).map_err(|_| allocator_api2::alloc::AllocError)?;
-        Ok(NonNull::slice_from_raw_parts(ptr, layout.size()))
-    }
-
-    #[inline(always)]
-    unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
-        // SAFETY: allocator_api2 passes a block from `allocate` with its layout.
-        unsafe { Allocator::free(*self, ptr, layout) }
-    }
-}
+crate::alloc::forward_allocator_api2!(Slab);
 
 #[cfg(test)]
 mod tests;
