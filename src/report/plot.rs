@@ -33,6 +33,12 @@ const MAX_POINTS: usize = 2000;
 /// edge, and the axis says so.
 const CLIP_OVER_P99: f64 = 2.0;
 const FONT: &str = "sans-serif";
+// Text sizes as plotters takes them (it draws them about 20% smaller).
+const TITLE_PX: u32 = 24;
+const CAPTION_PX: u32 = 20;
+const AXIS_DESC_PX: u32 = 18;
+const TICK_LABEL_PX: u32 = 15;
+const LEGEND_PX: u32 = 17;
 
 /// A `--plot` file: created up front, written by [`write`](Self::write).
 #[derive(Debug)]
@@ -268,58 +274,90 @@ pub fn render_svg(runs: &[(&Summary, &[FrameRecord])]) -> Result<String, String>
     Ok(svg)
 }
 
-fn draw(
-    svg: &mut String,
-    runs: &[(&Summary, &[FrameRecord])],
-) -> Result<(), Box<dyn std::error::Error>> {
+/// The time axes' ticks: as many decimals as a span of `span` ms needs.
+fn ms_tick(ms: f64, span: f64) -> String {
+    let decimals = if span >= 20.0 {
+        0
+    } else if span >= 2.0 {
+        1
+    } else {
+        2
+    };
+    format!("{ms:.decimals$}")
+}
+
+/// What both panels share.
+struct Frames<'a> {
+    runs: &'a [(&'a Summary, &'a [FrameRecord])],
+    /// Each run's frame times, ms.
+    times: Vec<Vec<f64>>,
+    /// Where the time axes end.
+    top_ms: f64,
+    /// Said in the captions when frames lie above `top_ms`.
+    clip_note: String,
+}
+
+type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
+type DrawResult = Result<(), Box<dyn std::error::Error>>;
+
+fn draw(svg: &mut String, runs: &[(&Summary, &[FrameRecord])]) -> DrawResult {
     let root = SVGBackend::with_string(svg, SIZE_PX).into_drawing_area();
     root.fill(&WHITE)?;
-    let root = root.titled(&title(runs), (FONT, 22))?;
+    let root = root.titled(&title(runs), (FONT, TITLE_PX))?;
     let (upper, lower) = root.split_vertically(SIZE_PX.1 / 2 - 20);
+    let (top_ms, clipped) = time_axis_end(runs);
+    let frames = Frames {
+        runs,
+        times: runs.iter().map(|(_, r)| times_ms(r)).collect(),
+        top_ms,
+        clip_note: if clipped {
+            format!(" (slower frames drawn at {top_ms:.1} ms)")
+        } else {
+            String::new()
+        },
+    };
+    draw_per_frame(&upper, &frames)?;
+    draw_distribution(&lower, &frames)?;
+    root.present()?;
+    Ok(())
+}
 
-    let times: Vec<Vec<f64>> = runs.iter().map(|(_, r)| times_ms(r)).collect();
-    let frames = times.iter().map(Vec::len).max().unwrap_or(0);
+/// The upper panel: frame time per measured frame, a line per strategy.
+fn draw_per_frame(area: &Area<'_>, f: &Frames<'_>) -> DrawResult {
+    let frames = f.times.iter().map(Vec::len).max().unwrap_or(0);
     let group = frames.div_ceil(MAX_POINTS).max(1);
-    let (top, clipped) = time_axis_end(runs);
-    let clip_note = if clipped {
-        format!(", slower frames drawn at {top:.2} ms")
-    } else {
-        String::new()
-    };
-    let label = |s: &Summary| {
-        format!(
-            "{}: mean {:.3}, p50 {:.3}, p99 {:.3}, max {:.3} ms",
-            s.alloc, s.frame_ms.mean, s.frame_ms.p50, s.frame_ms.p99, s.frame_ms.max
+    let mut chart = ChartBuilder::on(area)
+        .caption(
+            format!("Frame time of each measured frame{}", f.clip_note),
+            (FONT, CAPTION_PX),
         )
-    };
-
-    // Upper panel: frame time per measured frame.
-    let mut chart = ChartBuilder::on(&upper)
-        .caption("Frame time of each measured frame", (FONT, 18))
         .margin(12)
-        .x_label_area_size(44)
-        .y_label_area_size(70)
-        .build_cartesian_2d(0.0..(frames.max(2) - 1) as f64, 0.0..top)?;
+        .x_label_area_size(56)
+        .y_label_area_size(80)
+        .build_cartesian_2d(0.0..(frames.max(2) - 1) as f64, 0.0..f.top_ms)?;
     let x_desc = if group > 1 {
         format!("measured frame (each point: the slowest of {group} frames)")
     } else {
         "measured frame".to_owned()
     };
+    let span = f.top_ms;
     chart
         .configure_mesh()
+        .axis_desc_style((FONT, AXIS_DESC_PX))
+        .label_style((FONT, TICK_LABEL_PX))
         .x_desc(x_desc)
-        .y_desc(format!("frame time (ms){clip_note}"))
+        .y_desc("frame time (ms)")
         .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_label_formatter(&|y| format!("{y:.2}"))
+        .y_label_formatter(&|y| ms_tick(*y, span))
         .draw()?;
-    for ((summary, _), times) in runs.iter().zip(&times) {
+    for ((summary, _), times) in f.runs.iter().zip(&f.times) {
         let c = colour(summary.alloc);
         chart
             .draw_series(LineSeries::new(
-                frame_line(times, group, top),
+                frame_line(times, group, f.top_ms),
                 c.stroke_width(1),
             ))?
-            .label(label(summary))
+            .label(summary.alloc.name())
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 24, y)], c.stroke_width(3)));
     }
     chart
@@ -327,37 +365,59 @@ fn draw(
         .position(SeriesLabelPosition::UpperRight)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK.mix(0.5))
-        .label_font((FONT, 14))
+        .label_font((FONT, LEGEND_PX))
         .draw()?;
+    Ok(())
+}
 
-    // Lower panel: the distribution of each strategy's frame times.
-    let low = times
+/// The lower panel: each strategy's CDF, with its statistics in the legend
+/// (the lower right of a CDF is empty).
+fn draw_distribution(area: &Area<'_>, f: &Frames<'_>) -> DrawResult {
+    let fastest = f
+        .times
         .iter()
         .flatten()
         .copied()
         .fold(f64::INFINITY, f64::min);
-    let low = if low.is_finite() { low * 0.95 } else { 0.0 };
-    let mut chart = ChartBuilder::on(&lower)
+    let left = if fastest.is_finite() {
+        (fastest * 0.95).min(f.top_ms * 0.99)
+    } else {
+        0.0
+    };
+    let mut chart = ChartBuilder::on(area)
         .caption(
-            "Distribution: share of measured frames at or below a frame time",
-            (FONT, 18),
+            format!(
+                "Distribution: share of measured frames at or below a frame time{}",
+                f.clip_note
+            ),
+            (FONT, CAPTION_PX),
         )
         .margin(12)
-        .x_label_area_size(44)
-        .y_label_area_size(70)
-        .build_cartesian_2d(low.min(top * 0.99)..top, 0.0..100.0)?;
+        .x_label_area_size(56)
+        .y_label_area_size(80)
+        .build_cartesian_2d(left..f.top_ms, 0.0..100.0)?;
+    let span = f.top_ms - left;
     chart
         .configure_mesh()
-        .x_desc(format!("frame time (ms){clip_note}"))
+        .axis_desc_style((FONT, AXIS_DESC_PX))
+        .label_style((FONT, TICK_LABEL_PX))
+        .x_desc("frame time (ms)")
         .y_desc("frames at or below (%)")
-        .x_label_formatter(&|x| format!("{x:.2}"))
+        .x_label_formatter(&|x| ms_tick(*x, span))
         .y_label_formatter(&|y| format!("{y:.0}"))
         .draw()?;
-    for ((summary, _), times) in runs.iter().zip(&times) {
-        let c = colour(summary.alloc);
+    for ((s, _), times) in f.runs.iter().zip(&f.times) {
+        let c = colour(s.alloc);
+        let ms = &s.frame_ms;
         chart
-            .draw_series(LineSeries::new(cdf_steps(times, top), c.stroke_width(2)))?
-            .label(summary.alloc.name())
+            .draw_series(LineSeries::new(
+                cdf_steps(times, f.top_ms),
+                c.stroke_width(2),
+            ))?
+            .label(format!(
+                "{}: mean {:.3}, p50 {:.3}, p99 {:.3}, max {:.3} ms",
+                s.alloc, ms.mean, ms.p50, ms.p99, ms.max
+            ))
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 24, y)], c.stroke_width(3)));
     }
     chart
@@ -365,10 +425,8 @@ fn draw(
         .position(SeriesLabelPosition::LowerRight)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK.mix(0.5))
-        .label_font((FONT, 14))
+        .label_font((FONT, LEGEND_PX))
         .draw()?;
-
-    root.present()?;
     Ok(())
 }
 
