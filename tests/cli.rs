@@ -181,6 +181,7 @@ fn summary_names_strategy_and_checksum() {
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("alloc arena"), "{text}");
+    assert!(text.contains("global allocator"), "{text}");
     assert!(text.contains("checksum"), "{text}");
     assert!(stderr(&out).is_empty(), "--quiet printed: {}", stderr(&out));
 }

@@ -27,7 +27,8 @@ pub struct RunInfo {
     /// With `--compare`: frames per block of the interleaving.
     pub block_frames: Option<u64>,
     /// The process's global allocator (under the allocation counter), the
-    /// one the `heap` strategy and bevy use: `system` or `mimalloc`.
+    /// one the `heap` strategy and bevy use: `system` or `mimalloc` (`dhat`
+    /// in a heap-profiling build).
     pub global_allocator: String,
 }
 
