@@ -83,6 +83,11 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub csv: Option<PathBuf>,
 
+    /// Draw each measured frame's time and the distribution of frame times,
+    /// per strategy, into FILE.svg (an SVG picture)
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
+
     /// Run every strategy on the same scenario and seed, interleaved, and
     /// compare them with heap
     #[arg(long)]

@@ -1,7 +1,10 @@
 //! The process's global allocator, and the heap counts frames read from it.
 //!
-//! Normally [`CountingAllocator`](framealloc::CountingAllocator), whose
-//! counters cost one uncontended atomic add per call. With the `dhat-heap`
+//! Normally [`CountingAllocator`](framealloc::CountingAllocator) over the
+//! system allocator, whose counters cost one uncontended atomic add per
+//! call. With the `mimalloc` feature the counter wraps mimalloc instead: the
+//! comparison then includes what many users try first, swapping malloc, and
+//! the `heap` strategy (and bevy) allocate from mimalloc. With the `dhat-heap`
 //! feature it is dhat's instead, which records every allocation's call stack
 //! and writes `dhat-heap.json` when the run ends (view it in DHAT's viewer,
 //! `dh_view.html`). A process has one global allocator, so the counter gives
@@ -12,16 +15,31 @@
 
 use framealloc::AllocCounts;
 
+/// The global allocator's name in reports: `system`, `mimalloc`, or `dhat`
+/// (which wins when both features are on: a process has one global
+/// allocator).
+pub const NAME: &str = if cfg!(feature = "dhat-heap") {
+    "dhat"
+} else if cfg!(feature = "mimalloc") {
+    "mimalloc"
+} else {
+    "system"
+};
+
 #[cfg(not(feature = "dhat-heap"))]
 mod counting {
-    use std::alloc::System;
-
     use framealloc::{AllocCounts, CountingAllocator};
+
+    #[cfg(not(feature = "mimalloc"))]
+    use std::alloc::System as Underlying;
+
+    #[cfg(feature = "mimalloc")]
+    use mimalloc::MiMalloc as Underlying;
 
     /// Every heap allocation of the process is counted; frames read the
     /// counts.
     #[global_allocator]
-    static GLOBAL: CountingAllocator<System> = CountingAllocator::new(System);
+    static GLOBAL: CountingAllocator<Underlying> = CountingAllocator::new(Underlying);
 
     pub fn snapshot() -> AllocCounts {
         GLOBAL.snapshot()

@@ -13,7 +13,8 @@
 //!   per-frame memory goes through the strategy chosen at run time.
 //! - [`profile`]: live profiling of the simulation — puffin scopes on, a
 //!   `puffin_http` server for `puffin_viewer`, `.puffin` recordings.
-//! - [`report`]: frame statistics and their formats (table, JSON, CSV).
+//! - [`report`]: frame statistics and their formats (table, JSON, CSV, SVG
+//!   plot).
 //!
 //! # Priorities
 //!

@@ -83,6 +83,7 @@ fn run() -> anyhow::Result<ExitCode> {
         })?),
         None => None,
     };
+    let plot = cli.plot.as_deref().map(create_plot).transpose()?;
 
     let mut profiling = if cli.no_profile {
         Profiling::off()
@@ -200,6 +201,7 @@ fn run() -> anyhow::Result<ExitCode> {
         seed,
         warmup_frames: cli.warmup,
         block_frames: cli.compare.then_some(driver::COMPARE_BLOCK_FRAMES),
+        global_allocator: global_heap::NAME.to_owned(),
     };
     let summaries: Vec<Summary> = sims
         .iter_mut()
@@ -227,6 +229,7 @@ fn run() -> anyhow::Result<ExitCode> {
     }
     drop(stdout);
     let recorded = report_profile(profiled, cli.json, cli.quiet);
+    let plotted = write_plot(plot, &summaries, &measured, cli.json, cli.quiet);
 
     // Checksums are comparable only between runs of the same length (Ctrl-C
     // may stop strategies at different frames).
@@ -245,6 +248,7 @@ fn run() -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     recorded?;
+    plotted?;
     if interrupted {
         // The shell convention for "stopped by SIGINT" (128 + 2), after the
         // summary of the frames done.
@@ -295,6 +299,53 @@ fn report_profile(profiled: Profiled, json: bool, quiet: bool) -> anyhow::Result
         }
     }
     failed.map_or(Ok(()), Err)
+}
+
+/// Creates the `--plot` file before the run: a path that is not `.svg` or
+/// cannot be created is bad input.
+fn create_plot(path: &std::path::Path) -> anyhow::Result<framealloc::report::FramePlot> {
+    use framealloc::report::{FramePlot, PlotError};
+    FramePlot::create(path).map_err(|e| match e {
+        PlotError::Create { path, source } => usage(format!(
+            "cannot create --plot file `{}`: {source}",
+            path.display()
+        )),
+        other => usage(format!("--plot {other}")),
+    })
+}
+
+/// Draws the measured frames into the `--plot` file and says where, like
+/// [`report_profile`]; returns the write error, if any, for the exit code.
+fn write_plot(
+    plot: Option<framealloc::report::FramePlot>,
+    summaries: &[Summary],
+    measured: &[driver::Measured],
+    json: bool,
+    quiet: bool,
+) -> anyhow::Result<()> {
+    use framealloc::report::PlotError;
+    let Some(plot) = plot else {
+        return Ok(());
+    };
+    let path = plot.path().display().to_string();
+    let runs: Vec<_> = summaries
+        .iter()
+        .zip(measured)
+        .map(|(s, m)| (s, m.records.as_slice()))
+        .collect();
+    plot.write(&runs).map_err(|e| match e {
+        PlotError::Write { source, .. } => {
+            anyhow::anyhow!("cannot write --plot file `{path}`: {source}")
+        }
+        other => anyhow::anyhow!("--plot {other}"),
+    })?;
+    let line = format!("plot: frame times drawn in {path}");
+    if !json {
+        println!("{line}");
+    } else if !quiet {
+        eprintln!("{line}");
+    }
+    Ok(())
 }
 
 /// Refuses entity counts whose estimated memory exceeds what the system has

@@ -120,6 +120,7 @@ fn json_has_the_documented_keys() {
         "allocs_per_frame",
         "bytes_per_frame",
         "checksum",
+        "global_allocator",
     ] {
         assert!(v.get(key).is_some(), "no key {key} in {v}");
     }
@@ -129,6 +130,12 @@ fn json_has_the_documented_keys() {
     assert_eq!(v["alloc"], "slab");
     assert_eq!(v["entities"], 300);
     assert_eq!(v["frames"], 6);
+    let global = if cfg!(feature = "mimalloc") {
+        "mimalloc"
+    } else {
+        "system"
+    };
+    assert_eq!(v["global_allocator"], global);
 }
 
 #[test]
@@ -174,6 +181,7 @@ fn summary_names_strategy_and_checksum() {
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("alloc arena"), "{text}");
+    assert!(text.contains("global allocator"), "{text}");
     assert!(text.contains("checksum"), "{text}");
     assert!(stderr(&out).is_empty(), "--quiet printed: {}", stderr(&out));
 }
@@ -337,4 +345,99 @@ fn fps_paces_the_frames() {
     // Five frames at 50 a second start at least four periods (80 ms) apart
     // from first to last; a lower bound only, so a slow machine passes.
     assert!(start.elapsed() >= std::time::Duration::from_millis(80));
+}
+
+/// Parses `path` as XML and returns the SVG's text, every `<text>` element's
+/// content joined by newlines.
+fn svg_texts(path: &std::path::Path) -> String {
+    let svg = std::fs::read_to_string(path).unwrap();
+    let doc = roxmltree::Document::parse(&svg).expect("the plot is well-formed XML");
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "svg");
+    assert!(root.attribute("width").is_some() && root.attribute("height").is_some());
+    doc.descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text())
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn plot_draws_every_strategy_of_a_compare_run() {
+    let path = scratch_dir("plot").join("compare.svg");
+    let mut args = SMALL.to_vec();
+    args.extend(["--compare", "--plot", path.to_str().unwrap()]);
+    let out = framealloc(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("compare.svg"), "{}", stdout(&out));
+    let texts = svg_texts(&path);
+    for strategy in ["arena", "slab", "pool", "heap"] {
+        assert!(
+            texts.lines().any(|l| l == strategy),
+            "no legend entry {strategy} in {texts}"
+        );
+    }
+    for label in [
+        "scenario swarm",
+        "300 entities/frame",
+        "global allocator",
+        "frame time (ms)",
+        "measured frame",
+        "frames at or below (%)",
+    ] {
+        assert!(texts.contains(label), "no {label:?} in {texts}");
+    }
+}
+
+#[test]
+fn plot_of_one_strategy() {
+    let path = scratch_dir("plot-one").join("slab.svg");
+    let mut args = SMALL.to_vec();
+    args.extend([
+        "--alloc",
+        "slab",
+        "--plot",
+        path.to_str().unwrap(),
+        "--json",
+    ]);
+    let out = framealloc(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let _: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("stdout is JSON only");
+    let texts = svg_texts(&path);
+    assert!(texts.contains("alloc slab"), "{texts}");
+    assert!(!texts.lines().any(|l| l == "heap"), "{texts}");
+}
+
+#[test]
+fn plot_paths_are_checked_before_the_run() {
+    let dir = scratch_dir("plot-bad").join("missing-dir");
+    let path = dir.join("frames.svg");
+    rejected(
+        &["--plot", path.to_str().unwrap()],
+        &["--plot", "missing-dir/frames.svg", "cannot create"],
+    );
+    rejected(&["--plot", "frames.png"], &["--plot", "frames.png", ".svg"]);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn plot_write_errors_name_the_file_after_the_summary() {
+    // /dev/full opens but every write fails. Its name has no .svg, so a
+    // symlink gives it one.
+    let link = scratch_dir("plot-full").join("full.svg");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink("/dev/full", &link).unwrap();
+    let mut args = SMALL.to_vec();
+    args.extend(["--plot", link.to_str().unwrap()]);
+    let out = framealloc(&args);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with("error: ") && err.contains("full.svg") && err.contains("--plot"),
+        "{err}"
+    );
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(stdout(&out).contains("checksum"), "{}", stdout(&out));
 }

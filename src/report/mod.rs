@@ -4,12 +4,15 @@
 //!   (percentiles from an HDR histogram, not hand-rolled);
 //! - `table.rs`: the human-readable text ([`Table`]);
 //! - `json.rs`: JSON on stdout ([`Json`]);
-//! - `csv.rs`: one row per frame ([`FrameCsv`]).
+//! - `csv.rs`: one row per frame ([`FrameCsv`]);
+//! - `plot.rs`: frame times per frame and their distribution as an SVG
+//!   picture ([`FramePlot`]).
 //!
 //! Summary formats share the small [`SummaryFormat`] trait, one file each.
 
 mod csv;
 mod json;
+mod plot;
 mod summary;
 mod table;
 
@@ -17,6 +20,7 @@ use std::io;
 
 pub use csv::FrameCsv;
 pub use json::Json;
+pub use plot::{FramePlot, PlotError, render_svg};
 pub use summary::{FrameMs, RunInfo, Summary};
 pub use table::{Table, format_bytes};
 

@@ -26,6 +26,10 @@ pub struct RunInfo {
     pub warmup_frames: u64,
     /// With `--compare`: frames per block of the interleaving.
     pub block_frames: Option<u64>,
+    /// The process's global allocator (under the allocation counter), the
+    /// one the `heap` strategy and bevy use: `system` or `mimalloc` (`dhat`
+    /// in a heap-profiling build).
+    pub global_allocator: String,
 }
 
 /// Frame time statistics, in milliseconds.
@@ -61,6 +65,9 @@ pub struct Summary {
     pub block_frames: Option<u64>,
     /// Compute threads.
     pub threads: usize,
+    /// The process's global allocator: `system` or `mimalloc` (`dhat` in
+    /// a heap-profiling build).
+    pub global_allocator: String,
     /// The spawn seed, as `0x` and hex digits (a JSON number would lose
     /// precision above 2^53 in most readers).
     #[serde(serialize_with = "hex")]
@@ -114,6 +121,7 @@ impl Summary {
             warmup_frames: info.warmup_frames,
             block_frames: info.block_frames,
             threads: info.threads,
+            global_allocator: info.global_allocator.clone(),
             seed: info.seed,
             frame_ms: frame_ms(records),
             allocs_per_frame: per_frame(sum(|r| r.heap.allocations + r.heap.reallocations)),
@@ -179,6 +187,7 @@ mod tests {
             seed: 0,
             warmup_frames: 0,
             block_frames: None,
+            global_allocator: "system".into(),
         };
         let s = Summary::new(
             Strategy::Heap,

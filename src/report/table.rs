@@ -23,13 +23,14 @@ impl SummaryFormat for Table {
 fn write_single(s: &Summary, out: &mut dyn io::Write) -> io::Result<()> {
     writeln!(
         out,
-        "framealloc: scenario {}, alloc {}, {} entities/frame, {} frames (+{} warm-up), {} threads, seed {:#x}{}",
+        "framealloc: scenario {}, alloc {}, {} entities/frame, {} frames (+{} warm-up), {} threads, global allocator {}, seed {:#x}{}",
         s.scenario,
         s.alloc,
         s.entities,
         s.frames,
         s.warmup_frames,
         s.threads,
+        s.global_allocator,
         s.seed,
         if s.interrupted { " (interrupted)" } else { "" }
     )?;
@@ -62,12 +63,13 @@ fn write_compare(all: &[Summary], out: &mut dyn io::Write) -> io::Result<()> {
     let interrupted = all.iter().any(|s| s.interrupted);
     writeln!(
         out,
-        "framealloc --compare: scenario {}, {} entities/frame, {} frames each (+{} unmeasured), {} threads, seed {:#x}{}",
+        "framealloc --compare: scenario {}, {} entities/frame, {} frames each (+{} unmeasured), {} threads, global allocator {}, seed {:#x}{}",
         first.scenario,
         first.entities,
         first.frames,
         first.warmup_frames,
         first.threads,
+        first.global_allocator,
         first.seed,
         if interrupted { " (interrupted)" } else { "" }
     )?;
