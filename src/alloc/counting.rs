@@ -13,7 +13,7 @@
 //! static COUNTING: CountingAllocator<System> = CountingAllocator::new(System);
 //! ```
 //!
-//! Counters are striped: each thread adds to one of [`STRIPES`] cache-line
+//! Counters are striped: each thread adds to one of 16 cache-line
 //! sized groups, picked once per thread, so threads rarely share a cache
 //! line and an update is an uncontended atomic add. A snapshot sums the
 //! stripes; it is exact once the counted threads are quiet, and off by the

@@ -15,12 +15,12 @@ use std::alloc::Layout;
 use std::fmt;
 use std::ptr::NonNull;
 
-mod arena;
-mod counting;
-mod heap;
+pub mod arena;
+pub mod counting;
+pub mod heap;
 mod lanes;
-mod pool;
-mod slab;
+pub mod pool;
+pub mod slab;
 
 pub(crate) mod poison;
 #[cfg(test)]

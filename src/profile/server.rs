@@ -99,7 +99,7 @@ impl Streaming {
     }
 
     /// Stops the server: no new frames; the frames already handed to it are
-    /// sent to the connected viewers, waiting at most [`STOP_TIMEOUT`] for
+    /// sent to the connected viewers, waiting at most `STOP_TIMEOUT` (1 s) for
     /// them (a stalled viewer would otherwise block the end of the run; its
     /// connection then closes with the process). Dropping does the same.
     pub fn stop(mut self) {
