@@ -155,12 +155,16 @@ fn frame_ms(records: &[FrameRecord]) -> FrameMs {
     }
     let ms = |ns: u64| ns as f64 / 1e6;
     let total: u64 = records.iter().map(|r| r.time_ns).sum();
+    let max_ns = records.iter().map(|r| r.time_ns).max().unwrap_or(0);
+    // The histogram reports a bucket's upper bound, which can lie just above
+    // the slowest frame; no percentile is above the exact maximum.
+    let quantile = |q: f64| ms(histogram.value_at_quantile(q).min(max_ns));
     FrameMs {
         mean: ms(total) / records.len() as f64,
-        p50: ms(histogram.value_at_quantile(0.50)),
-        p95: ms(histogram.value_at_quantile(0.95)),
-        p99: ms(histogram.value_at_quantile(0.99)),
-        max: ms(records.iter().map(|r| r.time_ns).max().unwrap_or(0)),
+        p50: quantile(0.50),
+        p95: quantile(0.95),
+        p99: quantile(0.99),
+        max: ms(max_ns),
     }
 }
 
