@@ -28,8 +28,7 @@ pub const DEFAULT_WARMUP: u64 = 10;
 pub struct Cli {
     /// Transient entities spawned and despawned every frame (overrides the
     /// scenario's `entities_per_frame`)
-    #[arg(long, value_name = "N", allow_negative_numbers = true,
-          value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_count)]
     pub entities: Option<u64>,
 
     /// Where per-frame memory comes from
@@ -38,7 +37,7 @@ pub struct Cli {
 
     /// Frames to measure
     #[arg(long, value_name = "N", default_value_t = DEFAULT_FRAMES, allow_negative_numbers = true,
-          value_parser = clap::value_parser!(u64).range(1..))]
+          value_parser = parse_count)]
     pub frames: u64,
 
     /// Run until Ctrl-C instead of for --frames frames (the statistics cover
@@ -133,6 +132,19 @@ impl From<AllocArg> for Strategy {
             AllocArg::Pool => Strategy::Pool,
             AllocArg::Heap => Strategy::Heap,
         }
+    }
+}
+
+/// A count of at least 1, with a message that says what is allowed (clap's
+/// own range check would print `1..18446744073709551615`).
+fn parse_count(text: &str) -> Result<u64, String> {
+    match text.trim().parse::<u64>() {
+        Ok(0) => Err("must be at least 1".to_string()),
+        Ok(n) => Ok(n),
+        Err(_) if text.trim().starts_with('-') => {
+            Err("must be a positive whole number (1 or more)".to_string())
+        }
+        Err(_) => Err("expected a whole number, 1 or more".to_string()),
     }
 }
 
