@@ -110,8 +110,10 @@ fn find_hottest_cell(
     mut hottest: ResMut<HottestCell>,
 ) {
     let arena: &Arena = &arena;
-    // Scratch for this call only. Sized up front: an arena cannot reuse the
-    // block a growing `Vec` leaves behind until the reset.
+    // Scratch for this call only. Sized up front: a `Vec` that grows while it
+    // is the arena's latest block grows in place, but once anything else was
+    // allocated after it, each growth copies and leaves the old block behind
+    // until the reset.
     let mut cells = allocator_api2::vec::Vec::with_capacity_in(sparks.count(), arena);
     for spark in &sparks {
         // `get` checks the handle is from this frame's arena.

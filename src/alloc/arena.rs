@@ -516,7 +516,67 @@ unsafe impl Allocator for Arena {
     }
 }
 
-super::forward_allocator_api2!(Arena);
+// SAFETY: `allocate` and `deallocate` forward to the `Allocator` impl above,
+// whose blocks stay valid until a reset, which needs `&mut Arena` and so
+// cannot happen while this `&Arena` (and any collection holding it) is alive.
+// `grow` returns either bumpalo's answer for the calling thread's lane (a
+// block of `new_layout` holding the old contents, from the same `Bump`, valid
+// until the same reset) or a fresh block from `allocate` with the contents
+// copied, which is allocator_api2's default.
+unsafe impl allocator_api2::alloc::Allocator for &Arena {
+    #[inline(always)]
+    fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, allocator_api2::alloc::AllocError> {
+        let ptr = Allocator::alloc(*self, layout).map_err(|_| allocator_api2::alloc::AllocError)?;
+        Ok(NonNull::slice_from_raw_parts(ptr, layout.size()))
+    }
+
+    #[inline(always)]
+    unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
+        // SAFETY: allocator_api2 passes a block from `allocate` with its
+        // layout, not used afterwards: `free`'s contract.
+        unsafe { Allocator::free(*self, ptr, layout) }
+    }
+
+    /// Grows in place when `ptr` is the calling thread's lane's latest block
+    /// (bumpalo extends it and moves the contents down, reusing the old
+    /// bytes), so a `Vec` growing at the end of the frame's memory does not
+    /// leave its old buffers behind. Otherwise, a new block and a copy.
+    ///
+    /// The arena's `bytes_in_use` counts the new size in full either way.
+    unsafe fn grow(
+        &self,
+        ptr: NonNull<u8>,
+        old_layout: Layout,
+        new_layout: Layout,
+    ) -> Result<NonNull<[u8]>, allocator_api2::alloc::AllocError> {
+        if let Some((lane, stats)) = self.lanes.local() {
+            // SAFETY: allocator_api2's `grow` contract, passed on: `ptr` is a
+            // live block of `old_layout` from this allocator and
+            // `new_layout.size() >= old_layout.size()`. bumpalo only moves it
+            // in place when `ptr` is its own latest block; for any other block
+            // it allocates a new one and copies.
+            let grown = unsafe {
+                allocator_api2::alloc::Allocator::grow(&&lane.bump, ptr, old_layout, new_layout)
+            };
+            if let Ok(block) = grown {
+                // SAFETY: the block is inside one of this lane's chunks.
+                unsafe { poison::unpoison(block.as_ptr().cast(), new_layout.size()) };
+                stats.allocations.add(1);
+                stats.bytes.add(new_layout.size() as u64);
+                return Ok(block);
+            }
+        }
+        // No lane, or the lane needs a new chunk (bumpalo stops at the
+        // lane's lease): the default way, through our own slow path.
+        let block = self.allocate(new_layout)?;
+        // SAFETY: the new block is fresh, so the two do not overlap, and it is
+        // at least `old_layout.size()` bytes.
+        unsafe {
+            std::ptr::copy_nonoverlapping(ptr.as_ptr(), block.as_ptr().cast(), old_layout.size())
+        };
+        Ok(block)
+    }
+}
 
 /// A `'static`, `Copy` handle to a slice in an [`Arena`], for data that must
 /// sit in ECS components.
@@ -741,6 +801,30 @@ mod tests {
         assert_eq!(s.bytes_in_use, 800 * 48);
         arena.reset();
         assert_eq!(arena.stats().bytes_in_use, 0);
+    }
+
+    #[test]
+    fn a_growing_vec_reuses_its_own_bytes() {
+        let arena = Arena::new();
+        let mut v = allocator_api2::vec::Vec::with_capacity_in(16, &arena);
+        v.extend(0..16u32);
+        let (before, old_cap) = (v.as_ptr().addr(), v.capacity());
+        v.push(16); // grows: the Vec is the lane's latest block
+        let (after, new_cap) = (v.as_ptr().addr(), v.capacity());
+        // bumpalo bumps downwards: grown in place, the block starts lower by
+        // exactly the added bytes (a copy would start lower by the new size).
+        assert_eq!(
+            before - after,
+            (new_cap - old_cap) * 4,
+            "not grown in place"
+        );
+        assert!(v.iter().copied().eq(0..17));
+        // Not the latest block any more: the growth copies, contents kept.
+        let mut w = allocator_api2::vec::Vec::with_capacity_in(4, &arena);
+        w.extend([1u64, 2, 3, 4]);
+        arena.alloc_value(0u8);
+        w.push(5);
+        assert_eq!(&w[..], &[1, 2, 3, 4, 5]);
     }
 
     #[test]
