@@ -5,10 +5,11 @@
 //!
 //! Layers only point down:
 //!
-//! - [`alloc`]: the strategies behind one [`Allocator`] trait — [`Heap`],
-//!   [`Arena`], [`Slab`], [`Pool`] — and [`CountingAllocator`], which counts
-//!   heap traffic. No ECS, no I/O. This is the part to drop into your own
-//!   code.
+//! - [`alloc`]: the strategies — [`Heap`], [`Arena`] and [`Slab`] behind one
+//!   [`Allocator`] trait, the typed object [`Pool`] — and
+//!   [`CountingAllocator`], which counts heap traffic. No ECS, no I/O. This
+//!   is the part to drop into your own code; without the default `sim`
+//!   feature it is the whole crate.
 //! - [`sim`]: the frame-churn simulation, a headless `bevy_ecs` world whose
 //!   per-frame memory goes through the strategy chosen at run time.
 //! - [`profile`]: live profiling of the simulation — puffin scopes on, a
@@ -20,8 +21,6 @@
 //!
 //! Soundness first (every `unsafe` is fenced, documented and tested under
 //! Miri, loom and AddressSanitizer), then honest measurement, then speed.
-
-#![warn(missing_docs)]
 
 pub mod alloc;
 #[cfg(feature = "sim")]
