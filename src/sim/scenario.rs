@@ -460,18 +460,7 @@ impl fmt::Display for InvalidField {
 
 fn check_f32(field: &str, value: f32, allowed: RangeInclusive<f32>) -> Result<(), InvalidField> {
     // `contains` is false for NaN, so NaN is reported as out of range.
-    if allowed.contains(&value) {
-        Ok(())
-    } else {
-        Err(InvalidField::new(
-            field,
-            format!(
-                "= {value} is out of range (allowed {}..={})",
-                allowed.start(),
-                allowed.end()
-            ),
-        ))
-    }
+    check_int(field, value, allowed)
 }
 
 fn check_int<T: PartialOrd + fmt::Display>(
