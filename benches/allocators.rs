@@ -26,7 +26,7 @@ use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
-use framealloc::{Allocator, Arena, Heap, Pool, Slab};
+use framemem::{Allocator, Arena, Heap, Pool, Slab};
 
 const FRAME: usize = 1000;
 const OBJECT: Layout = match Layout::from_size_align(64, 8) {
@@ -57,8 +57,8 @@ fn global_frame<G: GlobalAlloc>(g: &G, layouts: &[Layout], live: &mut Vec<NonNul
     }
 }
 
-/// The frame pattern on one of framealloc's allocators: frees, or one reset.
-fn framealloc_frame<A: Allocator>(
+/// The frame pattern on one of framemem's allocators: frees, or one reset.
+fn framemem_frame<A: Allocator>(
     a: &mut A,
     layouts: &[Layout],
     live: &mut Vec<NonNull<u8>>,
@@ -127,20 +127,20 @@ fn frame_group(g: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>, lay
             })
         });
     }
-    g.bench_function("framealloc_heap", |b| {
+    g.bench_function("framemem_heap", |b| {
         let mut heap = Heap::new();
-        b.iter(|| framealloc_frame(&mut heap, layouts, &mut live, false))
+        b.iter(|| framemem_frame(&mut heap, layouts, &mut live, false))
     });
-    g.bench_function("framealloc_arena", |b| {
+    g.bench_function("framemem_arena", |b| {
         let mut arena = Arena::new();
-        b.iter(|| framealloc_frame(&mut arena, layouts, &mut live, true))
+        b.iter(|| framemem_frame(&mut arena, layouts, &mut live, true))
     });
-    g.bench_function("framealloc_slab", |b| {
+    g.bench_function("framemem_slab", |b| {
         let mut slab = Slab::new();
-        b.iter(|| framealloc_frame(&mut slab, layouts, &mut live, false))
+        b.iter(|| framemem_frame(&mut slab, layouts, &mut live, false))
     });
     if fixed {
-        g.bench_function("framealloc_pool", |b| {
+        g.bench_function("framemem_pool", |b| {
             let pool = Pool::with(4 * FRAME, || Box::new([0u64; 8]), |_: &mut Box<Object>| {});
             let mut live = Vec::with_capacity(FRAME);
             b.iter(|| {
@@ -199,19 +199,19 @@ fn pair_64b(c: &mut Criterion) {
         g.bench_function(name, |b| b.iter(a));
     };
     let heap = Heap::new();
-    pair("framealloc_heap", &|| {
+    pair("framemem_heap", &|| {
         let p = heap.alloc(black_box(OBJECT)).unwrap();
         // SAFETY: freed once with its layout.
         unsafe { heap.free(black_box(p), OBJECT) };
     });
     let slab = Slab::new();
-    pair("framealloc_slab", &|| {
+    pair("framemem_slab", &|| {
         let p = slab.alloc(black_box(OBJECT)).unwrap();
         // SAFETY: freed once with its layout.
         unsafe { slab.free(black_box(p), OBJECT) };
     });
     let pool = Pool::with(64, || Box::new([0u64; 8]), |_: &mut Box<Object>| {});
-    pair("framealloc_pool", &|| {
+    pair("framemem_pool", &|| {
         black_box(pool.get());
     });
     g.finish();
@@ -254,12 +254,12 @@ fn frame_two_threads(c: &mut Criterion) {
     g.bench_function("mimalloc", |b| b.iter_custom(|n| two_threads(n, &mi)));
     let heap = Heap::new();
     let heap_frame = || shared_frame(&heap, &layouts);
-    g.bench_function("framealloc_heap", |b| {
+    g.bench_function("framemem_heap", |b| {
         b.iter_custom(|n| two_threads(n, &heap_frame))
     });
     let slab = Slab::new();
     let slab_frame = || shared_frame(&slab, &layouts);
-    g.bench_function("framealloc_slab", |b| {
+    g.bench_function("framemem_slab", |b| {
         b.iter_custom(|n| two_threads(n, &slab_frame))
     });
     let pool = Pool::with(4 * FRAME, || Box::new([0u64; 8]), |_: &mut Box<Object>| {});
@@ -272,7 +272,7 @@ fn frame_two_threads(c: &mut Criterion) {
         }
         black_box(&mut live).clear();
     };
-    g.bench_function("framealloc_pool", |b| {
+    g.bench_function("framemem_pool", |b| {
         b.iter_custom(|n| two_threads(n, &pool_frame))
     });
     g.finish();

@@ -15,7 +15,7 @@
 //! frame), after 10 warm-up frames so pools are full and arena chunks have
 //! settled. Throughput is in entities, so criterion reports entities per
 //! second beside the frame time. The process-level comparison, interleaved
-//! and with heap-allocation counts, is `framealloc --compare`.
+//! and with heap-allocation counts, is `framemem --compare`.
 
 // criterion_group! and criterion_main! generate public functions without docs.
 #![allow(missing_docs)]
@@ -27,7 +27,7 @@ use std::time::Duration;
 use criterion::{
     BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
 };
-use framealloc::sim::{self, Scenario, SimOptions, Simulation, Strategy};
+use framemem::sim::{self, Scenario, SimOptions, Simulation, Strategy};
 
 #[cfg(feature = "mimalloc")]
 #[global_allocator]

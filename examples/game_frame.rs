@@ -7,7 +7,7 @@
 //!
 //! The pattern has three parts:
 //!
-//! 1. **The arena is a resource.** `FrameArena` wraps a [`framealloc::Arena`]
+//! 1. **The arena is a resource.** `FrameArena` wraps a [`framemem::Arena`]
 //!    (the allocator crate knows nothing of bevy, so it needs a newtype to be
 //!    a `Resource`).
 //! 2. **Systems allocate per-frame data from `Res<FrameArena>`**: scratch
@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::SingleThreadedExecutor;
-use framealloc::{Allocator, Arena, ArenaSlice, CountingAllocator};
+use framemem::{Allocator, Arena, ArenaSlice, CountingAllocator};
 
 // Counts every heap allocation, so the program can show what the arena saves.
 #[global_allocator]

@@ -23,8 +23,8 @@ use std::hint::black_box;
 use std::ptr::NonNull;
 use std::time::Instant;
 
-use framealloc::sim::{Scenario, SimOptions, Simulation, Strategy};
-use framealloc::{Allocator, Arena, CountingAllocator, Pool, Slab};
+use framemem::sim::{Scenario, SimOptions, Simulation, Strategy};
+use framemem::{Allocator, Arena, CountingAllocator, Pool, Slab};
 
 #[global_allocator]
 static GLOBAL: CountingAllocator<System> = CountingAllocator::new(System);
@@ -179,7 +179,7 @@ fn measure_frames() {
     const ENTITIES: u64 = 50_000;
     const BLOCK_FRAMES: usize = 10;
     const ROUNDS: usize = 20;
-    let threads = framealloc::sim::init_task_pool(None);
+    let threads = framemem::sim::init_task_pool(None);
     let mut scenario = Scenario::builtin();
     scenario.entities_per_frame = ENTITIES;
     let mut sims: Vec<Simulation> = Strategy::ALL

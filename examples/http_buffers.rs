@@ -40,7 +40,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use framealloc::{AllocCounts, ClearBuffer, CountingAllocator, Pool, Pooled};
+use framemem::{AllocCounts, ClearBuffer, CountingAllocator, Pool, Pooled};
 
 #[global_allocator]
 static GLOBAL: CountingAllocator<System> = CountingAllocator::new(System);
@@ -68,9 +68,8 @@ const POOL_CAPACITY: usize = 64;
 
 /// What every client sends: a constant, so the client allocates nothing.
 const REQUEST: &[u8] =
-    b"GET /hello HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: framealloc-load\r\n\r\n";
-const HELLO_BODY: &[u8] =
-    b"Hello from framealloc: this response was written into a 4 KiB buffer.\n";
+    b"GET /hello HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: framemem-load\r\n\r\n";
+const HELLO_BODY: &[u8] = b"Hello from framemem: this response was written into a 4 KiB buffer.\n";
 
 fn main() {
     if let Err(e) = run() {
@@ -558,7 +557,7 @@ fn respond(head: &[u8], out: &mut Vec<u8>) -> bool {
 fn write_response(out: &mut Vec<u8>, status: &str, body: &[u8], send_body: bool, keep_alive: bool) {
     out.extend_from_slice(b"HTTP/1.1 ");
     out.extend_from_slice(status.as_bytes());
-    out.extend_from_slice(b"\r\nServer: framealloc-example\r\nContent-Type: text/plain\r\n");
+    out.extend_from_slice(b"\r\nServer: framemem-example\r\nContent-Type: text/plain\r\n");
     if !keep_alive {
         out.extend_from_slice(b"Connection: close\r\n");
     }

@@ -35,7 +35,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use framealloc::{AllocCounts, CountingAllocator, Pool, Recycle};
+use framemem::{AllocCounts, CountingAllocator, Pool, Recycle};
 
 #[global_allocator]
 static GLOBAL: CountingAllocator<System> = CountingAllocator::new(System);
@@ -53,7 +53,7 @@ const PHASE_TIME_LIMIT: Duration = Duration::from_secs(10);
 const CHANNEL_BOUND: usize = 256;
 /// Idle entries a pool keeps. It must cover what circulates: the channel,
 /// plus what the writer's lane caches before handing a batch back (up to
-/// 1024 in `framealloc`'s pool). Entries beyond it are dropped, not kept.
+/// 1024 in `framemem`'s pool). Entries beyond it are dropped, not kept.
 const POOL_CAPACITY: usize = 4096;
 /// The writer hands its buffer to the sink when it holds this many bytes.
 const FLUSH_BYTES: usize = 64 * 1024;

@@ -8,9 +8,9 @@ load of a shared machine falls on both alike; the medians of the runs' p50s
 and the median of the pairs' ratios are printed at the end.
 
     cargo build --release
-    scripts/profile_overhead.py [PAIRS [FRAMES]] [-- EXTRA FRAMEALLOC ARGS]
+    scripts/profile_overhead.py [PAIRS [FRAMES]] [-- EXTRA FRAMEMEM ARGS]
 
-Uses target/release/framealloc, or $FRAMEALLOC. Standard library only.
+Uses target/release/framemem, or $FRAMEMEM. Standard library only.
 """
 import json
 import os
@@ -20,7 +20,7 @@ import sys
 
 root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 target = os.environ.get("CARGO_TARGET_DIR", os.path.join(root, "target"))
-binary = os.environ.get("FRAMEALLOC", os.path.join(target, "release", "framealloc"))
+binary = os.environ.get("FRAMEMEM", os.path.join(target, "release", "framemem"))
 args = sys.argv[1:]
 extra = args[args.index("--") + 1 :] if "--" in args else []
 positional = args[: args.index("--")] if "--" in args else args

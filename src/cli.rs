@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
-use framealloc::sim::Strategy;
+use framemem::sim::Strategy;
 
 /// Default `--frames`: a 50k-entity run takes a few seconds.
 pub const DEFAULT_FRAMES: u64 = 500;
@@ -16,7 +16,7 @@ pub const DEFAULT_WARMUP: u64 = 10;
 /// here, and report frame times and heap traffic.
 #[derive(Parser, Debug)]
 #[command(
-    name = "framealloc",
+    name = "framemem",
     version,
     after_help = "Profiles stream to puffin_viewer while the simulation runs (connect with \
                   `puffin_viewer --url 127.0.0.1:8585`); --no-profile turns that off.\n\n\
@@ -206,7 +206,7 @@ mod tests {
     use super::*;
 
     fn error_of(args: &[&str]) -> String {
-        let mut argv = vec!["framealloc"];
+        let mut argv = vec!["framemem"];
         argv.extend_from_slice(args);
         one_line(&Cli::try_parse_from(argv).unwrap_err().to_string())
     }

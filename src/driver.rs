@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use framealloc::profile::Profiling;
-use framealloc::report::FrameCsv;
-use framealloc::sim::{FrameRecord, Simulation};
+use framemem::profile::Profiling;
+use framemem::report::FrameCsv;
+use framemem::sim::{FrameRecord, Simulation};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Frames each strategy runs before the next takes over in `--compare`:

@@ -1,6 +1,6 @@
 //! The process's global allocator, and the heap counts frames read from it.
 //!
-//! Normally [`CountingAllocator`](framealloc::CountingAllocator) over the
+//! Normally [`CountingAllocator`](framemem::CountingAllocator) over the
 //! system allocator, whose counters cost one uncontended atomic add per
 //! call. With the `mimalloc` feature the counter wraps mimalloc instead: the
 //! comparison then includes what many users try first, swapping malloc, and
@@ -13,7 +13,7 @@
 //! allocation: frame times of such a build are not comparable with a normal
 //! one.
 
-use framealloc::AllocCounts;
+use framemem::AllocCounts;
 
 /// The global allocator's name in reports: `system`, `mimalloc`, or `dhat`
 /// (which wins when both features are on: a process has one global
@@ -28,7 +28,7 @@ pub const NAME: &str = if cfg!(feature = "dhat-heap") {
 
 #[cfg(not(feature = "dhat-heap"))]
 mod counting {
-    use framealloc::{AllocCounts, CountingAllocator};
+    use framemem::{AllocCounts, CountingAllocator};
 
     #[cfg(not(feature = "mimalloc"))]
     use std::alloc::System as Underlying;
@@ -48,7 +48,7 @@ mod counting {
 
 #[cfg(feature = "dhat-heap")]
 mod dhat_heap {
-    use framealloc::AllocCounts;
+    use framemem::AllocCounts;
 
     #[global_allocator]
     static GLOBAL: dhat::Alloc = dhat::Alloc;

@@ -1,4 +1,4 @@
-//! framealloc: what a frame arena, a size-class slab or an object pool buys a
+//! framemem: what a frame arena, a size-class slab or an object pool buys a
 //! game loop over plain `Box`/`Vec`, measured on your machine.
 //!
 //! # The map

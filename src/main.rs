@@ -1,4 +1,4 @@
-//! `framealloc`: run the frame-churn simulation and report.
+//! `framemem`: run the frame-churn simulation and report.
 //!
 //! `main` only calls [`run`] and turns its error into `error: ...` on stderr
 //! with exit code 2 for bad input ([`UsageError`]) and 1 otherwise.
@@ -11,9 +11,9 @@ use std::fmt;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use framealloc::profile::{self, ProfileOptions, Profiled, Profiling, RecordError};
-use framealloc::report::{FrameCsv, Json, RunInfo, Summary, SummaryFormat, Table, format_bytes};
-use framealloc::sim::{
+use framemem::profile::{self, ProfileOptions, Profiled, Profiling, RecordError};
+use framemem::report::{FrameCsv, Json, RunInfo, Summary, SummaryFormat, Table, format_bytes};
+use framemem::sim::{
     self, DEFAULT_SEED, MAX_ENTITIES_PER_FRAME, Scenario, SimOptions, Simulation, Strategy,
 };
 use global_heap::HeapProfile;
@@ -128,7 +128,7 @@ fn run() -> anyhow::Result<ExitCode> {
             format!("{} frames", cli.frames)
         };
         eprintln!(
-            "framealloc: scenario {}, {} entities/frame, {} (+{} warm-up), alloc {}, {} threads",
+            "framemem: scenario {}, {} entities/frame, {} (+{} warm-up), alloc {}, {} threads",
             scenario.name,
             entities,
             frames,
@@ -142,12 +142,12 @@ fn run() -> anyhow::Result<ExitCode> {
         );
         if let Some(addr) = profiling.streaming_addr() {
             eprintln!(
-                "framealloc: streaming profiles on {addr}; watch with `puffin_viewer --url {addr}`"
+                "framemem: streaming profiles on {addr}; watch with `puffin_viewer --url {addr}`"
             );
         }
         if HeapProfile::ENABLED {
             eprintln!(
-                "framealloc: dhat-heap build: dhat records every allocation (dhat-heap.json at \
+                "framemem: dhat-heap build: dhat records every allocation (dhat-heap.json at \
                  the end); frame times are not comparable with a normal build"
             );
         }
@@ -303,8 +303,8 @@ fn report_profile(profiled: Profiled, json: bool, quiet: bool) -> anyhow::Result
 
 /// Creates the `--plot` file before the run: a path that is not `.svg` or
 /// cannot be created is bad input.
-fn create_plot(path: &std::path::Path) -> anyhow::Result<framealloc::report::FramePlot> {
-    use framealloc::report::{FramePlot, PlotError};
+fn create_plot(path: &std::path::Path) -> anyhow::Result<framemem::report::FramePlot> {
+    use framemem::report::{FramePlot, PlotError};
     FramePlot::create(path).map_err(|e| match e {
         PlotError::Create { path, source } => usage(format!(
             "cannot create --plot file `{}`: {source}",
@@ -317,13 +317,13 @@ fn create_plot(path: &std::path::Path) -> anyhow::Result<framealloc::report::Fra
 /// Draws the measured frames into the `--plot` file and says where, like
 /// [`report_profile`]; returns the write error, if any, for the exit code.
 fn write_plot(
-    plot: Option<framealloc::report::FramePlot>,
+    plot: Option<framemem::report::FramePlot>,
     summaries: &[Summary],
     measured: &[driver::Measured],
     json: bool,
     quiet: bool,
 ) -> anyhow::Result<()> {
-    use framealloc::report::PlotError;
+    use framemem::report::PlotError;
     let Some(plot) = plot else {
         return Ok(());
     };

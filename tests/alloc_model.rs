@@ -12,7 +12,7 @@
 use std::alloc::Layout;
 use std::ptr::NonNull;
 
-use framealloc::{Allocator, Arena, Heap, SIZE_CLASSES, Slab, Stats};
+use framemem::{Allocator, Arena, Heap, SIZE_CLASSES, Slab, Stats};
 use proptest::prelude::*;
 
 fn cases() -> u32 {

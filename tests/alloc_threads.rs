@@ -9,7 +9,7 @@ use std::alloc::Layout;
 use std::ptr::NonNull;
 use std::sync::mpsc;
 
-use framealloc::{Allocator, Arena, Heap, Pool, Slab};
+use framemem::{Allocator, Arena, Heap, Pool, Slab};
 
 /// Rounds of work per thread: enough to interleave, short under Miri.
 const ROUNDS: usize = if cfg!(miri) { 20 } else { 5_000 };

@@ -10,9 +10,9 @@
 use std::alloc::Layout;
 use std::process::Command;
 
-use framealloc::{Allocator, Arena, Slab};
+use framemem::{Allocator, Arena, Slab};
 
-const CHILD: &str = "FRAMEALLOC_ASAN_CHILD";
+const CHILD: &str = "FRAMEMEM_ASAN_CHILD";
 
 /// Not a test of its own: the body of each child process.
 #[test]

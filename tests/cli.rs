@@ -5,12 +5,12 @@
 
 mod common;
 
-use common::{SMALL, framealloc, scratch_dir, stderr, stdout};
+use common::{SMALL, framemem, scratch_dir, stderr, stdout};
 
 /// Runs with `args` and checks exit code 2 and a one-line error containing
 /// every string in `mentions`.
 fn rejected(args: &[&str], mentions: &[&str]) {
-    let out = framealloc(args);
+    let out = framemem(args);
     let err = stderr(&out);
     assert_eq!(
         out.status.code(),
@@ -89,7 +89,7 @@ fn bad_scenario_files_are_rejected() {
 #[test]
 fn scenario_fields_are_named() {
     let dir = scratch_dir("fields");
-    let swarm = framealloc::sim::DEFAULT_SCENARIO_RON;
+    let swarm = framemem::sim::DEFAULT_SCENARIO_RON;
     let cases = [
         ("cell_size: 4.0", "cell_size: -1.0", "`cell_size`"),
         ("weight: 3", "weight: 0", "`emitters[0].weight`"),
@@ -107,7 +107,7 @@ fn scenario_fields_are_named() {
 fn json_has_the_documented_keys() {
     let mut args = SMALL.to_vec();
     args.extend(["--json", "--alloc", "slab"]);
-    let out = framealloc(&args);
+    let out = framemem(&args);
     assert!(out.status.success(), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("stdout is JSON");
     for key in [
@@ -144,7 +144,7 @@ fn compare_agrees_across_strategies_and_thread_counts() {
     for threads in ["1", "2"] {
         let mut args = SMALL.to_vec();
         args.extend(["--json", "--compare", "--threads", threads]);
-        let out = framealloc(&args);
+        let out = framemem(&args);
         assert!(out.status.success(), "{}", stderr(&out));
         let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
         let runs = v.as_array().expect("--compare --json prints an array");
@@ -166,7 +166,7 @@ fn csv_has_one_row_per_frame() {
     let path = scratch_dir("csv").join("frames.csv");
     let mut args = SMALL.to_vec();
     args.extend(["--csv", path.to_str().unwrap(), "--alloc", "pool"]);
-    let out = framealloc(&args);
+    let out = framemem(&args);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = std::fs::read_to_string(&path).unwrap();
     let lines: Vec<&str> = text.lines().collect();
@@ -177,7 +177,7 @@ fn csv_has_one_row_per_frame() {
 
 #[test]
 fn summary_names_strategy_and_checksum() {
-    let out = framealloc(SMALL);
+    let out = framemem(SMALL);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("alloc arena"), "{text}");
@@ -190,7 +190,7 @@ fn summary_names_strategy_and_checksum() {
 #[test]
 fn ctrl_c_stops_after_the_current_frame_and_reports() {
     use std::process::{Command, Stdio};
-    let child = Command::new(env!("CARGO_BIN_EXE_framealloc"))
+    let child = Command::new(env!("CARGO_BIN_EXE_framemem"))
         .args([
             "--entities",
             "300",
@@ -248,7 +248,7 @@ fn a_taken_address_warns_once_and_runs_without_streaming() {
     let addr = taken.local_addr().unwrap().to_string();
     let mut args = SMALL_LOUD.to_vec();
     args.extend(["--puffin-addr", &addr]);
-    let out = framealloc(&args);
+    let out = framemem(&args);
     let err = stderr(&out);
     assert!(out.status.success(), "{err}");
     let warnings: Vec<&str> = err.lines().filter(|l| l.contains("warning")).collect();
@@ -264,7 +264,7 @@ fn a_taken_address_warns_once_and_runs_without_streaming() {
 fn the_summary_says_how_to_connect_on_stderr_with_json() {
     let mut args = SMALL_LOUD.to_vec();
     args.extend(["--json", "--puffin-addr", "127.0.0.1:0"]);
-    let out = framealloc(&args);
+    let out = framemem(&args);
     assert!(out.status.success(), "{}", stderr(&out));
     let _: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("stdout is JSON only");
     assert!(
@@ -275,7 +275,7 @@ fn the_summary_says_how_to_connect_on_stderr_with_json() {
 
     let mut args = SMALL.to_vec();
     args.extend(["--puffin-addr", "127.0.0.1:0"]);
-    let out = framealloc(&args);
+    let out = framemem(&args);
     assert!(
         stdout(&out).contains("puffin_viewer --url 127.0.0.1:"),
         "{}",
@@ -284,7 +284,7 @@ fn the_summary_says_how_to_connect_on_stderr_with_json() {
 
     let mut args = SMALL.to_vec();
     args.push("--no-profile");
-    let out = framealloc(&args);
+    let out = framemem(&args);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!stdout(&out).contains("puffin"), "{}", stdout(&out));
 }
@@ -299,7 +299,7 @@ fn a_recording_is_written_and_its_write_errors_name_the_file() {
         "--puffin-addr",
         "127.0.0.1:0",
     ]);
-    let out = framealloc(&args);
+    let out = framemem(&args);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stdout(&out).contains("8 frames written to"),
@@ -314,7 +314,7 @@ fn a_recording_is_written_and_its_write_errors_name_the_file() {
         // Opens fine, fails on write: the summary, then one error line.
         let mut args = SMALL.to_vec();
         args.extend(["--profile-out", "/dev/full", "--puffin-addr", "127.0.0.1:0"]);
-        let out = framealloc(&args);
+        let out = framemem(&args);
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(1), "{err}");
         assert!(
@@ -329,7 +329,7 @@ fn a_recording_is_written_and_its_write_errors_name_the_file() {
 #[test]
 fn fps_paces_the_frames() {
     let start = std::time::Instant::now();
-    let out = framealloc(&[
+    let out = framemem(&[
         "--entities",
         "300",
         "--frames",
@@ -368,7 +368,7 @@ fn plot_draws_every_strategy_of_a_compare_run() {
     let path = scratch_dir("plot").join("compare.svg");
     let mut args = SMALL.to_vec();
     args.extend(["--compare", "--plot", path.to_str().unwrap()]);
-    let out = framealloc(&args);
+    let out = framemem(&args);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("compare.svg"), "{}", stdout(&out));
     let texts = svg_texts(&path);
@@ -401,7 +401,7 @@ fn plot_of_one_strategy() {
         path.to_str().unwrap(),
         "--json",
     ]);
-    let out = framealloc(&args);
+    let out = framemem(&args);
     assert!(out.status.success(), "{}", stderr(&out));
     let _: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("stdout is JSON only");
     let texts = svg_texts(&path);
@@ -430,7 +430,7 @@ fn plot_write_errors_name_the_file_after_the_summary() {
     std::os::unix::fs::symlink("/dev/full", &link).unwrap();
     let mut args = SMALL.to_vec();
     args.extend(["--plot", link.to_str().unwrap()]);
-    let out = framealloc(&args);
+    let out = framemem(&args);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(

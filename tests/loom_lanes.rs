@@ -1,6 +1,6 @@
 //! loom model of the lane ids, the one lock-free structure in the crate.
 //!
-//! Run: `RUSTFLAGS="--cfg framealloc_loom" cargo test --release --no-default-features --test loom_lanes`
+//! Run: `RUSTFLAGS="--cfg framemem_loom" cargo test --release --no-default-features --test loom_lanes`
 //! (a crate-specific cfg, so that dependencies which know `cfg(loom)` are not
 //! switched to loom too).
 //!
@@ -11,9 +11,9 @@
 //! previous one), and release the id; ids are reused as soon as they are
 //! released. loom runs every interleaving the memory model allows.
 
-#![cfg(framealloc_loom)]
+#![cfg(framemem_loom)]
 
-use framealloc::alloc::LaneIds;
+use framemem::alloc::LaneIds;
 use loom::cell::UnsafeCell;
 use loom::sync::Arc;
 use loom::thread;

@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use framealloc::{Pool, PoolStats};
+use framemem::{Pool, PoolStats};
 use proptest::prelude::*;
 
 fn config() -> ProptestConfig {

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use common::puffin_frames::{Seen, seen, seen_latest};
 use common::scratch_dir;
-use framealloc::profile::{ProfileOptions, Profiling};
-use framealloc::sim::{self, Scenario, SimOptions, Simulation, Strategy};
+use framemem::profile::{ProfileOptions, Profiling};
+use framemem::sim::{self, Scenario, SimOptions, Simulation, Strategy};
 
 /// Scopes every frame has: the top scope, the frame's phases, the systems,
 /// the phases of `collide` and the parallel batches.
@@ -51,10 +51,10 @@ impl Drop for Running {
     }
 }
 
-/// Starts `framealloc --forever` streaming on a free loopback port and
+/// Starts `framemem --forever` streaming on a free loopback port and
 /// returns it with the address it streams on (read from its stderr).
 fn start_streaming_run() -> (Running, String, mpsc::Receiver<String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_framealloc"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_framemem"))
         .args([
             "--forever",
             "--entities",
@@ -72,7 +72,7 @@ fn start_streaming_run() -> (Running, String, mpsc::Receiver<String>) {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("the framealloc binary runs");
+        .expect("the framemem binary runs");
     let stderr = child.stderr.take().unwrap();
     let running = Running(Some(child));
     let (lines_tx, lines) = mpsc::channel();
@@ -87,7 +87,7 @@ fn start_streaming_run() -> (Running, String, mpsc::Receiver<String>) {
     loop {
         let line = lines
             .recv_timeout(DEADLINE.saturating_sub(start.elapsed()))
-            .expect("framealloc says where it streams within the deadline");
+            .expect("framemem says where it streams within the deadline");
         assert!(!line.starts_with("warning"), "{line}");
         if let Some(rest) = line.split("streaming profiles on ").nth(1) {
             let addr = rest.split(';').next().unwrap().to_owned();
@@ -145,7 +145,7 @@ fn viewers_that_come_and_go_see_the_systems_on_several_threads() {
         assert!(
             seen.threads
                 .iter()
-                .any(|t| t.starts_with("framealloc compute")),
+                .any(|t| t.starts_with("framemem compute")),
             "viewer {viewer}: no worker thread in {:?}",
             seen.threads
         );

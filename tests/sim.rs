@@ -3,7 +3,7 @@
 
 #![cfg(feature = "sim")]
 
-use framealloc::sim::{
+use framemem::sim::{
     self, ArenaMemory, FrameMemory, MemoryPlan, Scenario, SimOptions, Simulation, Strategy,
 };
 use glam::Vec3;
@@ -129,4 +129,17 @@ fn stale_arena_handle_is_detected() {
         .or_else(|| panic.downcast_ref::<&str>().copied())
         .unwrap_or_default();
     assert!(message.contains("arena"), "unclear message: {message}");
+}
+
+/// The default scenario's result for the default seed, pinned before the
+/// layout of `sim/` was reworked (issue 8): a refactor that changes what
+/// the simulation computes, in any strategy, fails here.
+#[test]
+fn the_default_scenario_checksum_is_pinned() {
+    const PINNED: u64 = 0xcf71_44a0_d45a_eb5d;
+    let scenario = Scenario::builtin();
+    for strategy in Strategy::ALL {
+        let sum = checksum_after(strategy, &scenario, sim::DEFAULT_SEED, 20);
+        assert_eq!(sum, PINNED, "{strategy}: checksum {sum:#x}");
+    }
 }

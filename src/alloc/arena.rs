@@ -51,7 +51,7 @@ fn next_stamp() -> u64 {
 /// A frame arena. See the [module docs](self) for the design.
 ///
 /// ```
-/// use framealloc::{Allocator, Arena};
+/// use framemem::{Allocator, Arena};
 ///
 /// let mut arena = Arena::new();
 /// let xs = arena.alloc_slice_copy(&[1u32, 2, 3]);
@@ -415,7 +415,7 @@ impl Arena {
 #[cold]
 #[track_caller]
 fn alloc_failed(error: AllocError) -> ! {
-    panic!("framealloc::Arena: {error}")
+    panic!("framemem::Arena: {error}")
 }
 
 #[cold]

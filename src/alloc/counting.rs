@@ -1,12 +1,12 @@
 //! [`CountingAllocator`]: a `GlobalAlloc` wrapper that counts heap traffic.
 //!
-//! This is how framealloc measures what garbage-collected languages call GC
+//! This is how framemem measures what garbage-collected languages call GC
 //! pressure: install it as the global allocator, take a [`snapshot`] before
 //! and after a frame, and the [difference](AllocCounts::since) is the heap
 //! traffic of that frame.
 //!
 //! ```
-//! use framealloc::CountingAllocator;
+//! use framemem::CountingAllocator;
 //! use std::alloc::System;
 //!
 //! // In a binary: #[global_allocator]

@@ -20,7 +20,7 @@ use super::{AllocError, Allocator, Stats, dangling};
 /// `reset` cannot release blocks the heap does not track; it only counts.
 ///
 /// ```
-/// use framealloc::{Allocator, Heap};
+/// use framemem::{Allocator, Heap};
 /// use std::alloc::Layout;
 ///
 /// let heap = Heap::new();

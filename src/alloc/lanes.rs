@@ -17,14 +17,14 @@
 //! the old owner before every access of the new one. `tests/loom_lanes.rs`
 //! checks this under loom.
 
-#[cfg(not(framealloc_loom))]
+#[cfg(not(framemem_loom))]
 use std::cell::Cell;
 use std::cell::UnsafeCell;
 use std::fmt;
 
-#[cfg(framealloc_loom)]
+#[cfg(framemem_loom)]
 use loom::sync::atomic::{AtomicU64, Ordering};
-#[cfg(not(framealloc_loom))]
+#[cfg(not(framemem_loom))]
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// How many lanes each [`Lanes`] has, and so how many threads get a lock-free
@@ -51,7 +51,7 @@ pub struct LaneIds {
 
 impl LaneIds {
     /// An empty bitmap: every id free.
-    #[cfg(framealloc_loom)]
+    #[cfg(framemem_loom)]
     pub fn new() -> Self {
         Self {
             bits: AtomicU64::new(0),
@@ -90,20 +90,20 @@ impl LaneIds {
     }
 }
 
-#[cfg(not(framealloc_loom))]
+#[cfg(not(framemem_loom))]
 static IDS: LaneIds = LaneIds {
     bits: AtomicU64::new(0),
 };
 
 /// `LANE_ID` before this thread asked for an id.
-#[cfg(not(framealloc_loom))]
+#[cfg(not(framemem_loom))]
 const UNASSIGNED: usize = usize::MAX;
 /// `LANE_ID` once this thread has no lane for good: no id was free, or the
 /// thread is tearing down its thread-locals.
-#[cfg(not(framealloc_loom))]
+#[cfg(not(framemem_loom))]
 const NO_LANE: usize = usize::MAX - 1;
 
-#[cfg(not(framealloc_loom))]
+#[cfg(not(framemem_loom))]
 thread_local! {
     /// This thread's lane id, or one of the two sentinels. No destructor, so
     /// reading it is one thread-local load, even during thread teardown.
@@ -112,10 +112,10 @@ thread_local! {
     static LANE_GUARD: LaneGuard = const { LaneGuard };
 }
 
-#[cfg(not(framealloc_loom))]
+#[cfg(not(framemem_loom))]
 struct LaneGuard;
 
-#[cfg(not(framealloc_loom))]
+#[cfg(not(framemem_loom))]
 impl Drop for LaneGuard {
     fn drop(&mut self) {
         let id = LANE_ID.get();
@@ -130,7 +130,7 @@ impl Drop for LaneGuard {
 }
 
 /// This thread's lane id, claiming one on first use.
-#[cfg(not(framealloc_loom))]
+#[cfg(not(framemem_loom))]
 #[inline(always)]
 pub(crate) fn current_lane() -> Option<usize> {
     let id = LANE_ID.get();
@@ -141,7 +141,7 @@ pub(crate) fn current_lane() -> Option<usize> {
     }
 }
 
-#[cfg(not(framealloc_loom))]
+#[cfg(not(framemem_loom))]
 #[cold]
 #[inline(never)]
 fn assign_lane(state: usize) -> Option<usize> {
@@ -162,7 +162,7 @@ fn assign_lane(state: usize) -> Option<usize> {
 
 /// Under loom every thread is a model thread: lanes come from the model's own
 /// `LaneIds`, not from this process-wide state.
-#[cfg(framealloc_loom)]
+#[cfg(framemem_loom)]
 pub(crate) fn current_lane() -> Option<usize> {
     None
 }

@@ -32,7 +32,7 @@ pub use heap::Heap;
 pub use pool::{ClearBuffer, Pool, PoolStats, Pooled, Recycle, Recycled, ResetHook};
 pub use slab::{ClassStats, SIZE_CLASSES, Slab, SlabSlice};
 
-#[cfg(framealloc_loom)]
+#[cfg(framemem_loom)]
 #[doc(hidden)]
 pub use lanes::LaneIds;
 

@@ -123,7 +123,7 @@ type Create<T> = Box<dyn Fn() -> T + Send + Sync>;
 /// See the [module docs](self).
 ///
 /// ```
-/// use framealloc::Pool;
+/// use framemem::Pool;
 ///
 /// let pool: Pool<Vec<u8>> = Pool::new(64);
 /// {

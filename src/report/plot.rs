@@ -185,12 +185,12 @@ fn colour(strategy: Strategy) -> RGBColor {
 /// The picture's title: what was run, where, with which global allocator.
 fn title(runs: &[(&Summary, &[FrameRecord])]) -> String {
     let Some((first, _)) = runs.first() else {
-        return "framealloc: no frames".to_owned();
+        return "framemem: no frames".to_owned();
     };
     let what = if first.block_frames.is_some() {
-        "framealloc --compare".to_owned()
+        "framemem --compare".to_owned()
     } else {
-        format!("framealloc, alloc {}", first.alloc)
+        format!("framemem, alloc {}", first.alloc)
     };
     format!(
         "{what}: scenario {}, {} entities/frame, {} threads, global allocator {}{}",

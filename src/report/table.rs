@@ -23,7 +23,7 @@ impl SummaryFormat for Table {
 fn write_single(s: &Summary, out: &mut dyn io::Write) -> io::Result<()> {
     writeln!(
         out,
-        "framealloc: scenario {}, alloc {}, {} entities/frame, {} frames (+{} warm-up), {} threads, global allocator {}, seed {:#x}{}",
+        "framemem: scenario {}, alloc {}, {} entities/frame, {} frames (+{} warm-up), {} threads, global allocator {}, seed {:#x}{}",
         s.scenario,
         s.alloc,
         s.entities,
@@ -63,7 +63,7 @@ fn write_compare(all: &[Summary], out: &mut dyn io::Write) -> io::Result<()> {
     let interrupted = all.iter().any(|s| s.interrupted);
     writeln!(
         out,
-        "framealloc --compare: scenario {}, {} entities/frame, {} frames each (+{} unmeasured), {} threads, global allocator {}, seed {:#x}{}",
+        "framemem --compare: scenario {}, {} entities/frame, {} frames each (+{} unmeasured), {} threads, global allocator {}, seed {:#x}{}",
         first.scenario,
         first.entities,
         first.frames,

@@ -154,7 +154,7 @@ pub fn init_task_pool(threads: Option<usize>) -> usize {
     bevy_tasks::ComputeTaskPool::get_or_init(|| {
         bevy_tasks::TaskPoolBuilder::new()
             .num_threads(threads)
-            .thread_name("framealloc compute".to_owned())
+            .thread_name("framemem compute".to_owned())
             .build()
     })
     .thread_num()

@@ -5,13 +5,13 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-/// Runs the `framealloc` binary with `args`, with a quiet stderr (no
+/// Runs the `framemem` binary with `args`, with a quiet stderr (no
 /// progress bar: not a terminal anyway).
-pub fn framealloc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_framealloc"))
+pub fn framemem(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_framemem"))
         .args(args)
         .output()
-        .expect("the framealloc binary runs")
+        .expect("the framemem binary runs")
 }
 
 /// The process's stderr as text.
@@ -26,7 +26,7 @@ pub fn stdout(output: &Output) -> String {
 
 /// A fresh scratch directory for this test.
 pub fn scratch_dir(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("framealloc-test-{}-{test}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("framemem-test-{}-{test}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir is writable");
     dir
 }

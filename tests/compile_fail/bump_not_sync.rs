@@ -1,6 +1,6 @@
 //! Pitfall 2: one bare `bumpalo::Bump` lane shared between threads without
 //! synchronisation. `Bump` is not `Sync`, so this does not compile;
-//! `framealloc::Arena` (per-thread lanes) is the `Sync` wrapper.
+//! `framemem::Arena` (per-thread lanes) is the `Sync` wrapper.
 fn main() {
     let lane = bumpalo::Bump::new();
     std::thread::scope(|s| {

@@ -1,5 +1,5 @@
 //! A pooled object cannot outlive its pool: the guard borrows it.
-use framealloc::Pool;
+use framemem::Pool;
 
 fn main() {
     let buffer;

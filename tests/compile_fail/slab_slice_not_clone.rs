@@ -1,6 +1,6 @@
 //! A `SlabSlice` owns its block: it cannot be copied, so it cannot be freed
 //! twice or written through two handles.
-use framealloc::Slab;
+use framemem::Slab;
 
 fn main() {
     let slab = Slab::new();

@@ -66,7 +66,7 @@ impl Slab {
     #[track_caller]
     pub fn alloc_slice_copy<T: Copy>(&self, src: &[T]) -> SlabSlice<T> {
         self.try_alloc_slice_copy(src)
-            .unwrap_or_else(|e| panic!("framealloc::Slab: {e}"))
+            .unwrap_or_else(|e| panic!("framemem::Slab: {e}"))
     }
 
     /// Copies `src` into the slab and returns an owned handle, or why it
@@ -103,7 +103,7 @@ impl Slab {
     ) -> SlabSlice<T> {
         let layout = Layout::array::<T>(len).expect("slice length overflows isize");
         let ptr = Allocator::alloc(self, layout)
-            .unwrap_or_else(|e| panic!("framealloc::Slab: {e}"))
+            .unwrap_or_else(|e| panic!("framemem::Slab: {e}"))
             .cast::<T>();
         for i in 0..len {
             // SAFETY: `i < len`, inside the fresh block.

@@ -1,4 +1,4 @@
-//! [`Slab`]: framealloc's own size-class allocator.
+//! [`Slab`]: framemem's own size-class allocator.
 //!
 //! Use it for many small blocks of varied sizes that are freed one by one at
 //! unpredictable times: per-entity payloads, nodes, messages.
@@ -210,7 +210,7 @@ pub struct ClassStats {
 /// The size-class allocator. See the [module docs](self).
 ///
 /// ```
-/// use framealloc::{Allocator, Slab};
+/// use framemem::{Allocator, Slab};
 /// use std::alloc::Layout;
 ///
 /// let slab = Slab::new();
