@@ -336,7 +336,7 @@ fn measure(world: &mut World, frame: &mut impl FnMut(&mut World)) -> Figures {
     let elapsed = start.elapsed();
     let heap = GLOBAL.snapshot().since(&before);
     Figures {
-        allocs_per_frame: (heap.allocations + heap.reallocations) as f64 / MEASURED_FRAMES as f64,
+        allocs_per_frame: heap.heap_calls() as f64 / MEASURED_FRAMES as f64,
         time_per_frame: elapsed / MEASURED_FRAMES,
         arena_bytes: None,
         hottest: (0, 0.0),

@@ -109,10 +109,7 @@ fn run() -> io::Result<()> {
     // The pool's misses all fall in its first phase; after that a request
     // should cost no heap allocation at all.
     let later = &pooled[1..];
-    let later_allocs: u64 = later
-        .iter()
-        .map(|p| p.heap.allocations + p.heap.reallocations)
-        .sum();
+    let later_allocs: u64 = later.iter().map(|p| p.heap.heap_calls()).sum();
     let later_requests: u64 = later.iter().map(|p| p.requests).sum();
     let fresh = Summary::of(&fresh);
     let pooled = Summary::of(&pooled);
@@ -256,10 +253,7 @@ impl Summary {
         rates.sort_by(f64::total_cmp);
         Summary {
             requests: phases.iter().map(|p| p.requests).sum(),
-            heap_allocs: phases
-                .iter()
-                .map(|p| p.heap.allocations + p.heap.reallocations)
-                .sum(),
+            heap_allocs: phases.iter().map(|p| p.heap.heap_calls()).sum(),
             bytes_allocated: phases.iter().map(|p| p.heap.bytes_allocated).sum(),
             median_requests_per_s: rates[rates.len() / 2],
             min_requests_per_s: rates[0],

@@ -324,7 +324,7 @@ struct PhaseResult {
 impl PhaseResult {
     /// Calls that went to the system allocator: `alloc` plus `realloc`.
     fn heap_allocs(&self) -> u64 {
-        self.heap.allocations + self.heap.reallocations
+        self.heap.heap_calls()
     }
 }
 

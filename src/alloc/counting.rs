@@ -56,6 +56,12 @@ impl AllocCounts {
         }
     }
 
+    /// Every call that asked the heap for a block: `allocations` plus
+    /// `reallocations` (a `realloc` may move the block, so it counts as one).
+    pub fn heap_calls(&self) -> u64 {
+        self.allocations + self.reallocations
+    }
+
     /// Bytes allocated minus bytes freed (negative when more was freed).
     pub fn net_bytes(&self) -> i64 {
         self.bytes_allocated.wrapping_sub(self.bytes_freed) as i64

@@ -59,7 +59,7 @@ impl FrameScopes {
                 let _ = write!(
                     self.data,
                     ", previous frame {} heap allocs ({} B)",
-                    heap.allocations + heap.reallocations,
+                    heap.heap_calls(),
                     heap.bytes_allocated
                 );
             }
@@ -72,7 +72,7 @@ impl FrameScopes {
             let _ = write!(
                 self.data,
                 "{} allocs, {} frees, {} B",
-                record.heap.allocations + record.heap.reallocations,
+                record.heap.heap_calls(),
                 record.heap.frees,
                 record.heap.bytes_allocated
             );

@@ -44,7 +44,7 @@ impl FrameCsv {
             alloc.name().to_owned(),
             r.frame.to_string(),
             format!("{:.6}", r.time_ns as f64 / 1e6),
-            (r.heap.allocations + r.heap.reallocations).to_string(),
+            r.heap.heap_calls().to_string(),
             r.heap.frees.to_string(),
             r.heap.bytes_allocated.to_string(),
             r.contacts.to_string(),

@@ -124,12 +124,12 @@ impl Summary {
             global_allocator: info.global_allocator.clone(),
             seed: info.seed,
             frame_ms: frame_ms(records),
-            allocs_per_frame: per_frame(sum(|r| r.heap.allocations + r.heap.reallocations)),
+            allocs_per_frame: per_frame(sum(|r| r.heap.heap_calls())),
             frees_per_frame: per_frame(sum(|r| r.heap.frees)),
             bytes_per_frame: per_frame(sum(|r| r.heap.bytes_allocated)),
             allocs_max: records
                 .iter()
-                .map(|r| r.heap.allocations + r.heap.reallocations)
+                .map(|r| r.heap.heap_calls())
                 .max()
                 .unwrap_or(0),
             contacts_per_frame: per_frame(sum(|r| u64::from(r.contacts))),
