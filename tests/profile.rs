@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::puffin_frames::{Seen, seen, seen_latest};
 use common::scratch_dir;
-use framemem::profile::{ProfileOptions, Profiling};
+use framemem::profile::{Profiling, Recording};
 use framemem::sim::{self, Scenario, SimOptions, Simulation, Strategy};
 
 /// Scopes every frame has: the top scope, the frame's phases, the systems,
@@ -186,11 +186,8 @@ fn viewers_that_come_and_go_see_the_systems_on_several_threads() {
 fn a_recording_reads_back_with_its_frames_and_scopes() {
     sim::init_task_pool(Some(2));
     let path = scratch_dir("profile").join("run.puffin");
-    let mut profiling = Profiling::start(&ProfileOptions {
-        stream: None,
-        record: Some(path.clone()),
-    })
-    .expect("the recording's file can be created");
+    let recording = Recording::create(&path).expect("the recording's file can be created");
+    let mut profiling = Profiling::start(None, Some(recording));
     let scenario = Scenario::builtin();
     let options = SimOptions {
         entities_per_frame: Some(500),

@@ -24,13 +24,13 @@ mod frame;
 mod recording;
 mod server;
 
+use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
-use std::path::PathBuf;
 
 use crate::sim::{FrameRecord, Simulation};
 
 pub use frame::FrameScopes;
-pub use recording::{RECORDING_MAX_FRAMES, RecordError, Recorded, Recording};
+pub use recording::{RECORDING_MAX_FRAMES, Recorded, Recording};
 pub use server::{StreamError, Streaming};
 
 /// Where profiles stream by default: `puffin_http`'s default port on the
@@ -39,15 +39,6 @@ pub const DEFAULT_ADDR: SocketAddr = SocketAddr::V4(SocketAddrV4::new(
     Ipv4Addr::LOCALHOST,
     puffin_http::DEFAULT_PORT,
 ));
-
-/// What to do with the profiles of a run.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ProfileOptions {
-    /// Stream them from a `puffin_http` server on this address.
-    pub stream: Option<SocketAddr>,
-    /// Write them to this `.puffin` file at the end.
-    pub record: Option<PathBuf>,
-}
 
 /// Profiling for one run: scopes on, a server, a recording.
 #[derive(Debug)]
@@ -70,7 +61,7 @@ pub struct Profiled {
     /// The address the frames were streamed from, if they were.
     pub streamed_from: Option<SocketAddr>,
     /// The recording, if one was asked for: written, or why not.
-    pub recorded: Option<Result<Recorded, RecordError>>,
+    pub recorded: Option<io::Result<Recorded>>,
 }
 
 impl Profiling {
@@ -87,7 +78,8 @@ impl Profiling {
         }
     }
 
-    /// Creates the recording's file and starts the server, as `options` ask,
+    /// Starts a server on `stream`, if given, keeps the frames in
+    /// `recording`, if given (its file is created with it, before the run),
     /// and turns puffin's scopes on if either runs. A server that cannot
     /// start (the address is taken) is not an error: the run goes on without
     /// streaming, and [`stream_error`](Self::stream_error) says why.
@@ -100,17 +92,8 @@ impl Profiling {
     /// 21.5 for the arena). puffin 0.20 offers no way around them. A
     /// connected viewer adds the server's: it encodes each frame for the
     /// viewer on its own thread, while the frame runs.
-    ///
-    /// # Errors
-    ///
-    /// When the recording's file cannot be created; nothing is started then.
-    pub fn start(options: &ProfileOptions) -> Result<Profiling, RecordError> {
-        let recording = options
-            .record
-            .as_deref()
-            .map(Recording::create)
-            .transpose()?;
-        let (streaming, stream_error) = match options.stream.map(Streaming::start) {
+    pub fn start(stream: Option<SocketAddr>, recording: Option<Recording>) -> Profiling {
+        let (streaming, stream_error) = match stream.map(Streaming::start) {
             None => (None, None),
             Some(Ok(server)) => (Some(server), None),
             Some(Err(e)) => (None, Some(e)),
@@ -118,13 +101,13 @@ impl Profiling {
         // Scopes with nowhere to go would only cost.
         let on = streaming.is_some() || recording.is_some();
         puffin::set_scopes_on(on);
-        Ok(Profiling {
+        Profiling {
             on,
             scopes: FrameScopes::default(),
             streaming,
             stream_error,
             recording,
-        })
+        }
     }
 
     /// Whether scopes are on.

@@ -45,66 +45,14 @@ pub struct Recorded {
     pub frames: usize,
 }
 
-/// Why a recording failed.
-#[derive(Debug)]
-pub enum RecordError {
-    /// The file could not be created.
-    Create {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: io::Error,
-    },
-    /// The frames could not be written to the file.
-    Write {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: io::Error,
-    },
-}
-
-impl RecordError {
-    /// The file.
-    pub fn path(&self) -> &Path {
-        match self {
-            RecordError::Create { path, .. } | RecordError::Write { path, .. } => path,
-        }
-    }
-}
-
-impl fmt::Display for RecordError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RecordError::Create { path, source } => {
-                write!(f, "cannot create `{}`: {source}", path.display())
-            }
-            RecordError::Write { path, source } => {
-                write!(f, "cannot write `{}`: {source}", path.display())
-            }
-        }
-    }
-}
-
-impl std::error::Error for RecordError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            RecordError::Create { source, .. } | RecordError::Write { source, .. } => Some(source),
-        }
-    }
-}
-
 impl Recording {
     /// Creates (or truncates) the file at `path` and starts keeping frames.
     ///
     /// # Errors
     ///
     /// When the file cannot be created.
-    pub fn create(path: &Path) -> Result<Recording, RecordError> {
-        let file = File::create(path).map_err(|source| RecordError::Create {
-            path: path.to_owned(),
-            source,
-        })?;
+    pub fn create(path: &Path) -> io::Result<Recording> {
+        let file = File::create(path)?;
         let view = GlobalFrameView::default();
         view.lock().set_max_recent(RECORDING_MAX_FRAMES);
         Ok(Recording {
@@ -134,29 +82,23 @@ impl Recording {
     /// # Errors
     ///
     /// When writing fails (a full disk, say).
-    pub fn write(self) -> Result<Recorded, RecordError> {
+    pub fn write(self) -> io::Result<Recorded> {
         let Recording { path, file, view } = self;
-        let error = |source: io::Error| RecordError::Write {
-            path: path.clone(),
-            source,
-        };
         let frames = {
             let view = view.lock();
             let mut out = BufWriter::new(file);
-            out.write_all(b"PUF0").map_err(error)?;
+            out.write_all(b"PUF0")?;
             let mut frames = 0;
             for frame in view.all_uniq() {
                 let scopes = (frames == 0).then(|| view.scope_collection());
                 frame.write_into(scopes, &mut out).map_err(|e| {
-                    error(
-                        e.downcast::<io::Error>()
-                            .unwrap_or_else(|e| io::Error::other(format!("{e:#}"))),
-                    )
+                    e.downcast::<io::Error>()
+                        .unwrap_or_else(|e| io::Error::other(format!("{e:#}")))
                 })?;
                 frames += 1;
             }
             // Flushes, and reports what flushing met (a full disk, say).
-            out.into_inner().map_err(|e| error(e.into_error()))?;
+            out.into_inner().map_err(|e| e.into_error())?;
             frames
         };
         Ok(Recorded { path, frames })

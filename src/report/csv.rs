@@ -4,6 +4,7 @@ use std::fs::File;
 use std::io;
 use std::path::Path;
 
+use super::{Output, Report, ms};
 use crate::sim::{FrameRecord, Strategy};
 
 /// A CSV file with a header and one row per frame:
@@ -43,7 +44,7 @@ impl FrameCsv {
         self.writer.write_record([
             alloc.name().to_owned(),
             r.frame.to_string(),
-            format!("{:.6}", r.time_ns as f64 / 1e6),
+            format!("{:.6}", ms(r.time_ns)),
             r.heap.heap_calls().to_string(),
             r.heap.frees.to_string(),
             r.heap.bytes_allocated.to_string(),
@@ -57,7 +58,17 @@ impl FrameCsv {
     /// # Errors
     ///
     /// When flushing fails.
-    pub fn finish(mut self) -> io::Result<()> {
+    pub fn flush(&mut self) -> io::Result<()> {
         self.writer.flush()
+    }
+}
+
+impl Output for FrameCsv {
+    fn frame(&mut self, alloc: Strategy, record: &FrameRecord) -> io::Result<()> {
+        self.write_frame(alloc, record)
+    }
+
+    fn finish(&mut self, _report: &Report) -> io::Result<()> {
+        self.flush()
     }
 }

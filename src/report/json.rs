@@ -3,21 +3,40 @@
 
 use std::io;
 
-use super::{Summary, SummaryFormat};
+use super::{Output, Report, Summary};
 
-/// Pretty-printed JSON, one object per strategy.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Json {
+/// Pretty-printed JSON, one object per strategy, written to `out` (stdout
+/// for the binary) at the end.
+#[derive(Debug)]
+pub struct Json<W> {
+    out: W,
     /// Write an array even for a single summary (`--compare`).
-    pub array: bool,
+    array: bool,
 }
 
-impl SummaryFormat for Json {
-    fn write(&self, summaries: &[Summary], out: &mut dyn io::Write) -> io::Result<()> {
+impl<W: io::Write> Json<W> {
+    /// JSON to `out`; an array even for one summary when `array`.
+    pub fn new(out: W, array: bool) -> Self {
+        Json { out, array }
+    }
+
+    /// Writes `summaries`.
+    ///
+    /// # Errors
+    ///
+    /// When writing fails.
+    pub fn write(&mut self, summaries: &[Summary]) -> io::Result<()> {
         match summaries {
-            [one] if !self.array => serde_json::to_writer_pretty(&mut *out, one)?,
-            all => serde_json::to_writer_pretty(&mut *out, all)?,
+            [one] if !self.array => serde_json::to_writer_pretty(&mut self.out, one)?,
+            all => serde_json::to_writer_pretty(&mut self.out, all)?,
         }
-        writeln!(out)
+        writeln!(self.out)?;
+        self.out.flush()
+    }
+}
+
+impl<W: io::Write> Output for Json<W> {
+    fn finish(&mut self, report: &Report) -> io::Result<()> {
+        self.write(&report.summaries)
     }
 }

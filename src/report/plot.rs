@@ -9,14 +9,13 @@
 //! Drawn with plotters' SVG backend and its naive text layout (no font
 //! files: the viewer renders the text, plotters only estimates its size).
 
-use std::fmt;
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use plotters::prelude::*;
 
-use super::Summary;
+use super::{Output, Report, Summary, ms};
 use crate::sim::{FrameRecord, Strategy};
 
 /// Picture size in pixels: wide enough for a 500-frame line to show single
@@ -40,84 +39,12 @@ const AXIS_DESC_PX: u32 = 18;
 const TICK_LABEL_PX: u32 = 15;
 const LEGEND_PX: u32 = 17;
 
-/// A `--plot` file: created up front, written by [`write`](Self::write).
+/// An SVG picture of a run's frame times: its file created up front, the
+/// picture drawn and written at the end ([`Output::finish`]).
 #[derive(Debug)]
 pub struct FramePlot {
     path: PathBuf,
     file: File,
-}
-
-/// Why a plot could not be made.
-#[derive(Debug)]
-pub enum PlotError {
-    /// The path does not end in `.svg`; the plot is SVG only.
-    NotSvg {
-        /// The path.
-        path: PathBuf,
-    },
-    /// The file could not be created.
-    Create {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: io::Error,
-    },
-    /// plotters could not lay out or draw the picture.
-    Draw {
-        /// The file.
-        path: PathBuf,
-        /// plotters' message.
-        message: String,
-    },
-    /// The picture could not be written to the file.
-    Write {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: io::Error,
-    },
-}
-
-impl PlotError {
-    /// The file.
-    pub fn path(&self) -> &Path {
-        match self {
-            PlotError::NotSvg { path }
-            | PlotError::Create { path, .. }
-            | PlotError::Draw { path, .. }
-            | PlotError::Write { path, .. } => path,
-        }
-    }
-}
-
-impl fmt::Display for PlotError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            PlotError::NotSvg { path } => write!(
-                f,
-                "`{}` does not end in .svg; the plot is an SVG file",
-                path.display()
-            ),
-            PlotError::Create { path, source } => {
-                write!(f, "cannot create `{}`: {source}", path.display())
-            }
-            PlotError::Draw { path, message } => {
-                write!(f, "cannot draw `{}`: {message}", path.display())
-            }
-            PlotError::Write { path, source } => {
-                write!(f, "cannot write `{}`: {source}", path.display())
-            }
-        }
-    }
-}
-
-impl std::error::Error for PlotError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            PlotError::Create { source, .. } | PlotError::Write { source, .. } => Some(source),
-            PlotError::NotSvg { .. } | PlotError::Draw { .. } => None,
-        }
-    }
 }
 
 impl FramePlot {
@@ -125,23 +52,21 @@ impl FramePlot {
     ///
     /// # Errors
     ///
-    /// [`PlotError::NotSvg`] or [`PlotError::Create`].
-    pub fn create(path: &Path) -> Result<FramePlot, PlotError> {
+    /// [`io::ErrorKind::InvalidInput`] when the name does not end in `.svg`;
+    /// otherwise why the file cannot be created.
+    pub fn create(path: &Path) -> io::Result<FramePlot> {
         let is_svg = path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("svg"));
         if !is_svg {
-            return Err(PlotError::NotSvg {
-                path: path.to_owned(),
-            });
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the name does not end in .svg; the plot is an SVG file",
+            ));
         }
-        let file = File::create(path).map_err(|source| PlotError::Create {
-            path: path.to_owned(),
-            source,
-        })?;
         Ok(FramePlot {
             path: path.to_owned(),
-            file,
+            file: File::create(path)?,
         })
     }
 
@@ -155,19 +80,17 @@ impl FramePlot {
     ///
     /// # Errors
     ///
-    /// [`PlotError::Draw`] or [`PlotError::Write`].
-    pub fn write(mut self, runs: &[(&Summary, &[FrameRecord])]) -> Result<(), PlotError> {
-        let svg = render_svg(runs).map_err(|message| PlotError::Draw {
-            path: self.path.clone(),
-            message,
-        })?;
-        self.file
-            .write_all(svg.as_bytes())
-            .and_then(|()| self.file.flush())
-            .map_err(|source| PlotError::Write {
-                path: self.path.clone(),
-                source,
-            })
+    /// When plotters cannot draw the picture, or writing fails.
+    pub fn write(&mut self, runs: &[(&Summary, &[FrameRecord])]) -> io::Result<()> {
+        let svg = render_svg(runs).map_err(io::Error::other)?;
+        self.file.write_all(svg.as_bytes())?;
+        self.file.flush()
+    }
+}
+
+impl Output for FramePlot {
+    fn finish(&mut self, report: &Report) -> io::Result<()> {
+        self.write(&report.runs())
     }
 }
 
@@ -208,7 +131,7 @@ fn title(runs: &[(&Summary, &[FrameRecord])]) -> String {
 
 /// Each run's frame times in milliseconds.
 fn times_ms(records: &[FrameRecord]) -> Vec<f64> {
-    records.iter().map(|r| r.time_ns as f64 / 1e6).collect()
+    records.iter().map(|r| ms(r.time_ns)).collect()
 }
 
 /// The per-frame line: `(measured frame, ms)`, thinned to the slowest frame
@@ -433,7 +356,7 @@ fn draw_distribution(area: &Area<'_>, f: &Frames<'_>) -> DrawResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::RunInfo;
+    use crate::report::{Measured, RunInfo};
     use crate::sim::MemoryFigures;
 
     fn records(times_ms: &[u64]) -> Vec<FrameRecord> {
@@ -454,11 +377,14 @@ mod tests {
             entities: 300,
             threads: 2,
             seed: 1,
-            warmup_frames: 0,
             block_frames: Some(25),
             global_allocator: "system".into(),
         };
-        Summary::new(alloc, &info, records, MemoryFigures::default(), 0, false)
+        let measured = Measured {
+            records: records.to_vec(),
+            unmeasured_frames: 0,
+        };
+        Summary::new(alloc, &info, &measured, MemoryFigures::default(), 0, false)
     }
 
     #[test]
@@ -546,12 +472,12 @@ mod tests {
     }
 
     #[test]
-    fn only_svg_paths_are_taken_and_errors_name_the_file() {
+    fn only_svg_paths_are_taken() {
         let e = FramePlot::create(Path::new("frames.png")).unwrap_err();
-        assert!(matches!(e, PlotError::NotSvg { .. }));
-        assert!(e.to_string().contains("frames.png"), "{e}");
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        assert!(e.to_string().contains(".svg"), "{e}");
+        assert!(!Path::new("frames.png").exists(), "nothing is created");
         let e = FramePlot::create(Path::new("/no/such/dir/frames.svg")).unwrap_err();
-        assert!(matches!(e, PlotError::Create { .. }));
-        assert!(e.to_string().contains("/no/such/dir/frames.svg"), "{e}");
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
     }
 }

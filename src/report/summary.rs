@@ -2,6 +2,8 @@
 
 use hdrhistogram::Histogram;
 
+use super::ms;
+use super::run::Measured;
 use crate::sim::{FrameRecord, MemoryFigures, Strategy};
 
 /// Longest frame the histogram tracks exactly: one minute, in nanoseconds
@@ -22,8 +24,6 @@ pub struct RunInfo {
     pub threads: usize,
     /// The spawn seed.
     pub seed: u64,
-    /// Frames run but not measured, not in the statistics.
-    pub warmup_frames: u64,
     /// With `--compare`: frames per block of the interleaving.
     pub block_frames: Option<u64>,
     /// The process's global allocator (under the allocation counter), the
@@ -59,8 +59,10 @@ pub struct Summary {
     /// Frames measured.
     pub frames: u64,
     /// Frames run but not measured: the warm-up, and with `--compare` one
-    /// frame before each block.
-    pub warmup_frames: u64,
+    /// frame before each block. (Its JSON key is `warmup_frames`, the name
+    /// it had when the warm-up was all of them.)
+    #[serde(rename = "warmup_frames")]
+    pub unmeasured_frames: u64,
     /// With `--compare`: frames per block of the interleaving.
     pub block_frames: Option<u64>,
     /// Compute threads.
@@ -94,16 +96,17 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// Summarises `records`; `figures` are the strategy's memory figures at
-    /// the end.
+    /// Summarises `measured`; `figures` are the strategy's memory figures
+    /// at the end.
     pub fn new(
         alloc: Strategy,
         info: &RunInfo,
-        records: &[FrameRecord],
+        measured: &Measured,
         figures: MemoryFigures,
         checksum: u64,
         interrupted: bool,
     ) -> Summary {
+        let records = &measured.records;
         let frames = records.len() as u64;
         let per_frame = |total: u64| {
             if frames == 0 {
@@ -118,7 +121,7 @@ impl Summary {
             scenario: info.scenario.clone(),
             entities: info.entities,
             frames,
-            warmup_frames: info.warmup_frames,
+            unmeasured_frames: measured.unmeasured_frames,
             block_frames: info.block_frames,
             threads: info.threads,
             global_allocator: info.global_allocator.clone(),
@@ -153,7 +156,6 @@ fn frame_ms(records: &[FrameRecord]) -> FrameMs {
     for r in records {
         histogram.saturating_record(r.time_ns.clamp(1, HISTOGRAM_MAX_NS));
     }
-    let ms = |ns: u64| ns as f64 / 1e6;
     let total: u64 = records.iter().map(|r| r.time_ns).sum();
     let max_ns = records.iter().map(|r| r.time_ns).max().unwrap_or(0);
     // The histogram reports a bucket's upper bound, which can lie just above
@@ -183,20 +185,22 @@ mod tests {
 
     #[test]
     fn percentiles_of_one_to_a_hundred() {
-        let records: Vec<_> = (1..=100).map(|ms| record(ms, 2)).collect();
+        let measured = Measured {
+            records: (1..=100).map(|ms| record(ms, 2)).collect(),
+            unmeasured_frames: 3,
+        };
         let info = RunInfo {
             scenario: "t".into(),
             entities: 1,
             threads: 1,
             seed: 0,
-            warmup_frames: 0,
             block_frames: None,
             global_allocator: "system".into(),
         };
         let s = Summary::new(
             Strategy::Heap,
             &info,
-            &records,
+            &measured,
             MemoryFigures::default(),
             0xab,
             false,
@@ -209,6 +213,7 @@ mod tests {
         assert_eq!(s.frame_ms.max, 100.0);
         assert_eq!(s.allocs_per_frame, 2.0);
         assert_eq!(s.checksum, "0x00000000000000ab");
+        assert_eq!((s.frames, s.unmeasured_frames), (100, 3));
     }
 
     #[test]

@@ -3,20 +3,39 @@
 
 use std::io;
 
-use super::{Summary, SummaryFormat};
+use super::{Output, Report, Summary};
 use crate::sim::Strategy;
 
-/// Human-readable text.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Table;
+/// Human-readable text, written to `out` (stdout for the binary) at the end.
+#[derive(Debug)]
+pub struct Table<W> {
+    out: W,
+}
 
-impl SummaryFormat for Table {
-    fn write(&self, summaries: &[Summary], out: &mut dyn io::Write) -> io::Result<()> {
+impl<W: io::Write> Table<W> {
+    /// Text to `out`.
+    pub fn new(out: W) -> Self {
+        Table { out }
+    }
+
+    /// Writes `summaries`: a block for one, a table for several.
+    ///
+    /// # Errors
+    ///
+    /// When writing fails.
+    pub fn write(&mut self, summaries: &[Summary]) -> io::Result<()> {
         match summaries {
             [] => Ok(()),
-            [one] => write_single(one, out),
-            all => write_compare(all, out),
-        }
+            [one] => write_single(one, &mut self.out),
+            all => write_compare(all, &mut self.out),
+        }?;
+        self.out.flush()
+    }
+}
+
+impl<W: io::Write> Output for Table<W> {
+    fn finish(&mut self, report: &Report) -> io::Result<()> {
+        self.write(&report.summaries)
     }
 }
 
@@ -28,7 +47,7 @@ fn write_single(s: &Summary, out: &mut dyn io::Write) -> io::Result<()> {
         s.alloc,
         s.entities,
         s.frames,
-        s.warmup_frames,
+        s.unmeasured_frames,
         s.threads,
         s.global_allocator,
         s.seed,
@@ -67,7 +86,7 @@ fn write_compare(all: &[Summary], out: &mut dyn io::Write) -> io::Result<()> {
         first.scenario,
         first.entities,
         first.frames,
-        first.warmup_frames,
+        first.unmeasured_frames,
         first.threads,
         first.global_allocator,
         first.seed,

@@ -1,0 +1,96 @@
+//! [`Measured`] and [`Report`]: a run's frames, and what every strategy's
+//! came to.
+
+use super::summary::{RunInfo, Summary};
+use crate::sim::{FrameRecord, Simulation};
+
+/// What running one simulation produced.
+#[derive(Clone, Debug, Default)]
+pub struct Measured {
+    /// The measured frames, oldest first.
+    pub records: Vec<FrameRecord>,
+    /// Frames run but not measured: the warm-up, the re-warm frame before
+    /// each block when strategies take turns, and frames whose records were
+    /// dropped to bound memory on a long run.
+    pub unmeasured_frames: u64,
+}
+
+/// Every strategy's summary and frames, in the order they ran.
+#[derive(Debug)]
+pub struct Report {
+    /// One per simulation.
+    pub summaries: Vec<Summary>,
+    /// One per simulation, in the same order.
+    pub measured: Vec<Measured>,
+    /// Whether every simulation ran as many frames, so that their
+    /// checksums must agree (Ctrl-C may stop them at different frames).
+    same_length: bool,
+}
+
+impl Report {
+    /// Summarises each of `sims` with its `measured` frames (the same
+    /// order); `interrupted` when Ctrl-C cut the run short.
+    ///
+    /// # Panics
+    ///
+    /// When `sims` and `measured` differ in length.
+    pub fn new(
+        sims: &mut [Simulation],
+        measured: Vec<Measured>,
+        info: &RunInfo,
+        interrupted: bool,
+    ) -> Report {
+        assert_eq!(sims.len(), measured.len(), "one Measured per simulation");
+        let summaries = sims
+            .iter_mut()
+            .zip(&measured)
+            .map(|(sim, m)| {
+                Summary::new(
+                    sim.strategy(),
+                    info,
+                    m,
+                    sim.figures(),
+                    sim.checksum(),
+                    interrupted,
+                )
+            })
+            .collect();
+        let same_length = sims
+            .iter()
+            .all(|s| s.frames_done() == sims[0].frames_done());
+        Report {
+            summaries,
+            measured,
+            same_length,
+        }
+    }
+
+    /// Each strategy's summary with its frames.
+    pub fn runs(&self) -> Vec<(&Summary, &[FrameRecord])> {
+        self.summaries
+            .iter()
+            .zip(&self.measured)
+            .map(|(s, m)| (s, m.records.as_slice()))
+            .collect()
+    }
+
+    /// Whether Ctrl-C cut the run short.
+    pub fn interrupted(&self) -> bool {
+        self.summaries.iter().any(|s| s.interrupted)
+    }
+
+    /// When two strategies that ran as many frames ended with different
+    /// checksums: the message saying which. The strategies must compute
+    /// the same simulation; a difference is a bug.
+    pub fn checksum_mismatch(&self) -> Option<String> {
+        let first = self.summaries.first()?;
+        let odd = self
+            .summaries
+            .iter()
+            .find(|s| self.same_length && s.checksum != first.checksum)?;
+        Some(format!(
+            "checksums differ: {} {} but {} {}; the strategies must compute the same simulation",
+            first.alloc, first.checksum, odd.alloc, odd.checksum
+        ))
+    }
+}
