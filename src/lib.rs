@@ -22,6 +22,8 @@
 //! Soundness first (every `unsafe` is fenced, documented and tested under
 //! Miri, loom and AddressSanitizer), then honest measurement, then speed.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 pub mod alloc;
 #[cfg(feature = "sim")]
 pub mod profile;
