@@ -14,7 +14,8 @@ use anyhow::Context;
 use framemem::profile::{self, ProfileOptions, Profiled, Profiling, RecordError};
 use framemem::report::{FrameCsv, Json, RunInfo, Summary, SummaryFormat, Table, format_bytes};
 use framemem::sim::{
-    self, DEFAULT_SEED, MAX_ENTITIES_PER_FRAME, Scenario, SimOptions, Simulation, Strategy,
+    self, DEFAULT_SEED, EntitiesPerFrame, MAX_ENTITIES_PER_FRAME, Scenario, SimOptions, Simulation,
+    Strategy,
 };
 use global_heap::HeapProfile;
 
@@ -112,7 +113,7 @@ fn run() -> anyhow::Result<ExitCode> {
     let threads = sim::init_task_pool(cli.threads.map(|t| t as usize));
     let seed = cli.seed.unwrap_or(DEFAULT_SEED);
     let options = SimOptions {
-        entities_per_frame: Some(entities),
+        entities_per_frame: EntitiesPerFrame::new(entities).map_err(|e| usage(e.to_string()))?,
         seed,
     };
     let mut sims: Vec<Simulation> = strategies
