@@ -9,8 +9,8 @@
 //! - `systems/`: the systems by phase (`spawn`, `motion`, `collide`,
 //!   `lifecycle`), plain functions generic over the strategy;
 //! - `grid.rs`: the broadphase's spatial hash grid, pure functions;
-//! - `memory/`: [`FrameMemory`](memory::FrameMemory), the seam between the
-//!   systems and a strategy, one file per strategy, and the scratch types;
+//! - `memory/`: `FrameMemory`, the seam between the systems and a strategy,
+//!   one file per strategy, and the scratch types;
 //! - `scenario/`: the RON scenarios, schema, loading and validation apart;
 //! - `entity_count.rs`: [`EntitiesPerFrame`], checked once, never clamped;
 //! - `strategy.rs`: the strategies' names; `checksum.rs`: the hash of the
