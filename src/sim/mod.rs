@@ -154,8 +154,8 @@ impl Simulation {
     /// Builds the world and the schedule for `strategy`.
     ///
     /// The scenario must be valid ([`Scenario::validate`]; the loaders
-    /// check it). Initialise the task pool first ([`init_task_pool`]), or
-    /// bevy initialises it with its defaults.
+    /// check it). Start the compute threads first ([`init_task_pool`]), or
+    /// bevy starts them with its defaults.
     pub fn new(strategy: Strategy, scenario: &Scenario, options: SimOptions) -> Simulation {
         match strategy {
             Strategy::Arena => Self::build::<ArenaMemory>(scenario, options),

@@ -34,10 +34,10 @@ pub fn frame_schedule<M: FrameMemory>() -> Schedule {
     schedule
 }
 
-/// Initialises bevy's compute task pool with `threads` threads (all cores
-/// when `None`) and returns its thread count. Call it before building a
-/// `Simulation`; the task pool is global, so once it exists later calls
-/// return its size and change nothing.
+/// Starts bevy's compute threads (its global `ComputeTaskPool`, hence the
+/// name), `threads` of them or one per core when `None`, and returns how
+/// many there are. Call it before building a `Simulation`; once the threads
+/// exist, later calls return their number and change nothing.
 pub fn init_task_pool(threads: Option<usize>) -> usize {
     let threads = threads.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
