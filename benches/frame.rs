@@ -27,7 +27,7 @@ use std::time::Duration;
 use criterion::{
     BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
 };
-use framemem::sim::{self, Scenario, SimOptions, Simulation, Strategy};
+use framemem::sim::{self, EntitiesPerFrame, Scenario, SimOptions, Simulation, Strategy};
 
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
@@ -81,8 +81,8 @@ fn frame(c: &mut Criterion) {
             group.throughput(Throughput::Elements(n));
             for strategy in Strategy::ALL {
                 let options = SimOptions {
-                    entities_per_frame: Some(n),
-                    ..SimOptions::default()
+                    entities_per_frame: EntitiesPerFrame::new(n).expect("a count in range"),
+                    seed: sim::DEFAULT_SEED,
                 };
                 // One world at a time: a 100k debris world holds hundreds
                 // of MiB.

@@ -23,7 +23,7 @@ use std::hint::black_box;
 use std::ptr::NonNull;
 use std::time::Instant;
 
-use framemem::sim::{Scenario, SimOptions, Simulation, Strategy};
+use framemem::sim::{DEFAULT_SEED, Scenario, SimOptions, Simulation, Strategy};
 use framemem::{Allocator, Arena, CountingAllocator, Pool, Slab};
 
 #[global_allocator]
@@ -185,8 +185,12 @@ fn measure_frames() {
     let mut sims: Vec<Simulation> = Strategy::ALL
         .iter()
         .map(|&s| {
-            Simulation::new(s, &scenario, SimOptions::default())
-                .count_allocations_with(|| GLOBAL.snapshot())
+            Simulation::new(
+                s,
+                &scenario,
+                SimOptions::for_scenario(&scenario, DEFAULT_SEED),
+            )
+            .count_allocations_with(|| GLOBAL.snapshot())
         })
         .collect();
     for sim in &mut sims {

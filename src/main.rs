@@ -44,8 +44,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
     let _heap_profile = HeapProfile::start();
     let threads = sim::init_task_pool(config.threads);
     let mut sims = config.simulations();
-    let entities = sims[0].entities_per_frame();
-    config.announce(threads, entities, &profiling);
+    config.announce(threads, &profiling);
 
     let stop = driver::stop_flag(config.quiet);
     let pace = Pace {
@@ -66,12 +65,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         eprintln!("{how}: reporting the frames done");
     }
 
-    let report = Report::new(
-        &mut sims,
-        measured,
-        &config.run_info(threads, entities),
-        interrupted,
-    );
+    let report = Report::new(&mut sims, measured, &config.run_info(threads), interrupted);
     let written = outputs.finish(&report, profiling.finish());
     if let Some(mismatch) = report.checksum_mismatch() {
         return Err(anyhow::anyhow!(mismatch));

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use common::puffin_frames::{Seen, seen, seen_latest};
 use common::scratch_dir;
 use framemem::profile::{Profiling, Recording};
-use framemem::sim::{self, Scenario, SimOptions, Simulation, Strategy};
+use framemem::sim::{self, EntitiesPerFrame, Scenario, SimOptions, Simulation, Strategy};
 
 /// Scopes every frame has: the top scope, the frame's phases, the systems,
 /// the phases of `collide` and the parallel batches.
@@ -190,8 +190,8 @@ fn a_recording_reads_back_with_its_frames_and_scopes() {
     let mut profiling = Profiling::start(None, Some(recording));
     let scenario = Scenario::builtin();
     let options = SimOptions {
-        entities_per_frame: Some(500),
-        ..SimOptions::default()
+        entities_per_frame: EntitiesPerFrame::new(500).unwrap(),
+        seed: sim::DEFAULT_SEED,
     };
     let mut sims = [
         Simulation::new(Strategy::Arena, &scenario, options),

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use framemem::profile::{self, Profiling, Recording};
 use framemem::report::{RunInfo, format_bytes};
 use framemem::sim::{
-    self, DEFAULT_SEED, MAX_ENTITIES_PER_FRAME, Scenario, SimOptions, Simulation, Strategy,
+    self, DEFAULT_SEED, EntitiesPerFrame, Scenario, SimOptions, Simulation, Strategy,
 };
 
 use super::driver::COMPARE_BLOCK_FRAMES;
@@ -71,15 +71,14 @@ impl RunConfig {
         } else {
             vec![cli.alloc.into()]
         };
+        // The flag, else the scenario's; resolved here, once. The memory
+        // estimate first: it says more than the range does.
         let entities = cli.entities.unwrap_or(scenario.entities_per_frame);
         check_memory(&scenario, entities, strategies.len())?;
-        if entities > MAX_ENTITIES_PER_FRAME {
-            return Err(usage(format!(
-                "--entities {entities} is above the maximum of {MAX_ENTITIES_PER_FRAME} per frame"
-            )));
-        }
+        let entities =
+            EntitiesPerFrame::new(entities).map_err(|e| usage(format!("--entities: {e}")))?;
         let sim = SimOptions {
-            entities_per_frame: Some(entities),
+            entities_per_frame: entities,
             seed: cli.seed.unwrap_or(DEFAULT_SEED),
         };
         Ok(RunConfig {
@@ -126,10 +125,10 @@ impl RunConfig {
     }
 
     /// The settings every summary of this run shares.
-    pub fn run_info(&self, threads: usize, entities: u32) -> RunInfo {
+    pub fn run_info(&self, threads: usize) -> RunInfo {
         RunInfo {
             scenario: self.scenario.name.clone(),
-            entities,
+            entities: self.sim.entities_per_frame.get(),
             threads,
             seed: self.sim.seed,
             block_frames: (self.strategies.len() > 1).then_some(COMPARE_BLOCK_FRAMES),
@@ -138,7 +137,7 @@ impl RunConfig {
     }
 
     /// Says on stderr what is about to run (unless `--quiet`).
-    pub fn announce(&self, threads: usize, entities: u32, profiling: &Profiling) {
+    pub fn announce(&self, threads: usize, profiling: &Profiling) {
         if let Some(e) = profiling.stream_error()
             && !self.quiet
         {
@@ -152,6 +151,7 @@ impl RunConfig {
             Some(n) => format!("{n} frames"),
         };
         let names: Vec<&str> = self.strategies.iter().map(|s| s.name()).collect();
+        let entities = self.sim.entities_per_frame.get();
         eprintln!(
             "framemem: scenario {}, {entities} entities/frame, {frames} (+{} warm-up), alloc {}, \
              {threads} threads",

@@ -1,26 +1,64 @@
-//! A tiny FNV-1a hasher for the simulation checksum.
+//! The simulation's checksum: a hash of the persistent state (every target
+//! and emitter, by id), the figure every strategy must agree on.
 //!
-//! Not `std`'s `DefaultHasher`: its algorithm is unspecified and may change
-//! between Rust releases, and a checksum printed today must mean the same
-//! tomorrow. FNV-1a is a few lines, stable by definition, and plenty for
+//! Hashed with FNV-1a, not `std`'s `DefaultHasher`: its algorithm is
+//! unspecified and may change between Rust releases, and a checksum printed
+//! today must mean the same tomorrow. FNV-1a is a few lines, stable by definition, and plenty for
 //! telling two simulation states apart (it is not a defence against
 //! adversaries, which we do not have).
 
+use bevy_ecs::query::QueryState;
+use bevy_ecs::world::World;
+
+use crate::sim::components::{Emitter, Target};
+
+/// A hash of the persistent state: every target, then every emitter, each
+/// sorted by id, field by field.
+pub fn persistent_state(world: &mut World) -> u64 {
+    let mut targets: Vec<Target> = QueryState::<&Target>::new(world)
+        .iter(world)
+        .copied()
+        .collect();
+    targets.sort_unstable_by_key(|t| t.id);
+    let mut emitters: Vec<Emitter> = QueryState::<&Emitter>::new(world)
+        .iter(world)
+        .copied()
+        .collect();
+    emitters.sort_unstable_by_key(|e| e.id);
+    let mut h = Fnv1a::new();
+    for t in &targets {
+        h.write_u64(u64::from(t.id));
+        for v in t.position.to_array() {
+            h.write_f32(v);
+        }
+        h.write_u64(t.health as u64);
+        h.write_u64(t.hits);
+        h.write_u64(t.absorbed);
+        h.write_u64(u64::from(t.destroyed));
+    }
+    for e in &emitters {
+        h.write_u64(u64::from(e.id));
+        h.write_f32(e.yaw);
+        h.write_u64(e.emitted);
+    }
+    h.finish()
+}
+
 /// 64-bit FNV-1a (offset basis and prime from the FNV specification).
 #[derive(Clone, Copy, Debug)]
-pub struct Fnv1a(u64);
+struct Fnv1a(u64);
 
 impl Fnv1a {
     const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
     const PRIME: u64 = 0x0000_0100_0000_01b3;
 
     /// A hasher in its initial state.
-    pub fn new() -> Self {
+    fn new() -> Self {
         Self(Self::OFFSET_BASIS)
     }
 
     /// Hashes bytes, one at a time (that is the algorithm).
-    pub fn write(&mut self, bytes: &[u8]) {
+    fn write(&mut self, bytes: &[u8]) {
         for &b in bytes {
             self.0 ^= u64::from(b);
             self.0 = self.0.wrapping_mul(Self::PRIME);
@@ -28,25 +66,19 @@ impl Fnv1a {
     }
 
     /// Hashes a `u64` as little-endian bytes.
-    pub fn write_u64(&mut self, v: u64) {
+    fn write_u64(&mut self, v: u64) {
         self.write(&v.to_le_bytes());
     }
 
     /// Hashes an `f32` by its bits, so `-0.0` and `0.0` differ and the
     /// checksum sees every bit of drift.
-    pub fn write_f32(&mut self, v: f32) {
+    fn write_f32(&mut self, v: f32) {
         self.write(&v.to_bits().to_le_bytes());
     }
 
     /// The hash so far.
-    pub fn finish(&self) -> u64 {
+    fn finish(&self) -> u64 {
         self.0
-    }
-}
-
-impl Default for Fnv1a {
-    fn default() -> Self {
-        Self::new()
     }
 }
 

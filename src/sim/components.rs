@@ -5,7 +5,7 @@
 //! - Transient entities, spawned by the emitters and despawned at the end of
 //!   every frame: [`Transient`] (with its [`Reach`]), [`Transform`],
 //!   [`Velocity`] and the strategy's payload component (a trail of `Vec3`,
-//!   see `memory.rs`).
+//!   see `memory/`).
 //!
 //! Only the payload differs between strategies; every other component, and
 //! every computation on them, is the same, which is why the checksums match.

@@ -2,12 +2,21 @@
 //! spawn thousands of transient entities every frame, each with a payload
 //! from the chosen allocation strategy, and despawn them all at frame end.
 //!
-//! - `components.rs`: the components; `scenario.rs`: the RON scenarios;
-//! - `memory.rs`: [`FrameMemory`], the glue that routes payloads and scratch
-//!   to a strategy; `systems.rs`: the systems, plain functions generic over
-//!   it; `checksum.rs`: FNV-1a for the checksum;
-//! - this file: [`Simulation`], which builds the world and the schedule for a
-//!   strategy, declares the order of one frame, steps it and measures it.
+//! This file is [`Simulation`]: it builds the world and the schedule for a
+//! strategy, steps it and measures it. Read on top to bottom:
+//!
+//! - `schedule.rs`: the order of one frame, declared once;
+//! - `systems/`: the systems by phase (`spawn`, `motion`, `collide`,
+//!   `lifecycle`), plain functions generic over the strategy;
+//! - `grid.rs`: the broadphase's spatial hash grid, pure functions;
+//! - `memory/`: `FrameMemory`, the seam between the systems and a strategy,
+//!   one file per strategy, and the scratch types;
+//! - `scenario/`: the RON scenarios, schema, loading and validation apart;
+//! - `entity_count.rs`: [`EntitiesPerFrame`], checked once, never clamped;
+//! - `strategy.rs`: the strategies' names; `checksum.rs`: the hash of the
+//!   persistent state;
+//! - `resources.rs`, `components.rs`, `rows.rs`: the data, at the bottom:
+//!   shared resources, the components, the collide system's scratch rows.
 //!
 //! Deterministic: a fixed time step, a seeded generator used by the
 //! single-threaded spawn system only, parallel work that is per entity, and
@@ -16,92 +25,68 @@
 
 mod checksum;
 mod components;
+mod entity_count;
+mod grid;
 mod memory;
+mod resources;
+mod rows;
 mod scenario;
+mod schedule;
+mod strategy;
 mod systems;
 
 use std::fmt;
 use std::time::Instant;
 
-use bevy_ecs::query::QueryState;
-use bevy_ecs::schedule::{IntoScheduleConfigs, Schedule};
+use bevy_ecs::schedule::Schedule;
 use bevy_ecs::world::World;
-use glam::Vec3;
 
 use crate::alloc::AllocCounts;
 
-pub use checksum::Fnv1a;
-pub use components::{Emitter, Reach, Target, Transform, Transient, Velocity};
-pub use memory::{
-    ArenaMemory, ArenaTrail, FrameMemory, HeapMemory, HeapTrail, MemoryFigures, MemoryPlan,
-    PoolMemory, PoolTrail, ScratchItem, ScratchPools, ScratchVec, SlabMemory, SlabTrail,
-};
-pub use scenario::{
-    DEFAULT_SCENARIO_RON, EmitterSpec, InvalidField, MAX_ENTITIES_PER_FRAME, MAX_TRAIL_LEN,
-    Scenario, ScenarioError, SpeedRange, TRAIL_POINT_BYTES, TargetSpec, Targets, TrailLengths,
-    TrailSpec,
-};
-pub use systems::{Body, Contact, FrameCounters, SimConfig, Spawner, TargetScratch};
+use components::{Transform, Transient, Velocity};
+use memory::{ArenaMemory, FrameMemory, HeapMemory, MemoryPlan, PoolMemory, SlabMemory};
+use memory::{PoolTrail, SlabTrail};
+use resources::{FrameCounters, SimConfig};
+use rows::{Body, Contact};
+use systems::spawn::{Spawner, spawn_persistent};
 
-use systems::{LengthSampler, Shot};
+pub use entity_count::{EntitiesPerFrame, EntityCountError, MAX_ENTITIES_PER_FRAME};
+pub use memory::MemoryFigures;
+pub use scenario::{
+    DEFAULT_SCENARIO_RON, EmitterSpec, InvalidField, MAX_TRAIL_LEN, Scenario, ScenarioError,
+    SpeedRange, TargetSpec, Targets, TrailLengths, TrailSpec,
+};
+pub use schedule::init_task_pool;
+pub use strategy::Strategy;
 
 /// The default `--seed`.
 pub const DEFAULT_SEED: u64 = 0x5eed_f4a3_e000_0001;
 
-/// An allocation strategy for the per-frame memory.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Strategy {
-    /// The frame arena: everything released by one reset.
-    Arena,
-    /// The size-class slab: freed one by one.
-    Slab,
-    /// Object pools: recycled.
-    Pool,
-    /// The global allocator: the baseline.
-    Heap,
-}
-
-impl Strategy {
-    /// Every strategy, in the order reports list them.
-    pub const ALL: [Strategy; 4] = [
-        Strategy::Arena,
-        Strategy::Slab,
-        Strategy::Pool,
-        Strategy::Heap,
-    ];
-
-    /// The name used on the command line and in reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            Strategy::Arena => "arena",
-            Strategy::Slab => "slab",
-            Strategy::Pool => "pool",
-            Strategy::Heap => "heap",
-        }
-    }
-}
-
-impl fmt::Display for Strategy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
 /// Run settings that are not part of the scenario.
 #[derive(Clone, Copy, Debug)]
 pub struct SimOptions {
-    /// Overrides the scenario's `entities_per_frame` when set.
-    pub entities_per_frame: Option<u64>,
+    /// Transient entities spawned (and despawned) every frame.
+    pub entities_per_frame: EntitiesPerFrame,
     /// Seed of the spawn generator.
     pub seed: u64,
 }
 
-impl Default for SimOptions {
-    fn default() -> Self {
-        Self {
-            entities_per_frame: None,
-            seed: DEFAULT_SEED,
+impl SimOptions {
+    /// The scenario's own entity count, and `seed`.
+    ///
+    /// # Panics
+    ///
+    /// When the scenario's `entities_per_frame` is out of range, which a
+    /// scenario from the loaders never is (they validate it); a scenario
+    /// edited in code must keep it in `1..=`[`MAX_ENTITIES_PER_FRAME`].
+    #[track_caller]
+    pub fn for_scenario(scenario: &Scenario, seed: u64) -> Self {
+        match EntitiesPerFrame::new(scenario.entities_per_frame) {
+            Ok(entities_per_frame) => Self {
+                entities_per_frame,
+                seed,
+            },
+            Err(e) => panic!("scenario `{}`: {e}", scenario.name),
         }
     }
 }
@@ -136,28 +121,11 @@ pub fn estimated_bytes_per_entity(scenario: &Scenario) -> u64 {
         // The entity in its table, and bevy's per-entity location record.
         + 8
         + 24;
-    let trail = scenario.max_trail_len() as usize * TRAIL_POINT_BYTES;
+    let trail = scenario.max_trail_len() as usize * scenario::TRAIL_POINT_BYTES;
     // A body row, an entry, a share of the buckets (start and cursor, up to
     // two buckets per body), a contact.
     let scratch = size_of::<Body>() + 4 + 2 * 2 * 4 + size_of::<Contact>();
     2 * (components + trail + scratch) as u64
-}
-
-/// Initialises bevy's compute task pool with `threads` threads (all cores
-/// when `None`) and returns the pool's thread count. Call it before building
-/// a [`Simulation`]; the pool is global, so once it exists later calls return
-/// its size and change nothing.
-pub fn init_task_pool(threads: Option<usize>) -> usize {
-    let threads = threads.unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-    });
-    bevy_tasks::ComputeTaskPool::get_or_init(|| {
-        bevy_tasks::TaskPoolBuilder::new()
-            .num_threads(threads)
-            .thread_name("framemem compute".to_owned())
-            .build()
-    })
-    .thread_num()
 }
 
 /// A world and its schedule for one strategy. See the module docs.
@@ -169,7 +137,7 @@ pub struct Simulation {
     figures: fn(&World) -> MemoryFigures,
     count_allocations: Option<fn() -> AllocCounts>,
     frame: u64,
-    entities_per_frame: u32,
+    entities_per_frame: EntitiesPerFrame,
 }
 
 impl fmt::Debug for Simulation {
@@ -177,7 +145,7 @@ impl fmt::Debug for Simulation {
         f.debug_struct("Simulation")
             .field("strategy", &self.strategy)
             .field("frame", &self.frame)
-            .field("entities_per_frame", &self.entities_per_frame)
+            .field("entities_per_frame", &self.entities_per_frame.get())
             .finish_non_exhaustive()
     }
 }
@@ -186,9 +154,8 @@ impl Simulation {
     /// Builds the world and the schedule for `strategy`.
     ///
     /// The scenario must be valid ([`Scenario::validate`]; the loaders
-    /// check it) and the entity count at most [`MAX_ENTITIES_PER_FRAME`].
-    /// Initialise the task pool first ([`init_task_pool`]), or bevy
-    /// initialises it with its defaults.
+    /// check it). Start the compute threads first ([`init_task_pool`]), or
+    /// bevy starts them with its defaults.
     pub fn new(strategy: Strategy, scenario: &Scenario, options: SimOptions) -> Simulation {
         match strategy {
             Strategy::Arena => Self::build::<ArenaMemory>(scenario, options),
@@ -199,54 +166,19 @@ impl Simulation {
     }
 
     fn build<M: FrameMemory>(scenario: &Scenario, options: SimOptions) -> Simulation {
-        let entities = options
-            .entities_per_frame
-            .unwrap_or(scenario.entities_per_frame)
-            .clamp(1, MAX_ENTITIES_PER_FRAME);
-        let entities = u32::try_from(entities).expect("MAX_ENTITIES_PER_FRAME fits in u32");
+        let entities = options.entities_per_frame;
         let mut world = World::new();
         world.insert_resource(M::new(&MemoryPlan {
-            entities_per_frame: entities as usize,
+            entities_per_frame: entities.get() as usize,
             max_trail_len: scenario.max_trail_len() as usize,
         }));
-        world.insert_resource(SimConfig {
-            dt: scenario.timestep_s,
-            gravity: Vec3::from_array(scenario.gravity),
-            cell_size: scenario.cell_size,
-            world_extent: scenario.world_extent,
-        });
-        world.insert_resource(Spawner {
-            entities_per_frame: entities,
-            rng: fastrand::Rng::with_seed(options.seed),
-            speed_min: scenario.speed.min,
-            speed_max: scenario.speed.max,
-            spread: scenario.spread_deg.to_radians().tan(),
-            flight_time_s: scenario.flight_time_s,
-            trail_spacing_s: scenario.trail.spacing,
-            lengths: LengthSampler::new(&scenario.trail.lengths),
-            shots: Vec::<Shot>::with_capacity(scenario.emitters.len()),
-        });
+        world.insert_resource(SimConfig::new(scenario));
+        world.insert_resource(Spawner::new(scenario, entities, options.seed));
         world.insert_resource(FrameCounters::default());
         spawn_persistent(&mut world, scenario);
-
-        let mut schedule = Schedule::default();
-        // One frame, in order. Broadphase, contacts and resolve are phases of
-        // `collide`, because their scratch cannot outlive one system call.
-        schedule.add_systems(
-            (
-                systems::spawn_transients::<M>, // emitters spawn N entities with payloads
-                systems::integrate,             // par_iter_mut: motion
-                systems::update_payloads::<M>,  // par_iter_mut: trail -> reach, energy
-                systems::collide::<M>,          // broadphase; contacts; resolve on targets
-                systems::release_payloads::<M>, // pool and slab payloads go back
-                systems::despawn_transients,    // every transient entity, one by one
-                systems::end_frame::<M>,        // the strategy's end of frame (arena reset)
-            )
-                .chain(),
-        );
         Simulation {
             world,
-            schedule,
+            schedule: schedule::frame_schedule::<M>(),
             strategy: M::STRATEGY,
             figures: |world| world.resource::<M>().figures(),
             count_allocations: None,
@@ -306,33 +238,7 @@ impl Simulation {
 
     /// A hash of the persistent state: every target and emitter, by id.
     pub fn checksum(&mut self) -> u64 {
-        let mut targets: Vec<Target> = QueryState::<&Target>::new(&mut self.world)
-            .iter(&self.world)
-            .copied()
-            .collect();
-        targets.sort_unstable_by_key(|t| t.id);
-        let mut emitters: Vec<Emitter> = QueryState::<&Emitter>::new(&mut self.world)
-            .iter(&self.world)
-            .copied()
-            .collect();
-        emitters.sort_unstable_by_key(|e| e.id);
-        let mut h = Fnv1a::new();
-        for t in &targets {
-            h.write_u64(u64::from(t.id));
-            for v in t.position.to_array() {
-                h.write_f32(v);
-            }
-            h.write_u64(t.health as u64);
-            h.write_u64(t.hits);
-            h.write_u64(t.absorbed);
-            h.write_u64(u64::from(t.destroyed));
-        }
-        for e in &emitters {
-            h.write_u64(u64::from(e.id));
-            h.write_f32(e.yaw);
-            h.write_u64(e.emitted);
-        }
-        h.finish()
+        checksum::persistent_state(&mut self.world)
     }
 
     /// The strategy's memory figures now.
@@ -352,7 +258,7 @@ impl Simulation {
 
     /// Transient entities per frame.
     pub fn entities_per_frame(&self) -> u32 {
-        self.entities_per_frame
+        self.entities_per_frame.get()
     }
 
     /// The world, for inspection.
@@ -369,52 +275,5 @@ impl Simulation {
     /// when despawned ids are reused (`despawn_all` would make it grow).
     pub fn entity_ids_allocated(&self) -> u32 {
         self.world.entities().len()
-    }
-}
-
-/// Spawns the scenario's emitters and targets.
-fn spawn_persistent(world: &mut World, scenario: &Scenario) {
-    for (id, e) in scenario.emitters.iter().enumerate() {
-        world.spawn(Emitter {
-            id: id as u32,
-            position: Vec3::from_array(e.position),
-            yaw: e.yaw_deg.to_radians(),
-            pitch: e.pitch_deg.to_radians(),
-            sweep: e.sweep_deg_per_s.to_radians(),
-            weight: e.weight,
-            muzzle_radius: e.muzzle_radius,
-            emitted: 0,
-        });
-    }
-    let target = |id: usize, home: Vec3, radius: f32, health: u32| Target {
-        id: id as u32,
-        position: home,
-        home,
-        radius,
-        health: i64::from(health),
-        max_health: i64::from(health),
-        hits: 0,
-        absorbed: 0,
-        destroyed: 0,
-    };
-    match &scenario.targets {
-        Targets::List(list) => {
-            for (id, t) in list.iter().enumerate() {
-                world.spawn(target(id, Vec3::from_array(t.position), t.radius, t.health));
-            }
-        }
-        Targets::Ring {
-            count,
-            radius,
-            height,
-            target_radius,
-            health,
-        } => {
-            for id in 0..*count as usize {
-                let angle = std::f32::consts::TAU * id as f32 / *count as f32;
-                let home = Vec3::new(radius * angle.sin(), *height, radius * angle.cos());
-                world.spawn(target(id, home, *target_radius, *health));
-            }
-        }
     }
 }

@@ -1,0 +1,93 @@
+//! The arena strategy: trails and scratch in the frame [`Arena`], all
+//! released by one reset at the end of the frame. Trails reach components
+//! only as [`ArenaSlice`] handles, and resolving one checks the arena's
+//! epoch: no pointer survives a reset.
+
+use bevy_ecs::component::Component;
+use bevy_ecs::resource::Resource;
+use glam::Vec3;
+
+use crate::alloc::{Allocator, Arena, ArenaSlice};
+use crate::sim::memory::frame_memory::{FrameMemory, MemoryFigures, MemoryPlan};
+use crate::sim::memory::scratch::ScratchItem;
+use crate::sim::strategy::Strategy;
+
+/// The arena strategy. See the module docs.
+#[derive(Resource, Debug, Default)]
+pub struct ArenaMemory {
+    arena: Arena,
+}
+
+/// An arena trail: a `Copy` handle that resolves only until the reset.
+#[derive(Component, Clone, Copy, Debug)]
+pub struct ArenaTrail(pub ArenaSlice<Vec3>);
+
+impl FrameMemory for ArenaMemory {
+    const STRATEGY: Strategy = Strategy::Arena;
+    type Payload = ArenaTrail;
+    type Scratch<'a, T: ScratchItem> = allocator_api2::vec::Vec<T, &'a Arena>;
+    const RELEASES_PAYLOADS: bool = false;
+
+    fn new(_plan: &MemoryPlan) -> Self {
+        Self::default()
+    }
+
+    #[inline]
+    fn alloc_trail(&self, len: usize, fill: impl FnMut(usize) -> Vec3) -> ArenaTrail {
+        ArenaTrail(self.arena.handle_slice_fill_with(len, fill))
+    }
+
+    #[inline]
+    fn try_trail<'a>(&'a self, payload: &'a ArenaTrail) -> Option<&'a [Vec3]> {
+        self.arena.try_get(payload.0)
+    }
+
+    fn release_trail(&self, _payload: &mut ArenaTrail) {}
+
+    fn scratch<T: ScratchItem>(&self, capacity: usize) -> Self::Scratch<'_, T> {
+        allocator_api2::vec::Vec::with_capacity_in(capacity, &self.arena)
+    }
+
+    fn end_frame(&mut self) {
+        self.arena.reset();
+    }
+
+    fn figures(&self) -> MemoryFigures {
+        let stats = self.arena.stats();
+        MemoryFigures {
+            peak_bytes_in_use: stats.peak_bytes_in_use as u64,
+            bytes_reserved: stats.bytes_reserved as u64,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trail_does_not_resolve_after_the_end_of_frame() {
+        let plan = MemoryPlan {
+            entities_per_frame: 1,
+            max_trail_len: 4,
+        };
+        let mut memory = ArenaMemory::new(&plan);
+        let trail = memory.alloc_trail(4, |i| Vec3::splat(i as f32));
+        assert_eq!(memory.trail(&trail)[3], Vec3::splat(3.0));
+        memory.end_frame();
+        assert!(
+            memory.try_trail(&trail).is_none(),
+            "a handle survived the reset"
+        );
+        let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            memory.trail(&trail);
+        }))
+        .expect_err("resolving a stale handle must panic");
+        let message = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        assert!(message.contains("arena"), "unclear message: {message}");
+    }
+}

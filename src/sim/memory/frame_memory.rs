@@ -1,0 +1,97 @@
+//! [`FrameMemory`]: the seam between the systems and a strategy, with the
+//! [`MemoryPlan`] a strategy is sized from and the [`MemoryFigures`] it
+//! reports.
+
+use bevy_ecs::component::{Component, Mutable};
+use bevy_ecs::resource::Resource;
+use glam::Vec3;
+
+use crate::sim::memory::scratch::{ScratchItem, ScratchVec};
+use crate::sim::strategy::Strategy;
+
+/// What a strategy needs to know up front to size itself.
+#[derive(Clone, Copy, Debug)]
+pub struct MemoryPlan {
+    /// Transient entities per frame.
+    pub entities_per_frame: usize,
+    /// The longest trail, in points.
+    pub max_trail_len: usize,
+}
+
+/// A strategy's memory figures, for the report.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct MemoryFigures {
+    /// High-water mark of the bytes the frame's payloads and scratch occupy.
+    /// Arena and slab: their own [`Stats::peak_bytes_in_use`]
+    /// (slab: slot sizes). Heap and pool: counted by the strategy's glue,
+    /// per frame (pool: the capacity of the vectors taken).
+    ///
+    /// [`Stats::peak_bytes_in_use`]: crate::Stats::peak_bytes_in_use
+    pub peak_bytes_in_use: u64,
+    /// Bytes the strategy holds from the system now. Arena and slab: their
+    /// chunks; pool: its idle trails; heap: 0 (everything was freed).
+    pub bytes_reserved: u64,
+}
+
+/// Where one strategy's per-frame memory comes from. See `memory/mod.rs`.
+pub trait FrameMemory: Resource<Mutability = Mutable> + Sized {
+    /// The strategy this is.
+    const STRATEGY: Strategy;
+
+    /// The component holding an entity's trail.
+    type Payload: Component<Mutability = Mutable>;
+
+    /// A scratch vector of `T`, valid while `self` is borrowed.
+    type Scratch<'a, T: ScratchItem>: ScratchVec<T>
+    where
+        Self: 'a;
+
+    /// A strategy sized for `plan`.
+    fn new(plan: &MemoryPlan) -> Self;
+
+    /// Allocates a trail of `len` points made by `fill(index)`.
+    ///
+    /// Called from one thread at a time (the spawn system).
+    fn alloc_trail(&self, len: usize, fill: impl FnMut(usize) -> Vec3) -> Self::Payload;
+
+    /// The trail's points.
+    ///
+    /// # Panics
+    ///
+    /// When the payload no longer resolves: released, or (arena) made before
+    /// the last reset. [`try_trail`](Self::try_trail) tests instead.
+    #[track_caller]
+    fn trail<'a>(&'a self, payload: &'a Self::Payload) -> &'a [Vec3] {
+        match self.try_trail(payload) {
+            Some(points) => points,
+            None => panic!(
+                "{} payload no longer resolves: it was released or made before the last \
+                 end of frame",
+                Self::STRATEGY.name()
+            ),
+        }
+    }
+
+    /// The trail's points, or `None` when the payload no longer resolves.
+    fn try_trail<'a>(&'a self, payload: &'a Self::Payload) -> Option<&'a [Vec3]>;
+
+    /// Whether payloads must be given back before their entity is despawned
+    /// (pool, slab). The heap's `Vec` frees itself when the component drops,
+    /// and the arena's reset releases everything at once.
+    const RELEASES_PAYLOADS: bool;
+
+    /// Gives the trail's memory back, leaving `payload` empty. A no-op where
+    /// [`RELEASES_PAYLOADS`](Self::RELEASES_PAYLOADS) is false. May run on
+    /// any thread, on many at once.
+    fn release_trail(&self, payload: &mut Self::Payload);
+
+    /// An empty scratch vector with room for `capacity` values.
+    fn scratch<T: ScratchItem>(&self, capacity: usize) -> Self::Scratch<'_, T>;
+
+    /// The end of the frame: every payload of the frame has been released or
+    /// despawned. The arena resets here.
+    fn end_frame(&mut self);
+
+    /// Memory figures for the report.
+    fn figures(&self) -> MemoryFigures;
+}

@@ -1,0 +1,51 @@
+//! Where the simulation's per-frame memory comes from: one file per
+//! strategy, behind the [`FrameMemory`] trait.
+//!
+//! [`FrameMemory`] is what a system needs from a strategy: allocate a
+//! payload (a trail of `Vec3`) that a component can hold, read it back,
+//! release it before its entity is despawned, hand out scratch vectors that
+//! live inside one system call, and end the frame. Systems are generic over
+//! it, so each strategy gets its own monomorphised schedule and no entity
+//! pays for dynamic dispatch.
+//!
+//! | strategy | payload component | scratch | end of frame |
+//! | --- | --- | --- | --- |
+//! | [`HeapMemory`] | `Vec<Vec3>`, freed by its `Drop` at despawn | a new `Vec` per use | nothing |
+//! | [`PoolMemory`] | a `Vec<Vec3>` taken from a [`Pool`], put back before despawn | a [`Pooled`] `Vec` | nothing |
+//! | [`SlabMemory`] | a [`SlabSlice`], freed before despawn | a `Vec` in the [`Slab`] (over 4 KiB: the system heap) | nothing |
+//! | [`ArenaMemory`] | an [`ArenaSlice`], resolved through the epoch check | a `Vec` in the [`Arena`] | [`Allocator::reset`] |
+//!
+//! Scratch vectors borrow the strategy (`&self`), and the arena's reset needs
+//! `&mut self`, so the borrow checker proves that no scratch data outlives
+//! the frame; it is also why scratch cannot be kept in a resource or
+//! component, which must be `'static`.
+//!
+//! - `frame_memory.rs`: the trait, the plan a strategy is sized from, its
+//!   figures;
+//! - `scratch.rs`: the scratch vector types and the rows kept in them;
+//! - `frame_bytes.rs`: the byte count of the strategies whose allocator keeps
+//!   none (heap, pool);
+//! - `heap.rs`, `pool.rs`, `slab.rs`, `arena.rs`: the strategies.
+//!
+//! [`Pool`]: crate::alloc::Pool
+//! [`Pooled`]: crate::alloc::Pooled
+//! [`SlabSlice`]: crate::alloc::SlabSlice
+//! [`Slab`]: crate::alloc::Slab
+//! [`ArenaSlice`]: crate::alloc::ArenaSlice
+//! [`Arena`]: crate::alloc::Arena
+//! [`Allocator::reset`]: crate::alloc::Allocator::reset
+
+mod arena;
+mod frame_bytes;
+mod frame_memory;
+mod heap;
+mod pool;
+mod scratch;
+mod slab;
+
+pub use arena::ArenaMemory;
+pub use frame_memory::{FrameMemory, MemoryFigures, MemoryPlan};
+pub use heap::HeapMemory;
+pub use pool::{PoolMemory, PoolTrail};
+pub use scratch::ScratchVec;
+pub use slab::{SlabMemory, SlabTrail};

@@ -1,0 +1,92 @@
+//! The pool strategy: trails are `Vec`s recycled through a [`Pool`], taken
+//! at spawn and put back (cleared, capacity kept) before despawn; scratch
+//! vectors are recycled too, one pool per row type ([`PoolScratch`]).
+
+use bevy_ecs::component::Component;
+use bevy_ecs::resource::Resource;
+use glam::Vec3;
+
+use crate::alloc::{Pool, Pooled};
+use crate::sim::memory::frame_bytes::FrameBytes;
+use crate::sim::memory::frame_memory::{FrameMemory, MemoryFigures, MemoryPlan};
+use crate::sim::memory::scratch::{PoolScratch, ScratchItem};
+use crate::sim::scenario::TRAIL_POINT_BYTES;
+use crate::sim::strategy::Strategy;
+
+/// The pool strategy. See the module docs.
+#[derive(Resource, Debug)]
+pub struct PoolMemory {
+    trails: Pool<Vec<Vec3>>,
+    scratch: PoolScratch,
+    /// New trails get this capacity, so a recycled one never has to grow.
+    trail_capacity: usize,
+    bytes: FrameBytes,
+}
+
+/// A pooled trail: a `Vec` that goes back to the pool before despawn.
+#[derive(Component, Debug)]
+pub struct PoolTrail(pub Vec<Vec3>);
+
+impl FrameMemory for PoolMemory {
+    const STRATEGY: Strategy = Strategy::Pool;
+    type Payload = PoolTrail;
+    type Scratch<'a, T: ScratchItem> = Pooled<'a, Vec<T>>;
+    const RELEASES_PAYLOADS: bool = true;
+
+    fn new(plan: &MemoryPlan) -> Self {
+        // Room for every trail of a frame twice over: the pool keeps its
+        // bound by leasing capacity to threads in batches, and a tight bound
+        // would drop trails that the next frame then has to allocate again.
+        let idle = plan
+            .entities_per_frame
+            .saturating_mul(2)
+            .saturating_add(4096);
+        Self {
+            trails: Pool::new(idle),
+            scratch: PoolScratch::new(),
+            trail_capacity: plan.max_trail_len,
+            bytes: FrameBytes::default(),
+        }
+    }
+
+    #[inline]
+    fn alloc_trail(&self, len: usize, fill: impl FnMut(usize) -> Vec3) -> PoolTrail {
+        let mut trail = self.trails.take();
+        // A new trail gets the longest length at once, so that recycled
+        // trails never reallocate; for a recycled one this is a no-op.
+        trail.reserve_exact(self.trail_capacity.max(len));
+        self.bytes.add(trail.capacity() * TRAIL_POINT_BYTES);
+        trail.extend((0..len).map(fill));
+        PoolTrail(trail)
+    }
+
+    #[inline]
+    fn try_trail<'a>(&'a self, payload: &'a PoolTrail) -> Option<&'a [Vec3]> {
+        Some(&payload.0)
+    }
+
+    #[inline]
+    fn release_trail(&self, payload: &mut PoolTrail) {
+        // `Vec::new()` does not allocate: the component is left empty.
+        self.trails.put(std::mem::take(&mut payload.0));
+    }
+
+    fn scratch<T: ScratchItem>(&self, capacity: usize) -> Pooled<'_, Vec<T>> {
+        let mut v = T::vectors(&self.scratch).get();
+        v.reserve(capacity);
+        self.bytes.add(v.capacity() * std::mem::size_of::<T>());
+        v
+    }
+
+    fn end_frame(&mut self) {
+        self.bytes.end_frame();
+    }
+
+    fn figures(&self) -> MemoryFigures {
+        MemoryFigures {
+            peak_bytes_in_use: self.bytes.peak(),
+            bytes_reserved: (self.trails.stats().held * self.trail_capacity * TRAIL_POINT_BYTES)
+                as u64,
+        }
+    }
+}
