@@ -1,8 +1,9 @@
 //! Reports: what a run's frames amount to, and the formats it is written in.
 //!
-//! - `run.rs`: [`Measured`], the frames the driver measured for one
-//!   simulation, and [`Report`], every strategy's [`Summary`] assembled
-//!   from them, with the checksum check;
+//! - `measured.rs`: [`Measured`], the frames the driver measured for one
+//!   simulation;
+//! - `run.rs`: [`Report`], every strategy's [`Summary`] assembled from
+//!   them, with the checksum check;
 //! - `summary.rs`: [`Summary`], the statistics of one strategy's run
 //!   (percentiles from an HDR histogram, not hand-rolled);
 //! - one file per format, each an [`Output`]: `table.rs` ([`Table`], text
@@ -15,6 +16,7 @@
 
 mod csv;
 mod json;
+mod measured;
 mod plot;
 mod run;
 mod summary;
@@ -26,8 +28,9 @@ use crate::sim::{FrameRecord, Strategy};
 
 pub use csv::FrameCsv;
 pub use json::Json;
+pub use measured::Measured;
 pub use plot::{FramePlot, render_svg};
-pub use run::{Measured, Report};
+pub use run::Report;
 pub use summary::{FrameMs, RunInfo, Summary};
 pub use table::{Table, format_bytes};
 

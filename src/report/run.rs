@@ -1,19 +1,8 @@
-//! [`Measured`] and [`Report`]: a run's frames, and what every strategy's
-//! came to.
+//! [`Report`]: what every strategy's frames came to, in the order they ran.
 
+use super::measured::Measured;
 use super::summary::{RunInfo, Summary};
 use crate::sim::{FrameRecord, Simulation};
-
-/// What running one simulation produced.
-#[derive(Clone, Debug, Default)]
-pub struct Measured {
-    /// The measured frames, oldest first.
-    pub records: Vec<FrameRecord>,
-    /// Frames run but not measured: the warm-up, the re-warm frame before
-    /// each block when strategies take turns, and frames whose records were
-    /// dropped to bound memory on a long run.
-    pub unmeasured_frames: u64,
-}
 
 /// Every strategy's summary and frames, in the order they ran.
 #[derive(Debug)]

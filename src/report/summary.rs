@@ -2,8 +2,8 @@
 
 use hdrhistogram::Histogram;
 
+use super::measured::Measured;
 use super::ms;
-use super::run::Measured;
 use crate::sim::{FrameRecord, MemoryFigures, Strategy};
 
 /// Longest frame the histogram tracks exactly: one minute, in nanoseconds

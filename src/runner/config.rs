@@ -12,10 +12,9 @@ use framemem::sim::{
     self, DEFAULT_SEED, EntitiesPerFrame, Scenario, SimOptions, Simulation, Strategy,
 };
 
-use super::driver::COMPARE_BLOCK_FRAMES;
-use super::frame_order::FrameOrder;
+use super::frame_order::{COMPARE_BLOCK_FRAMES, FrameOrder};
 use super::global_heap;
-use super::usage;
+use super::usage::usage;
 use crate::cli::Cli;
 
 /// Everything a run needs to know, from the command line.

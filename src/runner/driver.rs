@@ -15,12 +15,6 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use super::frame_order::{FrameOrder, Step};
 use super::outputs::Outputs;
 
-/// Frames each strategy runs before the next takes over in `--compare`:
-/// short enough that slow drifts of the machine (frequency, other load)
-/// fall on every strategy alike, long enough that switching worlds (cold
-/// caches) is a small part of each block.
-pub const COMPARE_BLOCK_FRAMES: u64 = 25;
-
 /// Most frame records kept per simulation: past this, the oldest half is
 /// dropped (and counted as unmeasured), so a `--forever` run's memory stays
 /// bounded (64 MiB of records per simulation) while its statistics cover

@@ -12,6 +12,12 @@
 
 use std::iter;
 
+/// Frames each strategy runs before the next takes over in `--compare`:
+/// short enough that slow drifts of the machine (frequency, other load)
+/// fall on every strategy alike, long enough that switching worlds (cold
+/// caches) is a small part of each block.
+pub const COMPARE_BLOCK_FRAMES: u64 = 25;
+
 /// Unmeasured frames at the start of each turn when simulations take
 /// turns (see the module docs).
 pub const REWARM_FRAMES: u64 = 1;

@@ -17,7 +17,7 @@ use framemem::report::{FrameCsv, FramePlot, Json, Output, Report, Table};
 use framemem::sim::{FrameRecord, Strategy};
 
 use super::config::RunConfig;
-use super::usage;
+use super::usage::usage;
 
 /// What a file operation was doing when it failed.
 #[derive(Clone, Copy, Debug)]
