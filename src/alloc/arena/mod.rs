@@ -36,7 +36,7 @@
 //!
 //! # Invariants
 //!
-//! Checked by [`Arena::check_invariants`] after every reset (debug builds)
+//! Checked by `Arena::check_invariants` after every reset (debug builds)
 //! and in the tests; each lane's own by `ArenaLane::check_invariants` after
 //! every new chunk:
 //! - every lane's `Bump` may take no chunk without a lease (its allocation

@@ -142,28 +142,41 @@ impl<L, S, F> Lanes<L, S, F> {
 
     /// Every lane, exclusively, without the fallback.
     pub(crate) fn lanes_mut(&mut self) -> impl Iterator<Item = (&mut L, &mut S)> {
-        self.lanes
-            .iter_mut()
-            .map(|lane| (lane.local.get_mut(), &mut lane.shared))
+        self.lanes.iter_mut().map(Lane::parts_mut)
     }
 
     /// Every lane, exclusively, without the fallback, and whether it is
     /// marked used (for invariant checks).
     pub(crate) fn lanes_mut_marked(&mut self) -> impl Iterator<Item = (&mut L, &mut S, bool)> {
         let used = *self.used.get_mut();
-        self.lanes
-            .iter_mut()
-            .enumerate()
-            .map(move |(i, lane)| (lane.local.get_mut(), &mut lane.shared, used & (1 << i) != 0))
+        self.lanes.iter_mut().enumerate().map(move |(i, lane)| {
+            let (local, shared) = lane.parts_mut();
+            (local, shared, used & (1 << i) != 0)
+        })
     }
 
     /// The fallback and its counters, exclusively.
     pub(crate) fn fallback_mut(&mut self) -> (&mut F, &mut S) {
+        self.split_mut().2
+    }
+
+    /// The lanes, the `used` bits and the fallback, exclusively and apart.
+    fn split_mut(&mut self) -> (&mut [Lane<L, S>], u64, (&mut F, &mut S)) {
         let fallback = self
             .fallback
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner);
-        (fallback, &mut self.fallback_shared)
+        (
+            &mut self.lanes,
+            *self.used.get_mut(),
+            (fallback, &mut self.fallback_shared),
+        )
+    }
+}
+
+impl<L, S> Lane<L, S> {
+    fn parts_mut(&mut self) -> (&mut L, &mut S) {
+        (self.local.get_mut(), &mut self.shared)
     }
 }
 
@@ -191,36 +204,23 @@ impl<L, S> Lanes<L, S> {
 
     /// Every lane, then the fallback, exclusively.
     pub(crate) fn all_mut(&mut self) -> impl Iterator<Item = (&mut L, &mut S)> {
-        let Self {
-            lanes,
-            fallback,
-            fallback_shared,
-            ..
-        } = self;
-        let fallback = fallback.get_mut().unwrap_or_else(PoisonError::into_inner);
+        let (lanes, _, fallback) = self.split_mut();
         lanes
             .iter_mut()
-            .map(|lane| (lane.local.get_mut(), &mut lane.shared))
-            .chain(std::iter::once((fallback, fallback_shared)))
+            .map(Lane::parts_mut)
+            .chain(std::iter::once(fallback))
     }
 
     /// The lanes marked by [`mark_current`](Self::mark_current), then the
     /// fallback, exclusively.
     pub(crate) fn used_mut(&mut self) -> impl Iterator<Item = (&mut L, &mut S)> {
-        let Self {
-            lanes,
-            used,
-            fallback,
-            fallback_shared,
-        } = self;
-        let used = *used.get_mut();
-        let fallback = fallback.get_mut().unwrap_or_else(PoisonError::into_inner);
+        let (lanes, used, fallback) = self.split_mut();
         lanes
             .iter_mut()
             .enumerate()
             .filter(move |(i, _)| used & (1 << i) != 0)
-            .map(|(_, lane)| (lane.local.get_mut(), &mut lane.shared))
-            .chain(std::iter::once((fallback, fallback_shared)))
+            .map(|(_, lane)| lane.parts_mut())
+            .chain(std::iter::once(fallback))
     }
 }
 

@@ -28,7 +28,7 @@
 //!
 //! # Invariants
 //!
-//! Checked by [`Pool::check_invariants`] after every `clear` (debug builds)
+//! Checked by `Pool::check_invariants` after every `clear` (debug builds)
 //! and in the tests; each lane's own after its slow paths:
 //! - the units held by all lanes, plus the objects on the shared list, plus
 //!   the free budget, equal `capacity`;

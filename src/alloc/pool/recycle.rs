@@ -42,7 +42,7 @@ impl<K, V> Recycle for std::collections::BTreeMap<K, V> {
     }
 }
 
-/// The hook a [`Pool`] runs on every object that comes back.
+/// The hook a [`Pool`](super::Pool) runs on every object that comes back.
 ///
 /// A type parameter, not a boxed closure, so the hook is inlined into the
 /// return path: [`Recycled`] calls [`Recycle::recycle`], any
@@ -71,8 +71,8 @@ impl<T, F: Fn(&mut T) + Send + Sync> ResetHook<T> for F {
     }
 }
 
-/// The hook of [`Pool::byte_buffers`]: clear, and shrink buffers that grew
-/// past four times their nominal size.
+/// The hook of [`Pool::byte_buffers`](super::Pool::byte_buffers): clear, and
+/// shrink buffers that grew past four times their nominal size.
 #[derive(Clone, Copy, Debug)]
 pub struct ClearBuffer {
     /// The nominal capacity of a buffer, in bytes.

@@ -56,7 +56,7 @@
 //!
 //! # Invariants
 //!
-//! [`Slab::check_invariants`] checks every part's (each file's docs list
+//! `Slab::check_invariants` checks every part's (each file's docs list
 //! them) after every reset (debug builds) and in the tests, and in debug
 //! builds that every slot on a free list (a magazine or a batch) is a free
 //! slot of its class. The slow paths check what they touched: a refill or a
