@@ -106,6 +106,7 @@ impl CentralList {
 
     /// Every free slot in the full batches, with exclusive access (for
     /// invariant checks).
+    #[cfg(debug_assertions)]
     pub(super) fn slots_mut(&mut self) -> impl Iterator<Item = NonNull<u8>> + '_ {
         let batches = self
             .batches

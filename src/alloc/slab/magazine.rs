@@ -196,6 +196,7 @@ impl Magazine {
     }
 
     /// The free slots, with exclusive access (for invariant checks).
+    #[cfg(debug_assertions)]
     pub(super) fn slots_mut(&mut self) -> &[NonNull<u8>] {
         self.slots.get_mut()
     }
