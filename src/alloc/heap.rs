@@ -5,7 +5,6 @@
 use std::alloc::Layout;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-use std::sync::{Mutex, PoisonError};
 
 use super::lanes::{LaneCounter, Lanes};
 use super::{AllocError, Allocator, Stats, dangling};
@@ -32,9 +31,9 @@ use super::{AllocError, Allocator, Stats, dangling};
 /// ```
 #[derive(Debug)]
 pub struct Heap {
+    /// Counters only: a lane has no local state, and the fallback lane's
+    /// lock serialises the counters of threads without a lane.
     lanes: Lanes<(), HeapLaneStats>,
-    /// Serialises the counters of threads without a lane.
-    fallback: Mutex<HeapLaneStats>,
     /// The largest `bytes_in_use` seen by `stats` or `reset`.
     peak_sampled: AtomicUsize,
     resets: u64,
@@ -66,8 +65,7 @@ impl Heap {
     /// A heap allocator with zeroed counters.
     pub fn new() -> Self {
         Self {
-            lanes: Lanes::new(|| ((), HeapLaneStats::default())),
-            fallback: Mutex::new(HeapLaneStats::default()),
+            lanes: Lanes::new(|| (), ()),
             peak_sampled: AtomicUsize::new(0),
             resets: 0,
         }
@@ -75,24 +73,17 @@ impl Heap {
 
     #[inline(always)]
     fn count(&self, allocation: bool, bytes: usize) {
-        match self.lanes.local() {
-            Some(((), stats)) => stats.count(allocation, bytes),
-            None => self
-                .fallback
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .count(allocation, bytes),
-        }
+        self.lanes
+            .with_lane(|(), stats| stats.count(allocation, bytes));
     }
 
     fn sample(&self) -> Stats {
-        let fallback = self.fallback.lock().unwrap_or_else(PoisonError::into_inner);
         let mut s = Stats {
             resets: self.resets,
             ..Stats::default()
         };
         let mut net = 0u64;
-        for lane in self.lanes.shared().chain(std::iter::once(&*fallback)) {
+        for lane in self.lanes.all_shared() {
             s.allocations += lane.allocations.get();
             s.frees += lane.frees.get();
             net = net.wrapping_add(lane.bytes_net.get());

@@ -21,6 +21,7 @@ pub mod heap;
 mod lanes;
 pub mod pool;
 pub mod slab;
+mod stamp;
 
 pub(crate) mod poison;
 #[cfg(test)]
@@ -175,6 +176,14 @@ macro_rules! forward_allocator_api2 {
     };
 }
 pub(crate) use forward_allocator_api2;
+
+/// Panics for an allocation that failed in a strategy's panicking
+/// convenience method (`alloc_value`, `alloc_slice_copy`, …).
+#[cold]
+#[track_caller]
+pub(crate) fn alloc_failed(strategy: &str, error: AllocError) -> ! {
+    panic!("framemem::{strategy}: {error}")
+}
 
 /// A dangling, well-aligned pointer for zero-size allocations.
 #[inline(always)]

@@ -1,4 +1,5 @@
-//! The size classes: which slot size serves a request.
+//! The size classes: which slot size serves a request, and the chunks slots
+//! are carved from.
 //!
 //! **The rule.** Multiples of 16 B up to 128 B, then four classes per doubling
 //! (steps of a quarter of the power of two below): 16, 32, …, 128, 160, 192,
@@ -26,6 +27,14 @@ pub(crate) const NUM_CLASSES: usize = 28;
 /// The largest slot; larger requests go to the system allocator.
 pub(crate) const MAX_SLOT_BYTES: usize = 4096;
 
+/// Bytes per chunk: 16 slots of the largest class, 4096 of the smallest.
+pub(crate) const CHUNK_BYTES: usize = 64 * 1024;
+/// Chunk alignment: slots inherit it up to the largest power of two dividing
+/// their class, which is how alignments up to 4 KiB are honoured.
+pub(crate) const CHUNK_ALIGN: usize = 4096;
+
+const _: () = assert!(CHUNK_BYTES.is_multiple_of(CHUNK_ALIGN));
+
 /// Every class is a multiple of this, and the lookup table is indexed by it.
 const GRANULE: usize = 16;
 
@@ -48,7 +57,7 @@ const fn build_classes() -> [usize; NUM_CLASSES] {
 
 // The table ends exactly at the largest slot.
 const _: () = assert!(SIZE_CLASSES[NUM_CLASSES - 1] == MAX_SLOT_BYTES);
-const _: () = assert!(MAX_SLOT_BYTES <= super::CHUNK_ALIGN);
+const _: () = assert!(MAX_SLOT_BYTES <= CHUNK_ALIGN);
 
 /// `CLASS_OF_GRANULES[g]`: the smallest class of at least `g * 16` bytes.
 static CLASS_OF_GRANULES: [u8; MAX_SLOT_BYTES / GRANULE + 1] = build_lookup();

@@ -7,7 +7,15 @@ use std::marker::PhantomData;
 use std::ptr::NonNull;
 
 use super::Slab;
-use crate::alloc::{AllocError, Allocator};
+use crate::alloc::stamp::{HandleOwner, Stamp, stale_handle};
+use crate::alloc::{AllocError, Allocator, alloc_failed};
+
+/// How a stale [`SlabSlice`] is reported.
+const STALE: HandleOwner = HandleOwner {
+    handle: "SlabSlice",
+    owner: "slab",
+    advice: "",
+};
 
 /// An owned, `'static` handle to `len` values of `T` in a [`Slab`].
 ///
@@ -20,7 +28,8 @@ use crate::alloc::{AllocError, Allocator};
 pub struct SlabSlice<T: Copy> {
     ptr: NonNull<T>,
     len: usize,
-    stamp: u64,
+    /// The slab's stamp when the handle was made.
+    stamp: Stamp,
     _values: PhantomData<T>,
 }
 
@@ -66,7 +75,7 @@ impl Slab {
     #[track_caller]
     pub fn alloc_slice_copy<T: Copy>(&self, src: &[T]) -> SlabSlice<T> {
         self.try_alloc_slice_copy(src)
-            .unwrap_or_else(|e| panic!("framemem::Slab: {e}"))
+            .unwrap_or_else(|e| alloc_failed("Slab", e))
     }
 
     /// Copies `src` into the slab and returns an owned handle, or why it
@@ -103,7 +112,7 @@ impl Slab {
     ) -> SlabSlice<T> {
         let layout = Layout::array::<T>(len).expect("slice length overflows isize");
         let ptr = Allocator::alloc(self, layout)
-            .unwrap_or_else(|e| panic!("framemem::Slab: {e}"))
+            .unwrap_or_else(|e| alloc_failed("Slab", e))
             .cast::<T>();
         for i in 0..len {
             // SAFETY: `i < len`, inside the fresh block.
@@ -126,7 +135,7 @@ impl Slab {
     #[track_caller]
     pub fn get<'a, T: Copy>(&'a self, slice: &'a SlabSlice<T>) -> &'a [T] {
         self.try_get(slice)
-            .unwrap_or_else(|| stale(slice.stamp, self.stamp))
+            .unwrap_or_else(|| stale_handle(&STALE, slice.stamp, self.stamp))
     }
 
     /// Reads a slice, or `None` when the handle is stale.
@@ -149,7 +158,7 @@ impl Slab {
     #[track_caller]
     pub fn get_mut<'a, T: Copy>(&'a self, slice: &'a mut SlabSlice<T>) -> &'a mut [T] {
         if slice.stamp != self.stamp {
-            stale(slice.stamp, self.stamp)
+            stale_handle(&STALE, slice.stamp, self.stamp)
         }
         // SAFETY: live as in `try_get`; `&mut SlabSlice` is the only handle
         // to this block (handles are not `Clone`), so the slice is exclusive.
@@ -168,13 +177,4 @@ impl Slab {
         unsafe { Allocator::free(self, slice.ptr.cast(), slice.layout()) };
         true
     }
-}
-
-#[cold]
-#[track_caller]
-fn stale(handle_stamp: u64, slab_stamp: u64) -> ! {
-    panic!(
-        "stale SlabSlice: it was made under slab stamp {handle_stamp}, but this slab is now at stamp \
-         {slab_stamp}; the slab was reset since (or the handle belongs to another slab)"
-    )
 }

@@ -42,170 +42,54 @@
 //! Debug builds record every slot's state and panic with a clear message on a
 //! double free, a pointer the slab did not hand out, or a layout of another
 //! class.
+//!
+//! # Files
+//!
+//! - `mod.rs` (this file): [`Slab`], its fast and slow paths, its
+//!   [`Allocator`] impl, stats and invariants;
+//! - `classes.rs`: the size classes and the chunk geometry;
+//! - `magazine.rs`: a lane's magazines and carvings, the lane-side unsafe code;
+//! - `central.rs`: the central list of free batches;
+//! - `registry.rs`: chunks, large blocks and (debug builds) every slot's state;
+//! - `handle.rs`: [`SlabSlice`], the `'static` epoch-checked handle;
+//! - `stats.rs`: [`ClassStats`] and the per-lane counters.
+//!
+//! # Invariants
+//!
+//! `Slab::check_invariants` checks every part's (each file's docs list
+//! them) after every reset (debug builds) and in the tests, and in debug
+//! builds that every slot on a free list (a magazine or a batch) is a free
+//! slot of its class. The slow paths check what they touched: a refill or a
+//! hand-over its lane's class, the central list, a new chunk the registry.
 
+mod central;
 mod classes;
 mod handle;
+mod magazine;
 mod registry;
+mod stats;
+#[cfg(test)]
+mod tests;
 
 use std::alloc::Layout;
-use std::cell::{Cell, UnsafeCell};
 use std::fmt;
-use std::ptr::{self, NonNull};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub use classes::SIZE_CLASSES;
 pub use handle::SlabSlice;
+pub use stats::ClassStats;
 
+use self::central::CentralList;
 use self::classes::{NUM_CLASSES, class_of};
+use self::magazine::{Magazine, SlabLane};
 use self::registry::Registry;
-use super::lanes::{LaneCounter, Lanes};
+use self::stats::LaneStats;
+use crate::alloc::lanes::Lanes;
 #[cfg(feature = "asan")]
-use super::poison;
-use super::{AllocError, Allocator, Stats, dangling};
-
-/// Bytes per chunk: 16 slots of the largest class, 4096 of the smallest.
-const CHUNK_BYTES: usize = 64 * 1024;
-/// Chunk alignment: slots inherit it up to the largest power of two dividing
-/// their class, which is how alignments up to 4 KiB are honoured.
-const CHUNK_ALIGN: usize = 4096;
-/// Slots carved into an empty magazine at once: enough to amortise the call,
-/// few enough not to touch much memory ahead of use.
-const CARVE_BATCH: usize = 64;
-/// Free bytes a magazine may hold, per class and lane.
-const MAGAZINE_BYTES: usize = 256 * 1024;
-/// Magazine capacity per class: [`MAGAZINE_BYTES`] of slots, between 64 and
-/// 2048 pointers (at most 16 KiB of array). Precomputed: a division on every
-/// free would cost more than the rest of the free.
-const MAGAZINE_SLOTS: [usize; NUM_CLASSES] = {
-    let mut slots = [0; NUM_CLASSES];
-    let mut class = 0;
-    while class < NUM_CLASSES {
-        let n = MAGAZINE_BYTES / SIZE_CLASSES[class];
-        slots[class] = if n < 64 {
-            64
-        } else if n > 2048 {
-            2048
-        } else {
-            n
-        };
-        class += 1;
-    }
-    slots
-};
-
-const _: () = assert!(CHUNK_BYTES.is_multiple_of(CHUNK_ALIGN));
-const _: () = assert!(CARVE_BATCH <= MAGAZINE_SLOTS[NUM_CLASSES - 1]);
-
-/// Source of slab stamps for [`SlabSlice`]: one per slab and per reset.
-static NEXT_STAMP: AtomicU64 = AtomicU64::new(1);
-
-/// One class in one lane.
-struct ClassLane {
-    /// Free slots of this class: each belongs to a chunk of this slab carved
-    /// for this class, is free, and is in no other magazine or batch. Its
-    /// capacity is fixed at `MAGAZINE_SLOTS[class]` on first use and never
-    /// exceeded, so pushes never reallocate. Borrowed only in `magazine`.
-    magazine: UnsafeCell<Vec<NonNull<u8>>>,
-}
-
-/// The part of the lane's current chunk of one class not carved yet. Apart
-/// from [`ClassLane`], which the fast path touches, to keep that one small.
-struct Carving {
-    /// Next uncarved slot; null when there is no chunk.
-    next: Cell<*mut u8>,
-    /// End of the carvable part (a whole number of slots).
-    end: Cell<*mut u8>,
-}
-
-impl ClassLane {
-    fn new() -> Self {
-        Self {
-            magazine: UnsafeCell::new(Vec::new()),
-        }
-    }
-
-    /// Runs `f` on the magazine.
-    ///
-    /// # Safety
-    ///
-    /// - the lane is the calling thread's own (from `Lanes::local`), or the
-    ///   fallback lane under its lock;
-    /// - `f` does not reach this slab again (no allocation through it, no
-    ///   user code), so no second borrow of the magazine starts meanwhile.
-    #[inline(always)]
-    unsafe fn magazine<R>(&self, f: impl FnOnce(&mut Vec<NonNull<u8>>) -> R) -> R {
-        // SAFETY: the caller's promises make this the only borrow.
-        f(unsafe { &mut *self.magazine.get() })
-    }
-}
-
-struct SlabLane {
-    classes: [ClassLane; NUM_CLASSES],
-    carving: [Carving; NUM_CLASSES],
-}
-
-// SAFETY: the raw pointers point into chunks owned by the `Slab`, not into
-// anything tied to a thread; `Lanes` moves a lane to a new thread only after
-// the old one has released it (see `lanes.rs`).
-unsafe impl Send for SlabLane {}
-
-impl SlabLane {
-    fn new() -> Self {
-        Self {
-            classes: std::array::from_fn(|_| ClassLane::new()),
-            carving: std::array::from_fn(|_| Carving {
-                next: Cell::new(ptr::null_mut()),
-                end: Cell::new(ptr::null_mut()),
-            }),
-        }
-    }
-}
-
-/// A lane's counters, readable from any thread.
-#[derive(Default)]
-struct LaneStats {
-    allocs: [LaneCounter; NUM_CLASSES],
-    frees: [LaneCounter; NUM_CLASSES],
-    zero_size_allocs: LaneCounter,
-    zero_size_frees: LaneCounter,
-}
-
-/// Free slots of one class handed over by lanes.
-struct Central {
-    lists: Mutex<CentralLists>,
-    /// `lists.full.len()`, readable without the lock.
-    full: AtomicUsize,
-}
-
-#[derive(Default)]
-struct CentralLists {
-    /// Batches of free slots.
-    full: Vec<Batch>,
-    /// Emptied batches, kept for the next hand-over: a steady flow of slots
-    /// from one thread to another then allocates nothing.
-    empty: Vec<Batch>,
-}
-
-/// Free slots of one class, moved from a magazine to the central list.
-struct Batch(Vec<NonNull<u8>>);
-
-// SAFETY: a batch holds pointers to free slots in chunks owned by the slab; it
-// is moved between threads only through the `Central` mutex.
-unsafe impl Send for Batch {}
-
-/// Per-class counters, from [`Slab::class_stats`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct ClassStats {
-    /// The class's slot size in bytes.
-    pub slot_bytes: usize,
-    /// Slots handed out, ever.
-    pub allocations: u64,
-    /// Slots freed one by one, ever.
-    pub frees: u64,
-    /// Slots handed out and not freed or released by a reset.
-    pub slots_in_use: u64,
-}
+use crate::alloc::poison;
+use crate::alloc::stamp::Stamp;
+use crate::alloc::{AllocError, Allocator, Stats, dangling};
 
 /// The size-class allocator. See the [module docs](self).
 ///
@@ -226,16 +110,16 @@ pub struct ClassStats {
 /// slab.free_slice(trail);
 /// ```
 pub struct Slab {
-    /// Boxed: 64 lanes of 28 classes are about 90 KiB.
+    /// Per thread, a magazine and a carving per class, and the fallback lane
+    /// for threads without a lane id. Boxed: 64 lanes of 28 classes are
+    /// about 90 KiB.
     lanes: Box<Lanes<SlabLane, LaneStats>>,
-    /// For threads without a lane id.
-    fallback: Mutex<SlabLane>,
-    fallback_stats: LaneStats,
-    central: [Central; NUM_CLASSES],
+    /// Per class, free batches handed over by lanes.
+    central: [CentralList; NUM_CLASSES],
     /// Chunks, large allocations and (debug builds) every slot's state.
     registry: Registry,
     /// Unique per slab and per reset; recorded in every [`SlabSlice`].
-    stamp: u64,
+    stamp: Stamp,
     /// Per class, slots released by resets (so that `allocs - frees -
     /// reclaimed` is what is in use).
     reclaimed: [u64; NUM_CLASSES],
@@ -249,15 +133,10 @@ impl Slab {
     /// An empty slab. It holds no memory until the first allocation.
     pub fn new() -> Self {
         Self {
-            lanes: Box::new(Lanes::new(|| (SlabLane::new(), LaneStats::default()))),
-            fallback: Mutex::new(SlabLane::new()),
-            fallback_stats: LaneStats::default(),
-            central: std::array::from_fn(|_| Central {
-                lists: Mutex::new(CentralLists::default()),
-                full: AtomicUsize::new(0),
-            }),
+            lanes: Box::new(Lanes::new(SlabLane::new, SlabLane::new())),
+            central: std::array::from_fn(|_| CentralList::new()),
             registry: Registry::default(),
-            stamp: NEXT_STAMP.fetch_add(1, Ordering::Relaxed),
+            stamp: Stamp::next(),
             reclaimed: [0; NUM_CLASSES],
             peak_sampled: AtomicUsize::new(0),
             resets: 0,
@@ -271,7 +150,7 @@ impl Slab {
                 slot_bytes: SIZE_CLASSES[class],
                 ..ClassStats::default()
             };
-            for lane in self.all_stats() {
+            for lane in self.lanes.all_shared() {
                 s.allocations += lane.allocs[class].get();
                 s.frees += lane.frees[class].get();
             }
@@ -280,12 +159,6 @@ impl Slab {
                 .saturating_sub(s.frees + self.reclaimed[class]);
             s
         })
-    }
-
-    fn all_stats(&self) -> impl Iterator<Item = &LaneStats> {
-        self.lanes
-            .shared()
-            .chain(std::iter::once(&self.fallback_stats))
     }
 
     /// Slot bytes of live small blocks plus requested bytes of live large
@@ -306,6 +179,8 @@ impl Slab {
             .fetch_max(self.bytes_in_use(), Ordering::Relaxed);
     }
 
+    /// Pops a slot of `class` from the lane's magazine, refilling it when
+    /// empty.
     #[inline(always)]
     fn alloc_small(
         &self,
@@ -313,11 +188,9 @@ impl Slab {
         stats: &LaneStats,
         class: usize,
     ) -> Result<NonNull<u8>, AllocError> {
-        let cl = &lane.classes[class];
-        // SAFETY: our lane (callers' promise); `pop` does not reach the slab.
-        let slot = match unsafe { cl.magazine(Vec::pop) } {
+        let slot = match lane.magazines[class].pop() {
             Some(slot) => slot,
-            None => self.refill(cl, &lane.carving[class], class)?,
+            None => self.refill(lane, class)?,
         };
         #[cfg(feature = "asan")]
         // SAFETY: `slot` is a whole slot of this class inside one of our chunks.
@@ -334,43 +207,30 @@ impl Slab {
     /// chunk, and return one slot.
     #[cold]
     #[inline(never)]
-    fn refill(
-        &self,
-        cl: &ClassLane,
-        carving: &Carving,
-        class: usize,
-    ) -> Result<NonNull<u8>, AllocError> {
-        // SAFETY: our lane; taking the Vec out does not reach the slab. The
-        // work below (which may allocate) happens on the moved-out Vec.
-        let mut magazine = unsafe { cl.magazine(std::mem::take) };
-        if magazine.capacity() == 0 {
-            magazine.reserve_exact(MAGAZINE_SLOTS[class]);
-        }
+    fn refill(&self, lane: &SlabLane, class: usize) -> Result<NonNull<u8>, AllocError> {
+        let carving = &lane.carvings[class];
+        // The work below (which may allocate) happens on the moved-out Vec.
+        let mut magazine = lane.magazines[class].take_out(class);
         let result = loop {
-            if carve(carving, class, &mut magazine) {
+            if carving.carve(class, &mut magazine) {
                 break Ok(());
             }
-            if self.central[class].take_into(&mut magazine) {
+            if self.central[class].take_into(class, &mut magazine) {
                 break Ok(());
             }
             match self.registry.acquire_chunk(class) {
                 Ok(chunk) => {
-                    let size = SIZE_CLASSES[class];
-                    carving.next.set(chunk.as_ptr());
-                    // SAFETY: `(CHUNK_BYTES / size) * size <= CHUNK_BYTES`, so
-                    // the end stays inside the chunk's allocation.
-                    carving
-                        .end
-                        .set(unsafe { chunk.as_ptr().add(CHUNK_BYTES / size * size) });
+                    carving.start(chunk, class);
                     self.sample_peak();
                 }
                 Err(e) => break Err(e),
             }
         };
         let slot = magazine.pop();
-        // SAFETY: our lane; putting the Vec back does not reach the slab (the
-        // empty Vec it replaces owns no memory).
-        unsafe { cl.magazine(|m| *m = magazine) };
+        lane.magazines[class].put_back(magazine);
+        if cfg!(debug_assertions) {
+            lane.check_class(class);
+        }
         result.map(|()| slot.expect("a refill adds at least one slot"))
     }
 
@@ -379,9 +239,7 @@ impl Slab {
     ///
     /// # Safety
     ///
-    /// - `ptr` is a live slot of `class` from this slab (the `free` contract);
-    /// - `lane` is the calling thread's lane, or the fallback lane under its
-    ///   lock.
+    /// `ptr` is a live slot of `class` from this slab (the `free` contract).
     #[inline(always)]
     unsafe fn free_small(
         &self,
@@ -398,22 +256,11 @@ impl Slab {
         unsafe {
             poison::poison(ptr.as_ptr(), SIZE_CLASSES[class])
         };
-        let cl = &lane.classes[class];
-        // SAFETY: our lane (the caller's promise); a push within capacity
-        // never allocates.
-        let pushed = unsafe {
-            cl.magazine(|m| {
-                if m.len() < m.capacity() {
-                    m.push(ptr);
-                    true
-                } else {
-                    false
-                }
-            })
-        };
+        let magazine = &lane.magazines[class];
+        let pushed = magazine.push_within_capacity(ptr);
         stats.frees[class].add(1);
         if !pushed {
-            self.hand_over(cl, class, ptr);
+            self.hand_over(lane, magazine, class, ptr);
         }
     }
 
@@ -421,37 +268,19 @@ impl Slab {
     /// central list, then push `ptr`.
     #[cold]
     #[inline(never)]
-    fn hand_over(&self, cl: &ClassLane, class: usize, ptr: NonNull<u8>) {
-        // SAFETY: our lane; the work below happens on the moved-out Vec.
-        let mut magazine = unsafe { cl.magazine(std::mem::take) };
-        if magazine.capacity() == 0 {
-            magazine.reserve_exact(MAGAZINE_SLOTS[class]);
-        } else {
-            let half = magazine.len() / 2;
-            self.central[class].put_from(&mut magazine, half);
+    fn hand_over(&self, lane: &SlabLane, magazine: &Magazine, class: usize, ptr: NonNull<u8>) {
+        // The work below happens on the moved-out Vec; a magazine never used
+        // comes out empty, with its array made.
+        let mut slots = magazine.take_out(class);
+        if slots.len() == slots.capacity() {
+            let half = slots.len() / 2;
+            self.central[class].put_from(class, &mut slots, half);
         }
-        magazine.push(ptr);
-        // SAFETY: our lane; see `refill`.
-        unsafe { cl.magazine(|m| *m = magazine) };
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn alloc_fallback(&self, class: usize) -> Result<NonNull<u8>, AllocError> {
-        let lane = self.fallback.lock().unwrap_or_else(PoisonError::into_inner);
-        self.alloc_small(&lane, &self.fallback_stats, class)
-    }
-
-    /// # Safety
-    ///
-    /// As [`Slab::free_small`], minus the lane requirement.
-    #[cold]
-    #[inline(never)]
-    unsafe fn free_fallback(&self, class: usize, ptr: NonNull<u8>) {
-        let lane = self.fallback.lock().unwrap_or_else(PoisonError::into_inner);
-        // SAFETY: the caller's promise about `ptr`; the fallback lane is used
-        // under its lock.
-        unsafe { self.free_small(&lane, &self.fallback_stats, class, ptr) }
+        slots.push(ptr);
+        magazine.put_back(slots);
+        if cfg!(debug_assertions) {
+            lane.check_class(class);
+        }
     }
 
     /// Zero sizes (a dangling pointer) and large requests (the system).
@@ -459,7 +288,8 @@ impl Slab {
     #[inline(never)]
     fn alloc_unclassed(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
         if layout.size() == 0 {
-            self.count_zero_size(false);
+            self.lanes
+                .with_lane(|_, stats| stats.zero_size_allocs.add(1));
             Ok(dangling(layout))
         } else {
             self.registry.alloc_large(layout)
@@ -474,96 +304,34 @@ impl Slab {
     #[inline(never)]
     unsafe fn free_unclassed(&self, ptr: NonNull<u8>, layout: Layout) {
         if layout.size() == 0 {
-            self.count_zero_size(true);
+            self.lanes
+                .with_lane(|_, stats| stats.zero_size_frees.add(1));
         } else {
             // SAFETY: the caller's promise; non-zero sizes went to the system.
             unsafe { self.registry.free_large(ptr, layout) }
         }
     }
 
-    fn count_zero_size(&self, free: bool) {
-        let count = |stats: &LaneStats| {
-            if free {
-                stats.zero_size_frees.add(1)
-            } else {
-                stats.zero_size_allocs.add(1)
-            }
-        };
-        match self.lanes.local() {
-            Some((_, stats)) => count(stats),
-            None => {
-                let _lane = self.fallback.lock().unwrap_or_else(PoisonError::into_inner);
-                count(&self.fallback_stats);
+    /// The slab's invariants (see the [module docs](self)); panics naming
+    /// the values when one is broken.
+    pub(crate) fn check_invariants(&mut self) {
+        for (lane, _) in self.lanes.all_mut() {
+            lane.check_invariants();
+            #[cfg(debug_assertions)]
+            for (class, magazine) in lane.magazines.iter_mut().enumerate() {
+                for &slot in magazine.slots_mut() {
+                    self.registry.debug_check_free(slot, class);
+                }
             }
         }
-    }
-}
-
-/// Carves up to [`CARVE_BATCH`] slots from the lane's current chunk into
-/// `magazine`; `false` when the chunk is used up (or there is none).
-fn carve(carving: &Carving, class: usize, magazine: &mut Vec<NonNull<u8>>) -> bool {
-    let start = carving.next.get();
-    let end = carving.end.get();
-    if start == end {
-        return false;
-    }
-    let size = SIZE_CLASSES[class];
-    let n = ((end.addr() - start.addr()) / size).min(CARVE_BATCH);
-    // Highest address first, so that pops hand out ascending addresses.
-    for i in (0..n).rev() {
-        // SAFETY: `i < n` slots past `start` stays within the carvable range
-        // of one chunk, which is never null.
-        magazine.push(unsafe { NonNull::new_unchecked(start.add(i * size)) });
-    }
-    // SAFETY: `n` slots past `start` is at most `end`, in the same chunk.
-    carving.next.set(unsafe { start.add(n * size) });
-    true
-}
-
-impl Central {
-    fn lock(&self) -> std::sync::MutexGuard<'_, CentralLists> {
-        self.lists.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Moves the `n` oldest slots of `magazine` into a batch.
-    fn put_from(&self, magazine: &mut Vec<NonNull<u8>>, n: usize) {
-        let mut lists = self.lock();
-        let mut batch = lists
-            .empty
-            .pop()
-            .unwrap_or_else(|| Batch(Vec::with_capacity(n)));
-        batch.0.extend(magazine.drain(..n));
-        lists.full.push(batch);
-        self.full.store(lists.full.len(), Ordering::Relaxed);
-    }
-
-    /// Moves one batch into `magazine` (which has room for it: it is empty
-    /// and batches are at most half a magazine). `false` if there is none.
-    fn take_into(&self, magazine: &mut Vec<NonNull<u8>>) -> bool {
-        // Skip the lock when it is plainly empty (a stale read only delays
-        // reuse until the next refill).
-        if self.full.load(Ordering::Relaxed) == 0 {
-            return false;
+        for (class, central) in self.central.iter_mut().enumerate() {
+            central.check_invariants(class);
+            #[cfg(debug_assertions)]
+            for slot in central.slots_mut() {
+                self.registry.debug_check_free(slot, class);
+            }
         }
-        let mut lists = self.lock();
-        let Some(mut batch) = lists.full.pop() else {
-            return false;
-        };
-        self.full.store(lists.full.len(), Ordering::Relaxed);
-        magazine.extend_from_slice(&batch.0);
-        batch.0.clear();
-        lists.empty.push(batch);
-        true
-    }
-
-    /// Forgets every batch (a reset), keeping the emptied ones for reuse.
-    fn clear(&mut self) {
-        let lists = self.lists.get_mut().unwrap_or_else(PoisonError::into_inner);
-        for mut batch in lists.full.drain(..) {
-            batch.0.clear();
-            lists.empty.push(batch);
-        }
-        *self.full.get_mut() = 0;
+        self.registry.check_invariants();
     }
 }
 
@@ -595,10 +363,8 @@ unsafe impl Allocator for Slab {
         let Some(class) = class_of(layout) else {
             return self.alloc_unclassed(layout);
         };
-        match self.lanes.local() {
-            Some((lane, stats)) => self.alloc_small(lane, stats, class),
-            None => self.alloc_fallback(class),
-        }
+        self.lanes
+            .with_lane(|lane, stats| self.alloc_small(lane, stats, class))
     }
 
     #[inline(always)]
@@ -608,13 +374,10 @@ unsafe impl Allocator for Slab {
             // which sent this layout to `alloc_unclassed`.
             return unsafe { self.free_unclassed(ptr, layout) };
         };
-        match self.lanes.local() {
-            // SAFETY: the caller's promise about `ptr`, and `lane` is this
-            // thread's own lane.
-            Some((lane, stats)) => unsafe { self.free_small(lane, stats, class, ptr) },
+        self.lanes.with_lane(|lane, stats| {
             // SAFETY: the caller's promise about `ptr`.
-            None => unsafe { self.free_fallback(class, ptr) },
-        }
+            unsafe { self.free_small(lane, stats, class, ptr) }
+        });
     }
 
     fn reset(&mut self) {
@@ -623,29 +386,18 @@ unsafe impl Allocator for Slab {
         for (class, s) in in_use.iter().enumerate() {
             self.reclaimed[class] += s.slots_in_use;
         }
-        let fallback = self
-            .fallback
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner);
-        let lanes = self
-            .lanes
-            .iter_mut()
-            .chain(std::iter::once((fallback, &mut self.fallback_stats)));
-        for (lane, _) in lanes {
-            for cl in &mut lane.classes {
-                cl.magazine.get_mut().clear(); // keeps the array for reuse
-            }
-            for carving in &mut lane.carving {
-                *carving.next.get_mut() = ptr::null_mut();
-                *carving.end.get_mut() = ptr::null_mut();
-            }
+        for (lane, _) in self.lanes.all_mut() {
+            lane.clear();
         }
         for central in &mut self.central {
             central.clear();
         }
         self.registry.reset();
-        self.stamp = NEXT_STAMP.fetch_add(1, Ordering::Relaxed);
+        self.stamp = Stamp::next();
         self.resets += 1;
+        if cfg!(debug_assertions) {
+            self.check_invariants();
+        }
     }
 
     fn stats(&self) -> Stats {
@@ -654,7 +406,7 @@ unsafe impl Allocator for Slab {
             resets: self.resets,
             ..Stats::default()
         };
-        for lane in self.all_stats() {
+        for lane in self.lanes.all_shared() {
             s.allocations += lane.zero_size_allocs.get();
             s.frees += lane.zero_size_frees.get();
             for class in 0..NUM_CLASSES {
@@ -677,6 +429,3 @@ unsafe impl Allocator for Slab {
 }
 
 crate::alloc::forward_allocator_api2!(Slab);
-
-#[cfg(test)]
-mod tests;

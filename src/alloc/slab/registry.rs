@@ -5,6 +5,14 @@
 //! when a lane needs a new chunk, for requests above 4 KiB, and (debug builds
 //! only) on every alloc and free to catch misuse.
 //!
+//! Invariants ([`Registry::check_invariants`], after every new chunk and
+//! every reset):
+//! - the `chunks` counter is the number of chunks held;
+//! - spare chunks are distinct chunks of the slab;
+//! - `large_bytes` is the sum of the live large blocks' sizes;
+//! - debug builds: every chunk is either spare or owned by one class (it has
+//!   a slot map, of one entry per slot of that class), never both.
+//!
 //! Chunks and large blocks come from the global allocator, not `System`
 //! directly, so that a counting global allocator sees them (they are heap
 //! traffic like any other) and an installed mimalloc serves them.
@@ -16,8 +24,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 #[cfg(debug_assertions)]
-use super::SIZE_CLASSES;
-use super::{CHUNK_ALIGN, CHUNK_BYTES};
+use super::classes::SIZE_CLASSES;
+use super::classes::{CHUNK_ALIGN, CHUNK_BYTES};
 use crate::alloc::{AllocError, poison};
 
 const CHUNK_LAYOUT: Layout = match Layout::from_size_align(CHUNK_BYTES, CHUNK_ALIGN) {
@@ -25,12 +33,17 @@ const CHUNK_LAYOUT: Layout = match Layout::from_size_align(CHUNK_BYTES, CHUNK_AL
     Err(_) => panic!("chunk layout"),
 };
 
+/// What a slab holds from the system. See the [module docs](self).
 #[derive(Default)]
 pub(super) struct Registry {
     inner: Mutex<Inner>,
+    /// `inner.chunks.len()`, readable without the lock.
     chunks: AtomicUsize,
+    /// Bytes of live large blocks: the sum of `inner.large`'s sizes.
     large_bytes: AtomicUsize,
+    /// Large blocks handed out, ever.
     large_allocs: AtomicU64,
+    /// Large blocks freed one by one, ever.
     large_frees: AtomicU64,
 }
 
@@ -95,6 +108,9 @@ impl Registry {
                 live: vec![false; CHUNK_BYTES / SIZE_CLASSES[class]],
             },
         );
+        if cfg!(debug_assertions) {
+            self.check_locked(&inner);
+        }
         Ok(chunk)
     }
 
@@ -168,6 +184,62 @@ impl Registry {
         }
         #[cfg(debug_assertions)]
         inner.owners.clear();
+        if cfg!(debug_assertions) {
+            self.check_invariants();
+        }
+    }
+
+    /// The registry's invariants (see the [module docs](self)); panics
+    /// naming the values when one is broken.
+    pub(super) fn check_invariants(&self) {
+        self.check_locked(&self.lock());
+    }
+
+    fn check_locked(&self, inner: &Inner) {
+        let (counted, held) = (self.chunks.load(Relaxed), inner.chunks.len());
+        assert_eq!(
+            counted, held,
+            "slab registry: the chunk counter says {counted}, the registry holds {held} chunks"
+        );
+        let mut spare: Vec<usize> = inner.spare.iter().map(|c| c.addr().get()).collect();
+        spare.sort_unstable();
+        spare.dedup();
+        assert_eq!(
+            spare.len(),
+            inner.spare.len(),
+            "slab registry: a spare chunk is listed twice"
+        );
+        for chunk in &inner.spare {
+            assert!(
+                inner.chunks.contains(chunk),
+                "slab registry: spare chunk {chunk:p} is not one of the slab's"
+            );
+        }
+        let large: usize = inner.large.values().map(|(_, layout)| layout.size()).sum();
+        let counted = self.large_bytes.load(Relaxed);
+        assert_eq!(
+            counted, large,
+            "slab registry: the large-bytes counter says {counted}, live large blocks hold {large}"
+        );
+        #[cfg(debug_assertions)]
+        {
+            let (owned, spares) = (inner.owners.len(), inner.spare.len());
+            assert_eq!(
+                owned + spares,
+                held,
+                "slab registry: {owned} chunks owned by a class + {spares} spare != {held} held"
+            );
+            for (&start, owner) in &inner.owners {
+                let slots = CHUNK_BYTES / SIZE_CLASSES[owner.class];
+                assert!(
+                    spare.binary_search(&start).is_err() && owner.live.len() == slots,
+                    "slab registry: chunk {start:#x} of the {} B class is spare too, or maps {} \
+                     slots instead of {slots}",
+                    SIZE_CLASSES[owner.class],
+                    owner.live.len()
+                );
+            }
+        }
     }
 
     /// Debug builds: records that `slot` of `class` was handed out.
@@ -196,6 +268,21 @@ impl Registry {
             SIZE_CLASSES[class]
         );
         owner.live[index] = false;
+    }
+}
+
+impl Registry {
+    /// Debug builds: checks that `slot` is a free slot of `class` (one in a
+    /// magazine or a batch), or panics naming what it is instead.
+    #[cfg(debug_assertions)]
+    pub(super) fn debug_check_free(&self, slot: NonNull<u8>, class: usize) {
+        let mut inner = self.lock();
+        let (owner, index) = find_slot(&mut inner, slot.as_ptr(), class, "check_invariants");
+        assert!(
+            !owner.live[index],
+            "Slab bug: slot {slot:p} of the {} B class is on a free list but handed out",
+            SIZE_CLASSES[class]
+        );
     }
 }
 

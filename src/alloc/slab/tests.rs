@@ -1,5 +1,7 @@
 use std::alloc::Layout;
 
+use super::classes::{CHUNK_BYTES, class_of};
+use super::magazine::MAGAZINE_BYTES;
 use super::*;
 use crate::alloc::tests_common::{check, exercise_alignments, fill};
 
@@ -91,6 +93,7 @@ fn stats_arithmetic() {
         "the high-water mark survives a reset"
     );
     assert_eq!(slab.class_stats()[class_of(l).unwrap()].slots_in_use, 0);
+    slab.check_invariants();
 }
 
 #[test]
@@ -109,6 +112,7 @@ fn reset_makes_chunks_reusable_without_new_memory() {
         slab.alloc(layout(256, 8)).unwrap();
     }
     assert_eq!(slab.stats().bytes_reserved, reserved);
+    slab.check_invariants();
 }
 
 #[test]
@@ -131,12 +135,15 @@ fn contents_survive_a_churn_of_sizes() {
             unsafe { slab.free(p, l) };
         }
     }
+    let mut slab = slab;
+    slab.check_invariants();
     for (p, l, tag) in live {
         check(p, l, tag);
         // SAFETY: as above.
         unsafe { slab.free(p, l) };
     }
     assert_eq!(slab.stats().bytes_in_use, 0);
+    slab.check_invariants();
 }
 
 #[test]
@@ -169,6 +176,8 @@ fn long_free_lists_are_handed_to_other_threads() {
             }
         });
     });
+    let mut slab = slab;
+    slab.check_invariants();
     let s = slab.stats();
     assert_eq!(s.bytes_in_use, 0);
     // 64 slots in flight at most, plus what sits in the freeing lane's

@@ -1,0 +1,224 @@
+use super::*;
+use crate::alloc::tests_common::{check, exercise_alignments, fill};
+
+#[test]
+fn every_alignment_up_to_4096() {
+    exercise_alignments(&Arena::new());
+}
+
+#[test]
+fn zero_size_is_aligned_and_dangling() {
+    let arena = Arena::new();
+    for align in [1, 8, 64, 4096] {
+        let layout = Layout::from_size_align(0, align).unwrap();
+        let ptr = Allocator::alloc(&arena, layout).unwrap();
+        assert_eq!(ptr.as_ptr() as usize % align, 0);
+    }
+    assert_eq!(arena.stats().bytes_reserved, 0, "zero sizes take no chunk");
+}
+
+#[test]
+fn reset_releases_and_reuses_memory() {
+    let mut arena = Arena::new();
+    let layout = Layout::from_size_align(64, 8).unwrap();
+    for _ in 0..1000 {
+        Allocator::alloc(&arena, layout).unwrap();
+    }
+    let before = arena.stats();
+    assert_eq!(before.bytes_in_use, 64_000);
+    arena.reset();
+    let after = arena.stats();
+    assert_eq!(after.bytes_in_use, 0);
+    assert_eq!(after.peak_bytes_in_use, 64_000);
+    assert_eq!(after.resets, 1);
+    // The kept chunk serves the next frame without growing.
+    for _ in 0..500 {
+        Allocator::alloc(&arena, layout).unwrap();
+    }
+    assert!(arena.stats().bytes_reserved <= before.bytes_reserved);
+    arena.check_invariants();
+}
+
+#[test]
+fn limit_is_an_error_not_an_abort() {
+    let arena = Arena::with_limit(64 * 1024);
+    let layout = Layout::from_size_align(1024, 8).unwrap();
+    let mut ok = 0;
+    let err = loop {
+        match Allocator::alloc(&arena, layout) {
+            Ok(_) => ok += 1,
+            Err(e) => break e,
+        }
+        assert!(ok <= 64, "more than the limit fitted");
+    };
+    let mut arena = arena;
+    arena.check_invariants();
+    assert!(ok >= 16, "only {ok} KiB fitted under a 64 KiB limit");
+    assert_eq!(
+        err,
+        AllocError::LimitExceeded {
+            requested: 1024,
+            limit: 64 * 1024
+        }
+    );
+    assert!(arena.stats().bytes_reserved <= 64 * 1024);
+}
+
+#[test]
+fn oversized_request_fails_cleanly() {
+    let arena = Arena::with_limit(1 << 20);
+    let layout = Layout::from_size_align(4 << 20, 8).unwrap();
+    assert!(matches!(
+        Allocator::alloc(&arena, layout),
+        Err(AllocError::LimitExceeded { .. })
+    ));
+    // Still usable afterwards.
+    assert!(Allocator::alloc(&arena, Layout::new::<u64>()).is_ok());
+}
+
+#[test]
+fn limit_budget_comes_back_at_reset() {
+    let mut arena = Arena::with_limit(256 * 1024);
+    let layout = Layout::from_size_align(4096, 8).unwrap();
+    for _frame in 0..5 {
+        let mut n = 0;
+        while Allocator::alloc(&arena, layout).is_ok() {
+            n += 1;
+        }
+        assert!(n >= 16, "frame fitted only {n} blocks");
+        arena.check_invariants();
+        arena.reset();
+        arena.check_invariants();
+    }
+}
+
+#[test]
+fn contents_survive_until_reset() {
+    let arena = Arena::new();
+    let blocks: Vec<_> = (0..300u32)
+        .map(|i| {
+            let layout = Layout::from_size_align(1 + (i as usize * 37) % 700, 8).unwrap();
+            let ptr = Allocator::alloc(&arena, layout).unwrap();
+            fill(ptr, layout, i as u8);
+            (ptr, layout, i as u8)
+        })
+        .collect();
+    for (ptr, layout, tag) in blocks {
+        check(ptr, layout, tag);
+    }
+}
+
+#[test]
+fn stale_handle_is_detected() {
+    let mut arena = Arena::new();
+    let h = arena.handle_slice_copy(&[1u8, 2, 3]);
+    assert_eq!(arena.get(h), &[1, 2, 3]);
+    assert!(arena.is_live(h));
+    arena.reset();
+    assert!(arena.try_get(h).is_none());
+    assert!(!arena.is_live(h));
+}
+
+#[test]
+#[should_panic(expected = "stale ArenaSlice")]
+fn stale_handle_panics_with_message() {
+    let mut arena = Arena::new();
+    let h = arena.handle_slice_fill_with(4, |i| i as u32);
+    arena.reset();
+    let _ = arena.get(h);
+}
+
+#[test]
+fn handle_from_another_arena_is_rejected() {
+    let a = Arena::new();
+    let b = Arena::new();
+    let h = a.handle_slice_copy(&[5u16]);
+    assert!(b.try_get(h).is_none());
+}
+
+#[test]
+fn slice_helpers() {
+    let arena = Arena::new();
+    let squares = arena.alloc_slice_fill_with(5, |i| (i * i) as u64);
+    assert_eq!(squares, &[0, 1, 4, 9, 16]);
+    let v = arena.alloc_value(Some(3u8));
+    *v = None;
+    assert_eq!(*v, None);
+    let empty: &mut [u32] = arena.alloc_slice_copy(&[]);
+    assert!(empty.is_empty());
+}
+
+#[test]
+fn threads_allocate_from_one_arena() {
+    let mut arena = Arena::new();
+    std::thread::scope(|s| {
+        for t in 0..4u8 {
+            let arena = &arena;
+            s.spawn(move || {
+                let layout = Layout::from_size_align(48, 16).unwrap();
+                let blocks: Vec<_> = (0..200)
+                    .map(|_| {
+                        let p = Allocator::alloc(arena, layout).unwrap();
+                        fill(p, layout, t + 1);
+                        p
+                    })
+                    .collect();
+                for p in blocks {
+                    check(p, layout, t + 1);
+                }
+            });
+        }
+    });
+    let s = arena.stats();
+    assert_eq!(s.allocations, 800);
+    assert_eq!(s.bytes_in_use, 800 * 48);
+    arena.check_invariants();
+    arena.reset();
+    arena.check_invariants();
+    assert_eq!(arena.stats().bytes_in_use, 0);
+}
+
+#[test]
+fn a_growing_vec_reuses_its_own_bytes() {
+    let arena = Arena::new();
+    let mut v = allocator_api2::vec::Vec::with_capacity_in(16, &arena);
+    v.extend(0..16u32);
+    let (before, old_cap) = (v.as_ptr().addr(), v.capacity());
+    v.push(16); // grows: the Vec is the lane's latest block
+    let (after, new_cap) = (v.as_ptr().addr(), v.capacity());
+    // bumpalo bumps downwards: grown in place, the block starts lower by
+    // exactly the added bytes (a copy would start lower by the new size).
+    assert_eq!(
+        before - after,
+        (new_cap - old_cap) * 4,
+        "not grown in place"
+    );
+    assert!(v.iter().copied().eq(0..17));
+    // Not the latest block any more: the growth copies, contents kept.
+    let mut w = allocator_api2::vec::Vec::with_capacity_in(4, &arena);
+    w.extend([1u64, 2, 3, 4]);
+    arena.alloc_value(0u8);
+    w.push(5);
+    assert_eq!(&w[..], &[1, 2, 3, 4, 5]);
+    drop((v, w));
+    let mut arena = arena;
+    arena.check_invariants();
+}
+
+#[test]
+fn collections_run_on_the_arena() {
+    let arena = Arena::new();
+    let mut v = allocator_api2::vec::Vec::new_in(&arena);
+    for i in 0..1000u32 {
+        v.push(i);
+    }
+    assert_eq!(v.iter().sum::<u32>(), 499_500);
+}
+
+#[test]
+#[should_panic(expected = "is not the 0 bytes held")]
+fn check_invariants_reports_a_lane_without_its_lease_limit() {
+    let mut arena = Arena::new();
+    arena.lanes.fallback_mut().0.break_lease_limit_for_test();
+    arena.check_invariants();
+}

@@ -1,0 +1,72 @@
+//! The counters lanes keep: [`LaneCounter`], bumped by one thread and read by
+//! any, and [`Budget`], units shared out to lanes in batches.
+//!
+//! Neither is a synchronisation point: both use `Relaxed` atomics, so they
+//! carry numbers, never the ownership of memory.
+
+/// A counter written by one thread and read by any: a relaxed load and store,
+/// no read-modify-write, so bumping it costs what a `Cell` would.
+#[derive(Debug, Default)]
+pub(crate) struct LaneCounter(std::sync::atomic::AtomicU64);
+
+impl LaneCounter {
+    /// Adds `n`. Only the lane's owner may call it (single writer).
+    #[inline(always)]
+    pub(crate) fn add(&self, n: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.0.store(self.0.load(Relaxed).wrapping_add(n), Relaxed);
+    }
+
+    /// The current value.
+    #[inline(always)]
+    pub(crate) fn get(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Sets the value. Only the lane's owner, or `&mut` access, may call it.
+    #[inline(always)]
+    pub(crate) fn set(&self, n: u64) {
+        self.0.store(n, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Units (bytes, objects) shared out to lanes in batches: the arena's byte
+/// limit and the pool's capacity. Touched only on slow paths.
+#[derive(Debug)]
+pub(crate) struct Budget(std::sync::atomic::AtomicUsize);
+
+impl Budget {
+    /// A budget of `units`.
+    pub(crate) fn new(units: usize) -> Self {
+        Self(std::sync::atomic::AtomicUsize::new(units))
+    }
+
+    /// Takes up to `want` units; returns how many it got (0 when empty).
+    pub(crate) fn lease(&self, want: usize) -> usize {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut got = 0;
+        // `fetch_update` retries when another lane leased in between; the
+        // closure always returns `Some`, so it cannot fail.
+        let _ = self.0.fetch_update(Relaxed, Relaxed, |left| {
+            got = left.min(want);
+            Some(left - got)
+        });
+        got
+    }
+
+    /// Returns `units` leased earlier.
+    pub(crate) fn give_back(&self, units: usize) {
+        self.0
+            .fetch_add(units, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Sets the units left, with exclusive access (a reset, a clear).
+    pub(crate) fn set(&mut self, units: usize) {
+        *self.0.get_mut() = units;
+    }
+
+    /// The units left, with exclusive access (for invariant checks).
+    pub(crate) fn left(&mut self) -> usize {
+        *self.0.get_mut()
+    }
+}

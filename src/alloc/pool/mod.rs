@@ -1,0 +1,375 @@
+//! [`Pool<T>`]: a typed object pool. Objects come out as a [`Pooled<T>`]
+//! guard and go back when it drops, on every path, early returns and panics
+//! included.
+//!
+//! Use it for objects that are expensive to build and cheap to clean:
+//! buffers, `Vec`s and maps whose capacity is worth keeping, log entries.
+//!
+//! - **Clean on return.** A reset hook runs on every object that comes back
+//!   ([`Recycle`] for `T: Recycle`, or a closure given to [`Pool::with`]), so
+//!   the next user gets it clean.
+//! - **Bounded.** The pool keeps at most `capacity` idle objects in all;
+//!   objects returned beyond that are dropped, not hoarded.
+//! - **Threads.** `&Pool<T>` is shared between threads. Each thread keeps idle
+//!   objects in its own lane (see `lanes.rs`): `get` and the return are a pop
+//!   and a push on a thread-local `Vec`, with no lock and no atomic. The bound
+//!   is kept by lanes leasing *units* of capacity in batches from a shared
+//!   budget; lanes that hold too many idle objects hand a batch to a shared
+//!   list, where other threads find them.
+//!
+//! # Files
+//!
+//! - `mod.rs` (this file): [`Pool`], its fast and slow paths, stats and
+//!   invariants;
+//! - `recycle.rs`: the hooks that clean returned objects;
+//! - `cache.rs`: one lane's idle objects, the pool's only unsafe code;
+//! - `guard.rs`: [`Pooled`], the guard [`Pool::get`] lends;
+//! - `stats.rs`: [`PoolStats`] and the per-lane counters.
+//!
+//! # Invariants
+//!
+//! Checked by `Pool::check_invariants` after every `clear` (debug builds)
+//! and in the tests; each lane's own after its slow paths:
+//! - the units held by all lanes, plus the objects on the shared list, plus
+//!   the free budget, equal `capacity`;
+//! - each lane caches at most as many objects as it holds units, in a cache
+//!   of capacity at most `LANE_CACHE_MAX`;
+//! - each lane's counters give its cache length (`LaneStats::cached`).
+
+mod cache;
+mod guard;
+mod recycle;
+mod stats;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::sync::{Mutex, PoisonError};
+
+pub use guard::Pooled;
+pub use recycle::{ClearBuffer, Recycle, Recycled, ResetHook};
+pub use stats::PoolStats;
+
+use self::cache::{LANE_CACHE_MAX, LaneCache, reserve_up_to};
+use self::stats::LaneStats;
+use crate::alloc::lanes::{Budget, Lanes};
+
+/// Objects moved to or from the shared list at once, and the most units of
+/// capacity a lane leases at once (see `Pool::lease_batch`).
+const LANE_BATCH: usize = 128;
+
+type Create<T> = Box<dyn Fn() -> T + Send + Sync>;
+
+/// A bounded, thread-safe pool of `T`, cleaned by the hook `H` on return.
+/// See the [module docs](self).
+///
+/// ```
+/// use framemem::Pool;
+///
+/// let pool: Pool<Vec<u8>> = Pool::new(64);
+/// {
+///     let mut buf = pool.get(); // a fresh Vec: the pool was empty
+///     buf.extend_from_slice(b"hello");
+/// } // back in the pool, cleared by `Recycle`
+/// let buf = pool.get(); // the same Vec, empty, capacity kept
+/// assert!(buf.is_empty() && buf.capacity() >= 5);
+/// assert_eq!(pool.stats().hits, 1);
+/// ```
+///
+/// The pool must not be used from inside a global allocator: it allocates
+/// through the global allocator itself.
+pub struct Pool<T: Send, H: ResetHook<T> = Recycled> {
+    /// Each thread's idle objects. Threads without a lane id take from and
+    /// return to the `shared` list; the fallback's lock serialises their
+    /// counters.
+    lanes: Lanes<LaneCache<T>, LaneStats, ()>,
+    /// Objects handed over by lanes, and the store of threads without a lane.
+    shared: Mutex<Vec<T>>,
+    /// Units of capacity no lane holds and no shared object uses.
+    budget: Budget,
+    capacity: usize,
+    /// Units a lane leases at once: a sixteenth of the capacity, between 1
+    /// and [`LANE_BATCH`], so that one lane's spare units cannot starve the
+    /// others of a small pool.
+    lease_batch: usize,
+    create: Create<T>,
+    hook: H,
+}
+
+impl<T: Send + Default + Recycle + 'static> Pool<T> {
+    /// A pool keeping up to `capacity` idle objects, made by `T::default()`
+    /// and cleaned by [`Recycle`].
+    pub fn new(capacity: usize) -> Self {
+        Self::with(capacity, T::default, Recycled)
+    }
+}
+
+impl Pool<Vec<u8>, ClearBuffer> {
+    /// A pool of I/O buffers: each new buffer has `buffer_bytes` of capacity;
+    /// a returned buffer is cleared, and shrunk back if it grew past four
+    /// times that, so one huge request does not pin memory forever.
+    pub fn byte_buffers(capacity: usize, buffer_bytes: usize) -> Self {
+        Self::with(
+            capacity,
+            move || Vec::with_capacity(buffer_bytes),
+            ClearBuffer { buffer_bytes },
+        )
+    }
+}
+
+impl<T: Send, H: ResetHook<T>> Pool<T, H> {
+    /// A pool keeping up to `capacity` idle objects, made by `create` and
+    /// cleaned by `hook` when they come back (a closure `|v: &mut T| ...`
+    /// will do).
+    pub fn with(capacity: usize, create: impl Fn() -> T + Send + Sync + 'static, hook: H) -> Self {
+        Self {
+            lanes: Lanes::new(LaneCache::new, ()),
+            shared: Mutex::new(Vec::new()),
+            budget: Budget::new(capacity),
+            capacity,
+            lease_batch: (capacity / 16).clamp(1, LANE_BATCH),
+            create: Box::new(create),
+            hook,
+        }
+    }
+
+    /// An object from the pool (or a new one), for the caller to keep: it
+    /// goes back only through [`put`](Self::put). Use it where a guard cannot
+    /// go, such as an ECS component, which must be `'static`.
+    ///
+    /// Cost when the thread's lane has an object: a thread-local load, a
+    /// `Vec::pop` and one counter store.
+    #[inline(always)]
+    pub fn take(&self) -> T {
+        let Some((lane, stats)) = self.lanes.local() else {
+            return self.take_fallback();
+        };
+        match lane.pop() {
+            Some(value) => {
+                stats.hits.add(1);
+                value
+            }
+            None => self.take_slow(lane, stats),
+        }
+    }
+
+    /// Gives an object back: it is cleaned by the hook and kept, or dropped
+    /// if the pool already holds `capacity` idle objects.
+    ///
+    /// Cost when the lane has a unit free: the hook, a thread-local load, a
+    /// `Vec::push` within capacity and one counter store.
+    #[inline(always)]
+    pub fn put(&self, mut value: T) {
+        self.hook.reset(&mut value);
+        let Some((lane, stats)) = self.lanes.local() else {
+            return self.put_fallback(value);
+        };
+        stats.returns.add(1);
+        if let Err(value) = lane.push_within_units(value) {
+            self.put_slow(lane, stats, value);
+        }
+    }
+
+    /// The lane is empty: refill a batch from the shared list, or create.
+    #[cold]
+    #[inline(never)]
+    fn take_slow(&self, lane: &LaneCache<T>, stats: &LaneStats) -> T {
+        // Units left empty by objects this lane handed out beyond one lease go
+        // back to the budget, so a lane that only takes does not hoard them.
+        let units = lane.units();
+        if units > self.lease_batch {
+            self.budget.give_back(units - self.lease_batch);
+            lane.set_units(self.lease_batch);
+        }
+        let mut shared = self.lock_shared();
+        let n = shared.len().min(LANE_BATCH);
+        if n == 0 {
+            drop(shared);
+            stats.misses.add(1);
+            if cfg!(debug_assertions) {
+                check_lane(lane, stats);
+            }
+            return (self.create)();
+        }
+        let mut cache = lane.take_out();
+        reserve_up_to(&mut cache, lane.units() + n);
+        let from = shared.len() - n;
+        cache.extend(shared.drain(from..));
+        drop(shared);
+        // The objects bring their units with them.
+        lane.set_units(lane.units() + n);
+        stats.moved_in.add(n as u64);
+        let value = cache.pop().expect("n > 0 objects were just moved in");
+        stats.hits.add(1);
+        lane.put_back(cache);
+        if cfg!(debug_assertions) {
+            check_lane(lane, stats);
+        }
+        value
+    }
+
+    /// The lane has no unit free, no room, or is full: hand a batch over,
+    /// lease units, grow, or drop the object.
+    #[cold]
+    #[inline(never)]
+    fn put_slow(&self, lane: &LaneCache<T>, stats: &LaneStats, value: T) {
+        let mut cache = lane.take_out();
+        if cache.len() >= LANE_CACHE_MAX {
+            let mut shared = self.lock_shared();
+            let len = cache.len();
+            shared.extend(cache.drain(len - LANE_BATCH..));
+            // The objects take their units to the shared list.
+            lane.set_units(lane.units() - LANE_BATCH);
+            stats.moved_in.add((LANE_BATCH as u64).wrapping_neg());
+        }
+        if cache.len() >= lane.units() {
+            let leased = self.budget.lease(self.lease_batch);
+            lane.set_units(lane.units() + leased);
+        }
+        let rejected = if cache.len() < lane.units() {
+            reserve_up_to(&mut cache, lane.units());
+            cache.push(value);
+            None
+        } else {
+            Some(value)
+        };
+        lane.put_back(cache);
+        if let Some(value) = rejected {
+            stats.dropped.add(1);
+            drop(value); // `T::drop` runs with the cache back in place
+        }
+        if cfg!(debug_assertions) {
+            check_lane(lane, stats);
+        }
+    }
+
+    /// A thread without a lane takes from the shared list, or creates.
+    #[cold]
+    #[inline(never)]
+    fn take_fallback(&self) -> T {
+        let (fallback, stats) = self.lanes.lock_fallback();
+        let mut shared = self.lock_shared();
+        if let Some(value) = shared.pop() {
+            // Its unit goes back to the budget: the shared list holds no
+            // empty units.
+            self.budget.give_back(1);
+            stats.hits.add(1);
+            return value;
+        }
+        stats.misses.add(1);
+        // `create` is user code, which may use the pool: no lock held.
+        drop((shared, fallback));
+        (self.create)()
+    }
+
+    /// A thread without a lane returns to the shared list, or drops.
+    #[cold]
+    #[inline(never)]
+    fn put_fallback(&self, value: T) {
+        let (fallback, stats) = self.lanes.lock_fallback();
+        let mut shared = self.lock_shared();
+        stats.returns.add(1);
+        if self.budget.lease(1) == 1 {
+            shared.push(value);
+        } else {
+            stats.dropped.add(1);
+            // `T::drop` is user code, which may use the pool: no lock held.
+            drop((shared, fallback));
+            drop(value);
+        }
+    }
+
+    fn lock_shared(&self) -> std::sync::MutexGuard<'_, Vec<T>> {
+        self.shared.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The pool's counters.
+    pub fn stats(&self) -> PoolStats {
+        let mut s = PoolStats {
+            held: self.lock_shared().len(),
+            capacity: self.capacity,
+            ..PoolStats::default()
+        };
+        for lane in self.lanes.all_shared() {
+            lane.add_to(&mut s);
+        }
+        s.held += self
+            .lanes
+            .lane_shared()
+            .map(|lane| lane.cached() as usize)
+            .sum::<usize>();
+        s
+    }
+
+    /// Creates up to `n` objects now, within the capacity, and puts them
+    /// where every thread finds them (the shared list), so the first frames
+    /// do not pay for them. Returns how many were made.
+    pub fn prefill(&self, n: usize) -> usize {
+        let granted = self.budget.lease(n);
+        // Made before taking the lock: `create` is user code.
+        let made: Vec<T> = (0..granted).map(|_| (self.create)()).collect();
+        self.lock_shared().extend(made);
+        granted
+    }
+
+    /// The most idle objects the pool keeps.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Drops every idle object, releasing their memory.
+    pub fn clear(&mut self) {
+        for (lane, stats) in self.lanes.lanes_mut() {
+            let dropped = lane.clear();
+            stats.moved_in.add((dropped as u64).wrapping_neg());
+        }
+        self.shared
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+        self.budget.set(self.capacity);
+        if cfg!(debug_assertions) {
+            self.check_invariants();
+        }
+    }
+
+    /// The pool's invariants (see the [module docs](self)); panics naming
+    /// the values when one is broken.
+    pub(crate) fn check_invariants(&mut self) {
+        let mut units = 0;
+        for (lane, stats) in self.lanes.lanes_mut() {
+            check_lane(lane, stats);
+            units += lane.units();
+        }
+        let shared = self
+            .shared
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len();
+        let (left, capacity) = (self.budget.left(), self.capacity);
+        assert_eq!(
+            units + shared + left,
+            capacity,
+            "pool: units in lanes ({units}) + shared objects ({shared}) + budget left ({left}) \
+             != capacity ({capacity})"
+        );
+    }
+}
+
+/// A lane's invariants: its cache's, and its counters give the cache length.
+fn check_lane<T>(lane: &LaneCache<T>, stats: &LaneStats) {
+    lane.check_invariants();
+    let (cached, len) = (stats.cached(), lane.len());
+    assert_eq!(
+        cached, len as u64,
+        "pool lane: its counters say {cached} cached objects, its cache holds {len}"
+    );
+}
+
+impl<T: Send, H: ResetHook<T>> fmt::Debug for Pool<T, H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool")
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}

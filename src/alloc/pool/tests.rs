@@ -1,0 +1,144 @@
+use super::*;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+#[test]
+fn objects_come_back_clean() {
+    let pool: Pool<Vec<u32>> = Pool::new(4);
+    {
+        let mut v = pool.get();
+        v.extend([1, 2, 3]);
+    }
+    let v = pool.get();
+    assert!(v.is_empty());
+    assert!(v.capacity() >= 3, "capacity is kept");
+    let s = pool.stats();
+    assert_eq!((s.hits, s.misses, s.returns), (1, 1, 1));
+}
+
+#[test]
+fn custom_reset_hook_runs_on_return() {
+    let resets = Arc::new(AtomicUsize::new(0));
+    let counter = resets.clone();
+    let pool = Pool::with(
+        8,
+        || String::from("new"),
+        move |s: &mut String| {
+            counter.fetch_add(1, Ordering::Relaxed);
+            s.clear();
+        },
+    );
+    drop(pool.get());
+    pool.put(String::from("dirty"));
+    assert_eq!(resets.load(Ordering::Relaxed), 2);
+    assert_eq!(*pool.get(), "");
+}
+
+#[test]
+fn capacity_bounds_idle_objects() {
+    let mut pool: Pool<Vec<u8>> = Pool::new(3);
+    let loans: Vec<_> = (0..10).map(|_| pool.get()).collect();
+    drop(loans);
+    let s = pool.stats();
+    assert_eq!(s.held, 3, "{s:?}");
+    assert_eq!(s.dropped, 7);
+    pool.check_invariants();
+    pool.clear();
+    assert_eq!(pool.stats().held, 0);
+    pool.check_invariants();
+}
+
+#[test]
+fn large_batches_move_through_the_shared_list() {
+    let mut pool: Pool<Vec<u64>> = Pool::new(5000);
+    // More than one lane caches (LANE_CACHE_MAX), so batches move.
+    let n = if cfg!(miri) { 1500 } else { 3000 };
+    let all: Vec<_> = (0..n).map(|_| pool.take()).collect();
+    for b in all {
+        pool.put(b);
+    }
+    pool.check_invariants();
+    assert_eq!(pool.stats().held, n);
+    let again: Vec<_> = (0..n).map(|_| pool.take()).collect();
+    assert_eq!(pool.stats().hits, n as u64, "every object was found again");
+    drop(again);
+    pool.check_invariants();
+}
+
+#[test]
+fn pooled_returns_on_early_return_and_panic() {
+    let pool: Pool<Vec<u8>> = Pool::new(8);
+    fn early(pool: &Pool<Vec<u8>>) -> Option<()> {
+        let _buf = pool.get();
+        None?;
+        Some(())
+    }
+    early(&pool);
+    assert_eq!(pool.stats().held, 1);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _buf = pool.get();
+        panic!("boom");
+    }));
+    assert!(result.is_err());
+    assert_eq!(pool.stats().returns, 2);
+    assert_eq!(pool.stats().held, 1);
+}
+
+#[test]
+fn prefill_serves_every_thread_within_capacity() {
+    let mut pool: Pool<Vec<u8>> = Pool::new(10);
+    assert_eq!(pool.prefill(25), 10, "capped at the capacity");
+    assert_eq!(pool.stats().held, 10);
+    std::thread::scope(|s| {
+        s.spawn(|| drop(pool.get()));
+    });
+    let s = pool.stats();
+    assert_eq!(
+        (s.hits, s.misses),
+        (1, 0),
+        "another thread found a prefilled object"
+    );
+    pool.check_invariants();
+}
+
+#[test]
+fn into_inner_keeps_the_object() {
+    let pool: Pool<Vec<u8>> = Pool::new(8);
+    let v = pool.get().into_inner();
+    drop(v);
+    assert_eq!(pool.stats().returns, 0);
+}
+
+#[test]
+fn byte_buffers_shrink_after_a_huge_request() {
+    let pool = Pool::byte_buffers(4, 4096);
+    {
+        let mut buf = pool.get();
+        assert!(buf.capacity() >= 4096);
+        buf.resize(64 << 10, 0); // past four times the nominal 4 KiB
+    }
+    assert!(pool.get().capacity() < 64 << 10);
+}
+
+#[test]
+fn cross_thread_returns_stay_bounded() {
+    let mut pool: Pool<Vec<u8>> = Pool::new(256);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::scope(|s| {
+        let pool = &pool;
+        s.spawn(move || {
+            for _ in 0..if cfg!(miri) { 200 } else { 5000 } {
+                tx.send(pool.take()).unwrap();
+            }
+        });
+        s.spawn(move || {
+            for v in rx {
+                pool.put(v);
+            }
+        });
+    });
+    let s = pool.stats();
+    assert!(s.held <= 256, "{s:?}");
+    assert_eq!(s.returns, if cfg!(miri) { 200 } else { 5000 });
+    pool.check_invariants();
+}
