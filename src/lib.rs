@@ -15,7 +15,12 @@
 //! - [`profile`]: live profiling of the simulation — puffin scopes on, a
 //!   `puffin_http` server for `puffin_viewer`, `.puffin` recordings.
 //! - [`report`]: frame statistics and their formats (table, JSON, CSV, SVG
-//!   plot).
+//!   plot), one [`Output`](report::Output) each.
+//!
+//! The `framemem` binary (`src/main.rs`, `cli.rs` and `runner/`) only
+//! wires these together: it parses the command line, builds the run's
+//! configuration once, creates its output files, runs the frames and
+//! prints the report.
 //!
 //! # Priorities
 //!
@@ -23,6 +28,9 @@
 //! Miri, loom and AddressSanitizer), then honest measurement, then speed.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// Without `sim` the map above names modules that are not built; the links
+// are right for the documentation docs.rs shows (default features).
+#![cfg_attr(not(feature = "sim"), allow(rustdoc::broken_intra_doc_links))]
 
 pub mod alloc;
 #[cfg(feature = "sim")]
