@@ -179,6 +179,28 @@ fn compare_agrees_across_strategies_and_thread_counts() {
 }
 
 #[test]
+fn compare_table_shows_the_overhead_and_the_phases() {
+    let mut args = SMALL.to_vec();
+    args.push("--compare");
+    let out = framemem(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("overhead ms"), "{text}");
+    let phases = text
+        .lines()
+        .find(|l| l.starts_with("p50 ms per phase"))
+        .unwrap_or_else(|| panic!("no phase table in {text}"));
+    for phase in ["spawn", "simulate", "collide", "despawn", "end_frame"] {
+        assert!(phases.contains(phase), "no {phase} column: {phases}");
+    }
+    let framevec = text
+        .lines()
+        .find(|l| l.starts_with("framevec") && l.contains("+0.000"))
+        .unwrap_or_else(|| panic!("framevec's overhead is not +0.000 in {text}"));
+    assert!(framevec.contains("0x"), "{framevec}");
+}
+
+#[test]
 fn csv_has_one_row_per_frame() {
     let path = scratch_dir("csv").join("frames.csv");
     let mut args = SMALL.to_vec();
