@@ -8,7 +8,10 @@
 //! A group per scenario of `assets/scenarios` (swarm, bullet_hell, debris),
 //! named `SCENARIO-GLOBAL` where GLOBAL is the global allocator (`system` or
 //! `mimalloc`: the one the `heap` strategy and bevy allocate from), and in
-//! each every strategy at N = 10k, 50k and 100k entities per frame.
+//! each every strategy of `Strategy::ALL` at N = 10k, 50k and 100k entities
+//! per frame: framemem's `arena`, `slab` and `pool`, and the references
+//! they are held against, `heap`, `mimalloc` (called directly, whatever the
+//! global allocator) and `framevec` (the hand-written frame `Vec`).
 //!
 //! Each iteration is one whole frame (spawn N entities with payloads,
 //! integrate, payload update, broadphase, contacts, resolve, despawn, end of
@@ -49,7 +52,7 @@ const ENTITIES: [u64; 3] = [10_000, 50_000, 100_000];
 /// Frames run before measuring: pools fill and arena chunks settle.
 const WARMUP_FRAMES: usize = 10;
 
-/// 36 benchmarks of 1 to 100 ms frames: 10 samples of one or more frames
+/// 54 benchmarks of 1 to 100 ms frames: 10 samples of one or more frames
 /// each (flat sampling, as criterion advises for slow iterations), 0.5 s of
 /// warm-up and 1.5 s of measurement apiece, so the whole run takes a few
 /// minutes on 2 cores. The spread criterion prints says whether that is

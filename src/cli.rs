@@ -88,7 +88,7 @@ pub struct Cli {
     pub plot: Option<PathBuf>,
 
     /// Run every strategy on the same scenario and seed, interleaved, and
-    /// compare them with heap
+    /// compare them with heap and with framevec (the overhead)
     #[arg(long)]
     pub compare: bool,
 
@@ -122,6 +122,11 @@ pub enum AllocArg {
     Pool,
     /// Global allocator: plain Vec per entity, the baseline
     Heap,
+    /// mimalloc, called directly: a Vec on mimalloc per entity, as heap
+    Mimalloc,
+    /// The hand-written floor: one frame-wide Vec, indices in components,
+    /// cleared every frame
+    Framevec,
 }
 
 impl From<AllocArg> for Strategy {
@@ -131,6 +136,8 @@ impl From<AllocArg> for Strategy {
             AllocArg::Slab => Strategy::Slab,
             AllocArg::Pool => Strategy::Pool,
             AllocArg::Heap => Strategy::Heap,
+            AllocArg::Mimalloc => Strategy::Mimalloc,
+            AllocArg::Framevec => Strategy::Framevec,
         }
     }
 }
@@ -225,7 +232,10 @@ mod tests {
     fn unknown_strategy_lists_the_allowed_ones() {
         let e = error_of(&["--alloc", "bump"]);
         assert!(e.contains("bump"), "{e}");
-        assert!(e.contains("arena, slab, pool, heap"), "{e}");
+        assert!(
+            e.contains("arena, slab, pool, heap, mimalloc, framevec"),
+            "{e}"
+        );
         assert!(!e.contains('\n'));
     }
 

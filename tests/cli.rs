@@ -44,7 +44,7 @@ fn bad_numbers_are_rejected() {
 fn unknown_strategy_lists_the_allowed_ones() {
     rejected(
         &["--alloc", "bump"],
-        &["bump", "arena", "slab", "pool", "heap"],
+        &["bump", "arena, slab, pool, heap, mimalloc, framevec"],
     );
 }
 
@@ -121,12 +121,21 @@ fn json_has_the_documented_keys() {
         "bytes_per_frame",
         "checksum",
         "global_allocator",
+        "phase_ms",
+        "overhead_ms",
     ] {
         assert!(v.get(key).is_some(), "no key {key} in {v}");
     }
     for key in ["mean", "p50", "p95", "p99", "max"] {
         assert!(v["frame_ms"][key].is_number(), "no frame_ms.{key} in {v}");
     }
+    for key in ["spawn", "simulate", "collide", "despawn", "end_frame"] {
+        assert!(v["phase_ms"][key].is_number(), "no phase_ms.{key} in {v}");
+    }
+    assert!(
+        v["overhead_ms"].is_null(),
+        "one strategy has no framevec to subtract: {v}"
+    );
     assert_eq!(v["alloc"], "slab");
     assert_eq!(v["entities"], 300);
     assert_eq!(v["frames"], 6);
@@ -149,9 +158,17 @@ fn compare_agrees_across_strategies_and_thread_counts() {
         let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
         let runs = v.as_array().expect("--compare --json prints an array");
         let names: Vec<&str> = runs.iter().map(|r| r["alloc"].as_str().unwrap()).collect();
-        assert_eq!(names, ["arena", "slab", "pool", "heap"]);
+        assert_eq!(
+            names,
+            ["arena", "slab", "pool", "heap", "mimalloc", "framevec"]
+        );
         for r in runs {
             assert_eq!(r["threads"].as_u64(), Some(threads.parse().unwrap()));
+            assert!(r["overhead_ms"].is_number(), "no overhead_ms in {r}");
+            assert!(r["phase_ms"]["despawn"].is_number(), "no phase_ms in {r}");
+            if r["alloc"] == "framevec" {
+                assert_eq!(r["overhead_ms"].as_f64(), Some(0.0));
+            }
             checksums.push(r["checksum"].as_str().unwrap().to_owned());
         }
     }
@@ -159,6 +176,28 @@ fn compare_agrees_across_strategies_and_thread_counts() {
         checksums.windows(2).all(|w| w[0] == w[1]),
         "checksums differ: {checksums:?}"
     );
+}
+
+#[test]
+fn compare_table_shows_the_overhead_and_the_phases() {
+    let mut args = SMALL.to_vec();
+    args.push("--compare");
+    let out = framemem(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("overhead ms"), "{text}");
+    let phases = text
+        .lines()
+        .find(|l| l.starts_with("p50 ms per phase"))
+        .unwrap_or_else(|| panic!("no phase table in {text}"));
+    for phase in ["spawn", "simulate", "collide", "despawn", "end_frame"] {
+        assert!(phases.contains(phase), "no {phase} column: {phases}");
+    }
+    let framevec = text
+        .lines()
+        .find(|l| l.starts_with("framevec") && l.contains("+0.000"))
+        .unwrap_or_else(|| panic!("framevec's overhead is not +0.000 in {text}"));
+    assert!(framevec.contains("0x"), "{framevec}");
 }
 
 #[test]
@@ -172,6 +211,12 @@ fn csv_has_one_row_per_frame() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 1 + 6, "{text}");
     assert!(lines[0].starts_with("alloc,frame,time_ms,heap_allocs"));
+    assert!(
+        lines[0].ends_with(",contacts,spawn_ms,simulate_ms,collide_ms,despawn_ms,end_frame_ms"),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(lines[1].split(',').count(), 12, "{}", lines[1]);
     assert!(lines[1].starts_with("pool,2,"), "{}", lines[1]);
 }
 
@@ -183,6 +228,7 @@ fn summary_names_strategy_and_checksum() {
     assert!(text.contains("alloc arena"), "{text}");
     assert!(text.contains("global allocator"), "{text}");
     assert!(text.contains("checksum"), "{text}");
+    assert!(text.contains("phases (p50)  spawn "), "{text}");
     assert!(stderr(&out).is_empty(), "--quiet printed: {}", stderr(&out));
 }
 
@@ -372,12 +418,16 @@ fn plot_draws_every_strategy_of_a_compare_run() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("compare.svg"), "{}", stdout(&out));
     let texts = svg_texts(&path);
-    for strategy in ["arena", "slab", "pool", "heap"] {
+    for strategy in ["arena", "slab", "pool", "heap", "mimalloc", "framevec"] {
         assert!(
             texts.lines().any(|l| l == strategy),
             "no legend entry {strategy} in {texts}"
         );
     }
+    assert!(
+        texts.contains("framevec: mean") && texts.contains("overhead +0.000 ms"),
+        "no overhead in the legend: {texts}"
+    );
     for label in [
         "scenario swarm",
         "300 entities/frame",

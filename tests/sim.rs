@@ -32,7 +32,7 @@ fn every_strategy_gives_the_same_checksum() {
         let path = format!("{}/assets/scenarios/{name}.ron", env!("CARGO_MANIFEST_DIR"));
         let scenario = Scenario::load(path.as_ref()).unwrap();
         let expected = checksum_after(Strategy::Heap, &scenario, 7, 8);
-        for strategy in [Strategy::Arena, Strategy::Slab, Strategy::Pool] {
+        for strategy in Strategy::ALL {
             assert_eq!(
                 checksum_after(strategy, &scenario, 7, 8),
                 expected,

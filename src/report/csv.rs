@@ -5,10 +5,11 @@ use std::io;
 use std::path::Path;
 
 use super::{Output, Report, ms};
-use crate::sim::{FrameRecord, Strategy};
+use crate::sim::{FrameRecord, PhaseTimes, Strategy};
 
 /// A CSV file with a header and one row per frame:
-/// `alloc,frame,time_ms,heap_allocs,heap_frees,heap_bytes,contacts`.
+/// `alloc,frame,time_ms,heap_allocs,heap_frees,heap_bytes,contacts`, then
+/// each phase's time: `spawn_ms,simulate_ms,collide_ms,despawn_ms,end_frame_ms`.
 #[derive(Debug)]
 pub struct FrameCsv {
     writer: csv::Writer<io::BufWriter<File>>,
@@ -23,7 +24,8 @@ impl FrameCsv {
     pub fn create(path: &Path) -> io::Result<FrameCsv> {
         let file = File::create(path)?;
         let mut writer = csv::Writer::from_writer(io::BufWriter::new(file));
-        writer.write_record([
+        let phases = PhaseTimes::<u64>::NAMES.map(|name| format!("{name}_ms"));
+        let columns = [
             "alloc",
             "frame",
             "time_ms",
@@ -31,7 +33,13 @@ impl FrameCsv {
             "heap_frees",
             "heap_bytes",
             "contacts",
-        ])?;
+        ];
+        writer.write_record(
+            columns
+                .iter()
+                .copied()
+                .chain(phases.iter().map(String::as_str)),
+        )?;
         Ok(FrameCsv { writer })
     }
 
@@ -41,7 +49,7 @@ impl FrameCsv {
     ///
     /// When writing fails.
     pub fn write_frame(&mut self, alloc: Strategy, r: &FrameRecord) -> io::Result<()> {
-        self.writer.write_record([
+        let columns = [
             alloc.name().to_owned(),
             r.frame.to_string(),
             format!("{:.6}", ms(r.time_ns)),
@@ -49,7 +57,9 @@ impl FrameCsv {
             r.heap.frees.to_string(),
             r.heap.bytes_allocated.to_string(),
             r.contacts.to_string(),
-        ])?;
+        ];
+        let phases = r.phase_ns.into_array().map(|ns| format!("{:.6}", ms(ns)));
+        self.writer.write_record(columns.iter().chain(&phases))?;
         Ok(())
     }
 

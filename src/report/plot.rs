@@ -98,10 +98,12 @@ impl Output for FramePlot {
 /// alike (Tableau 10: distinct, and readable by most colour-blind readers).
 fn colour(strategy: Strategy) -> RGBColor {
     match strategy {
-        Strategy::Arena => RGBColor(31, 119, 180), // blue
-        Strategy::Slab => RGBColor(255, 127, 14),  // orange
-        Strategy::Pool => RGBColor(44, 160, 44),   // green
-        Strategy::Heap => RGBColor(214, 39, 40),   // red
+        Strategy::Arena => RGBColor(31, 119, 180),     // blue
+        Strategy::Slab => RGBColor(255, 127, 14),      // orange
+        Strategy::Pool => RGBColor(44, 160, 44),       // green
+        Strategy::Heap => RGBColor(214, 39, 40),       // red
+        Strategy::Mimalloc => RGBColor(148, 103, 189), // purple
+        Strategy::Framevec => RGBColor(127, 127, 127), // grey: the floor
     }
 }
 
@@ -338,8 +340,14 @@ fn draw_distribution(area: &Area<'_>, f: &Frames<'_>) -> DrawResult {
                 c.stroke_width(2),
             ))?
             .label(format!(
-                "{}: mean {:.3}, p50 {:.3}, p99 {:.3}, max {:.3} ms",
-                s.alloc, ms.mean, ms.p50, ms.p99, ms.max
+                "{}: mean {:.3}, p50 {:.3}, p99 {:.3}, max {:.3} ms{}",
+                s.alloc,
+                ms.mean,
+                ms.p50,
+                ms.p99,
+                ms.max,
+                s.overhead_ms
+                    .map_or(String::new(), |o| format!(", overhead {o:+.3} ms"))
             ))
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 24, y)], c.stroke_width(3)));
     }

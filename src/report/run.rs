@@ -2,7 +2,7 @@
 
 use super::measured::Measured;
 use super::summary::{RunInfo, Summary};
-use crate::sim::{FrameRecord, Simulation};
+use crate::sim::{FrameRecord, Simulation, Strategy};
 
 /// Every strategy's summary and frames, in the order they ran.
 #[derive(Debug)]
@@ -30,7 +30,7 @@ impl Report {
         interrupted: bool,
     ) -> Report {
         assert_eq!(sims.len(), measured.len(), "one Measured per simulation");
-        let summaries = sims
+        let mut summaries: Vec<Summary> = sims
             .iter_mut()
             .zip(&measured)
             .map(|(sim, m)| {
@@ -44,6 +44,7 @@ impl Report {
                 )
             })
             .collect();
+        set_overhead(&mut summaries);
         let same_length = sims
             .iter()
             .all(|s| s.frames_done() == sims[0].frames_done());
@@ -81,5 +82,17 @@ impl Report {
             "checksums differ: {} {} but {} {}; the strategies must compute the same simulation",
             first.alloc, first.checksum, odd.alloc, odd.checksum
         ))
+    }
+}
+
+/// Sets each summary's [`overhead_ms`](Summary::overhead_ms): its median
+/// frame minus `framevec`'s, when `framevec` ran.
+fn set_overhead(summaries: &mut [Summary]) {
+    let floor = summaries
+        .iter()
+        .find(|s| s.alloc == Strategy::Framevec)
+        .map(|s| s.frame_ms.p50);
+    for s in summaries {
+        s.overhead_ms = floor.map(|floor| s.frame_ms.p50 - floor);
     }
 }

@@ -4,7 +4,7 @@ use hdrhistogram::Histogram;
 
 use super::measured::Measured;
 use super::ms;
-use crate::sim::{FrameRecord, MemoryFigures, Strategy};
+use crate::sim::{FrameRecord, MemoryFigures, PhaseTimes, Strategy};
 
 /// Longest frame the histogram tracks exactly: one minute, in nanoseconds
 /// (longer frames are recorded as one minute; the exact maximum is kept
@@ -76,6 +76,15 @@ pub struct Summary {
     pub seed: u64,
     /// Frame times.
     pub frame_ms: FrameMs,
+    /// The median time of each phase of the frame (spawn, simulate,
+    /// collide, despawn, end of frame), ms. Medians of each phase apart, so
+    /// they need not add up to the median frame.
+    pub phase_ms: PhaseTimes<f64>,
+    /// The median frame minus `framevec`'s, ms: what allocating per-frame
+    /// memory this way costs over the hand-written frame `Vec`. `None`
+    /// (JSON `null`) when `framevec` did not run; set by the
+    /// [`Report`](super::Report), which has every strategy.
+    pub overhead_ms: Option<f64>,
     /// Heap allocations per frame through the global allocator (`alloc`,
     /// `alloc_zeroed` and `realloc` calls), mean over the measured frames.
     pub allocs_per_frame: f64,
@@ -127,6 +136,8 @@ impl Summary {
             global_allocator: info.global_allocator.clone(),
             seed: info.seed,
             frame_ms: frame_ms(records),
+            phase_ms: phase_ms(records),
+            overhead_ms: None,
             allocs_per_frame: per_frame(sum(|r| r.heap.heap_calls())),
             frees_per_frame: per_frame(sum(|r| r.heap.frees)),
             bytes_per_frame: per_frame(sum(|r| r.heap.bytes_allocated)),
@@ -147,20 +158,32 @@ fn hex<S: serde::Serializer>(value: &u64, serializer: S) -> Result<S::Ok, S::Err
     serializer.serialize_str(&format!("{value:#x}"))
 }
 
+/// An HDR histogram of `times_ns`, and their exact maximum.
+fn histogram(times_ns: impl Iterator<Item = u64>) -> (Histogram<u64>, u64) {
+    let mut histogram = Histogram::<u64>::new_with_bounds(1, HISTOGRAM_MAX_NS, HISTOGRAM_SIGFIG)
+        .expect("constant bounds are valid");
+    let mut max_ns = 0;
+    for ns in times_ns {
+        histogram.saturating_record(ns.clamp(1, HISTOGRAM_MAX_NS));
+        max_ns = max_ns.max(ns);
+    }
+    (histogram, max_ns)
+}
+
+/// The quantile `q` of a histogram in ms. The histogram reports a bucket's
+/// upper bound, which can lie just above the slowest value; no quantile is
+/// above the exact maximum.
+fn quantile_ms(histogram: &Histogram<u64>, max_ns: u64, q: f64) -> f64 {
+    ms(histogram.value_at_quantile(q).min(max_ns))
+}
+
 fn frame_ms(records: &[FrameRecord]) -> FrameMs {
     if records.is_empty() {
         return FrameMs::default();
     }
-    let mut histogram = Histogram::<u64>::new_with_bounds(1, HISTOGRAM_MAX_NS, HISTOGRAM_SIGFIG)
-        .expect("constant bounds are valid");
-    for r in records {
-        histogram.saturating_record(r.time_ns.clamp(1, HISTOGRAM_MAX_NS));
-    }
+    let (histogram, max_ns) = histogram(records.iter().map(|r| r.time_ns));
     let total: u64 = records.iter().map(|r| r.time_ns).sum();
-    let max_ns = records.iter().map(|r| r.time_ns).max().unwrap_or(0);
-    // The histogram reports a bucket's upper bound, which can lie just above
-    // the slowest frame; no percentile is above the exact maximum.
-    let quantile = |q: f64| ms(histogram.value_at_quantile(q).min(max_ns));
+    let quantile = |q: f64| quantile_ms(&histogram, max_ns, q);
     FrameMs {
         mean: ms(total) / records.len() as f64,
         p50: quantile(0.50),
@@ -170,13 +193,27 @@ fn frame_ms(records: &[FrameRecord]) -> FrameMs {
     }
 }
 
+/// Each phase's median, ms (0 with no frames).
+fn phase_ms(records: &[FrameRecord]) -> PhaseTimes<f64> {
+    if records.is_empty() {
+        return PhaseTimes::default();
+    }
+    PhaseTimes::from_array(std::array::from_fn(|phase| {
+        let (histogram, max_ns) = histogram(records.iter().map(|r| r.phase_ns.into_array()[phase]));
+        quantile_ms(&histogram, max_ns, 0.5)
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn record(time_ms: u64, allocations: u64) -> FrameRecord {
+        let time_ns = time_ms * 1_000_000;
         let mut r = FrameRecord {
-            time_ns: time_ms * 1_000_000,
+            time_ns,
+            // Spawn takes 40% of the frame, each other phase 15%.
+            phase_ns: PhaseTimes::from_array([40, 15, 15, 15, 15].map(|p| time_ns * p / 100)),
             ..FrameRecord::default()
         };
         r.heap.allocations = allocations;
@@ -211,6 +248,9 @@ mod tests {
         assert!(close(s.frame_ms.p95, 95.0), "{:?}", s.frame_ms);
         assert!(close(s.frame_ms.p99, 99.0), "{:?}", s.frame_ms);
         assert_eq!(s.frame_ms.max, 100.0);
+        assert!(close(s.phase_ms.spawn, 20.0), "{:?}", s.phase_ms);
+        assert!(close(s.phase_ms.end_frame, 7.5), "{:?}", s.phase_ms);
+        assert_eq!(s.overhead_ms, None, "set by the report, with framevec");
         assert_eq!(s.allocs_per_frame, 2.0);
         assert_eq!(s.checksum, "0x00000000000000ab");
         assert_eq!((s.frames, s.unmeasured_frames), (100, 3));
@@ -219,5 +259,6 @@ mod tests {
     #[test]
     fn no_frames_is_all_zero() {
         assert_eq!(frame_ms(&[]), FrameMs::default());
+        assert_eq!(phase_ms(&[]), PhaseTimes::default());
     }
 }

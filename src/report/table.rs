@@ -1,10 +1,11 @@
-//! [`Table`]: summaries as text for a terminal: a block for one run, one
-//! table with ratios to `heap` for `--compare`.
+//! [`Table`]: summaries as text for a terminal: a block for one run; for
+//! `--compare`, one table with ratios to `heap` and the overhead over
+//! `framevec`, and one with the median time of each phase of the frame.
 
 use std::io;
 
 use super::{Output, Report, Summary};
-use crate::sim::Strategy;
+use crate::sim::{PhaseTimes, Strategy};
 
 /// Human-readable text, written to `out` (stdout for the binary) at the end.
 #[derive(Debug)]
@@ -73,6 +74,12 @@ fn write_single(s: &Summary, out: &mut dyn io::Write) -> io::Result<()> {
         format_bytes(s.memory.peak_bytes_in_use as f64),
         format_bytes(s.memory.bytes_reserved as f64)
     )?;
+    let phases: Vec<String> = PhaseTimes::<f64>::NAMES
+        .iter()
+        .zip(s.phase_ms.into_array())
+        .map(|(name, ms)| format!("{name} {ms:.3}"))
+        .collect();
+    writeln!(out, "  phases (p50)  {} ms", phases.join(", "))?;
     writeln!(out, "  contacts      {:.1}/frame", s.contacts_per_frame)?;
     writeln!(out, "  checksum      {}", s.checksum)
 }
@@ -105,17 +112,18 @@ fn write_compare(all: &[Summary], out: &mut dyn io::Write) -> io::Result<()> {
         "p99 ms",
         "max ms",
         "p50/heap",
+        "overhead ms",
         "allocs/frame",
         "allocs/heap",
         "bytes/frame",
         "high-water",
         "checksum",
     ];
-    let rows: Vec<[String; 12]> = all
+    let rows: Vec<Vec<String>> = all
         .iter()
         .map(|s| {
             let ms = &s.frame_ms;
-            [
+            vec![
                 s.alloc.to_string(),
                 format!("{:.3}", ms.mean),
                 format!("{:.3}", ms.p50),
@@ -123,6 +131,7 @@ fn write_compare(all: &[Summary], out: &mut dyn io::Write) -> io::Result<()> {
                 format!("{:.3}", ms.p99),
                 format!("{:.3}", ms.max),
                 ratio(ms.p50, heap.map(|h| h.frame_ms.p50)),
+                s.overhead_ms.map_or("-".to_owned(), |o| format!("{o:+.3}")),
                 format!("{:.1}", s.allocs_per_frame),
                 ratio(s.allocs_per_frame, heap.map(|h| h.allocs_per_frame)),
                 format_bytes(s.bytes_per_frame),
@@ -131,15 +140,44 @@ fn write_compare(all: &[Summary], out: &mut dyn io::Write) -> io::Result<()> {
             ]
         })
         .collect();
-    let mut widths = header.map(str::len);
-    for row in &rows {
+    write_columns(out, &header, &rows)?;
+    writeln!(
+        out,
+        "overhead: the median frame minus framevec's (a frame-wide Vec, indices in components)"
+    )?;
+    let mut header = vec!["p50 ms per phase"];
+    header.extend(PhaseTimes::<f64>::NAMES);
+    let rows: Vec<Vec<String>> = all
+        .iter()
+        .map(|s| {
+            let mut row = vec![s.alloc.to_string()];
+            row.extend(s.phase_ms.into_array().map(|ms| format!("{ms:.3}")));
+            row
+        })
+        .collect();
+    write_columns(out, &header, &rows)?;
+    if let Some(block) = first.block_frames {
+        writeln!(
+            out,
+            "strategies took turns in blocks of {block} frames, in rotating order, each block \
+             after one unmeasured frame (the first frame after another world ran is cold)"
+        )?;
+    }
+    Ok(())
+}
+
+/// Writes `header` and `rows` in aligned columns: the first to the left,
+/// the others to the right.
+fn write_columns(out: &mut dyn io::Write, header: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.len());
         }
     }
-    let line = |cells: &[&str]| {
+    let line = |cells: &mut dyn Iterator<Item = &str>| {
         let mut text = String::new();
-        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+        for (i, (cell, w)) in cells.zip(&widths).enumerate() {
             if i == 0 {
                 text.push_str(&format!("{cell:<w$}"));
             } else {
@@ -148,17 +186,9 @@ fn write_compare(all: &[Summary], out: &mut dyn io::Write) -> io::Result<()> {
         }
         text
     };
-    writeln!(out, "{}", line(&header))?;
-    for row in &rows {
-        let cells: Vec<&str> = row.iter().map(String::as_str).collect();
-        writeln!(out, "{}", line(&cells))?;
-    }
-    if let Some(block) = first.block_frames {
-        writeln!(
-            out,
-            "strategies took turns in blocks of {block} frames, in rotating order, each block \
-             after one unmeasured frame (the first frame after another world ran is cold)"
-        )?;
+    writeln!(out, "{}", line(&mut header.iter().copied()))?;
+    for row in rows {
+        writeln!(out, "{}", line(&mut row.iter().map(String::as_str)))?;
     }
     Ok(())
 }

@@ -15,15 +15,25 @@ pub enum Strategy {
     Pool,
     /// The global allocator: the baseline.
     Heap,
+    /// mimalloc, called directly (not as the global allocator): what
+    /// swapping `malloc` buys.
+    Mimalloc,
+    /// The hand-rolled floor: frame-wide typed buffers, indices in the
+    /// components, cleared at the end of the frame; no allocator crate.
+    Framevec,
 }
 
 impl Strategy {
-    /// Every strategy, in the order reports list them.
-    pub const ALL: [Strategy; 4] = [
+    /// Every strategy, in the order reports list them: framemem's three,
+    /// then the references they are held against (`malloc`, mimalloc, the
+    /// hand-written frame `Vec`).
+    pub const ALL: [Strategy; 6] = [
         Strategy::Arena,
         Strategy::Slab,
         Strategy::Pool,
         Strategy::Heap,
+        Strategy::Mimalloc,
+        Strategy::Framevec,
     ];
 
     /// The name used on the command line and in reports.
@@ -33,6 +43,8 @@ impl Strategy {
             Strategy::Slab => "slab",
             Strategy::Pool => "pool",
             Strategy::Heap => "heap",
+            Strategy::Mimalloc => "mimalloc",
+            Strategy::Framevec => "framevec",
         }
     }
 }

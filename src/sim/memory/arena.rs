@@ -33,7 +33,7 @@ impl FrameMemory for ArenaMemory {
     }
 
     #[inline]
-    fn alloc_trail(&self, len: usize, fill: impl FnMut(usize) -> Vec3) -> ArenaTrail {
+    fn alloc_trail(&mut self, len: usize, fill: impl FnMut(usize) -> Vec3) -> ArenaTrail {
         ArenaTrail(self.arena.handle_slice_fill_with(len, fill))
     }
 

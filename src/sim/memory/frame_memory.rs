@@ -51,8 +51,9 @@ pub trait FrameMemory: Resource<Mutability = Mutable> + Sized {
 
     /// Allocates a trail of `len` points made by `fill(index)`.
     ///
-    /// Called from one thread at a time (the spawn system).
-    fn alloc_trail(&self, len: usize, fill: impl FnMut(usize) -> Vec3) -> Self::Payload;
+    /// Takes `&mut self`: the spawn system, on one thread, is the only
+    /// writer, which lets the framevec strategy append to a plain `Vec`.
+    fn alloc_trail(&mut self, len: usize, fill: impl FnMut(usize) -> Vec3) -> Self::Payload;
 
     /// The trail's points.
     ///

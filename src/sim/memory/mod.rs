@@ -14,6 +14,8 @@
 //! | [`PoolMemory`] | a `Vec<Vec3>` taken from a [`Pool`], put back before despawn | a [`Pooled`] `Vec` | nothing |
 //! | [`SlabMemory`] | a [`SlabSlice`], freed before despawn | a `Vec` in the [`Slab`] (over 4 KiB: the system heap) | nothing |
 //! | [`ArenaMemory`] | an [`ArenaSlice`], resolved through the epoch check | a `Vec` in the [`Arena`] | [`Allocator::reset`] |
+//! | [`MimallocMemory`] | a `Vec<Vec3>` on mimalloc ([`MiAlloc`]), freed by its `Drop` at despawn | a new `Vec` on mimalloc per use | nothing |
+//! | [`FrameVecMemory`] | an `(offset, len)` index into one frame-wide `Vec<Vec3>` | a `Vec` kept from frame to frame, cleared | the buffer is cleared |
 //!
 //! Scratch vectors borrow the strategy (`&self`), and the arena's reset needs
 //! `&mut self`, so the borrow checker proves that no scratch data outlives
@@ -25,7 +27,10 @@
 //! - `scratch.rs`: the scratch vector types and the rows kept in them;
 //! - `frame_bytes.rs`: the byte count of the strategies whose allocator keeps
 //!   none (heap, pool);
-//! - `heap.rs`, `pool.rs`, `slab.rs`, `arena.rs`: the strategies.
+//! - `mi_alloc.rs`: [`MiAlloc`], mimalloc as an `allocator_api2` allocator;
+//! - `heap.rs`, `pool.rs`, `slab.rs`, `arena.rs`: framemem's strategies and
+//!   the baseline; `mimalloc.rs`, `framevec.rs`: the references they are
+//!   held against (swapping `malloc`, and the hand-written frame `Vec`).
 //!
 //! [`Pool`]: crate::alloc::Pool
 //! [`Pooled`]: crate::alloc::Pooled
@@ -38,14 +43,20 @@
 mod arena;
 mod frame_bytes;
 mod frame_memory;
+mod framevec;
 mod heap;
+mod mi_alloc;
+mod mimalloc;
 mod pool;
 mod scratch;
 mod slab;
 
 pub use arena::ArenaMemory;
 pub use frame_memory::{FrameMemory, MemoryFigures, MemoryPlan};
+pub use framevec::FrameVecMemory;
 pub use heap::HeapMemory;
+pub use mi_alloc::MiAlloc;
+pub use mimalloc::MimallocMemory;
 pub use pool::{PoolMemory, PoolTrail};
 pub use scratch::ScratchVec;
 pub use slab::{SlabMemory, SlabTrail};

@@ -32,7 +32,7 @@ impl FrameMemory for SlabMemory {
     }
 
     #[inline]
-    fn alloc_trail(&self, len: usize, fill: impl FnMut(usize) -> Vec3) -> SlabTrail {
+    fn alloc_trail(&mut self, len: usize, fill: impl FnMut(usize) -> Vec3) -> SlabTrail {
         SlabTrail(Some(self.slab.alloc_slice_fill_with(len, fill)))
     }
 

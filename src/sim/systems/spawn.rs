@@ -163,9 +163,9 @@ pub fn spawn_transients<M: FrameMemory>(
         let dt = world.resource::<SimConfig>().dt;
         let gravity = world.resource::<SimConfig>().gravity;
         plan_shots(&mut spawner, emitters, world);
-        world.resource_scope(|world, memory: Mut<M>| {
+        world.resource_scope(|world, mut memory: Mut<M>| {
             let spawner = &mut *spawner;
-            let memory = &*memory;
+            let memory = &mut *memory;
             let n = spawner.entities_per_frame;
             let (shots, rng) = (&spawner.shots, &mut spawner.rng);
             let (speed_min, speed_span) =
