@@ -115,3 +115,28 @@ fn the_default_scenario_checksum_is_pinned() {
         assert_eq!(sum, PINNED, "{strategy}: checksum {sum:#x}");
     }
 }
+
+/// The `mimalloc` strategy calls mimalloc directly, past the global
+/// allocator's counter; its calls still show in the frame's heap counts
+/// (here the only ones: the global snapshot is a constant).
+#[test]
+fn mimalloc_calls_are_in_the_heap_counts() {
+    fn nothing() -> framemem::AllocCounts {
+        framemem::AllocCounts::default()
+    }
+    let scenario = Scenario::builtin();
+    let mut mimalloc = small(Strategy::Mimalloc, &scenario, 9).count_allocations_with(nothing);
+    let mut arena = small(Strategy::Arena, &scenario, 9).count_allocations_with(nothing);
+    mimalloc.step();
+    arena.step();
+    let heap = mimalloc.step().heap;
+    assert!(
+        heap.allocations >= 400 && heap.frees >= 400,
+        "one payload per entity, allocated and freed: {heap:?}"
+    );
+    assert_eq!(
+        arena.step().heap.allocations,
+        0,
+        "the arena never calls mimalloc"
+    );
+}

@@ -68,6 +68,21 @@ impl AllocCounts {
     }
 }
 
+/// Two counters' sums: the traffic of two allocators together.
+impl std::ops::Add for AllocCounts {
+    type Output = AllocCounts;
+
+    fn add(self, other: AllocCounts) -> AllocCounts {
+        AllocCounts {
+            allocations: self.allocations.wrapping_add(other.allocations),
+            frees: self.frees.wrapping_add(other.frees),
+            reallocations: self.reallocations.wrapping_add(other.reallocations),
+            bytes_allocated: self.bytes_allocated.wrapping_add(other.bytes_allocated),
+            bytes_freed: self.bytes_freed.wrapping_add(other.bytes_freed),
+        }
+    }
+}
+
 #[repr(align(128))]
 #[derive(Default)]
 struct Stripe {

@@ -224,7 +224,10 @@ impl Simulation {
             puffin::profile_scope!("new_frame");
             puffin::GlobalProfiler::lock().new_frame();
         }
-        let before = self.count_allocations.map(|snapshot| snapshot());
+        // The global allocator's counts, and the mimalloc strategy's, which
+        // calls mimalloc directly (zero for the other strategies).
+        let counts = |snapshot: fn() -> AllocCounts| snapshot() + memory::mimalloc_counts();
+        let before = self.count_allocations.map(counts);
         let start = Instant::now();
         let mut phase_ns = [0u64; PHASES];
         let mut last = start;
@@ -244,7 +247,7 @@ impl Simulation {
         phase_ns[PHASES - 1] += (end - last).as_nanos() as u64;
         let time_ns = (end - start).as_nanos() as u64;
         let heap = match (before, self.count_allocations) {
-            (Some(before), Some(snapshot)) => snapshot().since(&before),
+            (Some(before), Some(snapshot)) => counts(snapshot).since(&before),
             _ => AllocCounts::default(),
         };
         let counters = *self.world.resource::<FrameCounters>();

@@ -3,18 +3,30 @@
 //! the process's global allocator is. The `mimalloc` strategy's payloads
 //! and scratch use it.
 //!
-//! A zero-sized adaptor over `mimalloc::MiMalloc`'s `GlobalAlloc`: no state,
-//! no counters (it is not a framemem allocator, and its traffic does not go
-//! through the binary's counting global allocator, so the reports' heap
-//! counts do not see it). mimalloc keeps its own per-thread heaps, so this
-//! is thread-safe and lock-free on its fast path, as the global allocator
-//! would be.
+//! A zero-sized adaptor over `mimalloc::MiMalloc`'s `GlobalAlloc`, behind a
+//! [`CountingAllocator`] of its own: the binary's global allocator is
+//! counted the same way, so the heap strategy (`malloc`) and this one pay
+//! the same counter (one uncontended atomic add per call), and the reports'
+//! heap counts ([`counts`], added to the global allocator's by
+//! `Simulation::step`) include mimalloc's calls. mimalloc keeps its own
+//! per-thread heaps, so this is thread-safe and lock-free on its fast path,
+//! as the global allocator would be.
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::ptr::NonNull;
 
 use allocator_api2::alloc::{AllocError, Allocator};
 use mimalloc::MiMalloc;
+
+use crate::alloc::{AllocCounts, CountingAllocator};
+
+/// Every block [`MiAlloc`] hands out comes from here.
+static MIMALLOC: CountingAllocator<MiMalloc> = CountingAllocator::new(MiMalloc);
+
+/// Calls into mimalloc through [`MiAlloc`] so far, process-wide.
+pub fn counts() -> AllocCounts {
+    MIMALLOC.snapshot()
+}
 
 /// mimalloc through `allocator_api2`. See the module docs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -54,7 +66,7 @@ unsafe impl Allocator for MiAlloc {
         }
         // SAFETY: `layout` has a non-zero size (checked above), as
         // `GlobalAlloc::alloc` requires.
-        Self::block(unsafe { MiMalloc.alloc(layout) }, layout.size())
+        Self::block(unsafe { MIMALLOC.alloc(layout) }, layout.size())
     }
 
     #[inline]
@@ -63,7 +75,7 @@ unsafe impl Allocator for MiAlloc {
             return Ok(Self::empty(layout));
         }
         // SAFETY: `layout` has a non-zero size (checked above).
-        Self::block(unsafe { MiMalloc.alloc_zeroed(layout) }, layout.size())
+        Self::block(unsafe { MIMALLOC.alloc_zeroed(layout) }, layout.size())
     }
 
     #[inline]
@@ -73,7 +85,7 @@ unsafe impl Allocator for MiAlloc {
             // allocated by this allocator with `layout`; a non-zero size
             // means it came from mimalloc (zero-sized blocks are dangling
             // and never reach it).
-            unsafe { MiMalloc.dealloc(ptr.as_ptr(), layout) }
+            unsafe { MIMALLOC.dealloc(ptr.as_ptr(), layout) }
         }
     }
 
@@ -111,7 +123,7 @@ unsafe impl Allocator for MiAlloc {
         // it came from mimalloc), the new size is non-zero (at least the
         // old one), and the alignment is unchanged, as `realloc` requires.
         // `realloc` copies the old size's bytes, not the new one's.
-        let new = unsafe { MiMalloc.realloc(ptr.as_ptr(), old_layout, new_layout.size()) };
+        let new = unsafe { MIMALLOC.realloc(ptr.as_ptr(), old_layout, new_layout.size()) };
         Self::block(new, new_layout.size())
     }
 }

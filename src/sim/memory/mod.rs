@@ -56,6 +56,7 @@ pub use frame_memory::{FrameMemory, MemoryFigures, MemoryPlan};
 pub use framevec::FrameVecMemory;
 pub use heap::HeapMemory;
 pub use mi_alloc::MiAlloc;
+pub(crate) use mi_alloc::counts as mimalloc_counts;
 pub use mimalloc::MimallocMemory;
 pub use pool::{PoolMemory, PoolTrail};
 pub use scratch::ScratchVec;
