@@ -65,7 +65,8 @@ fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         eprintln!("{how}: reporting the frames done");
     }
 
-    let report = Report::new(&mut sims, measured, &config.run_info(threads), interrupted);
+    let report = Report::new(&mut sims, measured, &config.run_info(threads), interrupted)
+        .with_not_applicable(config.not_applicable.clone());
     let written = outputs.finish(&report, profiling.finish());
     if let Some(mismatch) = report.checksum_mismatch() {
         return Err(anyhow::anyhow!(mismatch));

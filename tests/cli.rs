@@ -491,3 +491,32 @@ fn plot_write_errors_name_the_file_after_the_summary() {
     assert!(!err.contains("panicked"), "{err}");
     assert!(stdout(&out).contains("checksum"), "{}", stdout(&out));
 }
+
+#[test]
+fn strategies_that_cannot_hold_multi_frame_data_say_so() {
+    let bullets = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/scenarios/bullets.ron");
+    rejected(
+        &["--scenario", bullets, "--alloc", "framevec"],
+        &["--alloc framevec", "bullets", "one-frame", "90 frames"],
+    );
+    let mut args = SMALL.to_vec();
+    args.extend(["--scenario", bullets, "--compare", "--json"]);
+    let out = framemem(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let rows = v.as_array().unwrap();
+    assert_eq!(rows.len(), 6, "every strategy has a row: {v:#}");
+    let framevec = rows.iter().find(|r| r["alloc"] == "framevec").unwrap();
+    assert!(
+        framevec["not_applicable"].as_str().unwrap().contains("one-frame"),
+        "{framevec:#}"
+    );
+    let mut args = SMALL.to_vec();
+    args.extend(["--scenario", bullets, "--compare"]);
+    let out = framemem(&args);
+    assert!(
+        stdout(&out).contains("framevec: not applicable"),
+        "{}",
+        stdout(&out)
+    );
+}

@@ -140,3 +140,58 @@ fn mimalloc_calls_are_in_the_heap_counts() {
         "the arena never calls mimalloc"
     );
 }
+
+fn shipped(name: &str) -> Scenario {
+    let path = format!("{}/assets/scenarios/{name}.ron", env!("CARGO_MANIFEST_DIR"));
+    Scenario::load(path.as_ref()).unwrap()
+}
+
+/// Entities live exactly their drawn lifetime: with every lifetime 3
+/// frames, three frames' births are alive from the third frame on, and the
+/// strategies that free at despawn agree.
+#[test]
+fn entities_live_their_lifetime_and_every_strategy_that_can_hold_them_agrees() {
+    let mut scenario = Scenario::builtin();
+    scenario.lifetime_frames = Some(sim::Distribution::Uniform { min: 3, max: 3 });
+    let mut sums = Vec::new();
+    for strategy in Strategy::ALL {
+        if strategy.applies_to(3).is_err() {
+            continue;
+        }
+        let mut sim = small(strategy, &scenario, 11);
+        for frame in 0..8 {
+            sim.step();
+            let alive = sim.transient_count();
+            assert_eq!(
+                alive,
+                400 * (frame + 1).min(2),
+                "{strategy}, after frame {frame}"
+            );
+        }
+        sums.push((strategy, sim.checksum()));
+    }
+    assert!(sums.len() >= 4, "{sums:?}");
+    assert!(sums.iter().all(|&(_, s)| s == sums[0].1), "{sums:?}");
+}
+
+#[test]
+fn strategies_that_reset_every_frame_refuse_longer_lifetimes() {
+    let bullets = shipped("bullets");
+    assert_eq!(bullets.max_lifetime_frames(), 90);
+    let why = Strategy::Framevec.applies_to(90).unwrap_err();
+    assert!(why.contains("one-frame") && why.contains("90"), "{why}");
+    let built = std::panic::catch_unwind(|| small(Strategy::Framevec, &bullets, 1));
+    assert!(built.is_err(), "framevec must refuse bullets.ron");
+}
+
+#[test]
+fn a_wave_frame_spawns_the_extra_entities() {
+    let mut scenario = shipped("waves");
+    scenario.waves = Some(sim::Waves {
+        every_frames: 3,
+        extra_entities: 1000,
+    });
+    let mut sim = small(Strategy::Slab, &scenario, 2);
+    let spawned: Vec<u32> = (0..6).map(|_| sim.step().entities).collect();
+    assert_eq!(spawned, [400, 400, 1400, 400, 400, 1400]);
+}

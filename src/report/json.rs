@@ -37,6 +37,20 @@ impl<W: io::Write> Json<W> {
 
 impl<W: io::Write> Output for Json<W> {
     fn finish(&mut self, report: &Report) -> io::Result<()> {
-        self.write(&report.summaries)
+        if report.not_applicable.is_empty() {
+            return self.write(&report.summaries);
+        }
+        // The strategies that did not run stay in the array, as objects
+        // that say why instead of giving figures.
+        let mut all = Vec::new();
+        for s in &report.summaries {
+            all.push(serde_json::to_value(s)?);
+        }
+        for n in &report.not_applicable {
+            all.push(serde_json::to_value(n)?);
+        }
+        serde_json::to_writer_pretty(&mut self.out, &all)?;
+        writeln!(self.out)?;
+        self.out.flush()
     }
 }

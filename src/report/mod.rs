@@ -30,7 +30,7 @@ pub use csv::FrameCsv;
 pub use json::Json;
 pub use measured::Measured;
 pub use plot::{FramePlot, render_svg};
-pub use run::Report;
+pub use run::{NotApplicable, Report};
 pub use summary::{FrameMs, RunInfo, Summary};
 pub use table::{Table, format_bytes};
 

@@ -4,6 +4,17 @@ use super::measured::Measured;
 use super::summary::{RunInfo, Summary};
 use crate::sim::{FrameRecord, Simulation, Strategy};
 
+/// A strategy that could not run the scenario, and why.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct NotApplicable {
+    /// The strategy.
+    pub alloc: Strategy,
+    /// The scenario's name.
+    pub scenario: String,
+    /// Why, in one line.
+    pub not_applicable: String,
+}
+
 /// Every strategy's summary and frames, in the order they ran.
 #[derive(Debug)]
 pub struct Report {
@@ -11,6 +22,10 @@ pub struct Report {
     pub summaries: Vec<Summary>,
     /// One per simulation, in the same order.
     pub measured: Vec<Measured>,
+    /// Strategies that did not run because they cannot hold the scenario's
+    /// data (framevec with multi-frame lifetimes), with why: every report
+    /// says so rather than dropping the row.
+    pub not_applicable: Vec<NotApplicable>,
     /// Whether every simulation ran as many frames, so that their
     /// checksums must agree (Ctrl-C may stop them at different frames).
     same_length: bool,
@@ -51,8 +66,15 @@ impl Report {
         Report {
             summaries,
             measured,
+            not_applicable: Vec::new(),
             same_length,
         }
+    }
+
+    /// The same report, naming the strategies that did not run and why.
+    pub fn with_not_applicable(mut self, not_applicable: Vec<NotApplicable>) -> Report {
+        self.not_applicable = not_applicable;
+        self
     }
 
     /// Each strategy's summary with its frames.

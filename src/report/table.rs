@@ -36,7 +36,11 @@ impl<W: io::Write> Table<W> {
 
 impl<W: io::Write> Output for Table<W> {
     fn finish(&mut self, report: &Report) -> io::Result<()> {
-        self.write(&report.summaries)
+        self.write(&report.summaries)?;
+        for n in &report.not_applicable {
+            writeln!(self.out, "{}: {}", n.alloc, n.not_applicable)?;
+        }
+        self.out.flush()
     }
 }
 

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use framemem::profile::{self, Profiling, Recording};
-use framemem::report::{RunInfo, format_bytes};
+use framemem::report::{NotApplicable, RunInfo, format_bytes};
 use framemem::sim::{
     self, DEFAULT_SEED, EntitiesPerFrame, Scenario, SimOptions, Simulation, Strategy,
 };
@@ -22,8 +22,11 @@ use crate::cli::Cli;
 pub struct RunConfig {
     /// The scenario, loaded and validated.
     pub scenario: Scenario,
-    /// The strategies to run: one, or all of them with `--compare`.
+    /// The strategies to run: one, or with `--compare` all of them that can
+    /// hold the scenario's data.
     pub strategies: Vec<Strategy>,
+    /// With `--compare`, the strategies that cannot, and why.
+    pub not_applicable: Vec<NotApplicable>,
     /// The simulation's options: the entity count, resolved once, and the
     /// seed.
     pub sim: SimOptions,
@@ -65,10 +68,33 @@ impl RunConfig {
             None => Ok(Scenario::builtin()),
         }
         .map_err(|e| usage(e.to_string()))?;
-        let strategies = if cli.compare {
-            Strategy::ALL.to_vec()
+        let lifetime = scenario.max_lifetime_frames();
+        let (strategies, not_applicable) = if cli.compare {
+            let mut not_applicable = Vec::new();
+            let strategies = Strategy::ALL
+                .into_iter()
+                .filter(|s| match s.applies_to(lifetime) {
+                    Ok(()) => true,
+                    Err(why) => {
+                        not_applicable.push(NotApplicable {
+                            alloc: *s,
+                            scenario: scenario.name.clone(),
+                            not_applicable: why,
+                        });
+                        false
+                    }
+                })
+                .collect();
+            (strategies, not_applicable)
         } else {
-            vec![cli.alloc.into()]
+            let strategy: Strategy = cli.alloc.into();
+            strategy.applies_to(lifetime).map_err(|why| {
+                usage(format!(
+                    "--alloc {strategy} with scenario {}: {why}",
+                    scenario.name
+                ))
+            })?;
+            (vec![strategy], Vec::new())
         };
         // The flag, else the scenario's; resolved here, once. The memory
         // estimate first: it says more than the range does.
@@ -83,6 +109,7 @@ impl RunConfig {
         Ok(RunConfig {
             scenario,
             strategies,
+            not_applicable,
             sim,
             threads: cli.threads.map(|t| t as usize),
             frames: (!cli.forever).then_some(cli.frames),

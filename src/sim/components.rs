@@ -3,7 +3,7 @@
 //! - Persistent entities, made once from the scenario: [`Emitter`] and
 //!   [`Target`]. Their state is what the checksum covers.
 //! - Transient entities, spawned by the emitters and despawned at the end of
-//!   every frame: [`Transient`] (with its [`Reach`]), [`Transform`],
+//!   their last frame (by default the frame they were born in): [`Transient`] (with its [`Reach`]), [`Transform`],
 //!   [`Velocity`] and the strategy's payload component (a trail of `Vec3`,
 //!   see `memory/`).
 //!
@@ -13,7 +13,7 @@
 use bevy_ecs::component::Component;
 use glam::{Quat, Vec3};
 
-/// Marks a transient entity: its spawn order within the frame and what the
+/// Marks a transient entity: the last frame it lives in and what the
 /// payload update derived from its trail.
 ///
 /// One component rather than two: every component of a transient entity
@@ -21,9 +21,8 @@ use glam::{Quat, Vec3};
 /// a frame, whatever the strategy.
 #[derive(Component, Clone, Copy, Debug, PartialEq)]
 pub struct Transient {
-    /// 0 for the first entity spawned this frame, then 1, 2, ...; the row of
-    /// the entity in the per-frame scratch arrays.
-    pub index: u32,
+    /// The frame (counting from 0) at whose end the entity is despawned.
+    pub last_frame: u64,
     /// Written by the payload update.
     pub reach: Reach,
 }

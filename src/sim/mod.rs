@@ -58,8 +58,8 @@ pub use entity_count::{EntitiesPerFrame, EntityCountError, MAX_ENTITIES_PER_FRAM
 pub use memory::{MemoryFigures, MiAlloc};
 pub use phase::PhaseTimes;
 pub use scenario::{
-    DEFAULT_SCENARIO_RON, EmitterSpec, InvalidField, MAX_TRAIL_LEN, Scenario, ScenarioError,
-    SpeedRange, TargetSpec, Targets, TrailLengths, TrailSpec,
+    DEFAULT_SCENARIO_RON, Distribution, EmitterSpec, InvalidField, MAX_LIFETIME_FRAMES,
+    MAX_TRAIL_LEN, Scenario, ScenarioError, SpeedRange, TargetSpec, Targets, TrailSpec, Waves,
 };
 pub use schedule::init_task_pool;
 pub use strategy::Strategy;
@@ -165,7 +165,16 @@ impl Simulation {
     /// The scenario must be valid ([`Scenario::validate`]; the loaders
     /// check it). Start the compute threads first ([`init_task_pool`]), or
     /// bevy starts them with its defaults.
+    ///
+    /// # Panics
+    ///
+    /// When the strategy cannot hold the scenario's lifetimes
+    /// ([`Strategy::applies_to`]).
+    #[track_caller]
     pub fn new(strategy: Strategy, scenario: &Scenario, options: SimOptions) -> Simulation {
+        if let Err(why) = strategy.applies_to(scenario.max_lifetime_frames()) {
+            panic!("{strategy} cannot run scenario {}: {why}", scenario.name);
+        }
         match strategy {
             Strategy::Arena => Self::build::<ArenaMemory>(scenario, options),
             Strategy::Slab => Self::build::<SlabMemory>(scenario, options),
@@ -179,8 +188,10 @@ impl Simulation {
     fn build<M: FrameMemory>(scenario: &Scenario, options: SimOptions) -> Simulation {
         let entities = options.entities_per_frame;
         let mut world = World::new();
+        // The most entities born in one frame: a wave's frame.
+        let births = u64::from(entities.get()) + scenario.waves.map_or(0, |w| w.extra_entities);
         world.insert_resource(M::new(&MemoryPlan {
-            entities_per_frame: entities.get() as usize,
+            entities_per_frame: births as usize,
             max_trail_len: scenario.max_trail_len() as usize,
         }));
         world.insert_resource(SimConfig::new(scenario));
@@ -228,6 +239,7 @@ impl Simulation {
         // calls mimalloc directly (zero for the other strategies).
         let counts = |snapshot: fn() -> AllocCounts| snapshot() + memory::mimalloc_counts();
         let before = self.count_allocations.map(counts);
+        self.world.resource_mut::<FrameCounters>().frame = self.frame;
         let start = Instant::now();
         let mut phase_ns = [0u64; PHASES];
         let mut last = start;
@@ -288,12 +300,19 @@ impl Simulation {
         self.entities_per_frame.get()
     }
 
+    /// Transient entities alive now, between frames: those whose lifetime
+    /// goes on past the last frame run (none with one-frame lifetimes).
+    pub fn transient_count(&self) -> u32 {
+        self.world.resource::<FrameCounters>().alive
+    }
+
     /// The world, for inspection.
     pub fn world(&self) -> &World {
         &self.world
     }
 
-    /// Entities alive now (between frames: the persistent ones only). O(ids).
+    /// Entities alive now (between frames: the persistent ones and the
+    /// transient ones that live on). O(ids).
     pub fn entity_count(&self) -> u32 {
         self.world.entities().count_spawned()
     }

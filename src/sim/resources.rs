@@ -35,8 +35,13 @@ impl SimConfig {
 /// Figures of the current frame, read by `Simulation::step`.
 #[derive(Resource, Debug, Default, Clone, Copy)]
 pub struct FrameCounters {
+    /// The frame being run, counting from 0 (warm-up frames included).
+    pub frame: u64,
     /// Transient entities spawned this frame.
     pub spawned: u32,
+    /// Transient entities alive after the spawn: this frame's and those
+    /// born earlier that live on.
+    pub alive: u32,
     /// Contacts found this frame.
     pub contacts: u32,
 }

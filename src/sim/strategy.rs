@@ -47,6 +47,41 @@ impl Strategy {
             Strategy::Framevec => "framevec",
         }
     }
+
+    /// The longest lifetime, in frames, this strategy's payloads can have:
+    /// 1 for the ones that release everything at the end of every frame.
+    /// A scenario whose entities live longer does not apply to them
+    /// ([`Strategy::applies_to`]).
+    pub fn max_lifetime_frames(self) -> u32 {
+        match self {
+            // Everything goes at the end of the frame: a frame-wide buffer
+            // is one-frame data by construction.
+            Strategy::Framevec => 1,
+            // The frame arena resets every frame; multi-frame data needs a
+            // ring of arenas keyed by expiry.
+            Strategy::Arena => 1,
+            Strategy::Slab | Strategy::Pool | Strategy::Heap | Strategy::Mimalloc => u32::MAX,
+        }
+    }
+
+    /// Whether this strategy can run a scenario whose entities live up to
+    /// `lifetime_frames` frames; `Err` says why not.
+    ///
+    /// # Errors
+    ///
+    /// The reason, for reports: "one-frame data only; entities live up to N
+    /// frames here".
+    pub fn applies_to(self, lifetime_frames: u32) -> Result<(), String> {
+        let max = self.max_lifetime_frames();
+        if lifetime_frames <= max {
+            Ok(())
+        } else {
+            Err(format!(
+                "not applicable: it holds one-frame data only; entities live up to \
+                 {lifetime_frames} frames here"
+            ))
+        }
+    }
 }
 
 impl fmt::Display for Strategy {

@@ -12,7 +12,7 @@ use crate::sim::strategy::Strategy;
 /// What a strategy needs to know up front to size itself.
 #[derive(Clone, Copy, Debug)]
 pub struct MemoryPlan {
-    /// Transient entities per frame.
+    /// The most transient entities born in one frame (a wave's frame).
     pub entities_per_frame: usize,
     /// The longest trail, in points.
     pub max_trail_len: usize,

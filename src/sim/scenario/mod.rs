@@ -23,7 +23,7 @@ mod tests;
 
 pub use load::{DEFAULT_SCENARIO_RON, ScenarioError};
 pub use schema::{
-    EmitterSpec, MAX_TRAIL_LEN, Scenario, SpeedRange, TRAIL_POINT_BYTES, TargetSpec, Targets,
-    TrailLengths, TrailSpec,
+    Distribution, EmitterSpec, MAX_TRAIL_LEN, Scenario, SpeedRange, TRAIL_POINT_BYTES, TargetSpec,
+    Targets, TrailSpec, Waves,
 };
-pub use validate::InvalidField;
+pub use validate::{InvalidField, MAX_LIFETIME_FRAMES};

@@ -47,6 +47,33 @@ pub struct Scenario {
     pub emitters: Vec<EmitterSpec>,
     /// The targets.
     pub targets: Targets,
+    /// How many frames each transient entity lives, counting the frame it
+    /// is born in; optional, 1 by default (every entity dies at the end of
+    /// the frame it was born in).
+    #[serde(default)]
+    pub lifetime_frames: Option<Distribution>,
+    /// Extra entities on some frames (an explosion), on top of
+    /// `entities_per_frame`; optional.
+    #[serde(default)]
+    pub waves: Option<Waves>,
+}
+
+/// A wave: every `every_frames`-th frame spawns `extra_entities` more.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Waves {
+    /// Frames from one wave to the next; the first wave comes in frame
+    /// `every_frames - 1` (counting from 0, warm-up frames included).
+    pub every_frames: u32,
+    /// Entities a wave adds to its frame.
+    pub extra_entities: u64,
+}
+
+impl Waves {
+    /// Whether frame `frame` (counting from 0) has a wave.
+    pub fn in_frame(&self, frame: u64) -> bool {
+        (frame + 1).is_multiple_of(u64::from(self.every_frames.max(1)))
+    }
 }
 
 /// A range of launch speeds, units per second.
@@ -64,25 +91,51 @@ pub struct SpeedRange {
 #[serde(deny_unknown_fields)]
 pub struct TrailSpec {
     /// How many points each trail has.
-    pub lengths: TrailLengths,
+    pub lengths: Distribution,
     /// Distance between consecutive points, as a time step along the path
     /// (seconds of flight).
     pub spacing: f32,
 }
 
-/// The distribution of trail lengths, in points.
+/// A distribution of whole numbers: trail lengths in points, lifetimes in
+/// frames.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
-pub enum TrailLengths {
-    /// Every length from `min` to `max` equally likely.
+pub enum Distribution {
+    /// Every value from `min` to `max` equally likely.
     Uniform {
-        /// Shortest trail.
+        /// The smallest value.
         min: u32,
-        /// Longest trail, at least `min`.
+        /// The largest value, at least `min`.
         max: u32,
     },
-    /// `(length, weight)` pairs: a length is drawn with probability
+    /// `(value, weight)` pairs: a value is drawn with probability
     /// proportional to its weight.
     Weighted(Vec<(u32, u32)>),
+}
+
+impl Distribution {
+    /// The largest value it can draw.
+    pub fn max(&self) -> u32 {
+        match self {
+            Distribution::Uniform { max, .. } => *max,
+            Distribution::Weighted(pairs) => pairs.iter().map(|&(v, _)| v).max().unwrap_or(1),
+        }
+    }
+
+    /// Its mean.
+    pub fn mean(&self) -> f64 {
+        match self {
+            Distribution::Uniform { min, max } => (f64::from(*min) + f64::from(*max)) / 2.0,
+            Distribution::Weighted(pairs) => {
+                let total: f64 = pairs.iter().map(|&(_, w)| f64::from(w)).sum();
+                let sum: f64 = pairs
+                    .iter()
+                    .map(|&(v, w)| f64::from(v) * f64::from(w))
+                    .sum();
+                sum / total.max(1.0)
+            }
+        }
+    }
 }
 
 /// One emitter.
@@ -140,25 +193,30 @@ pub struct TargetSpec {
 impl Scenario {
     /// The longest trail this scenario can draw, in points.
     pub fn max_trail_len(&self) -> u32 {
-        match &self.trail.lengths {
-            TrailLengths::Uniform { max, .. } => *max,
-            TrailLengths::Weighted(pairs) => pairs.iter().map(|&(len, _)| len).max().unwrap_or(1),
-        }
+        self.trail.lengths.max()
     }
 
     /// The average trail length, in points.
     pub fn mean_trail_len(&self) -> f64 {
-        match &self.trail.lengths {
-            TrailLengths::Uniform { min, max } => (f64::from(*min) + f64::from(*max)) / 2.0,
-            TrailLengths::Weighted(pairs) => {
-                let total: f64 = pairs.iter().map(|&(_, w)| f64::from(w)).sum();
-                let sum: f64 = pairs
-                    .iter()
-                    .map(|&(len, w)| f64::from(len) * f64::from(w))
-                    .sum();
-                sum / total.max(1.0)
-            }
-        }
+        self.trail.lengths.mean()
+    }
+
+    /// The longest an entity lives, in frames (1: it dies in the frame it
+    /// was born in).
+    pub fn max_lifetime_frames(&self) -> u32 {
+        self.lifetime_frames.as_ref().map_or(1, Distribution::max)
+    }
+
+    /// The most transient entities alive at once when `entities` are born a
+    /// frame: every frame's births until the longest lifetime ends, and the
+    /// largest wave among them.
+    pub fn max_alive(&self, entities: u64) -> u64 {
+        let lifetime = u64::from(self.max_lifetime_frames());
+        let wave = self.waves.map_or(0, |w| {
+            // Waves within one lifetime of each other overlap.
+            w.extra_entities * lifetime.div_ceil(u64::from(w.every_frames.max(1)))
+        });
+        entities.saturating_mul(lifetime).saturating_add(wave)
     }
 
     /// How many targets the scenario defines.

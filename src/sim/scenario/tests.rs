@@ -94,7 +94,7 @@ fn empty_lists_are_rejected() {
     assert_eq!(e.field, "emitters");
     assert!(e.message.contains("0 entries"), "{e}");
     let mut s = swarm();
-    s.trail.lengths = TrailLengths::Weighted(vec![]);
+    s.trail.lengths = Distribution::Weighted(vec![]);
     assert_eq!(s.validate().unwrap_err().field, "trail.lengths");
     let mut s = swarm();
     s.targets = Targets::List(vec![]);
@@ -165,4 +165,74 @@ fn weighted_lengths_parse_and_average() {
     let s = Scenario::from_ron(&text, "t.ron").unwrap();
     assert_eq!(s.max_trail_len(), 32);
     assert!((s.mean_trail_len() - 11.0).abs() < 1e-9);
+}
+
+/// The built-in text with `extra` added as the last fields.
+fn with_fields(extra: &str) -> Result<Scenario, ScenarioError> {
+    let end = DEFAULT_SCENARIO_RON.rfind(')').unwrap();
+    let text = format!("{}    {extra}\n)", &DEFAULT_SCENARIO_RON[..end]);
+    Scenario::from_ron(&text, "test.ron")
+}
+
+#[test]
+fn lifetimes_and_waves_are_optional_and_default_to_one_frame() {
+    let s = swarm();
+    assert_eq!((s.lifetime_frames.clone(), s.waves), (None, None));
+    assert_eq!(s.max_lifetime_frames(), 1);
+    assert_eq!(s.max_alive(50_000), 50_000);
+    let s = with_fields("lifetime_frames: Some(Weighted([(1, 3), (30, 1)])),").unwrap();
+    assert_eq!(s.max_lifetime_frames(), 30);
+    assert_eq!(s.max_alive(10), 300);
+}
+
+#[test]
+fn bad_lifetimes_and_waves_name_their_field() {
+    let cases = [
+        (
+            "lifetime_frames: Some(Uniform(min: 0, max: 5)),",
+            "lifetime_frames.min",
+        ),
+        (
+            "lifetime_frames: Some(Uniform(min: 5, max: 4)),",
+            "lifetime_frames.max",
+        ),
+        (
+            "lifetime_frames: Some(Uniform(min: 1, max: 3601)),",
+            "lifetime_frames.max",
+        ),
+        ("lifetime_frames: Some(Weighted([])),", "lifetime_frames"),
+        (
+            "lifetime_frames: Some(Weighted([(2, 0)])),",
+            "lifetime_frames[0].weight",
+        ),
+        (
+            "lifetime_frames: Some(Weighted([(0, 1)])),",
+            "lifetime_frames[0].frames",
+        ),
+        (
+            "waves: Some((every_frames: 0, extra_entities: 5)),",
+            "waves.every_frames",
+        ),
+        (
+            "waves: Some((every_frames: 10, extra_entities: 0)),",
+            "waves.extra_entities",
+        ),
+    ];
+    for (fields, field) in cases {
+        let e = with_fields(fields).unwrap_err();
+        assert_eq!(invalid_field(&e), field, "{fields}: {e}");
+        assert!(!e.to_string().contains('\n'), "{e}");
+    }
+    let e = with_fields("waves: Some((every_frames: 10)),").unwrap_err();
+    assert!(e.to_string().contains("extra_entities"), "{e}");
+}
+
+#[test]
+fn waves_come_every_nth_frame() {
+    let w = Waves {
+        every_frames: 120,
+        extra_entities: 7,
+    };
+    let frames: Vec<u64> = (0..400).filter(|&f| w.in_frame(f)).collect();
+    assert_eq!(frames, [119, 239, 359]);
 }

@@ -6,7 +6,7 @@ use std::fmt;
 use std::ops::RangeInclusive;
 
 use crate::sim::entity_count::MAX_ENTITIES_PER_FRAME;
-use crate::sim::scenario::schema::{MAX_TRAIL_LEN, Scenario, Targets, TrailLengths};
+use crate::sim::scenario::schema::{Distribution, MAX_TRAIL_LEN, Scenario, Targets};
 
 const MAX_EMITTERS: usize = 256;
 const MAX_TARGETS: usize = 4096;
@@ -14,6 +14,11 @@ const MAX_WEIGHTED_LENGTHS: usize = 64;
 const MAX_WEIGHT: u32 = 1_000_000;
 const MAX_HEALTH: u32 = 1_000_000_000;
 const MAX_NAME_CHARS: usize = 64;
+/// The longest lifetime: a minute at 60 frames a second, longer than any
+/// debris a game keeps (and the ring of arenas it needs stays small).
+pub const MAX_LIFETIME_FRAMES: u32 = 3600;
+/// The fewest frames between waves.
+const MAX_WAVE_PERIOD: u32 = 1_000_000;
 
 impl Scenario {
     /// Checks every field against its allowed range.
@@ -49,26 +54,26 @@ impl Scenario {
         check_range("spread_deg", self.spread_deg, 0.0..=90.0)?;
         check_range("flight_time_s", self.flight_time_s, 0.0..=60.0)?;
         check_range("trail.spacing", self.trail.spacing, 0.0001..=10.0)?;
-        match &self.trail.lengths {
-            TrailLengths::Uniform { min, max } => {
-                check_range("trail.lengths.min", *min, 1..=MAX_TRAIL_LEN)?;
-                check_range("trail.lengths.max", *max, *min..=MAX_TRAIL_LEN)?;
-            }
-            TrailLengths::Weighted(pairs) => {
-                check_len("trail.lengths", pairs.len(), 1..=MAX_WEIGHTED_LENGTHS)?;
-                for (i, &(len, weight)) in pairs.iter().enumerate() {
-                    check_range(
-                        &format!("trail.lengths[{i}].length"),
-                        len,
-                        1..=MAX_TRAIL_LEN,
-                    )?;
-                    check_range(
-                        &format!("trail.lengths[{i}].weight"),
-                        weight,
-                        1..=MAX_WEIGHT,
-                    )?;
-                }
-            }
+        check_distribution(
+            "trail.lengths",
+            "length",
+            &self.trail.lengths,
+            MAX_TRAIL_LEN,
+        )?;
+        if let Some(lifetimes) = &self.lifetime_frames {
+            check_distribution("lifetime_frames", "frames", lifetimes, MAX_LIFETIME_FRAMES)?;
+        }
+        if let Some(waves) = &self.waves {
+            check_range(
+                "waves.every_frames",
+                waves.every_frames,
+                1..=MAX_WAVE_PERIOD,
+            )?;
+            check_range(
+                "waves.extra_entities",
+                waves.extra_entities,
+                1..=MAX_ENTITIES_PER_FRAME,
+            )?;
         }
         check_len("emitters", self.emitters.len(), 1..=MAX_EMITTERS)?;
         for (i, e) in self.emitters.iter().enumerate() {
@@ -146,6 +151,29 @@ fn check_range<T: PartialOrd + fmt::Display>(
     check(field, &value, &allowed, || {
         format!("= {value} is out of range")
     })
+}
+
+/// Checks a distribution whose values (`what`) lie in `1..=max`.
+fn check_distribution(
+    field: &str,
+    what: &str,
+    dist: &Distribution,
+    max: u32,
+) -> Result<(), InvalidField> {
+    match dist {
+        Distribution::Uniform { min, max: top } => {
+            check_range(&format!("{field}.min"), *min, 1..=max)?;
+            check_range(&format!("{field}.max"), *top, *min..=max)
+        }
+        Distribution::Weighted(pairs) => {
+            check_len(field, pairs.len(), 1..=MAX_WEIGHTED_LENGTHS)?;
+            for (i, &(value, weight)) in pairs.iter().enumerate() {
+                check_range(&format!("{field}[{i}].{what}"), value, 1..=max)?;
+                check_range(&format!("{field}[{i}].weight"), weight, 1..=MAX_WEIGHT)?;
+            }
+            Ok(())
+        }
+    }
 }
 
 /// Checks that a list has a number of entries in `allowed`.

@@ -35,8 +35,9 @@ pub fn collide<M: FrameMemory>(
 ) {
     puffin::profile_function!();
     let memory = &*memory;
-    let grid = HashGrid::new(config.cell_size, counters.spawned as usize);
-    let bodies = broadphase(memory, grid, counters.spawned as usize, &transients);
+    let alive = counters.alive as usize;
+    let grid = HashGrid::new(config.cell_size, alive);
+    let bodies = broadphase(memory, grid, alive, &transients);
     let (mut rows, contacts) = find_contacts(memory, grid, &bodies, &targets);
     {
         puffin::profile_scope!("resolve");
@@ -58,7 +59,9 @@ pub fn collide<M: FrameMemory>(
 
 /// The bodies in the spatial hash grid, bucket by bucket.
 struct GriddedBodies<'a, M: FrameMemory + 'a> {
-    /// One row per transient entity, at its spawn index.
+    /// One row per transient entity, in query order (the same for every
+    /// strategy: the same entities are spawned and despawned in the same
+    /// order, so bevy's tables hold them in the same rows).
     rows: M::Scratch<'a, Body>,
     /// Bucket `b`'s bodies are `entries[starts[b]..starts[b + 1]]`.
     starts: M::Scratch<'a, u32>,
@@ -85,10 +88,10 @@ fn broadphase<'a, M: FrameMemory>(
     rows.resize(n, Body::default());
     starts.resize(buckets + 1, 0);
     let (out, counts) = (rows.as_mut_slice(), starts.as_mut_slice());
-    for transient in transients {
+    for (row, transient) in transients.iter().enumerate() {
         let reach = &transient.reach;
         let bucket = grid.bucket_of(grid.cell_of(reach.center));
-        out[transient.index as usize] = Body {
+        out[row] = Body {
             center: reach.center,
             radius: reach.radius,
             energy: reach.energy,

@@ -1,39 +1,58 @@
-//! The end of a transient entity's life, in three systems: its payload goes
-//! back to the strategy, the entity is despawned, and the strategy ends the
-//! frame (the arena resets).
+//! The end of a transient entity's life, in three systems: when its last
+//! frame ends, its payload goes back to the strategy and the entity is
+//! despawned; then the strategy ends the frame (the arena resets).
 
 use bevy_ecs::entity::Entity;
-use bevy_ecs::query::{QueryState, With};
+use bevy_ecs::query::QueryState;
 use bevy_ecs::system::{Local, Query, Res, ResMut};
 use bevy_ecs::world::World;
 
 use crate::sim::components::Transient;
 use crate::sim::memory::FrameMemory;
+use crate::sim::resources::FrameCounters;
 
-/// Release: pool and slab payloads go back before their entities are
-/// despawned, in parallel (both are thread-safe, with per-thread lanes).
-pub fn release_payloads<M: FrameMemory>(memory: Res<M>, mut payloads: Query<&mut M::Payload>) {
+/// Release: the payloads of the entities whose last frame this is go back
+/// before their entities are despawned, in parallel (pool and slab are
+/// thread-safe, with per-thread lanes).
+pub fn release_payloads<M: FrameMemory>(
+    memory: Res<M>,
+    counters: Res<FrameCounters>,
+    mut payloads: Query<(&Transient, &mut M::Payload)>,
+) {
     if !M::RELEASES_PAYLOADS {
         return;
     }
     puffin::profile_function!();
     let memory = &*memory;
+    let frame = counters.frame;
     payloads.par_iter_mut().for_each_init(
         || puffin::profile_scope_custom!("release_payloads_batch"),
-        |_batch, mut payload| memory.release_trail(&mut payload),
+        |_batch, (transient, mut payload)| {
+            if transient.last_frame == frame {
+                memory.release_trail(&mut payload);
+            }
+        },
     );
 }
 
-/// Despawn: every transient entity, one by one, in reverse spawn order
-/// (`despawn_all` would leak entity ids in bevy_ecs 0.20.1; reverse order
-/// removes table rows from the end, so no row has to move).
+/// Despawn: the transient entities whose last frame this is, one by one, in
+/// reverse table order (`despawn_all` would leak entity ids in bevy_ecs
+/// 0.20.1; reverse order removes table rows from the end, so when every
+/// entity goes, as with one-frame lifetimes, no row has to move).
 pub fn despawn_transients(
     world: &mut World,
-    transients: &mut QueryState<Entity, With<Transient>>,
+    transients: &mut QueryState<(Entity, &Transient)>,
     mut doomed: Local<Vec<Entity>>,
 ) {
     puffin::profile_function!();
-    doomed.extend(transients.iter(world));
+    let frame = world.resource::<FrameCounters>().frame;
+    doomed.extend(
+        transients
+            .iter(world)
+            .filter(|(_, t)| t.last_frame == frame)
+            .map(|(entity, _)| entity),
+    );
+    world.resource_mut::<FrameCounters>().alive -= doomed.len() as u32;
     for entity in doomed.drain(..).rev() {
         world.despawn(entity);
     }

@@ -14,13 +14,15 @@ use crate::sim::components::{Emitter, Reach, Target, Transform, Transient, Veloc
 use crate::sim::entity_count::EntitiesPerFrame;
 use crate::sim::memory::FrameMemory;
 use crate::sim::resources::{FrameCounters, SimConfig};
-use crate::sim::scenario::{Scenario, TrailLengths};
+use crate::sim::scenario::{Distribution, Scenario, Waves};
 
 /// What the spawn system needs: the distributions, the seeded random number
 /// generator, and a buffer of per-emitter plans reused every frame.
 #[derive(Resource, Debug)]
 pub struct Spawner {
     entities_per_frame: u32,
+    /// Extra entities on some frames.
+    waves: Option<Waves>,
     /// The generator; seeded once, used only by the spawn system, which runs
     /// on one thread.
     rng: fastrand::Rng,
@@ -30,32 +32,51 @@ pub struct Spawner {
     spread: f32,
     flight_time_s: f32,
     trail_spacing_s: f32,
-    lengths: LengthSampler,
+    lengths: Sampler,
+    /// Lifetimes in frames; `None`: one frame each, and nothing is drawn
+    /// (so scenarios without lifetimes draw what they always drew).
+    lifetimes: Option<Sampler>,
     /// This frame's plan per emitter, in emitter id order.
     shots: Vec<Shot>,
 }
 
 impl Spawner {
+    /// Entities born in frame `frame`: the scenario's count, and a wave's on
+    /// top in a wave frame.
+    fn births(&self, frame: u64) -> u32 {
+        let wave = match self.waves {
+            Some(w) if w.in_frame(frame) => w.extra_entities,
+            _ => 0,
+        };
+        // Both are at most MAX_ENTITIES_PER_FRAME (validated), so the sum
+        // fits in u32.
+        u32::try_from(u64::from(self.entities_per_frame) + wave)
+            .expect("entities per frame and a wave are each at most 50,000,000")
+    }
+
     /// The scenario's distributions, `entities` a frame, drawn from a
     /// generator seeded with `seed`.
     pub fn new(scenario: &Scenario, entities: EntitiesPerFrame, seed: u64) -> Self {
         Self {
             entities_per_frame: entities.get(),
+            waves: scenario.waves,
             rng: fastrand::Rng::with_seed(seed),
             speed_min: scenario.speed.min,
             speed_max: scenario.speed.max,
             spread: scenario.spread_deg.to_radians().tan(),
             flight_time_s: scenario.flight_time_s,
             trail_spacing_s: scenario.trail.spacing,
-            lengths: LengthSampler::new(&scenario.trail.lengths),
+            lengths: Sampler::new(&scenario.trail.lengths),
+            lifetimes: scenario.lifetime_frames.as_ref().map(Sampler::new),
             shots: Vec::with_capacity(scenario.emitters.len()),
         }
     }
 }
 
-/// Draws trail lengths from the scenario's distribution.
+/// Draws from one of the scenario's distributions (trail lengths,
+/// lifetimes).
 #[derive(Debug, Clone)]
-enum LengthSampler {
+enum Sampler {
     Uniform {
         min: u32,
         max: u32,
@@ -67,14 +88,14 @@ enum LengthSampler {
     },
 }
 
-impl LengthSampler {
-    fn new(lengths: &TrailLengths) -> Self {
-        match lengths {
-            TrailLengths::Uniform { min, max } => LengthSampler::Uniform {
+impl Sampler {
+    fn new(dist: &Distribution) -> Self {
+        match dist {
+            Distribution::Uniform { min, max } => Sampler::Uniform {
                 min: *min,
                 max: *max,
             },
-            TrailLengths::Weighted(pairs) => {
+            Distribution::Weighted(pairs) => {
                 let mut total = 0;
                 let cumulative = pairs
                     .iter()
@@ -83,7 +104,7 @@ impl LengthSampler {
                         total
                     })
                     .collect();
-                LengthSampler::Weighted {
+                Sampler::Weighted {
                     cumulative,
                     lengths: pairs.iter().map(|&(len, _)| len).collect(),
                 }
@@ -94,8 +115,8 @@ impl LengthSampler {
     #[inline(always)]
     fn sample(&self, rng: &mut fastrand::Rng) -> usize {
         match self {
-            LengthSampler::Uniform { min, max } => rng.u32(*min..=*max) as usize,
-            LengthSampler::Weighted {
+            Sampler::Uniform { min, max } => rng.u32(*min..=*max) as usize,
+            Sampler::Weighted {
                 cumulative,
                 lengths,
             } => {
@@ -162,11 +183,12 @@ pub fn spawn_transients<M: FrameMemory>(
     world.resource_scope(|world, mut spawner: Mut<Spawner>| {
         let dt = world.resource::<SimConfig>().dt;
         let gravity = world.resource::<SimConfig>().gravity;
-        plan_shots(&mut spawner, emitters, world);
+        let frame = world.resource::<FrameCounters>().frame;
+        let n = spawner.births(frame);
+        plan_shots(&mut spawner, n, emitters, world);
         world.resource_scope(|world, mut memory: Mut<M>| {
             let spawner = &mut *spawner;
             let memory = &mut *memory;
-            let n = spawner.entities_per_frame;
             let (shots, rng) = (&spawner.shots, &mut spawner.rng);
             let (speed_min, speed_span) =
                 (spawner.speed_min, spawner.speed_max - spawner.speed_min);
@@ -175,11 +197,11 @@ pub fn spawn_transients<M: FrameMemory>(
                 spawner.flight_time_s,
                 spawner.trail_spacing_s,
             );
-            let lengths = &spawner.lengths;
+            let (lengths, lifetimes) = (&spawner.lengths, &spawner.lifetimes);
             let half_g = gravity * 0.5;
             let (mut shot, mut left) = (0, shots[0].count);
             // `Map<Range>` has an exact size, so `spawn_batch` reserves once.
-            let batch = (0..n).map(move |index| {
+            let batch = (0..n).map(move |_| {
                 while left == 0 {
                     shot += 1;
                     left = shots[shot].count;
@@ -200,6 +222,7 @@ pub fn spawn_transients<M: FrameMemory>(
                 let position = muzzle + launch * age + half_g * (age * age);
                 let angular = Vec3::new(signed16(b, 3), signed16(c, 0), signed16(c, 1)) * 3.0;
                 let len = lengths.sample(rng);
+                let lifetime = lifetimes.as_ref().map_or(1, |l| l.sample(rng) as u64);
                 // The trail: where the entity was `k + 1` spacings ago.
                 let trail = memory.alloc_trail(len, |k| {
                     let t = age - (k + 1) as f32 * spacing;
@@ -207,7 +230,7 @@ pub fn spawn_transients<M: FrameMemory>(
                 });
                 (
                     Transient {
-                        index,
+                        last_frame: frame + lifetime - 1,
                         reach: Reach::default(),
                     },
                     Transform {
@@ -223,7 +246,11 @@ pub fn spawn_transients<M: FrameMemory>(
             });
             world.spawn_batch(batch);
         });
-        world.resource_mut::<FrameCounters>().spawned = spawner.entities_per_frame;
+        {
+            let mut counters = world.resource_mut::<FrameCounters>();
+            counters.spawned = n;
+            counters.alive += n;
+        }
         // The emitters turn and count what they emitted.
         for mut emitter in emitters.iter_mut(world) {
             let count = spawner
@@ -251,7 +278,12 @@ fn signed16(bits: u64, i: u32) -> f32 {
 
 /// Splits this frame's entities between the emitters by weight (the
 /// remainder to the first ones) and computes each emitter's aim.
-fn plan_shots(spawner: &mut Spawner, emitters: &mut QueryState<&mut Emitter>, world: &World) {
+fn plan_shots(
+    spawner: &mut Spawner,
+    n: u32,
+    emitters: &mut QueryState<&mut Emitter>,
+    world: &World,
+) {
     spawner.shots.clear();
     for e in emitters.iter(world) {
         let forward = Vec3::new(
@@ -273,7 +305,7 @@ fn plan_shots(spawner: &mut Spawner, emitters: &mut QueryState<&mut Emitter>, wo
     }
     spawner.shots.sort_unstable_by_key(|s| s.id);
     let total_weight: u64 = spawner.shots.iter().map(|s| u64::from(s.count)).sum();
-    let n = u64::from(spawner.entities_per_frame);
+    let n = u64::from(n);
     let mut given = 0;
     for s in &mut spawner.shots {
         s.count = (n * u64::from(s.count) / total_weight) as u32;
