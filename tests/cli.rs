@@ -123,8 +123,15 @@ fn json_has_the_documented_keys() {
         "global_allocator",
         "phase_ms",
         "overhead_ms",
+        "reserved_bytes",
     ] {
         assert!(v.get(key).is_some(), "no key {key} in {v}");
+    }
+    for key in ["p50", "max", "final"] {
+        assert!(
+            v["reserved_bytes"][key].as_u64().is_some_and(|b| b > 0),
+            "no reserved_bytes.{key} in {v}: the slab holds chunks"
+        );
     }
     for key in ["mean", "p50", "p95", "p99", "max"] {
         assert!(v["frame_ms"][key].is_number(), "no frame_ms.{key} in {v}");
@@ -212,11 +219,13 @@ fn csv_has_one_row_per_frame() {
     assert_eq!(lines.len(), 1 + 6, "{text}");
     assert!(lines[0].starts_with("alloc,frame,time_ms,heap_allocs"));
     assert!(
-        lines[0].ends_with(",contacts,spawn_ms,simulate_ms,collide_ms,despawn_ms,end_frame_ms"),
+        lines[0].ends_with(
+            ",contacts,spawn_ms,simulate_ms,collide_ms,despawn_ms,end_frame_ms,reserved_bytes"
+        ),
         "{}",
         lines[0]
     );
-    assert_eq!(lines[1].split(',').count(), 12, "{}", lines[1]);
+    assert_eq!(lines[1].split(',').count(), 13, "{}", lines[1]);
     assert!(lines[1].starts_with("pool,2,"), "{}", lines[1]);
 }
 
@@ -508,7 +517,10 @@ fn strategies_that_cannot_hold_multi_frame_data_say_so() {
     assert_eq!(rows.len(), 6, "every strategy has a row: {v:#}");
     let framevec = rows.iter().find(|r| r["alloc"] == "framevec").unwrap();
     assert!(
-        framevec["not_applicable"].as_str().unwrap().contains("one-frame"),
+        framevec["not_applicable"]
+            .as_str()
+            .unwrap()
+            .contains("one-frame"),
         "{framevec:#}"
     );
     let mut args = SMALL.to_vec();

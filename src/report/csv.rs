@@ -9,7 +9,8 @@ use crate::sim::{FrameRecord, PhaseTimes, Strategy};
 
 /// A CSV file with a header and one row per frame:
 /// `alloc,frame,time_ms,heap_allocs,heap_frees,heap_bytes,contacts`, then
-/// each phase's time: `spawn_ms,simulate_ms,collide_ms,despawn_ms,end_frame_ms`.
+/// each phase's time: `spawn_ms,simulate_ms,collide_ms,despawn_ms,end_frame_ms`,
+/// then `reserved_bytes` (what the strategy holds at the end of the frame).
 #[derive(Debug)]
 pub struct FrameCsv {
     writer: csv::Writer<io::BufWriter<File>>,
@@ -38,7 +39,8 @@ impl FrameCsv {
             columns
                 .iter()
                 .copied()
-                .chain(phases.iter().map(String::as_str)),
+                .chain(phases.iter().map(String::as_str))
+                .chain(["reserved_bytes"]),
         )?;
         Ok(FrameCsv { writer })
     }
@@ -59,7 +61,9 @@ impl FrameCsv {
             r.contacts.to_string(),
         ];
         let phases = r.phase_ns.into_array().map(|ns| format!("{:.6}", ms(ns)));
-        self.writer.write_record(columns.iter().chain(&phases))?;
+        let reserved = r.reserved_bytes.to_string();
+        self.writer
+            .write_record(columns.iter().chain(&phases).chain([&reserved]))?;
         Ok(())
     }
 

@@ -31,7 +31,7 @@ pub use json::Json;
 pub use measured::Measured;
 pub use plot::{FramePlot, render_svg};
 pub use run::{NotApplicable, Report};
-pub use summary::{FrameMs, RunInfo, Summary};
+pub use summary::{FrameMs, ReservedBytes, RunInfo, Summary};
 pub use table::{Table, format_bytes};
 
 /// A format a run is written in: fed each measured frame as it is

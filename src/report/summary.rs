@@ -80,6 +80,9 @@ pub struct Summary {
     /// collide, despawn, end of frame), ms. Medians of each phase apart, so
     /// they need not add up to the median frame.
     pub phase_ms: PhaseTimes<f64>,
+    /// Bytes the strategy held from the system at the end of each measured
+    /// frame: median, most, and at the last frame.
+    pub reserved_bytes: ReservedBytes,
     /// The median frame minus `framevec`'s, ms: what allocating per-frame
     /// memory this way costs over the hand-written frame `Vec`. `None`
     /// (JSON `null`) when `framevec` did not run; set by the
@@ -137,6 +140,7 @@ impl Summary {
             seed: info.seed,
             frame_ms: frame_ms(records),
             phase_ms: phase_ms(records),
+            reserved_bytes: ReservedBytes::of(records),
             overhead_ms: None,
             allocs_per_frame: per_frame(sum(|r| r.heap.heap_calls())),
             frees_per_frame: per_frame(sum(|r| r.heap.frees)),
@@ -190,6 +194,34 @@ fn frame_ms(records: &[FrameRecord]) -> FrameMs {
         p95: quantile(0.95),
         p99: quantile(0.99),
         max: ms(max_ns),
+    }
+}
+
+/// What a strategy held from the system over the measured frames, bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ReservedBytes {
+    /// Median over the frames.
+    pub p50: u64,
+    /// The most at the end of any frame.
+    pub max: u64,
+    /// At the end of the last frame (JSON key `final`, a Rust keyword).
+    #[serde(rename = "final")]
+    pub last: u64,
+}
+
+impl ReservedBytes {
+    fn of(records: &[FrameRecord]) -> ReservedBytes {
+        let Some(last) = records.last() else {
+            return ReservedBytes::default();
+        };
+        let mut sorted: Vec<u64> = records.iter().map(|r| r.reserved_bytes).collect();
+        sorted.sort_unstable();
+        ReservedBytes {
+            // Exact (bytes are not times: no histogram rounding wanted).
+            p50: sorted[(sorted.len() - 1) / 2],
+            max: sorted[sorted.len() - 1],
+            last: last.reserved_bytes,
+        }
     }
 }
 
@@ -260,5 +292,21 @@ mod tests {
     fn no_frames_is_all_zero() {
         assert_eq!(frame_ms(&[]), FrameMs::default());
         assert_eq!(phase_ms(&[]), PhaseTimes::default());
+    }
+
+    #[test]
+    fn reserved_bytes_are_the_median_the_most_and_the_last() {
+        let records: Vec<FrameRecord> = [5u64, 100, 7, 6, 8]
+            .iter()
+            .map(|&b| FrameRecord {
+                reserved_bytes: b,
+                ..FrameRecord::default()
+            })
+            .collect();
+        let r = ReservedBytes::of(&records);
+        assert_eq!((r.p50, r.max, r.last), (7, 100, 8));
+        assert_eq!(ReservedBytes::of(&[]), ReservedBytes::default());
+        let json = serde_json::to_value(r).unwrap();
+        assert_eq!(json["final"], 8, "{json}");
     }
 }

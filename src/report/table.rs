@@ -74,9 +74,12 @@ fn write_single(s: &Summary, out: &mut dyn io::Write) -> io::Result<()> {
     )?;
     writeln!(
         out,
-        "  memory        high-water {} in use, {} reserved now",
+        "  memory        high-water {} in use; reserved from the system {} (p50), {} (max), {} \
+         (final)",
         format_bytes(s.memory.peak_bytes_in_use as f64),
-        format_bytes(s.memory.bytes_reserved as f64)
+        format_bytes(s.reserved_bytes.p50 as f64),
+        format_bytes(s.reserved_bytes.max as f64),
+        format_bytes(s.reserved_bytes.last as f64)
     )?;
     let phases: Vec<String> = PhaseTimes::<f64>::NAMES
         .iter()
@@ -157,6 +160,18 @@ fn write_compare(all: &[Summary], out: &mut dyn io::Write) -> io::Result<()> {
             let mut row = vec![s.alloc.to_string()];
             row.extend(s.phase_ms.into_array().map(|ms| format!("{ms:.3}")));
             row
+        })
+        .collect();
+    write_columns(out, &header, &rows)?;
+    let header = ["reserved bytes", "p50", "max", "final"];
+    let rows: Vec<Vec<String>> = all
+        .iter()
+        .map(|s| {
+            let r = s.reserved_bytes;
+            [s.alloc.to_string()]
+                .into_iter()
+                .chain([r.p50, r.max, r.last].map(|b| format_bytes(b as f64)))
+                .collect()
         })
         .collect();
     write_columns(out, &header, &rows)?;

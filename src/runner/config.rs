@@ -203,8 +203,9 @@ impl RunConfig {
 /// available, with the estimate.
 fn check_memory(scenario: &Scenario, entities: u64, strategies: usize) -> anyhow::Result<()> {
     let per_entity = sim::estimated_bytes_per_entity(scenario);
+    // With lifetimes and waves, more entities are alive than are born.
     let needed = per_entity
-        .saturating_mul(entities)
+        .saturating_mul(scenario.max_alive(entities))
         .saturating_mul(strategies as u64);
     let Some(available) = mem_available_bytes() else {
         return Ok(()); // not Linux: nothing to compare with

@@ -109,10 +109,13 @@ pub struct FrameRecord {
     /// Heap traffic of the frame (zero unless an allocation counter was
     /// given, see [`Simulation::count_allocations_with`]).
     pub heap: AllocCounts,
-    /// Transient entities spawned and despawned.
+    /// Transient entities spawned.
     pub entities: u32,
     /// Contacts between transient entities and targets.
     pub contacts: u32,
+    /// Bytes the strategy holds from the system at the end of the frame
+    /// ([`MemoryFigures::bytes_reserved`]).
+    pub reserved_bytes: u64,
 }
 
 /// A generous estimate of the memory one transient entity costs a running
@@ -270,6 +273,7 @@ impl Simulation {
             heap,
             entities: counters.spawned,
             contacts: counters.contacts,
+            reserved_bytes: self.figures().bytes_reserved,
         };
         self.frame += 1;
         record
