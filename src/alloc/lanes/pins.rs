@@ -76,9 +76,3 @@ pub(super) fn defer_release(id: usize) -> bool {
     DEFERRED.set(id);
     true
 }
-
-/// Whether the calling thread holds any pin (for tests).
-#[cfg(test)]
-pub(crate) fn pinned() -> bool {
-    PINS.get() > 0
-}
