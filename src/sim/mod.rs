@@ -43,8 +43,9 @@ use bevy_ecs::world::World;
 
 use crate::alloc::AllocCounts;
 
+use crate::bevy::{FrameArena, FrameSlab};
 use components::{Transform, Transient, Velocity};
-use memory::{ArenaMemory, FrameMemory, HeapMemory, MemoryPlan, PoolMemory, SlabMemory};
+use memory::{FrameMemory, HeapMemory, MemoryPlan, PoolMemory};
 use memory::{PoolTrail, SlabTrail};
 use resources::{FrameCounters, SimConfig};
 use rows::{Body, Contact};
@@ -158,8 +159,8 @@ impl Simulation {
     /// bevy starts them with its defaults.
     pub fn new(strategy: Strategy, scenario: &Scenario, options: SimOptions) -> Simulation {
         match strategy {
-            Strategy::Arena => Self::build::<ArenaMemory>(scenario, options),
-            Strategy::Slab => Self::build::<SlabMemory>(scenario, options),
+            Strategy::Arena => Self::build::<FrameArena>(scenario, options),
+            Strategy::Slab => Self::build::<FrameSlab>(scenario, options),
             Strategy::Pool => Self::build::<PoolMemory>(scenario, options),
             Strategy::Heap => Self::build::<HeapMemory>(scenario, options),
         }

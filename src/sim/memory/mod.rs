@@ -12,8 +12,8 @@
 //! | --- | --- | --- | --- |
 //! | [`HeapMemory`] | `Vec<Vec3>`, freed by its `Drop` at despawn | a new `Vec` per use | nothing |
 //! | [`PoolMemory`] | a `Vec<Vec3>` taken from a [`Pool`], put back before despawn | a [`Pooled`] `Vec` | nothing |
-//! | [`SlabMemory`] | a [`SlabSlice`], freed before despawn | a `Vec` in the [`Slab`] (over 4 KiB: the system heap) | nothing |
-//! | [`ArenaMemory`] | an [`ArenaSlice`], resolved through the epoch check | a `Vec` in the [`Arena`] | [`Allocator::reset`] |
+//! | [`FrameSlab`] | a [`SlabSlice`], freed before despawn | a `Vec` in the [`Slab`] (over 4 KiB: the system heap) | nothing |
+//! | [`FrameArena`] | an [`ArenaSlice`], resolved through the epoch check | a `Vec` in the [`Arena`] | [`Allocator::reset`] |
 //!
 //! Scratch vectors borrow the strategy (`&self`), and the arena's reset needs
 //! `&mut self`, so the borrow checker proves that no scratch data outlives
@@ -25,7 +25,10 @@
 //! - `scratch.rs`: the scratch vector types and the rows kept in them;
 //! - `frame_bytes.rs`: the byte count of the strategies whose allocator keeps
 //!   none (heap, pool);
-//! - `heap.rs`, `pool.rs`, `slab.rs`, `arena.rs`: the strategies.
+//! - `heap.rs`, `pool.rs`, `slab.rs`, `arena.rs`: the strategies. The arena
+//!   and the slab are the bevy module's resources ([`FrameArena`],
+//!   [`FrameSlab`]) with the trait implemented on them: no wrapper between
+//!   the simulation and what a bevy user gets.
 //!
 //! [`Pool`]: crate::alloc::Pool
 //! [`Pooled`]: crate::alloc::Pooled
@@ -34,6 +37,8 @@
 //! [`ArenaSlice`]: crate::alloc::ArenaSlice
 //! [`Arena`]: crate::alloc::Arena
 //! [`Allocator::reset`]: crate::alloc::Allocator::reset
+//! [`FrameArena`]: crate::bevy::FrameArena
+//! [`FrameSlab`]: crate::bevy::FrameSlab
 
 mod arena;
 mod frame_bytes;
@@ -43,9 +48,8 @@ mod pool;
 mod scratch;
 mod slab;
 
-pub use arena::ArenaMemory;
 pub use frame_memory::{FrameMemory, MemoryFigures, MemoryPlan};
 pub use heap::HeapMemory;
 pub use pool::{PoolMemory, PoolTrail};
 pub use scratch::ScratchVec;
-pub use slab::{SlabMemory, SlabTrail};
+pub use slab::SlabTrail;
