@@ -46,7 +46,7 @@ use crate::alloc::{AllocError, Allocator, alloc_failed};
 /// the [module docs](self) for why it is sound.
 ///
 /// ```
-/// use framemem::Arena;
+/// use framemem::{Allocator, Arena};
 ///
 /// let mut arena = Arena::new();
 /// {
@@ -57,7 +57,7 @@ use crate::alloc::{AllocError, Allocator, alloc_failed};
 ///     assert_eq!(arena.get(handle), &[0.5; 4]);
 /// } // the handle's counts go into the arena's
 /// assert_eq!(arena.stats().allocations, 2);
-/// framemem::Allocator::reset(&mut arena);
+/// arena.reset();
 /// ```
 pub struct ArenaLocal<'a> {
     arena: &'a Arena,

@@ -9,7 +9,7 @@
 //! unspecified order). Without a pin the id could then pass to a new thread
 //! while the old one still bumps the lane: a data race.
 //!
-//! So each handle takes a [`Pin`]. While a thread holds pins, its guard does
+//! So each handle takes a [`Pin`](super::Pin). While a thread holds pins, its guard does
 //! not release the id but leaves it here ([`defer_release`]), and the last
 //! pin to go releases it. Ordering is unchanged: the release is the same
 //! `Release` store as ever, made after every access through the handle.
@@ -19,7 +19,6 @@
 //! given back: a lane lost, never a race.
 
 use std::cell::Cell;
-use std::marker::PhantomData;
 
 /// `DEFERRED` when no release is pending.
 const NONE: usize = usize::MAX;
@@ -32,37 +31,24 @@ thread_local! {
     static DEFERRED: Cell<usize> = const { Cell::new(NONE) };
 }
 
-/// Keeps the calling thread's lane id from being released while it lives.
-/// `!Send` and `!Sync`: it must be dropped on the thread that made it.
-#[derive(Debug)]
-pub(crate) struct Pin {
-    _not_send: PhantomData<*const ()>,
+/// Counts one more pin on the calling thread (see [`Pin`](super::Pin)).
+#[inline]
+pub(super) fn pin() {
+    PINS.set(PINS.get() + 1);
 }
 
-impl Pin {
-    /// Pins the calling thread's lane id (if it has one, and for as long as
-    /// this lives).
-    #[inline]
-    pub(crate) fn new() -> Self {
-        PINS.set(PINS.get() + 1);
-        Self {
-            _not_send: PhantomData,
-        }
+/// Counts one pin less on the calling thread; when it was the last and the
+/// thread's guard left its id here, returns that id, for the caller to
+/// release.
+#[inline]
+pub(super) fn unpin() -> Option<usize> {
+    let left = PINS.get() - 1;
+    PINS.set(left);
+    if left != 0 {
+        return None;
     }
-}
-
-impl Drop for Pin {
-    #[inline]
-    fn drop(&mut self) {
-        let left = PINS.get() - 1;
-        PINS.set(left);
-        if left == 0 {
-            let id = DEFERRED.replace(NONE);
-            if id != NONE {
-                super::ids::release(id);
-            }
-        }
-    }
+    let id = DEFERRED.replace(NONE);
+    (id != NONE).then_some(id)
 }
 
 /// Called by the thread's guard as it exits: `true` when pins are alive, and

@@ -134,9 +134,12 @@ impl<'a> SlabLocal<'a> {
             (Some(lane), Some(class)) => {
                 // SAFETY: the caller's promise: a live slot of `class` (its
                 // layout's class) from this slab.
-                unsafe { self.slab.put_slot(lane.local, class, ptr) };
+                let pushed = unsafe { self.slab.put_slot(lane.local, class, ptr) };
                 let count = &self.frees[class];
                 count.set(count.get() + 1);
+                if !pushed {
+                    self.slab.hand_over(lane.local, class, ptr);
+                }
             }
             // SAFETY: the caller's promise, passed on.
             _ => unsafe { self.free_shared(ptr, layout) },

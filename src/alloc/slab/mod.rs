@@ -86,7 +86,7 @@ pub use stats::ClassStats;
 
 use self::central::CentralList;
 use self::classes::{NUM_CLASSES, class_of};
-use self::magazine::{Magazine, SlabLane};
+use self::magazine::SlabLane;
 use self::registry::Registry;
 use self::stats::LaneStats;
 use crate::alloc::lanes::Lanes;
@@ -261,17 +261,24 @@ impl Slab {
         ptr: NonNull<u8>,
     ) {
         // SAFETY: the caller's promise, passed on.
-        unsafe { self.put_slot(lane, class, ptr) };
+        let pushed = unsafe { self.put_slot(lane, class, ptr) };
         stats.frees[class].add(1);
+        if !pushed {
+            self.hand_over(lane, class, ptr);
+        }
     }
 
-    /// [`free_small`](Self::free_small) without the counter.
+    /// [`free_small`](Self::free_small) without the counter and without the
+    /// hand-over: `false` when the magazine is full, and the caller must
+    /// [`hand_over`](Self::hand_over) `ptr` (after counting, as the shared
+    /// path always did).
     ///
     /// # Safety
     ///
     /// As [`free_small`](Self::free_small).
     #[inline(always)]
-    unsafe fn put_slot(&self, lane: &SlabLane, class: usize, ptr: NonNull<u8>) {
+    #[must_use]
+    unsafe fn put_slot(&self, lane: &SlabLane, class: usize, ptr: NonNull<u8>) -> bool {
         #[cfg(debug_assertions)]
         self.registry.debug_on_free(ptr.as_ptr(), class);
         #[cfg(feature = "asan")]
@@ -280,17 +287,15 @@ impl Slab {
         unsafe {
             poison::poison(ptr.as_ptr(), SIZE_CLASSES[class])
         };
-        let magazine = &lane.magazines[class];
-        if !magazine.push_within_capacity(ptr) {
-            self.hand_over(lane, magazine, class, ptr);
-        }
+        lane.magazines[class].push_within_capacity(ptr)
     }
 
     /// The magazine is full (or was never used): move its older half to the
     /// central list, then push `ptr`.
     #[cold]
     #[inline(never)]
-    fn hand_over(&self, lane: &SlabLane, magazine: &Magazine, class: usize, ptr: NonNull<u8>) {
+    fn hand_over(&self, lane: &SlabLane, class: usize, ptr: NonNull<u8>) {
+        let magazine = &lane.magazines[class];
         // The work below happens on the moved-out Vec; a magazine never used
         // comes out empty, with its array made.
         let mut slots = magazine.take_out(class);
