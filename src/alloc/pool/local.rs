@@ -37,8 +37,10 @@ use super::recycle::{Recycled, ResetHook};
 use super::stats::LaneStats;
 use crate::alloc::lanes::PinnedLane;
 
-/// The calling thread's lane of a [`Pool`], from [`Pool::local`]. See the
-/// [module docs](self) for why it is sound.
+/// The calling thread's lane of a [`Pool`], from [`Pool::local`]. It is neither
+/// `Send` nor `Sync`, keeps its thread's lane for itself while it lives, and
+/// borrows the pool, so no reset can happen meanwhile; the full soundness
+/// argument is at the top of `src/alloc/pool/local.rs`.
 ///
 /// ```
 /// use framemem::Pool;

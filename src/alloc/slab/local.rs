@@ -37,8 +37,10 @@ use super::{Slab, SlabSlice};
 use crate::alloc::lanes::PinnedLane;
 use crate::alloc::{AllocError, Allocator, alloc_failed};
 
-/// The calling thread's lane of a [`Slab`], from [`Slab::local`]. See the
-/// [module docs](self) for why it is sound.
+/// The calling thread's lane of a [`Slab`], from [`Slab::local`]. It is neither
+/// `Send` nor `Sync`, keeps its thread's lane for itself while it lives, and
+/// borrows the slab, so no reset can happen meanwhile; the full soundness
+/// argument is at the top of `src/alloc/slab/local.rs`.
 ///
 /// ```
 /// use framemem::Slab;
