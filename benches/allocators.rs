@@ -4,7 +4,12 @@
 //! `cargo bench --bench allocators -- frame_1000x64B`.
 //!
 //! - `frame_1000x64B`: 1,000 allocations of 64 B (each written once), then all
-//!   freed (or one reset). The ids are fixed so runs can be compared.
+//!   freed (or one reset). The ids are fixed so runs can be compared;
+//!   framemem's own carry its name as prefix, and `_local` marks a
+//!   per-thread handle taken once per frame (`Arena::local` and its kin)
+//!   rather than `&Arena` per call. `blink_alloc` (blink-alloc's
+//!   single-thread `BlinkAlloc`) and `bump_scope` (bump-scope's `Bump`) are
+//!   the published local bump allocators.
 //! - `pair_64B`: one allocation and its free.
 //! - `frame_1000_mixed_16_512B`: the frame pattern with sizes drawn from 16 to
 //!   512 B (the same sequence for every allocator).
@@ -101,6 +106,31 @@ fn frame_group(g: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>, lay
             bump.reset();
         })
     });
+    g.bench_function("blink_alloc", |b| {
+        let mut blink = blink_alloc::BlinkAlloc::new();
+        b.iter(|| {
+            for (i, &l) in layouts.iter().enumerate() {
+                let p = blink.allocate(l).expect("out of memory").cast::<u8>();
+                touch(p, i);
+                live.push(p);
+            }
+            black_box(&mut live).clear();
+            blink.reset();
+        })
+    });
+    g.bench_function("bump_scope", |b| {
+        use bump_scope::traits::BumpAllocatorTyped;
+        let mut bump: bump_scope::Bump = bump_scope::Bump::new();
+        b.iter(|| {
+            for (i, &l) in layouts.iter().enumerate() {
+                let p = bump.allocate_layout(l);
+                touch(p, i);
+                live.push(p);
+            }
+            black_box(&mut live).clear();
+            bump.reset();
+        })
+    });
     if fixed {
         g.bench_function("slab_crate", |b| {
             let mut slab = slab::Slab::<Object>::with_capacity(FRAME);
@@ -135,9 +165,39 @@ fn frame_group(g: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>, lay
         let mut arena = Arena::new();
         b.iter(|| framemem_frame(&mut arena, layouts, &mut live, true))
     });
+    g.bench_function("framemem_arena_local", |b| {
+        let mut arena = Arena::new();
+        b.iter(|| {
+            // One handle per frame: the batch.
+            let local = arena.local();
+            for (i, &l) in layouts.iter().enumerate() {
+                let p = local.alloc(l).expect("out of memory");
+                touch(p, i);
+                live.push(p);
+            }
+            black_box(&mut live).clear();
+            drop(local);
+            arena.reset();
+        })
+    });
     g.bench_function("framemem_slab", |b| {
         let mut slab = Slab::new();
         b.iter(|| framemem_frame(&mut slab, layouts, &mut live, false))
+    });
+    g.bench_function("framemem_slab_local", |b| {
+        let slab = Slab::new();
+        b.iter(|| {
+            let local = slab.local();
+            for (i, &l) in layouts.iter().enumerate() {
+                let p = local.alloc(l).expect("out of memory");
+                touch(p, i);
+                live.push(p);
+            }
+            for (p, &l) in live.drain(..).zip(layouts) {
+                // SAFETY: `p` came from this slab with `l` and is freed once.
+                unsafe { local.free(black_box(p), l) };
+            }
+        })
     });
     if fixed {
         g.bench_function("framemem_pool", |b| {
@@ -150,6 +210,20 @@ fn frame_group(g: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>, lay
                     live.push(obj);
                 }
                 black_box(&mut live).clear(); // every guard goes back to the pool
+            })
+        });
+        g.bench_function("framemem_pool_local", |b| {
+            let pool = Pool::with(4 * FRAME, || Box::new([0u64; 8]), |_: &mut Box<Object>| {});
+            // One handle for the whole run; the guards go back through it.
+            let local = pool.local();
+            let mut live = Vec::with_capacity(FRAME);
+            b.iter(|| {
+                for i in 0..FRAME {
+                    let mut obj = local.get();
+                    obj[0] = i as u64;
+                    live.push(obj);
+                }
+                black_box(&mut live).clear();
             })
         });
     }

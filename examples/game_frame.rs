@@ -5,34 +5,37 @@
 //! cargo run --release --example game_frame
 //! ```
 //!
-//! The pattern has three parts:
+//! The pattern has three parts, all from `framemem::bevy`:
 //!
-//! 1. **The arena is a resource.** `FrameArena` wraps a [`framemem::Arena`]
-//!    (the allocator crate knows nothing of bevy, so it needs a newtype to be
-//!    a `Resource`).
-//! 2. **Systems allocate per-frame data from `Res<FrameArena>`**: scratch
-//!    collections that die with the system call
-//!    (`allocator_api2::vec::Vec::with_capacity_in(n, arena)`), and data of
-//!    entities that live one frame, stored in their components as
-//!    [`ArenaSlice`] handles (components must be `'static`, so they cannot
-//!    hold a `&[f32]` into the arena; the handle is resolved through the
-//!    arena, which checks it is from this frame).
-//! 3. **The frame ends outside the schedule**: despawn the frame's
-//!    entities, `world.clear_trackers()`, then reset the arena through
-//!    `world.resource_mut::<FrameArena>()`. The reset needs `&mut`, so no
-//!    borrow of the arena survives it, and any handle kept by mistake stops
-//!    resolving (`Arena::get` panics, `Arena::try_get` returns `None`).
+//! 1. **The arena is a resource**, [`FrameArena`], and systems reach it
+//!    through [`FrameAlloc`] (or `Res<FrameArena>`, which derefs to the
+//!    [`framemem::Arena`]).
+//! 2. **Systems allocate per-frame data from it.** On one thread, `&Arena`
+//!    works from anywhere, one lane lookup per call; in a parallel query,
+//!    `par_iter_mut().for_each_init(|| frame.local(), |local, item| ...)`
+//!    takes the worker's lane once per batch and then allocates at the speed
+//!    of a bare bump. Data of entities that live one frame goes into their
+//!    components as [`ArenaSlice`] handles (components must be `'static`),
+//!    resolved through the arena, which checks they are from this frame.
+//! 3. **The frame ends in a system**, [`end_frame`], last in the schedule:
+//!    it resets the arena (which needs `&mut`, so no borrow of it survives,
+//!    and a handle kept by mistake stops resolving) and publishes the
+//!    frame's [`FrameFigures`]. The bare `World` + `Schedule` loop also calls
+//!    `world.clear_trackers()` each frame. (With `bevy_app`,
+//!    `FrameArenaPlugin` inserts both resources and runs `end_frame` in
+//!    `Last`.)
 //!
-//! For comparison, the same frame runs a second time with a heap `Vec` in
-//! each spark and a heap `Vec` as scratch; the program prints heap
-//! allocations and time per frame for both.
+//! The schedule runs on bevy's multi-threaded executor. For comparison, the
+//! same frame runs a second time with a heap `Vec` in each spark and a heap
+//! `Vec` as scratch; the program prints heap allocations and time per frame
+//! for both.
 
 use std::alloc::System;
 use std::time::{Duration, Instant};
 
 use bevy_ecs::prelude::*;
-use bevy_ecs::schedule::SingleThreadedExecutor;
-use framemem::{Allocator, Arena, ArenaSlice, CountingAllocator};
+use framemem::bevy::{FrameAlloc, FrameArena, FrameFigures, end_frame};
+use framemem::{ArenaSlice, CountingAllocator};
 
 // Counts every heap allocation, so the program can show what the arena saves.
 #[global_allocator]
@@ -46,24 +49,6 @@ const HEAT_SAMPLES: usize = 16;
 /// grow to their steady size.
 const WARM_UP_FRAMES: u32 = 60;
 const MEASURED_FRAMES: u32 = 600;
-
-/// The frame arena, as a resource. `Deref` lets systems call the arena's
-/// methods directly on `Res<FrameArena>`.
-#[derive(Resource, Default)]
-struct FrameArena(Arena);
-
-impl std::ops::Deref for FrameArena {
-    type Target = Arena;
-    fn deref(&self) -> &Arena {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for FrameArena {
-    fn deref_mut(&mut self) -> &mut Arena {
-        &mut self.0
-    }
-}
 
 /// A persistent entity: it spawns sparks every frame.
 #[derive(Component)]
@@ -90,11 +75,13 @@ struct HottestCell {
 // The systems
 
 /// Every emitter spawns its sparks, each with its heat samples in the arena.
-fn emit_sparks(mut commands: Commands, arena: Res<FrameArena>, emitters: Query<&Emitter>) {
+/// One thread: a handle taken once for the whole loop.
+fn emit_sparks(mut commands: Commands, frame: FrameAlloc, emitters: Query<&Emitter>) {
+    let local = frame.local();
     for emitter in &emitters {
         for i in 0..SPARKS_PER_EMITTER {
             // A pointer bump in this thread's lane; nothing to free later.
-            let heat = arena.handle_slice_fill_with(HEAT_SAMPLES, |k| heat_sample(i, k));
+            let heat = local.handle_slice_fill_with(HEAT_SAMPLES, |k| heat_sample(i, k));
             commands.spawn(Spark {
                 position: spark_position(emitter.position, i),
                 heat,
@@ -103,24 +90,39 @@ fn emit_sparks(mut commands: Commands, arena: Res<FrameArena>, emitters: Query<&
     }
 }
 
+/// The sparks cool, in parallel: each gets new heat samples, allocated
+/// through its worker's lane, looked up once per batch.
+fn cool_sparks(frame: FrameAlloc, mut sparks: Query<&mut Spark>) {
+    sparks.par_iter_mut().for_each_init(
+        || frame.local(),
+        |local, mut spark| {
+            // `get` checks the handle is from this frame's arena.
+            let old = local.arena().get(spark.heat);
+            spark.heat = local.handle_slice_fill_with(HEAT_SAMPLES, |k| old[k] * 0.9);
+        },
+    );
+}
+
 /// Sums the sparks' heat per grid cell, in scratch memory from the arena.
-fn find_hottest_cell(
-    arena: Res<FrameArena>,
-    sparks: Query<&Spark>,
-    mut hottest: ResMut<HottestCell>,
-) {
-    let arena: &Arena = &arena;
+fn find_hottest_cell(frame: FrameAlloc, sparks: Query<&Spark>, mut hottest: ResMut<HottestCell>) {
     // Scratch for this call only. Sized up front: a `Vec` that grows while it
     // is the arena's latest block grows in place, but once anything else was
     // allocated after it, each growth copies and leaves the old block behind
     // until the reset.
-    let mut cells = allocator_api2::vec::Vec::with_capacity_in(sparks.count(), arena);
+    let mut cells = allocator_api2::vec::Vec::with_capacity_in(sparks.count(), frame.arena());
     for spark in &sparks {
-        // `get` checks the handle is from this frame's arena.
-        let heat: f32 = arena.get(spark.heat).iter().sum();
+        let heat: f32 = frame.get(spark.heat).iter().sum();
         cells.push((cell_of(spark.position), heat));
     }
     (hottest.cell, hottest.heat) = hottest_of(&mut cells);
+}
+
+/// The sparks live one frame. Despawned one by one: bevy_ecs 0.20's
+/// `despawn_all` never frees entity ids.
+fn despawn_sparks(mut commands: Commands, sparks: Query<Entity, With<Spark>>) {
+    for spark in &sparks {
+        commands.entity(spark).despawn();
+    }
 }
 
 fn main() {
@@ -149,7 +151,7 @@ fn main() {
     }
     println!(
         "arena: {:.2} heap allocations per frame against {:.2} with heap Vecs \
-         (one per spark, one for the scratch); {:.2}x the frame time",
+         (two per spark, one for the scratch); {:.2}x the frame time",
         arena.allocs_per_frame,
         heap.allocs_per_frame,
         arena.time_per_frame.as_secs_f64() / heap.time_per_frame.as_secs_f64(),
@@ -159,43 +161,31 @@ fn main() {
 /// The game loop with the frame arena.
 fn run_with_arena() -> Figures {
     let mut world = World::new();
-    world.insert_resource(FrameArena::default());
+    world.init_resource::<FrameArena>();
+    world.init_resource::<FrameFigures>();
     world.insert_resource(HottestCell::default());
     spawn_emitters(&mut world);
 
+    // The default executor: multi-threaded, on bevy's compute threads.
     let mut schedule = Schedule::default();
-    // Two chained systems gain nothing from threads, and the default
-    // multi-threaded executor spawns tasks every frame (about 5 heap
-    // allocations a frame here). With many systems or `par_iter`, keep the
-    // default and call `bevy_tasks::ComputeTaskPool::get_or_init` first:
-    // `&Arena` allocates from any thread, each in its own lane.
-    schedule.set_executor(SingleThreadedExecutor::new());
-    schedule.add_systems((emit_sparks, find_hottest_cell).chain());
-
-    // Made once: building a query state or a `Vec` each frame would allocate.
-    let mut sparks = world.query_filtered::<Entity, With<Spark>>();
-    let mut doomed = Vec::new();
-    let mut arena_bytes_used = 0;
-
+    schedule.add_systems(
+        (
+            emit_sparks,
+            cool_sparks,
+            find_hottest_cell,
+            despawn_sparks,
+            end_frame, // last: resets the arena, publishes FrameFigures
+        )
+            .chain(),
+    );
     let mut frame = |world: &mut World| {
         schedule.run(world);
-
-        // End of frame, outside the schedule. Despawn one by one: bevy_ecs
-        // 0.20's `despawn_all` never frees entity ids.
-        doomed.extend(sparks.iter(world));
-        for spark in doomed.drain(..) {
-            world.despawn(spark);
-        }
         // Without this, change-detection state grows every frame.
         world.clear_trackers();
-        let mut arena = world.resource_mut::<FrameArena>();
-        arena_bytes_used = arena.stats().bytes_in_use;
-        // Every block of the frame back at once; the arena keeps its chunk.
-        arena.reset();
     };
     let mut figures = measure(&mut world, &mut frame);
-    let reserved = world.resource::<FrameArena>().stats().bytes_reserved;
-    figures.arena_bytes = Some((arena_bytes_used, reserved));
+    let arena = *world.resource::<FrameFigures>();
+    figures.arena_bytes = Some((arena.bytes, arena.bytes_reserved));
     figures.hottest = read_hottest(&world);
     figures
 }
@@ -220,6 +210,12 @@ fn emit_sparks_on_heap(mut commands: Commands, emitters: Query<&Emitter>) {
     }
 }
 
+fn cool_sparks_on_heap(mut sparks: Query<&mut HeapSpark>) {
+    sparks.par_iter_mut().for_each(|mut spark| {
+        spark.heat = spark.heat.iter().map(|h| h * 0.9).collect();
+    });
+}
+
 fn find_hottest_cell_on_heap(sparks: Query<&HeapSpark>, mut hottest: ResMut<HottestCell>) {
     let mut cells = Vec::with_capacity(sparks.count());
     for spark in &sparks {
@@ -228,21 +224,28 @@ fn find_hottest_cell_on_heap(sparks: Query<&HeapSpark>, mut hottest: ResMut<Hott
     (hottest.cell, hottest.heat) = hottest_of(&mut cells);
 }
 
+fn despawn_sparks_on_heap(mut commands: Commands, sparks: Query<Entity, With<HeapSpark>>) {
+    for spark in &sparks {
+        commands.entity(spark).despawn(); // frees the spark's `Vec`
+    }
+}
+
 fn run_on_heap() -> Figures {
     let mut world = World::new();
     world.insert_resource(HottestCell::default());
     spawn_emitters(&mut world);
     let mut schedule = Schedule::default();
-    schedule.set_executor(SingleThreadedExecutor::new());
-    schedule.add_systems((emit_sparks_on_heap, find_hottest_cell_on_heap).chain());
-    let mut sparks = world.query_filtered::<Entity, With<HeapSpark>>();
-    let mut doomed = Vec::new();
+    schedule.add_systems(
+        (
+            emit_sparks_on_heap,
+            cool_sparks_on_heap,
+            find_hottest_cell_on_heap,
+            despawn_sparks_on_heap,
+        )
+            .chain(),
+    );
     let mut frame = |world: &mut World| {
         schedule.run(world);
-        doomed.extend(sparks.iter(world));
-        for spark in doomed.drain(..) {
-            world.despawn(spark); // frees the spark's `Vec`
-        }
         world.clear_trackers();
     };
     let mut figures = measure(&mut world, &mut frame);

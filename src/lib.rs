@@ -10,6 +10,12 @@
 //!   [`CountingAllocator`], which counts heap traffic. No ECS, no I/O. This
 //!   is the part to drop into your own code; without the default `sim`
 //!   feature it is the whole crate.
+//! - [`bevy`] (the `bevy` feature, on with `sim`): the allocators as bevy
+//!   citizens — the [`FrameArena`](bevy::FrameArena) resource, the
+//!   [`FrameAlloc`](bevy::FrameAlloc) system parameter whose `local()` a
+//!   `par_iter().for_each_init` takes once per batch, the
+//!   [`end_frame`](bevy::end_frame) system, and with `bevy_app` a plugin.
+//!   Uses `alloc` only.
 //! - [`sim`]: the frame-churn simulation, a headless `bevy_ecs` world whose
 //!   per-frame memory goes through the strategy chosen at run time.
 //! - [`profile`]: live profiling of the simulation — puffin scopes on, a
@@ -33,6 +39,8 @@
 #![cfg_attr(not(feature = "sim"), allow(rustdoc::broken_intra_doc_links))]
 
 pub mod alloc;
+#[cfg(feature = "bevy")]
+pub mod bevy;
 #[cfg(feature = "sim")]
 pub mod profile;
 #[cfg(feature = "sim")]
@@ -46,7 +54,7 @@ pub mod sim;
 struct ReadmeDoctests;
 
 pub use alloc::{
-    AllocCounts, AllocError, Allocator, Arena, ArenaSlice, ClassStats, ClearBuffer,
-    CountingAllocator, Heap, Pool, PoolStats, Pooled, Recycle, Recycled, ResetHook, SIZE_CLASSES,
-    Slab, SlabSlice, Stats,
+    AllocCounts, AllocError, Allocator, Arena, ArenaLocal, ArenaSlice, ClassStats, ClearBuffer,
+    CountingAllocator, Heap, LocalPooled, Pool, PoolLocal, PoolStats, Pooled, Recycle, Recycled,
+    ResetHook, SIZE_CLASSES, Slab, SlabLocal, SlabSlice, Stats,
 };

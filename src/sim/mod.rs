@@ -45,9 +45,10 @@ use bevy_ecs::world::World;
 
 use crate::alloc::AllocCounts;
 
+use crate::bevy::{FrameArena, FrameSlab};
 use components::{Transform, Transient, Velocity};
-use memory::{ArenaMemory, FrameMemory, FrameVecMemory, HeapMemory, MemoryPlan};
-use memory::{MimallocMemory, PoolMemory, SlabMemory};
+use memory::{FrameMemory, FrameVecMemory, HeapMemory, MemoryPlan};
+use memory::{MimallocMemory, PoolMemory};
 use memory::{PoolTrail, SlabTrail};
 use phase::PHASES;
 use resources::{FrameCounters, SimConfig};
@@ -179,8 +180,8 @@ impl Simulation {
             panic!("{strategy} cannot run scenario {}: {why}", scenario.name);
         }
         match strategy {
-            Strategy::Arena => Self::build::<ArenaMemory>(scenario, options),
-            Strategy::Slab => Self::build::<SlabMemory>(scenario, options),
+            Strategy::Arena => Self::build::<FrameArena>(scenario, options),
+            Strategy::Slab => Self::build::<FrameSlab>(scenario, options),
             Strategy::Pool => Self::build::<PoolMemory>(scenario, options),
             Strategy::Heap => Self::build::<HeapMemory>(scenario, options),
             Strategy::Mimalloc => Self::build::<MimallocMemory>(scenario, options),

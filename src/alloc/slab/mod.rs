@@ -52,6 +52,8 @@
 //! - `central.rs`: the central list of free batches;
 //! - `registry.rs`: chunks, large blocks and (debug builds) every slot's state;
 //! - `handle.rs`: [`SlabSlice`], the `'static` epoch-checked handle;
+//! - `local.rs`: [`SlabLocal`], the calling thread's lane taken once per
+//!   batch ([`Slab::local`]), allocating with no lookup;
 //! - `stats.rs`: [`ClassStats`] and the per-lane counters.
 //!
 //! # Invariants
@@ -65,6 +67,7 @@
 mod central;
 mod classes;
 mod handle;
+mod local;
 mod magazine;
 mod registry;
 mod stats;
@@ -78,11 +81,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub use classes::SIZE_CLASSES;
 pub use handle::SlabSlice;
+pub use local::SlabLocal;
 pub use stats::ClassStats;
 
 use self::central::CentralList;
 use self::classes::{NUM_CLASSES, class_of};
-use self::magazine::{Magazine, SlabLane};
+use self::magazine::SlabLane;
 use self::registry::Registry;
 use self::stats::LaneStats;
 use crate::alloc::lanes::Lanes;
@@ -188,6 +192,15 @@ impl Slab {
         stats: &LaneStats,
         class: usize,
     ) -> Result<NonNull<u8>, AllocError> {
+        let slot = self.take_slot(lane, class)?;
+        stats.allocs[class].add(1);
+        Ok(slot)
+    }
+
+    /// [`alloc_small`](Self::alloc_small) without the counter: the caller
+    /// counts (a per-thread handle keeps its own counts until it drops).
+    #[inline(always)]
+    fn take_slot(&self, lane: &SlabLane, class: usize) -> Result<NonNull<u8>, AllocError> {
         let slot = match lane.magazines[class].pop() {
             Some(slot) => slot,
             None => self.refill(lane, class)?,
@@ -199,7 +212,6 @@ impl Slab {
         };
         #[cfg(debug_assertions)]
         self.registry.debug_on_alloc(slot.as_ptr(), class);
-        stats.allocs[class].add(1);
         Ok(slot)
     }
 
@@ -248,6 +260,25 @@ impl Slab {
         class: usize,
         ptr: NonNull<u8>,
     ) {
+        // SAFETY: the caller's promise, passed on.
+        let pushed = unsafe { self.put_slot(lane, class, ptr) };
+        stats.frees[class].add(1);
+        if !pushed {
+            self.hand_over(lane, class, ptr);
+        }
+    }
+
+    /// [`free_small`](Self::free_small) without the counter and without the
+    /// hand-over: `false` when the magazine is full, and the caller must
+    /// [`hand_over`](Self::hand_over) `ptr` (after counting, as the shared
+    /// path always did).
+    ///
+    /// # Safety
+    ///
+    /// As [`free_small`](Self::free_small).
+    #[inline(always)]
+    #[must_use]
+    unsafe fn put_slot(&self, lane: &SlabLane, class: usize, ptr: NonNull<u8>) -> bool {
         #[cfg(debug_assertions)]
         self.registry.debug_on_free(ptr.as_ptr(), class);
         #[cfg(feature = "asan")]
@@ -256,19 +287,15 @@ impl Slab {
         unsafe {
             poison::poison(ptr.as_ptr(), SIZE_CLASSES[class])
         };
-        let magazine = &lane.magazines[class];
-        let pushed = magazine.push_within_capacity(ptr);
-        stats.frees[class].add(1);
-        if !pushed {
-            self.hand_over(lane, magazine, class, ptr);
-        }
+        lane.magazines[class].push_within_capacity(ptr)
     }
 
     /// The magazine is full (or was never used): move its older half to the
     /// central list, then push `ptr`.
     #[cold]
     #[inline(never)]
-    fn hand_over(&self, lane: &SlabLane, magazine: &Magazine, class: usize, ptr: NonNull<u8>) {
+    fn hand_over(&self, lane: &SlabLane, class: usize, ptr: NonNull<u8>) {
+        let magazine = &lane.magazines[class];
         // The work below happens on the moved-out Vec; a magazine never used
         // comes out empty, with its array made.
         let mut slots = magazine.take_out(class);

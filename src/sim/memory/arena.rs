@@ -1,28 +1,23 @@
-//! The arena strategy: trails and scratch in the frame [`Arena`], all
-//! released by one reset at the end of the frame. Trails reach components
-//! only as [`ArenaSlice`] handles, and resolving one checks the arena's
-//! epoch: no pointer survives a reset.
+//! The arena strategy: trails and scratch in the frame arena, the bevy
+//! module's [`FrameArena`] resource, all released by one reset at the end
+//! of the frame ([`FrameArena::end_frame`], what the `end_frame` system
+//! runs). Trails reach components only as [`ArenaSlice`] handles, and
+//! resolving one checks the arena's epoch: no pointer survives a reset.
 
 use bevy_ecs::component::Component;
-use bevy_ecs::resource::Resource;
 use glam::Vec3;
 
 use crate::alloc::{Allocator, Arena, ArenaSlice};
+use crate::bevy::FrameArena;
 use crate::sim::memory::frame_memory::{FrameMemory, MemoryFigures, MemoryPlan};
 use crate::sim::memory::scratch::ScratchItem;
 use crate::sim::strategy::Strategy;
-
-/// The arena strategy. See the module docs.
-#[derive(Resource, Debug, Default)]
-pub struct ArenaMemory {
-    arena: Arena,
-}
 
 /// An arena trail: a `Copy` handle that resolves only until the reset.
 #[derive(Component, Clone, Copy, Debug)]
 pub struct ArenaTrail(pub ArenaSlice<Vec3>);
 
-impl FrameMemory for ArenaMemory {
+impl FrameMemory for FrameArena {
     const STRATEGY: Strategy = Strategy::Arena;
     type Payload = ArenaTrail;
     type Scratch<'a, T: ScratchItem> = allocator_api2::vec::Vec<T, &'a Arena>;
@@ -34,26 +29,26 @@ impl FrameMemory for ArenaMemory {
 
     #[inline]
     fn alloc_trail(&mut self, len: usize, fill: impl FnMut(usize) -> Vec3) -> ArenaTrail {
-        ArenaTrail(self.arena.handle_slice_fill_with(len, fill))
+        ArenaTrail(self.handle_slice_fill_with(len, fill))
     }
 
     #[inline]
     fn try_trail<'a>(&'a self, payload: &'a ArenaTrail) -> Option<&'a [Vec3]> {
-        self.arena.try_get(payload.0)
+        self.try_get(payload.0)
     }
 
     fn release_trail(&self, _payload: &mut ArenaTrail) {}
 
     fn scratch<T: ScratchItem>(&self, capacity: usize) -> Self::Scratch<'_, T> {
-        allocator_api2::vec::Vec::with_capacity_in(capacity, &self.arena)
+        allocator_api2::vec::Vec::with_capacity_in(capacity, self.arena())
     }
 
     fn end_frame(&mut self) {
-        self.arena.reset();
+        FrameArena::end_frame(self);
     }
 
     fn figures(&self) -> MemoryFigures {
-        let stats = self.arena.stats();
+        let stats = self.arena().stats();
         MemoryFigures {
             peak_bytes_in_use: stats.peak_bytes_in_use as u64,
             bytes_reserved: stats.bytes_reserved as u64,
@@ -71,10 +66,10 @@ mod tests {
             entities_per_frame: 1,
             max_trail_len: 4,
         };
-        let mut memory = ArenaMemory::new(&plan);
+        let mut memory = <FrameArena as FrameMemory>::new(&plan);
         let trail = memory.alloc_trail(4, |i| Vec3::splat(i as f32));
         assert_eq!(memory.trail(&trail)[3], Vec3::splat(3.0));
-        memory.end_frame();
+        FrameMemory::end_frame(&mut memory);
         assert!(
             memory.try_trail(&trail).is_none(),
             "a handle survived the reset"

@@ -12,8 +12,8 @@
 //! | --- | --- | --- | --- |
 //! | [`HeapMemory`] | `Vec<Vec3>`, freed by its `Drop` at despawn | a new `Vec` per use | nothing |
 //! | [`PoolMemory`] | a `Vec<Vec3>` taken from a [`Pool`], put back before despawn | a [`Pooled`] `Vec` | nothing |
-//! | [`SlabMemory`] | a [`SlabSlice`], freed before despawn | a `Vec` in the [`Slab`] (over 4 KiB: the system heap) | nothing |
-//! | [`ArenaMemory`] | an [`ArenaSlice`], resolved through the epoch check | a `Vec` in the [`Arena`] | [`Allocator::reset`] |
+//! | [`FrameSlab`] | a [`SlabSlice`], freed before despawn | a `Vec` in the [`Slab`] (over 4 KiB: the system heap) | nothing |
+//! | [`FrameArena`] | an [`ArenaSlice`], resolved through the epoch check | a `Vec` in the [`Arena`] | [`Allocator::reset`] |
 //! | [`MimallocMemory`] | a `Vec<Vec3>` on mimalloc ([`MiAlloc`]), freed by its `Drop` at despawn | a new `Vec` on mimalloc per use | nothing |
 //! | [`FrameVecMemory`] | an `(offset, len)` index into one frame-wide `Vec<Vec3>` | a `Vec` kept from frame to frame, cleared | the buffer is cleared |
 //!
@@ -29,8 +29,11 @@
 //!   none (heap, pool);
 //! - `mi_alloc.rs`: [`MiAlloc`], mimalloc as an `allocator_api2` allocator;
 //! - `heap.rs`, `pool.rs`, `slab.rs`, `arena.rs`: framemem's strategies and
-//!   the baseline; `mimalloc.rs`, `framevec.rs`: the references they are
-//!   held against (swapping `malloc`, and the hand-written frame `Vec`).
+//!   the baseline. The arena and the slab are the bevy module's resources
+//!   ([`FrameArena`], [`FrameSlab`]) with the trait implemented on them: no
+//!   wrapper between the simulation and what a bevy user gets;
+//! - `mimalloc.rs`, `framevec.rs`: the references they are held against
+//!   (swapping `malloc`, and the hand-written frame `Vec`).
 //!
 //! [`Pool`]: crate::alloc::Pool
 //! [`Pooled`]: crate::alloc::Pooled
@@ -39,6 +42,8 @@
 //! [`ArenaSlice`]: crate::alloc::ArenaSlice
 //! [`Arena`]: crate::alloc::Arena
 //! [`Allocator::reset`]: crate::alloc::Allocator::reset
+//! [`FrameArena`]: crate::bevy::FrameArena
+//! [`FrameSlab`]: crate::bevy::FrameSlab
 
 mod arena;
 mod frame_bytes;
@@ -51,7 +56,6 @@ mod pool;
 mod scratch;
 mod slab;
 
-pub use arena::ArenaMemory;
 pub use frame_memory::{FrameMemory, MemoryFigures, MemoryPlan};
 pub use framevec::FrameVecMemory;
 pub use heap::HeapMemory;
@@ -60,4 +64,4 @@ pub(crate) use mi_alloc::counts as mimalloc_counts;
 pub use mimalloc::MimallocMemory;
 pub use pool::{PoolMemory, PoolTrail};
 pub use scratch::ScratchVec;
-pub use slab::{SlabMemory, SlabTrail};
+pub use slab::SlabTrail;

@@ -1,27 +1,22 @@
-//! The slab strategy: trails are [`SlabSlice`]s in the size-class [`Slab`],
-//! freed before despawn; scratch vectors are slab-backed too (those over
-//! 4 KiB go to the system heap, a constant number per frame).
+//! The slab strategy: trails are [`SlabSlice`]s in the size-class [`Slab`]
+//! (the bevy module's [`FrameSlab`] resource), freed before despawn;
+//! scratch vectors are slab-backed too (those over 4 KiB go to the system
+//! heap, a constant number per frame).
 
 use bevy_ecs::component::Component;
-use bevy_ecs::resource::Resource;
 use glam::Vec3;
 
 use crate::alloc::{Allocator, Slab, SlabSlice};
+use crate::bevy::FrameSlab;
 use crate::sim::memory::frame_memory::{FrameMemory, MemoryFigures, MemoryPlan};
 use crate::sim::memory::scratch::ScratchItem;
 use crate::sim::strategy::Strategy;
-
-/// The slab strategy. See the module docs.
-#[derive(Resource, Debug, Default)]
-pub struct SlabMemory {
-    slab: Slab,
-}
 
 /// A slab trail. `None` once released (a [`SlabSlice`] is freed by value).
 #[derive(Component, Debug)]
 pub struct SlabTrail(pub Option<SlabSlice<Vec3>>);
 
-impl FrameMemory for SlabMemory {
+impl FrameMemory for FrameSlab {
     const STRATEGY: Strategy = Strategy::Slab;
     type Payload = SlabTrail;
     type Scratch<'a, T: ScratchItem> = allocator_api2::vec::Vec<T, &'a Slab>;
@@ -33,29 +28,29 @@ impl FrameMemory for SlabMemory {
 
     #[inline]
     fn alloc_trail(&mut self, len: usize, fill: impl FnMut(usize) -> Vec3) -> SlabTrail {
-        SlabTrail(Some(self.slab.alloc_slice_fill_with(len, fill)))
+        SlabTrail(Some(self.0.alloc_slice_fill_with(len, fill)))
     }
 
     #[inline]
     fn try_trail<'a>(&'a self, payload: &'a SlabTrail) -> Option<&'a [Vec3]> {
-        self.slab.try_get(payload.0.as_ref()?)
+        self.0.try_get(payload.0.as_ref()?)
     }
 
     #[inline]
     fn release_trail(&self, payload: &mut SlabTrail) {
         if let Some(slice) = payload.0.take() {
-            self.slab.free_slice(slice);
+            self.0.free_slice(slice);
         }
     }
 
     fn scratch<T: ScratchItem>(&self, capacity: usize) -> Self::Scratch<'_, T> {
-        allocator_api2::vec::Vec::with_capacity_in(capacity, &self.slab)
+        allocator_api2::vec::Vec::with_capacity_in(capacity, &self.0)
     }
 
     fn end_frame(&mut self) {}
 
     fn figures(&self) -> MemoryFigures {
-        let stats = self.slab.stats();
+        let stats = self.0.stats();
         MemoryFigures {
             peak_bytes_in_use: stats.peak_bytes_in_use as u64,
             bytes_reserved: stats.bytes_reserved as u64,
