@@ -104,8 +104,11 @@ impl<'a> RingLocal<'a> {
     /// As [`ExpiryRing::alloc_slice_copy_for`].
     #[track_caller]
     pub fn alloc_slice_copy_for<T: Copy>(&self, lifetime_frames: u32, src: &[T]) -> RingSlice<T> {
-        self.try_alloc_slice_copy_for(lifetime_frames, src)
-            .unwrap_or_else(|e| ring_alloc_failed(e))
+        match self.try_alloc_slice_copy_for(lifetime_frames, src) {
+            Ok(handle) => handle,
+            // A `match`, not a closure, so the panic names the caller.
+            Err(e) => ring_alloc_failed(e),
+        }
     }
 
     /// As [`ExpiryRing::try_alloc_slice_copy_for`].
@@ -134,8 +137,11 @@ impl<'a> RingLocal<'a> {
         len: usize,
         fill: impl FnMut(usize) -> T,
     ) -> RingSlice<T> {
-        self.try_alloc_slice_fill_with_for(lifetime_frames, len, fill)
-            .unwrap_or_else(|e| ring_alloc_failed(e))
+        match self.try_alloc_slice_fill_with_for(lifetime_frames, len, fill) {
+            Ok(handle) => handle,
+            // A `match`, not a closure, so the panic names the caller.
+            Err(e) => ring_alloc_failed(e),
+        }
     }
 
     /// As [`ExpiryRing::try_alloc_slice_fill_with_for`].

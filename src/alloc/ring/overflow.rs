@@ -73,7 +73,7 @@ impl SlabOverflow {
     /// a panic while filling it leaks nothing.
     pub(super) fn alloc(&self, layout: Layout, expires_at: u64) -> Result<NonNull<u8>, AllocError> {
         let ptr = self.slab.alloc(layout)?;
-        let mut expiring = self.expiring.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut expiring = self.lock();
         expiring
             .by_frame
             .entry(expires_at)

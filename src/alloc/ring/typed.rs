@@ -131,8 +131,11 @@ impl ExpiryRing {
     /// fails.
     #[track_caller]
     pub fn alloc_slice_copy_for<T: Copy>(&self, lifetime_frames: u32, src: &[T]) -> RingSlice<T> {
-        self.try_alloc_slice_copy_for(lifetime_frames, src)
-            .unwrap_or_else(|e| ring_alloc_failed(e))
+        match self.try_alloc_slice_copy_for(lifetime_frames, src) {
+            Ok(handle) => handle,
+            // A `match`, not a closure, so the panic names the caller.
+            Err(e) => ring_alloc_failed(e),
+        }
     }
 
     /// Copies `src` into the ring for `lifetime_frames` frames, or returns
@@ -168,8 +171,11 @@ impl ExpiryRing {
         len: usize,
         fill: impl FnMut(usize) -> T,
     ) -> RingSlice<T> {
-        self.try_alloc_slice_fill_with_for(lifetime_frames, len, fill)
-            .unwrap_or_else(|e| ring_alloc_failed(e))
+        match self.try_alloc_slice_fill_with_for(lifetime_frames, len, fill) {
+            Ok(handle) => handle,
+            // A `match`, not a closure, so the panic names the caller.
+            Err(e) => ring_alloc_failed(e),
+        }
     }
 
     /// Allocates `len` values made by `fill(index)` for `lifetime_frames`
