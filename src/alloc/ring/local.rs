@@ -1,25 +1,6 @@
 //! [`RingLocal`]: per-thread handles on the slots' arenas, taken once per
-//! task or batch, so allocation does no lane lookup.
-//!
-//! `&ExpiryRing` allocates through the slot's `&Arena`, which finds the
-//! calling thread's lane on every call. A [`RingLocal`] takes an
-//! [`ArenaLocal`] the first time the batch allocates in a slot and keeps it,
-//! so later calls in that slot bump the lane directly.
-//!
-//! Why at most [`RingLocal::CACHED_SLOTS`] slots, inline: the depth is known only at
-//! run time, so one handle per slot would cost a heap allocation per batch,
-//! while a batch in a frame loop allocates for one or two lifetimes. A
-//! batch that uses more slots still works: the extra slots go through
-//! `&Arena` (a lane lookup per call, as fast as `&ExpiryRing`).
-//!
-//! Why it is sound: it holds only [`ArenaLocal`]s and `&ExpiryRing`, so it
-//! inherits their argument (`arena/local.rs`): `!Send` and `!Sync`, used and
-//! dropped on the thread whose lanes it pinned
-//! (`tests/compile_fail/ring_local_not_send.rs`); it borrows the ring, and
-//! [`ExpiryRing::end_frame`] needs `&mut`, so no slot is reset while it
-//! lives (`tests/compile_fail/ring_local_across_end_frame.rs`), and the
-//! frame, hence each lifetime's slot, cannot change under it. No unsafe
-//! code here.
+//! task or batch, so allocation does no lane lookup. The type's docs say
+//! how it works and why it is sound; no unsafe code here.
 
 use std::cell::OnceCell;
 use std::fmt;
@@ -29,7 +10,28 @@ use super::{ExpiryRing, RingError, RingSlice};
 use crate::alloc::ArenaLocal;
 
 /// Per-thread handles on an [`ExpiryRing`]'s slots, from
-/// [`ExpiryRing::local`]. See the [module docs](self) for why it is sound.
+/// [`ExpiryRing::local`]: take one per task or batch (bevy's
+/// `for_each_init`).
+///
+/// `&ExpiryRing` allocates through the slot's `&Arena`, which finds the
+/// calling thread's lane on every call. A `RingLocal` takes an
+/// [`ArenaLocal`] the first time the batch allocates in a slot and keeps
+/// it, so later calls in that slot bump the lane directly.
+///
+/// Why at most [`CACHED_SLOTS`](Self::CACHED_SLOTS) slots, inline: the
+/// depth is known only at run time, so one handle per slot would cost a
+/// heap allocation per batch, while a batch in a frame loop allocates for
+/// one or two lifetimes. A batch that uses more slots still works: the
+/// extra slots go through `&Arena` (a lane lookup per call, as fast as
+/// `&ExpiryRing`).
+///
+/// Why it is sound: it holds only [`ArenaLocal`]s and `&ExpiryRing`, so it
+/// inherits their argument: `!Send` and `!Sync`, used and dropped on the
+/// thread whose lanes it pinned (`tests/compile_fail/ring_local_not_send.rs`);
+/// it borrows the ring, and [`ExpiryRing::end_frame`] needs `&mut`, so no
+/// slot is reset while it lives
+/// (`tests/compile_fail/ring_local_across_end_frame.rs`), and the frame,
+/// hence each lifetime's slot, cannot change under it.
 ///
 /// ```
 /// use framemem::ExpiryRing;
@@ -55,8 +57,8 @@ pub struct RingLocal<'a> {
 }
 
 impl RingLocal<'_> {
-    /// How many slots one handle serves with no lane lookup; see the
-    /// [module docs](self) for the choice.
+    /// How many slots one handle serves with no lane lookup; see
+    /// [`RingLocal`] for the choice.
     pub const CACHED_SLOTS: usize = 4;
 }
 
