@@ -6,7 +6,8 @@
 //! Layers only point down:
 //!
 //! - [`alloc`]: the strategies — [`Heap`], [`Arena`] and [`Slab`] behind one
-//!   [`Allocator`] trait, the typed object [`Pool`] — and
+//!   [`Allocator`] trait, the typed object [`Pool`], the [`ExpiryRing`] of
+//!   arenas for data that lives a chosen number of frames — and
 //!   [`CountingAllocator`], which counts heap traffic. No ECS, no I/O. This
 //!   is the part to drop into your own code; without the default `sim`
 //!   feature it is the whole crate.
@@ -55,6 +56,7 @@ struct ReadmeDoctests;
 
 pub use alloc::{
     AllocCounts, AllocError, Allocator, Arena, ArenaLocal, ArenaSlice, ClassStats, ClearBuffer,
-    CountingAllocator, Heap, LocalPooled, Pool, PoolLocal, PoolStats, Pooled, Recycle, Recycled,
-    ResetHook, SIZE_CLASSES, Slab, SlabLocal, SlabSlice, Stats,
+    CountingAllocator, ExpiryRing, Heap, LocalPooled, Overflow, Pool, PoolLocal, PoolStats, Pooled,
+    Recycle, Recycled, ResetHook, RingError, RingLocal, RingSlice, RingStats, SIZE_CLASSES, Slab,
+    SlabLocal, SlabSlice, SlotStats, Stats,
 };

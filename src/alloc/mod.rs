@@ -8,6 +8,7 @@
 //! | [`Heap`] | the global allocator (what `Box` and `Vec` use), the baseline | returns memory at once | nothing to do |
 //! | [`Arena`] | a frame arena: bump allocation in per-thread `bumpalo` lanes | a no-op | O(1) per lane: all memory back at once |
 //! | [`Slab`] | size classes 16 B to 4 KiB carved from 64 KiB chunks, free lists per thread | O(1), any thread | every slot back to the free state |
+//! | [`ExpiryRing`] | a ring of arenas as a timing wheel: data lives a chosen number of frames | a no-op | one slot per frame end, O(1) per lane |
 //! | [`Pool<T>`] | typed objects recycled through a [`Pooled<T>`] guard | automatic on drop | drops the idle objects |
 //! | [`CountingAllocator`] | a `GlobalAlloc` wrapper that counts heap traffic | | |
 
@@ -20,6 +21,7 @@ pub mod counting;
 pub mod heap;
 mod lanes;
 pub mod pool;
+pub mod ring;
 pub mod slab;
 mod stamp;
 
@@ -33,6 +35,7 @@ pub use heap::Heap;
 pub use pool::{
     ClearBuffer, LocalPooled, Pool, PoolLocal, PoolStats, Pooled, Recycle, Recycled, ResetHook,
 };
+pub use ring::{ExpiryRing, Overflow, RingError, RingLocal, RingSlice, RingStats, SlotStats};
 pub use slab::{ClassStats, SIZE_CLASSES, Slab, SlabLocal, SlabSlice};
 
 #[cfg(framemem_loom)]

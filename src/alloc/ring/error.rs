@@ -1,0 +1,52 @@
+//! [`RingError`]: why the ring could not place data.
+
+use std::fmt;
+
+use crate::alloc::AllocError;
+
+/// Why an [`ExpiryRing`](super::ExpiryRing) allocation failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RingError {
+    /// The lifetime is longer than the ring's depth, and the ring was made
+    /// with [`Overflow::Fail`](super::Overflow::Fail).
+    BeyondDepth {
+        /// The lifetime asked for, in frames.
+        lifetime_frames: u32,
+        /// The ring's depth: the longest lifetime it holds, in frames.
+        depth: usize,
+    },
+    /// The slot's arena or the overflow slab could not allocate.
+    Alloc(AllocError),
+}
+
+impl From<AllocError> for RingError {
+    fn from(error: AllocError) -> Self {
+        RingError::Alloc(error)
+    }
+}
+
+impl fmt::Display for RingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            RingError::BeyondDepth {
+                lifetime_frames,
+                depth,
+            } => write!(
+                f,
+                "a lifetime of {lifetime_frames} frames is beyond the ring's depth of {depth} \
+                 frames, and the ring has no overflow (make it with Overflow::Slab, or deepen it)"
+            ),
+            RingError::Alloc(error) => fmt::Display::fmt(&error, f),
+        }
+    }
+}
+
+impl std::error::Error for RingError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RingError::BeyondDepth { .. } => None,
+            RingError::Alloc(error) => Some(error),
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! A ring's per-batch handle sent to another thread: it holds the calling
+//! thread's lanes of the slots it used, so it is not `Send`.
+use framemem::ExpiryRing;
+
+fn main() {
+    let ring: &'static ExpiryRing = Box::leak(Box::new(ExpiryRing::new(4)));
+    let local = ring.local();
+    local.alloc_slice_copy_for(2, &[1u32]);
+    std::thread::spawn(move || {
+        local.alloc_slice_copy_for(2, &[2u32]); // would bump another thread's lane
+    });
+}
