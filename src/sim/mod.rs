@@ -48,7 +48,7 @@ use crate::alloc::AllocCounts;
 use crate::bevy::{FrameArena, FrameSlab};
 use components::{Transform, Transient, Velocity};
 use memory::{FrameMemory, FrameVecMemory, HeapMemory, MemoryPlan};
-use memory::{MimallocMemory, PoolMemory};
+use memory::{MimallocMemory, PoolMemory, RingMemory};
 use memory::{PoolTrail, SlabTrail};
 use phase::PHASES;
 use resources::{FrameCounters, SimConfig};
@@ -180,6 +180,11 @@ impl Simulation {
             panic!("{strategy} cannot run scenario {}: {why}", scenario.name);
         }
         match strategy {
+            // The frame arena resets every frame: data that lives longer
+            // goes in a ring of arenas keyed by expiry.
+            Strategy::Arena if scenario.max_lifetime_frames() > 1 => {
+                Self::build::<RingMemory>(scenario, options)
+            }
             Strategy::Arena => Self::build::<FrameArena>(scenario, options),
             Strategy::Slab => Self::build::<FrameSlab>(scenario, options),
             Strategy::Pool => Self::build::<PoolMemory>(scenario, options),
@@ -197,6 +202,7 @@ impl Simulation {
         world.insert_resource(M::new(&MemoryPlan {
             entities_per_frame: births as usize,
             max_trail_len: scenario.max_trail_len() as usize,
+            max_lifetime_frames: scenario.max_lifetime_frames(),
         }));
         world.insert_resource(SimConfig::new(scenario));
         world.insert_resource(Spawner::new(scenario, entities, options.seed));

@@ -57,10 +57,13 @@ impl Strategy {
             // Everything goes at the end of the frame: a frame-wide buffer
             // is one-frame data by construction.
             Strategy::Framevec => 1,
-            // The frame arena resets every frame; multi-frame data needs a
-            // ring of arenas keyed by expiry.
-            Strategy::Arena => 1,
-            Strategy::Slab | Strategy::Pool | Strategy::Heap | Strategy::Mimalloc => u32::MAX,
+            // The frame arena resets every frame; with longer lifetimes the
+            // arena strategy puts trails in a ring of arenas keyed by expiry.
+            Strategy::Arena
+            | Strategy::Slab
+            | Strategy::Pool
+            | Strategy::Heap
+            | Strategy::Mimalloc => u32::MAX,
         }
     }
 

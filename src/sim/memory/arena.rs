@@ -28,7 +28,12 @@ impl FrameMemory for FrameArena {
     }
 
     #[inline]
-    fn alloc_trail(&mut self, len: usize, fill: impl FnMut(usize) -> Vec3) -> ArenaTrail {
+    fn alloc_trail(
+        &mut self,
+        len: usize,
+        _lifetime_frames: u32,
+        fill: impl FnMut(usize) -> Vec3,
+    ) -> ArenaTrail {
         ArenaTrail(self.handle_slice_fill_with(len, fill))
     }
 
@@ -65,9 +70,10 @@ mod tests {
         let plan = MemoryPlan {
             entities_per_frame: 1,
             max_trail_len: 4,
+            max_lifetime_frames: 1,
         };
         let mut memory = <FrameArena as FrameMemory>::new(&plan);
-        let trail = memory.alloc_trail(4, |i| Vec3::splat(i as f32));
+        let trail = memory.alloc_trail(4, 1, |i| Vec3::splat(i as f32));
         assert_eq!(memory.trail(&trail)[3], Vec3::splat(3.0));
         FrameMemory::end_frame(&mut memory);
         assert!(

@@ -16,6 +16,8 @@ pub struct MemoryPlan {
     pub entities_per_frame: usize,
     /// The longest trail, in points.
     pub max_trail_len: usize,
+    /// The longest an entity lives, in frames (1: the frame it is born in).
+    pub max_lifetime_frames: u32,
 }
 
 /// A strategy's memory figures, for the report.
@@ -49,11 +51,19 @@ pub trait FrameMemory: Resource<Mutability = Mutable> + Sized {
     /// A strategy sized for `plan`.
     fn new(plan: &MemoryPlan) -> Self;
 
-    /// Allocates a trail of `len` points made by `fill(index)`.
+    /// Allocates a trail of `len` points made by `fill(index)`, for an
+    /// entity that lives `lifetime_frames` frames (1: this frame only). Only
+    /// the ring (the arena strategy with multi-frame lifetimes) needs it:
+    /// the others free at despawn.
     ///
     /// Takes `&mut self`: the spawn system, on one thread, is the only
     /// writer, which lets the framevec strategy append to a plain `Vec`.
-    fn alloc_trail(&mut self, len: usize, fill: impl FnMut(usize) -> Vec3) -> Self::Payload;
+    fn alloc_trail(
+        &mut self,
+        len: usize,
+        lifetime_frames: u32,
+        fill: impl FnMut(usize) -> Vec3,
+    ) -> Self::Payload;
 
     /// The trail's points.
     ///

@@ -70,7 +70,12 @@ impl FrameMemory for FrameVecMemory {
     }
 
     #[inline]
-    fn alloc_trail(&mut self, len: usize, fill: impl FnMut(usize) -> Vec3) -> FrameVecTrail {
+    fn alloc_trail(
+        &mut self,
+        len: usize,
+        _lifetime_frames: u32,
+        fill: impl FnMut(usize) -> Vec3,
+    ) -> FrameVecTrail {
         let offset = self.points.len();
         // `push` in a loop, not `extend`: `extend` of a mapped range is a
         // call per trail here (its fold is not inlined), ~0.2 ms a frame at
@@ -141,14 +146,15 @@ mod tests {
         MemoryPlan {
             entities_per_frame: 4,
             max_trail_len: 8,
+            max_lifetime_frames: 1,
         }
     }
 
     #[test]
     fn trails_are_ranges_of_one_buffer_cleared_at_the_end_of_frame() {
         let mut memory = FrameVecMemory::new(&plan());
-        let a = memory.alloc_trail(3, |i| Vec3::splat(i as f32));
-        let b = memory.alloc_trail(2, |i| Vec3::splat(10.0 + i as f32));
+        let a = memory.alloc_trail(3, 1, |i| Vec3::splat(i as f32));
+        let b = memory.alloc_trail(2, 1, |i| Vec3::splat(10.0 + i as f32));
         assert_eq!(memory.trail(&a), [Vec3::ZERO, Vec3::ONE, Vec3::splat(2.0)]);
         assert_eq!(memory.trail(&b)[1], Vec3::splat(11.0));
         let capacity = memory.points.capacity();

@@ -33,7 +33,12 @@ impl FrameMemory for HeapMemory {
     }
 
     #[inline]
-    fn alloc_trail(&mut self, len: usize, fill: impl FnMut(usize) -> Vec3) -> HeapTrail {
+    fn alloc_trail(
+        &mut self,
+        len: usize,
+        _lifetime_frames: u32,
+        fill: impl FnMut(usize) -> Vec3,
+    ) -> HeapTrail {
         self.bytes.add(len * TRAIL_POINT_BYTES);
         // An exact-size iterator: `collect` allocates once.
         HeapTrail((0..len).map(fill).collect())

@@ -42,7 +42,12 @@ impl FrameMemory for MimallocMemory {
     }
 
     #[inline]
-    fn alloc_trail(&mut self, len: usize, fill: impl FnMut(usize) -> Vec3) -> MimallocTrail {
+    fn alloc_trail(
+        &mut self,
+        len: usize,
+        _lifetime_frames: u32,
+        fill: impl FnMut(usize) -> Vec3,
+    ) -> MimallocTrail {
         self.bytes.add(len * TRAIL_POINT_BYTES);
         // One allocation of the exact size, as the heap strategy's `collect`.
         let mut trail = ApiVec::with_capacity_in(len, MiAlloc);

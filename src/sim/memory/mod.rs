@@ -14,6 +14,7 @@
 //! | [`PoolMemory`] | a `Vec<Vec3>` taken from a [`Pool`], put back before despawn | a [`Pooled`] `Vec` | nothing |
 //! | [`FrameSlab`] | a [`SlabSlice`], freed before despawn | a `Vec` in the [`Slab`] (over 4 KiB: the system heap) | nothing |
 //! | [`FrameArena`] | an [`ArenaSlice`], resolved through the epoch check | a `Vec` in the [`Arena`] | [`Allocator::reset`] |
+//! | [`RingMemory`] (the arena strategy when entities outlive their frame) | a [`RingSlice`](crate::alloc::RingSlice) in the ring slot that resets at the end of the entity's last frame | a `Vec` in a frame [`Arena`] | one ring slot and the scratch arena |
 //! | [`MimallocMemory`] | a `Vec<Vec3>` on mimalloc ([`MiAlloc`]), freed by its `Drop` at despawn | a new `Vec` on mimalloc per use | nothing |
 //! | [`FrameVecMemory`] | an `(offset, len)` index into one frame-wide `Vec<Vec3>` | a `Vec` kept from frame to frame, cleared | the buffer is cleared |
 //!
@@ -53,6 +54,7 @@ mod heap;
 mod mi_alloc;
 mod mimalloc;
 mod pool;
+mod ring;
 mod scratch;
 mod slab;
 
@@ -63,5 +65,6 @@ pub use mi_alloc::MiAlloc;
 pub(crate) use mi_alloc::counts as mimalloc_counts;
 pub use mimalloc::MimallocMemory;
 pub use pool::{PoolMemory, PoolTrail};
+pub use ring::RingMemory;
 pub use scratch::ScratchVec;
 pub use slab::SlabTrail;

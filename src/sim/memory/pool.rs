@@ -50,7 +50,12 @@ impl FrameMemory for PoolMemory {
     }
 
     #[inline]
-    fn alloc_trail(&mut self, len: usize, fill: impl FnMut(usize) -> Vec3) -> PoolTrail {
+    fn alloc_trail(
+        &mut self,
+        len: usize,
+        _lifetime_frames: u32,
+        fill: impl FnMut(usize) -> Vec3,
+    ) -> PoolTrail {
         let mut trail = self.trails.take();
         // A new trail gets the longest length at once, so that recycled
         // trails never reallocate; for a recycled one this is a no-op.

@@ -27,7 +27,12 @@ impl FrameMemory for FrameSlab {
     }
 
     #[inline]
-    fn alloc_trail(&mut self, len: usize, fill: impl FnMut(usize) -> Vec3) -> SlabTrail {
+    fn alloc_trail(
+        &mut self,
+        len: usize,
+        _lifetime_frames: u32,
+        fill: impl FnMut(usize) -> Vec3,
+    ) -> SlabTrail {
         SlabTrail(Some(self.0.alloc_slice_fill_with(len, fill)))
     }
 

@@ -222,15 +222,15 @@ pub fn spawn_transients<M: FrameMemory>(
                 let position = muzzle + launch * age + half_g * (age * age);
                 let angular = Vec3::new(signed16(b, 3), signed16(c, 0), signed16(c, 1)) * 3.0;
                 let len = lengths.sample(rng);
-                let lifetime = lifetimes.as_ref().map_or(1, |l| l.sample(rng) as u64);
+                let lifetime = lifetimes.as_ref().map_or(1, |l| l.sample(rng) as u32);
                 // The trail: where the entity was `k + 1` spacings ago.
-                let trail = memory.alloc_trail(len, |k| {
+                let trail = memory.alloc_trail(len, lifetime, |k| {
                     let t = age - (k + 1) as f32 * spacing;
                     muzzle + launch * t + half_g * (t * t)
                 });
                 (
                     Transient {
-                        last_frame: frame + lifetime - 1,
+                        last_frame: frame + u64::from(lifetime) - 1,
                         reach: Reach::default(),
                     },
                     Transform {
