@@ -170,7 +170,11 @@ fn entities_live_their_lifetime_and_every_strategy_that_can_hold_them_agrees() {
         }
         sums.push((strategy, sim.checksum()));
     }
-    assert_eq!(sums.len(), 5, "arena (ring), slab, pool, heap, mimalloc: {sums:?}");
+    assert_eq!(
+        sums.len(),
+        5,
+        "arena (ring), slab, pool, heap, mimalloc: {sums:?}"
+    );
     assert!(sums.iter().all(|&(_, s)| s == sums[0].1), "{sums:?}");
 }
 

@@ -24,6 +24,7 @@ pub mod pool;
 pub mod ring;
 pub mod slab;
 mod stamp;
+pub mod trim;
 
 pub(crate) mod poison;
 #[cfg(test)]
@@ -37,6 +38,7 @@ pub use pool::{
 };
 pub use ring::{ExpiryRing, Overflow, RingError, RingLocal, RingSlice, RingStats, SlotStats};
 pub use slab::{ClassStats, SIZE_CLASSES, Slab, SlabLocal, SlabSlice};
+pub use trim::TrimPolicy;
 
 #[cfg(framemem_loom)]
 #[doc(hidden)]

@@ -24,10 +24,14 @@
 //!
 //! [`KeptVec`]: crate::sim::memory::scratch::KeptVec
 
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::Relaxed;
+
 use bevy_ecs::component::Component;
 use bevy_ecs::resource::Resource;
 use glam::Vec3;
 
+use crate::alloc::TrimPolicy;
 use crate::sim::memory::frame_bytes::FrameBytes;
 use crate::sim::memory::frame_memory::{FrameMemory, MemoryFigures, MemoryPlan};
 use crate::sim::memory::scratch::{KeptScratch, KeptVec, ScratchItem};
@@ -43,6 +47,12 @@ pub struct FrameVecMemory {
     scratch: KeptScratch,
     /// Bytes used by each frame (points and scratch), for the figures.
     bytes: FrameBytes,
+    /// Scratch bytes taken this frame.
+    scratch_frame: AtomicUsize,
+    /// When the points buffer gives back what a spike made it grow to.
+    trim_points: TrimPolicy,
+    /// When the kept scratch vectors go.
+    trim_scratch: TrimPolicy,
 }
 
 /// A trail: where its points are in this frame's buffer.
@@ -62,10 +72,14 @@ impl FrameMemory for FrameVecMemory {
 
     fn new(plan: &MemoryPlan) -> Self {
         Self {
-            // Room for the longest trails: the buffer never grows.
+            // Room for the longest trails of the largest frame: the buffer
+            // grows only if a wave comes after a trim gave its room back.
             points: Vec::with_capacity(plan.entities_per_frame * plan.max_trail_len),
             scratch: KeptScratch::default(),
             bytes: FrameBytes::default(),
+            scratch_frame: AtomicUsize::new(0),
+            trim_points: TrimPolicy::new(),
+            trim_scratch: TrimPolicy::new(),
         }
     }
 
@@ -101,14 +115,37 @@ impl FrameMemory for FrameVecMemory {
 
     fn scratch<T: ScratchItem>(&self, capacity: usize) -> KeptVec<'_, T> {
         let v = KeptVec::take(T::kept(&self.scratch), capacity);
-        self.bytes.add(v.capacity() * std::mem::size_of::<T>());
+        let bytes = v.capacity() * std::mem::size_of::<T>();
+        self.bytes.add(bytes);
+        // Single writer (the collide system), as for `FrameBytes`.
+        let taken = self.scratch_frame.load(Relaxed);
+        self.scratch_frame.store(taken + bytes, Relaxed);
         v
     }
 
     fn end_frame(&mut self) {
         self.bytes.add(self.points.len() * TRAIL_POINT_BYTES);
         self.bytes.end_frame();
+        // What a careful programmer adds once a spike has shown that a
+        // cleared buffer keeps its largest capacity for ever: give back what
+        // the recent frames did not need (`TrimPolicy`).
+        self.trim_points.record(self.points.len() as u64);
+        if let Some(keep) = self.trim_points.keep(self.points.capacity() as u64) {
+            self.points.clear();
+            self.points.shrink_to(keep as usize);
+        }
         self.points.clear();
+        let scratch = std::mem::take(self.scratch_frame.get_mut());
+        self.trim_scratch.record(scratch as u64);
+        if self
+            .trim_scratch
+            .keep(self.scratch.bytes_reserved() as u64)
+            .is_some()
+        {
+            // The kept vectors are made again at the size the next frames
+            // ask for.
+            self.scratch = KeptScratch::default();
+        }
     }
 
     fn figures(&self) -> MemoryFigures {
