@@ -46,7 +46,7 @@ pub mod sim;
 struct ReadmeDoctests;
 
 pub use alloc::{
-    AllocCounts, AllocError, Allocator, Arena, ArenaSlice, ClassStats, ClearBuffer,
-    CountingAllocator, Heap, Pool, PoolStats, Pooled, Recycle, Recycled, ResetHook, SIZE_CLASSES,
-    Slab, SlabSlice, Stats,
+    AllocCounts, AllocError, Allocator, Arena, ArenaLocal, ArenaSlice, ClassStats, ClearBuffer,
+    CountingAllocator, Heap, LocalPooled, Pool, PoolLocal, PoolStats, Pooled, Recycle, Recycled,
+    ResetHook, SIZE_CLASSES, Slab, SlabLocal, SlabSlice, Stats,
 };

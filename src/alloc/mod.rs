@@ -27,11 +27,13 @@ pub(crate) mod poison;
 #[cfg(test)]
 pub(crate) mod tests_common;
 
-pub use arena::{Arena, ArenaSlice};
+pub use arena::{Arena, ArenaLocal, ArenaSlice};
 pub use counting::{AllocCounts, CountingAllocator};
 pub use heap::Heap;
-pub use pool::{ClearBuffer, Pool, PoolStats, Pooled, Recycle, Recycled, ResetHook};
-pub use slab::{ClassStats, SIZE_CLASSES, Slab, SlabSlice};
+pub use pool::{
+    ClearBuffer, LocalPooled, Pool, PoolLocal, PoolStats, Pooled, Recycle, Recycled, ResetHook,
+};
+pub use slab::{ClassStats, SIZE_CLASSES, Slab, SlabLocal, SlabSlice};
 
 #[cfg(framemem_loom)]
 #[doc(hidden)]

@@ -110,7 +110,8 @@ impl Arena {
         self.handle_of(slice)
     }
 
-    fn handle_of<T>(&self, slice: &mut [T]) -> ArenaSlice<T> {
+    /// A handle to `slice`, a block of this arena made in this epoch.
+    pub(super) fn handle_of<T>(&self, slice: &mut [T]) -> ArenaSlice<T> {
         ArenaSlice {
             ptr: NonNull::from(&mut *slice).cast(),
             len: slice.len(),

@@ -41,6 +41,16 @@ pub(super) struct LaneStats {
     pub(super) reserved: LaneCounter,
 }
 
+impl LaneStats {
+    /// Counts `allocations` more, of `bytes` in all. Only the lane's thread
+    /// calls it (single writer).
+    #[inline(always)]
+    pub(super) fn add(&self, allocations: u64, bytes: u64) {
+        self.allocations.add(allocations);
+        self.bytes.add(bytes);
+    }
+}
+
 /// The arena's byte limit, and the bytes lanes may still lease under it.
 #[derive(Debug)]
 pub(super) struct ChunkBudget {
@@ -109,14 +119,24 @@ impl ArenaLane {
         Some(self.count(ptr, layout, stats))
     }
 
+    /// [`try_bump`](Self::try_bump) without the counters: the caller counts
+    /// (a per-thread handle keeps its own counts until it drops).
+    #[inline(always)]
+    pub(super) fn try_bump_uncounted(&self, layout: Layout) -> Option<NonNull<u8>> {
+        let ptr = self.bump.try_alloc_layout(layout).ok()?;
+        // SAFETY: `ptr..ptr + size` is the block just handed out, inside one
+        // of this lane's chunks.
+        unsafe { poison::unpoison(ptr.as_ptr(), layout.size()) };
+        Some(ptr)
+    }
+
     /// Counts a block handed out and unpoisons it.
     #[inline(always)]
     fn count(&self, ptr: NonNull<u8>, layout: Layout, stats: &LaneStats) -> NonNull<u8> {
         // SAFETY: `ptr..ptr + size` is the block just handed out, inside one
         // of this lane's chunks.
         unsafe { poison::unpoison(ptr.as_ptr(), layout.size()) };
-        stats.allocations.add(1);
-        stats.bytes.add(layout.size() as u64);
+        stats.add(1, layout.size() as u64);
         ptr
     }
 
@@ -187,8 +207,7 @@ impl ArenaLane {
         let block = grown.ok()?;
         // SAFETY: the block is inside one of this lane's chunks.
         unsafe { poison::unpoison(block.as_ptr().cast(), new_layout.size()) };
-        stats.allocations.add(1);
-        stats.bytes.add(new_layout.size() as u64);
+        stats.add(1, new_layout.size() as u64);
         Some(block)
     }
 

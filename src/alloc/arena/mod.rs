@@ -21,6 +21,9 @@
 //!   the arena's *stamp* (unique per arena and per epoch); resolving it after a
 //!   reset, or in another arena, panics with a clear message
 //!   ([`Arena::get`]) or returns `None` ([`Arena::try_get`]).
+//! - **Per batch.** `&Arena` looks the thread's lane up on every call;
+//!   [`Arena::local`] looks it up once and returns an [`ArenaLocal`] that
+//!   allocates at the speed of a bare `Bump` (`local.rs`).
 //! - **Drop.** Values in the arena are never dropped: the arena is for plain
 //!   data.
 //!
@@ -32,7 +35,9 @@
 //! - `typed.rs`: typed allocation (`alloc_value`, `alloc_slice_copy`, …);
 //! - `handle.rs`: [`ArenaSlice`], the `'static` epoch-checked handle;
 //! - `api2.rs`: `allocator_api2::alloc::Allocator` for `&Arena`, with
-//!   in-place growth.
+//!   in-place growth;
+//! - `local.rs`: [`ArenaLocal`], the calling thread's lane taken once per
+//!   batch ([`Arena::local`]), allocating with no lookup.
 //!
 //! # Invariants
 //!
@@ -47,6 +52,7 @@
 mod api2;
 mod handle;
 mod lane;
+mod local;
 #[cfg(test)]
 mod tests;
 mod typed;
@@ -56,6 +62,7 @@ use std::fmt;
 use std::ptr::NonNull;
 
 pub use handle::ArenaSlice;
+pub use local::ArenaLocal;
 
 use self::lane::{ArenaLane, ChunkBudget, LaneStats};
 use crate::alloc::lanes::Lanes;

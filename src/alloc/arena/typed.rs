@@ -6,6 +6,7 @@
 //! with `#[track_caller]`.
 
 use std::alloc::Layout;
+use std::ptr::NonNull;
 
 use super::Arena;
 use crate::alloc::{AllocError, Allocator, alloc_failed};
@@ -31,13 +32,10 @@ impl Arena {
     /// [`AllocError`] when the limit is reached or the system is out of memory.
     #[allow(clippy::mut_from_ref)] // each call returns a new, disjoint block
     pub fn try_alloc_value<T>(&self, value: T) -> Result<&mut T, AllocError> {
-        let ptr = Allocator::alloc(self, Layout::new::<T>())?.cast::<T>();
-        // SAFETY: the block is fresh, sized and aligned for `T`, and
-        // borrowed from `self`, so no reset can happen while it is in use.
-        unsafe {
-            ptr.as_ptr().write(value);
-            Ok(&mut *ptr.as_ptr())
-        }
+        let ptr = Allocator::alloc(self, Layout::new::<T>())?;
+        // SAFETY: a fresh block for `T`, borrowed from `self`, so no reset
+        // can happen while it is in use.
+        Ok(unsafe { init_value(ptr, value) })
     }
 
     /// Copies `src` into the arena.
@@ -59,15 +57,9 @@ impl Arena {
     /// As [`try_alloc`](Self::try_alloc_value).
     #[allow(clippy::mut_from_ref)] // each call returns a new, disjoint block
     pub fn try_alloc_slice_copy<T: Copy>(&self, src: &[T]) -> Result<&mut [T], AllocError> {
-        let layout = Layout::for_value(src);
-        let ptr = Allocator::alloc(self, layout)?.cast::<T>();
-        // SAFETY: the block is fresh and holds `src.len()` values of `T`;
-        // `T: Copy`, so a bitwise copy is a valid copy, and the two ranges
-        // cannot overlap (the block was free until now).
-        unsafe {
-            std::ptr::copy_nonoverlapping(src.as_ptr(), ptr.as_ptr(), src.len());
-            Ok(std::slice::from_raw_parts_mut(ptr.as_ptr(), src.len()))
-        }
+        let ptr = Allocator::alloc(self, Layout::for_value(src))?;
+        // SAFETY: a fresh block for `src`, borrowed from `self`.
+        Ok(unsafe { init_slice_copy(ptr, src) })
     }
 
     /// Allocates `len` values made by `fill(index)`.
@@ -94,16 +86,72 @@ impl Arena {
     pub fn try_alloc_slice_fill_with<T>(
         &self,
         len: usize,
-        mut fill: impl FnMut(usize) -> T,
+        fill: impl FnMut(usize) -> T,
     ) -> Result<&mut [T], AllocError> {
-        let layout = Layout::array::<T>(len).map_err(|_| AllocError::InvalidLayout)?;
-        let ptr = Allocator::alloc(self, layout)?.cast::<T>();
-        for i in 0..len {
-            // SAFETY: `i < len`, inside the fresh block. If `fill` panics, the
-            // block is never exposed, so its uninitialised tail is never read.
-            unsafe { ptr.as_ptr().add(i).write(fill(i)) };
-        }
-        // SAFETY: all `len` values were written just above.
-        Ok(unsafe { std::slice::from_raw_parts_mut(ptr.as_ptr(), len) })
+        let ptr = Allocator::alloc(self, array_layout::<T>(len)?)?;
+        // SAFETY: a fresh block for `len` values of `T`, borrowed from `self`.
+        Ok(unsafe { init_slice_fill(ptr, len, fill) })
     }
+}
+
+// The typed writes, shared by `&Arena` and the per-thread `ArenaLocal`.
+
+/// The layout of `len` values of `T`.
+pub(super) fn array_layout<T>(len: usize) -> Result<Layout, AllocError> {
+    Layout::array::<T>(len).map_err(|_| AllocError::InvalidLayout)
+}
+
+/// Moves `value` into the block and returns it.
+///
+/// # Safety
+///
+/// - `ptr` is a fresh arena block of `Layout::new::<T>()`, exposed nowhere
+///   else;
+/// - it stays allocated for `'b` (the arena is borrowed for `'b`, so no
+///   reset can happen meanwhile).
+pub(super) unsafe fn init_value<'b, T>(ptr: NonNull<u8>, value: T) -> &'b mut T {
+    let ptr = ptr.cast::<T>();
+    // SAFETY: the caller's promises: sized and aligned for `T`, unaliased,
+    // valid for `'b`; written before the reference is made.
+    unsafe {
+        ptr.as_ptr().write(value);
+        &mut *ptr.as_ptr()
+    }
+}
+
+/// Copies `src` into the block and returns it.
+///
+/// # Safety
+///
+/// As [`init_value`], for `Layout::for_value(src)`.
+pub(super) unsafe fn init_slice_copy<'b, T: Copy>(ptr: NonNull<u8>, src: &[T]) -> &'b mut [T] {
+    let ptr = ptr.cast::<T>();
+    // SAFETY: the block holds `src.len()` values of `T` (the caller's
+    // layout); `T: Copy`, so a bitwise copy is a valid copy; the ranges
+    // cannot overlap (the block was free until now).
+    unsafe {
+        std::ptr::copy_nonoverlapping(src.as_ptr(), ptr.as_ptr(), src.len());
+        std::slice::from_raw_parts_mut(ptr.as_ptr(), src.len())
+    }
+}
+
+/// Fills the block with `len` values made by `fill(index)` and returns it.
+///
+/// # Safety
+///
+/// As [`init_value`], for `Layout::array::<T>(len)`.
+pub(super) unsafe fn init_slice_fill<'b, T>(
+    ptr: NonNull<u8>,
+    len: usize,
+    mut fill: impl FnMut(usize) -> T,
+) -> &'b mut [T] {
+    let ptr = ptr.cast::<T>();
+    for i in 0..len {
+        // SAFETY: `i < len`, inside the fresh block. If `fill` panics, the
+        // block is never exposed, so its uninitialised tail is never read.
+        unsafe { ptr.as_ptr().add(i).write(fill(i)) };
+    }
+    // SAFETY: all `len` values were written just above; the caller's
+    // promises make the block unaliased and valid for `'b`.
+    unsafe { std::slice::from_raw_parts_mut(ptr.as_ptr(), len) }
 }

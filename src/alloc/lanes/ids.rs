@@ -120,11 +120,24 @@ impl Drop for LaneGuard {
         // goes to the locked fallback lane: the id may already belong to a
         // new thread.
         LANE_ID.set(NO_LANE);
-        if id < MAX_LANES {
+        // A live per-thread handle still borrows the lane: its pin releases
+        // the id when it goes (`pins.rs`).
+        if id < MAX_LANES && !super::pins::defer_release(id) {
             IDS.release(id);
         }
     }
 }
+
+/// Releases `id`, which the calling thread held until its guard ran and
+/// left it to the thread's last pin (`pins.rs`).
+#[cfg(not(framemem_loom))]
+pub(super) fn release(id: usize) {
+    IDS.release(id);
+}
+
+/// Under loom no thread gets a process-wide id, so none is pinned.
+#[cfg(framemem_loom)]
+pub(super) fn release(_id: usize) {}
 
 /// This thread's lane id, claiming one on first use.
 #[cfg(not(framemem_loom))]

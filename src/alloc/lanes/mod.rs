@@ -23,6 +23,7 @@
 
 mod counters;
 mod ids;
+mod pins;
 
 use std::cell::UnsafeCell;
 use std::fmt;
@@ -34,6 +35,7 @@ pub(crate) use counters::{Budget, LaneCounter};
 pub use ids::LaneIds;
 pub(crate) use ids::MAX_LANES;
 use ids::current_lane;
+pub(crate) use pins::Pin;
 
 /// One value per lane, for the thread that holds the lane's id, and a
 /// fallback for threads without one.
@@ -121,6 +123,23 @@ impl<L, S, F> Lanes<L, S, F> {
         Some((unsafe { &*lane.local.get() }, &lane.shared))
     }
 
+    /// The calling thread's lane for as long as the returned [`PinnedLane`]
+    /// lives, or `None` when the thread has no lane id. For per-thread
+    /// handles, which borrow the lane across many calls.
+    ///
+    /// The pin keeps the thread's id from being released, even by the
+    /// thread's exit, until it drops (`pins.rs`), and it is `!Send`, so the
+    /// `&L` stays on the one thread that holds the id.
+    #[inline]
+    pub(crate) fn pin_local(&self) -> Option<PinnedLane<'_, L, S>> {
+        let (local, shared) = self.local()?;
+        Some(PinnedLane {
+            local,
+            shared,
+            _pin: Pin::new(),
+        })
+    }
+
     /// The fallback, locked, and its counters (write them only while the
     /// guard lives). A poisoned lock is taken anyway: the strategies keep
     /// their structures consistent at every point a user callback can panic.
@@ -171,6 +190,23 @@ impl<L, S, F> Lanes<L, S, F> {
             *self.used.get_mut(),
             (fallback, &mut self.fallback_shared),
         )
+    }
+}
+
+/// A thread's lane, borrowed by a per-thread handle: see
+/// [`Lanes::pin_local`].
+pub(crate) struct PinnedLane<'a, L, S> {
+    /// The lane's local part: only this thread reaches it while the pin
+    /// lives.
+    pub(crate) local: &'a L,
+    /// The lane's counters: this thread is their only writer.
+    pub(crate) shared: &'a S,
+    _pin: Pin,
+}
+
+impl<L, S> fmt::Debug for PinnedLane<'_, L, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PinnedLane").finish_non_exhaustive()
     }
 }
 

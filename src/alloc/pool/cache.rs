@@ -31,6 +31,18 @@ pub(super) struct LaneCache<T> {
     cache: UnsafeCell<Vec<T>>,
     /// Units of capacity this lane holds.
     units: Cell<usize>,
+    /// Hits and returns of this thread's `PoolLocal` handles not yet counted
+    /// in the lane's shared counters (`local.rs`). In the lane, not in each
+    /// handle, so that a slow path on this thread sees them all.
+    pending: PendingCounts,
+}
+
+/// Counts kept by a thread's handles until one of them drops: plain `Cell`s,
+/// written only by the lane's thread.
+#[derive(Default)]
+pub(super) struct PendingCounts {
+    pub(super) hits: Cell<u64>,
+    pub(super) returns: Cell<u64>,
 }
 
 impl<T> LaneCache<T> {
@@ -39,7 +51,23 @@ impl<T> LaneCache<T> {
         Self {
             cache: UnsafeCell::new(Vec::new()),
             units: Cell::new(0),
+            pending: PendingCounts::default(),
         }
+    }
+
+    /// The counts this thread's handles have not folded in yet.
+    #[inline(always)]
+    pub(super) fn pending(&self) -> &PendingCounts {
+        &self.pending
+    }
+
+    /// How the pending counts change the cache length the lane's shared
+    /// counters give (wrapping).
+    pub(super) fn pending_cached(&self) -> u64 {
+        self.pending
+            .returns
+            .get()
+            .wrapping_sub(self.pending.hits.get())
     }
 
     /// Runs `f` on the cache.

@@ -24,6 +24,8 @@
 //! - `recycle.rs`: the hooks that clean returned objects;
 //! - `cache.rs`: one lane's idle objects, the pool's only unsafe code;
 //! - `guard.rs`: [`Pooled`], the guard [`Pool::get`] lends;
+//! - `local.rs`: [`PoolLocal`], the calling thread's lane taken once per
+//!   batch ([`Pool::local`]), and its guard [`LocalPooled`];
 //! - `stats.rs`: [`PoolStats`] and the per-lane counters.
 //!
 //! # Invariants
@@ -34,10 +36,12 @@
 //!   the free budget, equal `capacity`;
 //! - each lane caches at most as many objects as it holds units, in a cache
 //!   of capacity at most `LANE_CACHE_MAX`;
-//! - each lane's counters give its cache length (`LaneStats::cached`).
+//! - each lane's counters, with the counts its thread's handles have not
+//!   folded in yet, give its cache length (`LaneStats::cached`).
 
 mod cache;
 mod guard;
+mod local;
 mod recycle;
 mod stats;
 #[cfg(test)]
@@ -47,6 +51,7 @@ use std::fmt;
 use std::sync::{Mutex, PoisonError};
 
 pub use guard::Pooled;
+pub use local::{LocalPooled, PoolLocal};
 pub use recycle::{ClearBuffer, Recycle, Recycled, ResetHook};
 pub use stats::PoolStats;
 
@@ -320,6 +325,8 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
     /// Drops every idle object, releasing their memory.
     pub fn clear(&mut self) {
         for (lane, stats) in self.lanes.lanes_mut() {
+            // Counts of a handle that was leaked rather than dropped.
+            local::fold_pending(lane, stats);
             let dropped = lane.clear();
             stats.moved_in.add((dropped as u64).wrapping_neg());
         }
@@ -359,7 +366,8 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
 /// A lane's invariants: its cache's, and its counters give the cache length.
 fn check_lane<T>(lane: &LaneCache<T>, stats: &LaneStats) {
     lane.check_invariants();
-    let (cached, len) = (stats.cached(), lane.len());
+    let cached = stats.cached().wrapping_add(lane.pending_cached());
+    let len = lane.len();
     assert_eq!(
         cached, len as u64,
         "pool lane: its counters say {cached} cached objects, its cache holds {len}"

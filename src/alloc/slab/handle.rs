@@ -85,16 +85,33 @@ impl Slab {
     ///
     /// [`AllocError`] when the system is out of memory.
     pub fn try_alloc_slice_copy<T: Copy>(&self, src: &[T]) -> Result<SlabSlice<T>, AllocError> {
-        let ptr = Allocator::alloc(self, Layout::for_value(src))?.cast::<T>();
+        let ptr = Allocator::alloc(self, Layout::for_value(src))?;
+        // SAFETY: a fresh block of this slab for `src`.
+        Ok(unsafe { self.slice_copy_into(ptr, src) })
+    }
+
+    /// Copies `src` into `ptr` and returns the owned handle to it.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is a fresh block of this slab (since its last reset) for
+    /// `Layout::for_value(src)`, owned by nothing else.
+    pub(super) unsafe fn slice_copy_into<T: Copy>(
+        &self,
+        ptr: NonNull<u8>,
+        src: &[T],
+    ) -> SlabSlice<T> {
+        let ptr = ptr.cast::<T>();
         // SAFETY: the block is fresh, aligned and large enough for
-        // `src.len()` values; `T: Copy`, so a bitwise copy is a copy.
+        // `src.len()` values (the caller's promise); `T: Copy`, so a bitwise
+        // copy is a copy.
         unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), ptr.as_ptr(), src.len()) };
-        Ok(SlabSlice {
+        SlabSlice {
             ptr,
             len: src.len(),
             stamp: self.stamp,
             _values: PhantomData,
-        })
+        }
     }
 
     /// Allocates `len` values made by `fill(index)` and returns an owned
@@ -108,12 +125,28 @@ impl Slab {
     pub fn alloc_slice_fill_with<T: Copy>(
         &self,
         len: usize,
-        mut fill: impl FnMut(usize) -> T,
+        fill: impl FnMut(usize) -> T,
     ) -> SlabSlice<T> {
         let layout = Layout::array::<T>(len).expect("slice length overflows isize");
-        let ptr = Allocator::alloc(self, layout)
-            .unwrap_or_else(|e| alloc_failed("Slab", e))
-            .cast::<T>();
+        let ptr = Allocator::alloc(self, layout).unwrap_or_else(|e| alloc_failed("Slab", e));
+        // SAFETY: a fresh block of this slab for `len` values of `T`.
+        unsafe { self.slice_fill_into(ptr, len, fill) }
+    }
+
+    /// Fills `ptr` with `len` values made by `fill(index)` and returns the
+    /// owned handle to it.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is a fresh block of this slab (since its last reset) for
+    /// `Layout::array::<T>(len)`, owned by nothing else.
+    pub(super) unsafe fn slice_fill_into<T: Copy>(
+        &self,
+        ptr: NonNull<u8>,
+        len: usize,
+        mut fill: impl FnMut(usize) -> T,
+    ) -> SlabSlice<T> {
+        let ptr = ptr.cast::<T>();
         for i in 0..len {
             // SAFETY: `i < len`, inside the fresh block.
             unsafe { ptr.as_ptr().add(i).write(fill(i)) };
@@ -168,13 +201,22 @@ impl Slab {
     /// Frees a slice. Returns `false`, and frees nothing, for a stale handle,
     /// whose block the reset already reclaimed.
     pub fn free_slice<T: Copy>(&self, slice: SlabSlice<T>) -> bool {
-        if slice.stamp != self.stamp {
+        let Some((ptr, layout)) = self.live_block(slice) else {
             return false;
-        }
-        // SAFETY: a live handle of this slab (same stamp) owns a block made
-        // by `alloc` with this layout; taking the handle by value means it is
-        // freed once and never read again.
-        unsafe { Allocator::free(self, slice.ptr.cast(), slice.layout()) };
+        };
+        // SAFETY: `live_block`'s promise: a block of this slab made by
+        // `alloc` with this layout, whose one handle is consumed.
+        unsafe { Allocator::free(self, ptr, layout) };
         true
+    }
+
+    /// The block and layout of a handle made by this slab since its last
+    /// reset, consuming the handle; `None` for a stale handle, whose block
+    /// the reset already reclaimed.
+    ///
+    /// A block returned here came from `alloc` with that layout and has no
+    /// handle left, so freeing it once is sound.
+    pub(super) fn live_block<T: Copy>(&self, slice: SlabSlice<T>) -> Option<(NonNull<u8>, Layout)> {
+        (slice.stamp == self.stamp).then(|| (slice.ptr.cast(), slice.layout()))
     }
 }

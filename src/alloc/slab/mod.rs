@@ -52,6 +52,8 @@
 //! - `central.rs`: the central list of free batches;
 //! - `registry.rs`: chunks, large blocks and (debug builds) every slot's state;
 //! - `handle.rs`: [`SlabSlice`], the `'static` epoch-checked handle;
+//! - `local.rs`: [`SlabLocal`], the calling thread's lane taken once per
+//!   batch ([`Slab::local`]), allocating with no lookup;
 //! - `stats.rs`: [`ClassStats`] and the per-lane counters.
 //!
 //! # Invariants
@@ -65,6 +67,7 @@
 mod central;
 mod classes;
 mod handle;
+mod local;
 mod magazine;
 mod registry;
 mod stats;
@@ -78,6 +81,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub use classes::SIZE_CLASSES;
 pub use handle::SlabSlice;
+pub use local::SlabLocal;
 pub use stats::ClassStats;
 
 use self::central::CentralList;
@@ -188,6 +192,15 @@ impl Slab {
         stats: &LaneStats,
         class: usize,
     ) -> Result<NonNull<u8>, AllocError> {
+        let slot = self.take_slot(lane, class)?;
+        stats.allocs[class].add(1);
+        Ok(slot)
+    }
+
+    /// [`alloc_small`](Self::alloc_small) without the counter: the caller
+    /// counts (a per-thread handle keeps its own counts until it drops).
+    #[inline(always)]
+    fn take_slot(&self, lane: &SlabLane, class: usize) -> Result<NonNull<u8>, AllocError> {
         let slot = match lane.magazines[class].pop() {
             Some(slot) => slot,
             None => self.refill(lane, class)?,
@@ -199,7 +212,6 @@ impl Slab {
         };
         #[cfg(debug_assertions)]
         self.registry.debug_on_alloc(slot.as_ptr(), class);
-        stats.allocs[class].add(1);
         Ok(slot)
     }
 
@@ -248,6 +260,18 @@ impl Slab {
         class: usize,
         ptr: NonNull<u8>,
     ) {
+        // SAFETY: the caller's promise, passed on.
+        unsafe { self.put_slot(lane, class, ptr) };
+        stats.frees[class].add(1);
+    }
+
+    /// [`free_small`](Self::free_small) without the counter.
+    ///
+    /// # Safety
+    ///
+    /// As [`free_small`](Self::free_small).
+    #[inline(always)]
+    unsafe fn put_slot(&self, lane: &SlabLane, class: usize, ptr: NonNull<u8>) {
         #[cfg(debug_assertions)]
         self.registry.debug_on_free(ptr.as_ptr(), class);
         #[cfg(feature = "asan")]
@@ -257,9 +281,7 @@ impl Slab {
             poison::poison(ptr.as_ptr(), SIZE_CLASSES[class])
         };
         let magazine = &lane.magazines[class];
-        let pushed = magazine.push_within_capacity(ptr);
-        stats.frees[class].add(1);
-        if !pushed {
+        if !magazine.push_within_capacity(ptr) {
             self.hand_over(lane, magazine, class, ptr);
         }
     }

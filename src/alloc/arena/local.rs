@@ -1,0 +1,340 @@
+//! [`ArenaLocal`]: the calling thread's lane of an [`Arena`], taken once per
+//! task or batch, allocating with no lookup at all.
+//!
+//! `&Arena` finds the calling thread's lane on every call (a thread-local
+//! read) and bumps its shared counters. [`Arena::local`] finds it once; the
+//! handle then bumps the lane's `Bump` directly and keeps its counts in
+//! plain `Cell`s, folded into the lane's counters when it drops. In a bevy
+//! system: `query.par_iter_mut().for_each_init(|| arena.local(), |local, item| ...)`.
+//!
+//! Why it is sound:
+//! - **One thread.** The handle is `!Send` and `!Sync` (it holds a
+//!   [`Pin`](crate::alloc::lanes::Pin)), so it is used and dropped on the
+//!   thread whose lane it borrows. The pin keeps that thread's lane id from
+//!   being released while the handle lives, even when the handle sits in a
+//!   `thread_local!` dropped after the lane id's own guard, so no other
+//!   thread can get the lane meanwhile (`lanes/pins.rs`).
+//! - **Shared references only.** The handle holds `&ArenaLane`, never
+//!   `&mut`; the `Bump` keeps its state in `Cell`s. Two handles on one
+//!   thread (bevy's `for_each_init` may call `init` several times on a
+//!   thread) and `&Arena` calls in between all go through `&`, one call at a
+//!   time, since nothing here runs user code while a `Bump` call is under
+//!   way.
+//! - **No reset while alive.** The handle borrows the arena (`'a`), and
+//!   `reset` needs `&mut Arena` (`tests/compile_fail/arena_local_after_reset.rs`).
+//!   So blocks it hands out live for `'a`.
+//! - **No lane.** A thread without a lane id (more than `MAX_LANES` threads,
+//!   or one tearing down) gets a handle whose every call goes through
+//!   `&Arena` to the locked fallback lane: slower, never unsound.
+//!
+//! Counting: [`Arena::stats`] does not see a live handle's allocations until
+//! it drops. Growth into a new chunk, and in-place growth through
+//! `allocator_api2`, count straight into the lane's counters (slow paths).
+
+use std::alloc::Layout;
+use std::cell::Cell;
+use std::fmt;
+use std::ptr::NonNull;
+
+use super::lane::{ArenaLane, LaneStats};
+use super::typed::{array_layout, init_slice_copy, init_slice_fill, init_value};
+use super::{Arena, ArenaSlice};
+use crate::alloc::lanes::PinnedLane;
+use crate::alloc::{AllocError, Allocator, alloc_failed};
+
+/// The calling thread's lane of an [`Arena`], from [`Arena::local`]. See
+/// the [module docs](self) for why it is sound.
+///
+/// ```
+/// use framemem::Arena;
+///
+/// let mut arena = Arena::new();
+/// {
+///     let local = arena.local(); // one lane lookup
+///     let xs = local.alloc_slice_copy(&[1u32, 2, 3]); // no lookup, no atomic
+///     let handle = local.handle_slice_copy(&[0.5f32; 4]);
+///     assert_eq!(xs, &[1, 2, 3]);
+///     assert_eq!(arena.get(handle), &[0.5; 4]);
+/// } // the handle's counts go into the arena's
+/// assert_eq!(arena.stats().allocations, 2);
+/// framemem::Allocator::reset(&mut arena);
+/// ```
+pub struct ArenaLocal<'a> {
+    arena: &'a Arena,
+    /// The thread's lane, pinned; `None` when the thread has none, and every
+    /// call goes through `&Arena` instead.
+    lane: Option<PinnedLane<'a, ArenaLane, LaneStats>>,
+    /// Allocations made on the fast path and not yet counted in the lane.
+    allocations: Cell<u64>,
+    /// Their requested bytes.
+    bytes: Cell<u64>,
+    /// `free` calls not yet counted in the lane.
+    frees: Cell<u64>,
+}
+
+impl Arena {
+    /// The calling thread's lane, for many allocations with no lookup: see
+    /// [`ArenaLocal`]. Take one per task or batch (bevy's `for_each_init`).
+    #[inline]
+    pub fn local(&self) -> ArenaLocal<'_> {
+        ArenaLocal {
+            arena: self,
+            lane: self.lanes.pin_local(),
+            allocations: Cell::new(0),
+            bytes: Cell::new(0),
+            frees: Cell::new(0),
+        }
+    }
+}
+
+impl<'a> ArenaLocal<'a> {
+    /// The arena this handle allocates from (to resolve an [`ArenaSlice`]).
+    pub fn arena(&self) -> &'a Arena {
+        self.arena
+    }
+
+    /// Whether allocations take the lock-free fast path: `false` on a thread
+    /// without a lane, whose calls go to the locked fallback.
+    pub fn has_lane(&self) -> bool {
+        self.lane.is_some()
+    }
+
+    /// Allocates a block for `layout`, valid until the arena's reset.
+    ///
+    /// Cost on the fast path: bumpalo's bump (a subtraction, a mask, a
+    /// compare) and two additions to the handle's own counts.
+    ///
+    /// # Errors
+    ///
+    /// As [`Allocator::alloc`] on the arena.
+    #[inline(always)]
+    pub fn alloc(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
+        match &self.lane {
+            Some(lane) => match lane.local.try_bump_uncounted(layout) {
+                Some(ptr) => {
+                    self.allocations.set(self.allocations.get() + 1);
+                    self.bytes.set(self.bytes.get() + layout.size() as u64);
+                    Ok(ptr)
+                }
+                None => self.arena.grow(lane.local, lane.shared, layout),
+            },
+            None => self.alloc_without_lane(layout),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn alloc_without_lane(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
+        Allocator::alloc(self.arena, layout)
+    }
+
+    /// Counts a free (arena memory comes back only at reset).
+    ///
+    /// # Safety
+    ///
+    /// As [`Allocator::free`]: `ptr` came from this arena with `layout` and
+    /// is not used after.
+    #[inline(always)]
+    pub unsafe fn free(&self, ptr: NonNull<u8>, layout: Layout) {
+        if self.lane.is_some() {
+            self.frees.set(self.frees.get() + 1);
+        } else {
+            // SAFETY: the caller's promise, passed on.
+            unsafe { Allocator::free(self.arena, ptr, layout) }
+        }
+    }
+
+    /// Allocates `value` in the arena. It will never be dropped.
+    ///
+    /// # Panics
+    ///
+    /// As [`Arena::alloc_value`].
+    #[track_caller]
+    #[allow(clippy::mut_from_ref)] // each call returns a new, disjoint block
+    pub fn alloc_value<T>(&self, value: T) -> &'a mut T {
+        self.try_alloc_value(value)
+            .unwrap_or_else(|e| alloc_failed("Arena", e))
+    }
+
+    /// Allocates `value` in the arena, or returns why it could not.
+    ///
+    /// # Errors
+    ///
+    /// As [`Arena::try_alloc_value`].
+    #[allow(clippy::mut_from_ref)] // each call returns a new, disjoint block
+    pub fn try_alloc_value<T>(&self, value: T) -> Result<&'a mut T, AllocError> {
+        let ptr = self.alloc(Layout::new::<T>())?;
+        // SAFETY: a fresh block for `T`; the arena is borrowed for `'a`, so
+        // no reset can happen while the reference lives.
+        Ok(unsafe { init_value(ptr, value) })
+    }
+
+    /// Copies `src` into the arena.
+    ///
+    /// # Panics
+    ///
+    /// As [`Arena::alloc_slice_copy`].
+    #[track_caller]
+    #[allow(clippy::mut_from_ref)] // each call returns a new, disjoint block
+    pub fn alloc_slice_copy<T: Copy>(&self, src: &[T]) -> &'a mut [T] {
+        self.try_alloc_slice_copy(src)
+            .unwrap_or_else(|e| alloc_failed("Arena", e))
+    }
+
+    /// Copies `src` into the arena, or returns why it could not.
+    ///
+    /// # Errors
+    ///
+    /// As [`Arena::try_alloc_slice_copy`].
+    #[allow(clippy::mut_from_ref)] // each call returns a new, disjoint block
+    pub fn try_alloc_slice_copy<T: Copy>(&self, src: &[T]) -> Result<&'a mut [T], AllocError> {
+        let ptr = self.alloc(Layout::for_value(src))?;
+        // SAFETY: a fresh block for `src`, valid for `'a` as above.
+        Ok(unsafe { init_slice_copy(ptr, src) })
+    }
+
+    /// Allocates `len` values made by `fill(index)`.
+    ///
+    /// # Panics
+    ///
+    /// As [`Arena::alloc_slice_fill_with`].
+    #[track_caller]
+    #[allow(clippy::mut_from_ref)] // each call returns a new, disjoint block
+    pub fn alloc_slice_fill_with<T>(
+        &self,
+        len: usize,
+        fill: impl FnMut(usize) -> T,
+    ) -> &'a mut [T] {
+        self.try_alloc_slice_fill_with(len, fill)
+            .unwrap_or_else(|e| alloc_failed("Arena", e))
+    }
+
+    /// Allocates `len` values made by `fill(index)`, or returns why it could
+    /// not.
+    ///
+    /// # Errors
+    ///
+    /// As [`Arena::try_alloc_slice_fill_with`].
+    #[allow(clippy::mut_from_ref)] // each call returns a new, disjoint block
+    pub fn try_alloc_slice_fill_with<T>(
+        &self,
+        len: usize,
+        fill: impl FnMut(usize) -> T,
+    ) -> Result<&'a mut [T], AllocError> {
+        let ptr = self.alloc(array_layout::<T>(len)?)?;
+        // SAFETY: a fresh block for `len` values of `T`, valid for `'a`.
+        Ok(unsafe { init_slice_fill(ptr, len, fill) })
+    }
+
+    /// Copies `src` into the arena and returns a `'static` handle to it.
+    ///
+    /// # Panics
+    ///
+    /// As [`Arena::handle_slice_copy`].
+    #[track_caller]
+    pub fn handle_slice_copy<T: Copy>(&self, src: &[T]) -> ArenaSlice<T> {
+        self.try_handle_slice_copy(src)
+            .unwrap_or_else(|e| alloc_failed("Arena", e))
+    }
+
+    /// Copies `src` into the arena and returns a `'static` handle, or why it
+    /// could not.
+    ///
+    /// # Errors
+    ///
+    /// As [`Arena::try_handle_slice_copy`].
+    pub fn try_handle_slice_copy<T: Copy>(&self, src: &[T]) -> Result<ArenaSlice<T>, AllocError> {
+        let slice = self.try_alloc_slice_copy(src)?;
+        Ok(self.arena.handle_of(slice))
+    }
+
+    /// Allocates `len` values made by `fill(index)` and returns a `'static`
+    /// handle to them.
+    ///
+    /// # Panics
+    ///
+    /// As [`Arena::handle_slice_fill_with`].
+    #[track_caller]
+    pub fn handle_slice_fill_with<T>(
+        &self,
+        len: usize,
+        fill: impl FnMut(usize) -> T,
+    ) -> ArenaSlice<T> {
+        let slice = self.alloc_slice_fill_with(len, fill);
+        self.arena.handle_of(slice)
+    }
+
+    /// Folds the handle's counts into its lane's counters.
+    fn flush(&self) {
+        if let Some(lane) = &self.lane {
+            lane.shared.add(self.allocations.take(), self.bytes.take());
+            lane.shared.frees.add(self.frees.take());
+        }
+    }
+}
+
+impl Drop for ArenaLocal<'_> {
+    fn drop(&mut self) {
+        // The lane's counters have one writer, this thread: the handle is
+        // `!Send`, and its pin keeps the lane id on this thread.
+        self.flush();
+    }
+}
+
+impl fmt::Debug for ArenaLocal<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ArenaLocal")
+            .field("has_lane", &self.has_lane())
+            .field("allocations", &self.allocations.get())
+            .field("bytes", &self.bytes.get())
+            .finish_non_exhaustive()
+    }
+}
+
+// SAFETY: `allocate` and `deallocate` forward to the handle's `alloc` and
+// `free`, whose blocks are the arena's (the `Allocator` contract) and stay
+// valid until a reset, which needs `&mut Arena` and so cannot happen while
+// the handle (borrowing the arena for `'a`), and any collection holding
+// `&handle`, is alive. `grow` returns either bumpalo's answer for this
+// thread's lane (a block of `new_layout` with the old contents, from the
+// same `Bump`) or a fresh block and a copy, allocator_api2's default.
+unsafe impl allocator_api2::alloc::Allocator for &ArenaLocal<'_> {
+    #[inline(always)]
+    fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, allocator_api2::alloc::AllocError> {
+        let ptr = ArenaLocal::alloc(self, layout).map_err(|_| allocator_api2::alloc::AllocError)?;
+        Ok(NonNull::slice_from_raw_parts(ptr, layout.size()))
+    }
+
+    #[inline(always)]
+    unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
+        // SAFETY: allocator_api2 passes a block from `allocate` with its
+        // layout, not used afterwards: `free`'s contract.
+        unsafe { ArenaLocal::free(self, ptr, layout) }
+    }
+
+    /// In place when `ptr` is the lane's latest block, as for `&Arena`.
+    unsafe fn grow(
+        &self,
+        ptr: NonNull<u8>,
+        old_layout: Layout,
+        new_layout: Layout,
+    ) -> Result<NonNull<[u8]>, allocator_api2::alloc::AllocError> {
+        if let Some(lane) = &self.lane {
+            // SAFETY: allocator_api2's `grow` contract, passed on unchanged.
+            let grown = unsafe {
+                lane.local
+                    .grow_block(ptr, old_layout, new_layout, lane.shared)
+            };
+            if let Some(block) = grown {
+                return Ok(block);
+            }
+        }
+        let block = self.allocate(new_layout)?;
+        // SAFETY: the new block is fresh, so the two do not overlap, and it is
+        // at least `old_layout.size()` bytes.
+        unsafe {
+            std::ptr::copy_nonoverlapping(ptr.as_ptr(), block.as_ptr().cast(), old_layout.size())
+        };
+        Ok(block)
+    }
+}

@@ -1,0 +1,206 @@
+//! [`PoolLocal`]: the calling thread's lane of a [`Pool`], taken once per
+//! task or batch, and [`LocalPooled`], the guard it lends.
+//!
+//! `&Pool` finds the calling thread's lane on every `get` and every return
+//! (a thread-local read each) and bumps a shared counter. [`Pool::local`]
+//! finds it once; the handle then pops from and pushes to the lane's cache
+//! directly and counts hits and returns in `Cell`s of the lane
+//! ([`PendingCounts`]), folded into the lane's shared counters when a handle
+//! drops.
+//!
+//! Why it is sound (the same argument as `arena/local.rs`):
+//! - **One thread.** `!Send` and `!Sync` (it holds a lane pin), so the
+//!   handle is used and dropped on the thread whose lane it borrows, and the
+//!   pin keeps the lane id on that thread until the handle is gone
+//!   (`lanes/pins.rs`).
+//! - **Shared references only.** The handle holds `&LaneCache`, whose cache
+//!   is borrowed mutably only inside one `Vec` call that runs no user code
+//!   (`cache.rs`); the hook runs before that borrow. So two handles on one
+//!   thread, and `&Pool` calls in between, never overlap a borrow.
+//! - **Counts in the lane.** The pending counts live in the lane, not in
+//!   each handle, so a slow path (of any handle, or of `&Pool`) checks the
+//!   lane's invariant (its counters give its cache length) with every
+//!   handle's counts included.
+//! - **No lane.** On a thread without a lane id every call goes through
+//!   `&Pool` to the shared list.
+//!
+//! Counting: [`Pool::stats`] does not see a live handle's hits and returns
+//! until a handle on that thread drops (or the pool is cleared).
+
+use std::fmt;
+use std::mem::ManuallyDrop;
+use std::ops::{Deref, DerefMut};
+
+use super::Pool;
+use super::cache::LaneCache;
+use super::recycle::{Recycled, ResetHook};
+use super::stats::LaneStats;
+use crate::alloc::lanes::PinnedLane;
+
+/// The calling thread's lane of a [`Pool`], from [`Pool::local`]. See the
+/// [module docs](self) for why it is sound.
+///
+/// ```
+/// use framemem::Pool;
+///
+/// let pool: Pool<Vec<u8>> = Pool::new(64);
+/// {
+///     let local = pool.local(); // one lane lookup
+///     for _ in 0..3 {
+///         let mut buf = local.get(); // a pop, no lookup
+///         buf.push(1);
+///     } // back into this thread's lane, cleared
+/// } // the handle's counts go into the pool's
+/// let stats = pool.stats();
+/// assert_eq!((stats.misses, stats.hits, stats.returns), (1, 2, 3));
+/// ```
+pub struct PoolLocal<'a, T: Send, H: ResetHook<T> = Recycled> {
+    pool: &'a Pool<T, H>,
+    /// The thread's lane, pinned; `None` when the thread has none, and every
+    /// call goes through `&Pool` instead.
+    lane: Option<PinnedLane<'a, LaneCache<T>, LaneStats>>,
+}
+
+impl<T: Send, H: ResetHook<T>> Pool<T, H> {
+    /// The calling thread's lane, for many `get`s and returns with no
+    /// lookup: see [`PoolLocal`]. Take one per task or batch.
+    #[inline]
+    pub fn local(&self) -> PoolLocal<'_, T, H> {
+        PoolLocal {
+            pool: self,
+            lane: self.lanes.pin_local(),
+        }
+    }
+}
+
+impl<'a, T: Send, H: ResetHook<T>> PoolLocal<'a, T, H> {
+    /// The pool this handle takes from.
+    pub fn pool(&self) -> &'a Pool<T, H> {
+        self.pool
+    }
+
+    /// Whether calls take the lock-free fast path: `false` on a thread
+    /// without a lane, whose calls go to the shared list.
+    pub fn has_lane(&self) -> bool {
+        self.lane.is_some()
+    }
+
+    /// An object from the pool (or a new one), returned to this handle's
+    /// lane when the guard drops.
+    #[inline(always)]
+    pub fn get(&self) -> LocalPooled<'_, 'a, T, H> {
+        LocalPooled {
+            local: self,
+            value: ManuallyDrop::new(self.take()),
+        }
+    }
+
+    /// An object from the pool (or a new one), for the caller to keep, as
+    /// [`Pool::take`].
+    ///
+    /// Cost when the lane has an object: a `Vec::pop` and one addition to a
+    /// `Cell`.
+    #[inline(always)]
+    pub fn take(&self) -> T {
+        let Some(lane) = &self.lane else {
+            return self.pool.take();
+        };
+        match lane.local.pop() {
+            Some(value) => {
+                let hits = &lane.local.pending().hits;
+                hits.set(hits.get() + 1);
+                value
+            }
+            None => self.pool.take_slow(lane.local, lane.shared),
+        }
+    }
+
+    /// Gives an object back, as [`Pool::put`].
+    ///
+    /// Cost when the lane has a unit free: the hook, a `Vec::push` within
+    /// capacity and one addition to a `Cell`.
+    #[inline(always)]
+    pub fn put(&self, mut value: T) {
+        let Some(lane) = &self.lane else {
+            return self.pool.put(value);
+        };
+        // User code: it runs before the cache is touched.
+        self.pool.hook.reset(&mut value);
+        let returns = &lane.local.pending().returns;
+        returns.set(returns.get() + 1);
+        if let Err(value) = lane.local.push_within_units(value) {
+            self.pool.put_slow(lane.local, lane.shared, value);
+        }
+    }
+}
+
+/// Folds the lane's pending counts (its thread's handles') into its shared
+/// counters. Only the lane's thread, or `&mut` access, calls it.
+pub(super) fn fold_pending<T>(lane: &LaneCache<T>, stats: &LaneStats) {
+    let pending = lane.pending();
+    stats.hits.add(pending.hits.take());
+    stats.returns.add(pending.returns.take());
+}
+
+impl<T: Send, H: ResetHook<T>> Drop for PoolLocal<'_, T, H> {
+    fn drop(&mut self) {
+        // This thread is the lane's only writer: the handle is `!Send`, and
+        // its pin keeps the lane id here.
+        if let Some(lane) = &self.lane {
+            fold_pending(lane.local, lane.shared);
+        }
+    }
+}
+
+impl<T: Send, H: ResetHook<T>> fmt::Debug for PoolLocal<'_, T, H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PoolLocal")
+            .field("has_lane", &self.has_lane())
+            .finish_non_exhaustive()
+    }
+}
+
+/// An object on loan from a [`PoolLocal`]: as [`Pooled`](super::Pooled),
+/// but it goes back through the handle, with no lookup.
+pub struct LocalPooled<'h, 'a, T: Send, H: ResetHook<T> = Recycled> {
+    local: &'h PoolLocal<'a, T, H>,
+    /// Taken out only in `drop` and `into_inner`, each of which ends the guard.
+    value: ManuallyDrop<T>,
+}
+
+impl<T: Send, H: ResetHook<T>> LocalPooled<'_, '_, T, H> {
+    /// Keeps the object for good: it will not go back to the pool.
+    pub fn into_inner(self) -> T {
+        let mut this = ManuallyDrop::new(self);
+        // SAFETY: `this` is never dropped, so `value` is taken exactly once.
+        unsafe { ManuallyDrop::take(&mut this.value) }
+    }
+}
+
+impl<T: Send, H: ResetHook<T>> Deref for LocalPooled<'_, '_, T, H> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+impl<T: Send, H: ResetHook<T>> DerefMut for LocalPooled<'_, '_, T, H> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.value
+    }
+}
+
+impl<T: Send, H: ResetHook<T>> Drop for LocalPooled<'_, '_, T, H> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        // SAFETY: `drop` runs once and `value` is not used after.
+        let value = unsafe { ManuallyDrop::take(&mut self.value) };
+        self.local.put(value);
+    }
+}
+
+impl<T: Send + fmt::Debug, H: ResetHook<T>> fmt::Debug for LocalPooled<'_, '_, T, H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("LocalPooled").field(&*self.value).finish()
+    }
+}

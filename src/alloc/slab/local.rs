@@ -1,0 +1,249 @@
+//! [`SlabLocal`]: the calling thread's lane of a [`Slab`], taken once per
+//! task or batch, allocating and freeing with no lookup.
+//!
+//! `&Slab` finds the calling thread's lane on every call (a thread-local
+//! read) and bumps a shared per-class counter. [`Slab::local`] finds it
+//! once; the handle then pops from and pushes to the lane's magazines
+//! directly and keeps its per-class counts in `Cell`s, folded into the
+//! lane's counters when it drops.
+//!
+//! Why it is sound (the same argument as `arena/local.rs`):
+//! - **One thread.** `!Send` and `!Sync` (it holds a lane pin), so the
+//!   handle is used and dropped on the thread whose lane it borrows, and the
+//!   pin keeps the lane id on that thread until the handle is gone
+//!   (`lanes/pins.rs`).
+//! - **Shared references only.** The handle holds `&SlabLane`; magazines
+//!   are borrowed mutably only inside one `Vec` call that never re-enters
+//!   the slab (`magazine.rs`), so two handles on one thread, and `&Slab`
+//!   calls in between, never overlap a borrow.
+//! - **No reset while alive.** The handle borrows the slab, and `reset`
+//!   needs `&mut Slab`.
+//! - **No lane.** On a thread without a lane id every call goes through
+//!   `&Slab` to the locked fallback lane.
+//!
+//! Counting: [`Slab::class_stats`] and [`Allocator::stats`] do not see a
+//! live handle's calls until it drops; zero-size and large requests count at
+//! once, as through `&Slab`.
+
+use std::alloc::Layout;
+use std::cell::Cell;
+use std::fmt;
+use std::ptr::NonNull;
+
+use super::classes::{NUM_CLASSES, class_of};
+use super::magazine::SlabLane;
+use super::stats::LaneStats;
+use super::{Slab, SlabSlice};
+use crate::alloc::lanes::PinnedLane;
+use crate::alloc::{AllocError, Allocator, alloc_failed};
+
+/// The calling thread's lane of a [`Slab`], from [`Slab::local`]. See the
+/// [module docs](self) for why it is sound.
+///
+/// ```
+/// use framemem::Slab;
+/// use std::alloc::Layout;
+///
+/// let slab = Slab::new();
+/// let local = slab.local(); // one lane lookup
+/// let layout = Layout::from_size_align(64, 8).unwrap();
+/// let ptr = local.alloc(layout).unwrap(); // a pop from the magazine
+/// // SAFETY: `ptr` came from this slab with `layout` and is freed once.
+/// unsafe { local.free(ptr, layout) };
+/// let trail = local.alloc_slice_copy(&[1.0f32; 8]);
+/// assert_eq!(slab.get(&trail)[0], 1.0);
+/// local.free_slice(trail);
+/// drop(local); // its counts go into the slab's
+/// assert_eq!(framemem::Allocator::stats(&slab).frees, 2);
+/// ```
+pub struct SlabLocal<'a> {
+    slab: &'a Slab,
+    /// The thread's lane, pinned; `None` when the thread has none, and every
+    /// call goes through `&Slab` instead.
+    lane: Option<PinnedLane<'a, SlabLane, LaneStats>>,
+    /// Per class, slots handed out and not yet counted in the lane.
+    allocs: [Cell<u64>; NUM_CLASSES],
+    /// Per class, slots freed and not yet counted in the lane.
+    frees: [Cell<u64>; NUM_CLASSES],
+}
+
+impl Slab {
+    /// The calling thread's lane, for many calls with no lookup: see
+    /// [`SlabLocal`]. Take one per task or batch.
+    #[inline]
+    pub fn local(&self) -> SlabLocal<'_> {
+        SlabLocal {
+            slab: self,
+            lane: self.lanes.pin_local(),
+            allocs: Default::default(),
+            frees: Default::default(),
+        }
+    }
+}
+
+impl<'a> SlabLocal<'a> {
+    /// The slab this handle allocates from (to read a [`SlabSlice`]).
+    pub fn slab(&self) -> &'a Slab {
+        self.slab
+    }
+
+    /// Whether calls take the lock-free fast path: `false` on a thread
+    /// without a lane, whose calls go to the locked fallback.
+    pub fn has_lane(&self) -> bool {
+        self.lane.is_some()
+    }
+
+    /// Allocates a block for `layout`.
+    ///
+    /// Cost on the fast path: the class lookup, a pop from the magazine (a
+    /// length load and store, one pointer load) and one addition to the
+    /// handle's own count.
+    ///
+    /// # Errors
+    ///
+    /// As [`Allocator::alloc`] on the slab.
+    #[inline(always)]
+    pub fn alloc(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
+        match (&self.lane, class_of(layout)) {
+            (Some(lane), Some(class)) => {
+                let slot = self.slab.take_slot(lane.local, class)?;
+                let count = &self.allocs[class];
+                count.set(count.get() + 1);
+                Ok(slot)
+            }
+            _ => self.alloc_shared(layout),
+        }
+    }
+
+    /// Zero sizes, large requests and threads without a lane: `&Slab`'s way.
+    #[cold]
+    #[inline(never)]
+    fn alloc_shared(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
+        Allocator::alloc(self.slab, layout)
+    }
+
+    /// Frees a block, allocated on any thread, through the handle or not.
+    ///
+    /// # Safety
+    ///
+    /// As [`Allocator::free`]: `ptr` came from this slab with `layout`, is
+    /// not freed since, and is not used after.
+    #[inline(always)]
+    pub unsafe fn free(&self, ptr: NonNull<u8>, layout: Layout) {
+        match (&self.lane, class_of(layout)) {
+            (Some(lane), Some(class)) => {
+                // SAFETY: the caller's promise: a live slot of `class` (its
+                // layout's class) from this slab.
+                unsafe { self.slab.put_slot(lane.local, class, ptr) };
+                let count = &self.frees[class];
+                count.set(count.get() + 1);
+            }
+            // SAFETY: the caller's promise, passed on.
+            _ => unsafe { self.free_shared(ptr, layout) },
+        }
+    }
+
+    /// # Safety
+    ///
+    /// As [`free`](Self::free).
+    #[cold]
+    #[inline(never)]
+    unsafe fn free_shared(&self, ptr: NonNull<u8>, layout: Layout) {
+        // SAFETY: the caller's promise, passed on.
+        unsafe { Allocator::free(self.slab, ptr, layout) }
+    }
+
+    /// Copies `src` into the slab and returns an owned handle to it.
+    ///
+    /// # Panics
+    ///
+    /// As [`Slab::alloc_slice_copy`].
+    #[track_caller]
+    pub fn alloc_slice_copy<T: Copy>(&self, src: &[T]) -> SlabSlice<T> {
+        self.try_alloc_slice_copy(src)
+            .unwrap_or_else(|e| alloc_failed("Slab", e))
+    }
+
+    /// Copies `src` into the slab and returns an owned handle, or why it
+    /// could not.
+    ///
+    /// # Errors
+    ///
+    /// As [`Slab::try_alloc_slice_copy`].
+    pub fn try_alloc_slice_copy<T: Copy>(&self, src: &[T]) -> Result<SlabSlice<T>, AllocError> {
+        let ptr = self.alloc(Layout::for_value(src))?;
+        // SAFETY: a fresh block of this slab for `src`.
+        Ok(unsafe { self.slab.slice_copy_into(ptr, src) })
+    }
+
+    /// Allocates `len` values made by `fill(index)` and returns an owned
+    /// handle.
+    ///
+    /// # Panics
+    ///
+    /// As [`Slab::alloc_slice_fill_with`].
+    #[track_caller]
+    pub fn alloc_slice_fill_with<T: Copy>(
+        &self,
+        len: usize,
+        fill: impl FnMut(usize) -> T,
+    ) -> SlabSlice<T> {
+        let layout = Layout::array::<T>(len).expect("slice length overflows isize");
+        let ptr = self
+            .alloc(layout)
+            .unwrap_or_else(|e| alloc_failed("Slab", e));
+        // SAFETY: a fresh block of this slab for `len` values of `T`.
+        unsafe { self.slab.slice_fill_into(ptr, len, fill) }
+    }
+
+    /// Frees a slice. Returns `false`, and frees nothing, for a stale handle.
+    pub fn free_slice<T: Copy>(&self, slice: SlabSlice<T>) -> bool {
+        let Some((ptr, layout)) = self.slab.live_block(slice) else {
+            return false;
+        };
+        // SAFETY: `live_block`'s promise: a block of this slab made by
+        // `alloc` with this layout, whose one handle is consumed.
+        unsafe { self.free(ptr, layout) };
+        true
+    }
+}
+
+impl Drop for SlabLocal<'_> {
+    fn drop(&mut self) {
+        // The lane's counters have one writer, this thread: the handle is
+        // `!Send`, and its pin keeps the lane id on this thread.
+        if let Some(lane) = &self.lane {
+            for class in 0..NUM_CLASSES {
+                lane.shared.allocs[class].add(self.allocs[class].take());
+                lane.shared.frees[class].add(self.frees[class].take());
+            }
+        }
+    }
+}
+
+impl fmt::Debug for SlabLocal<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SlabLocal")
+            .field("has_lane", &self.has_lane())
+            .finish_non_exhaustive()
+    }
+}
+
+// SAFETY: forwards to the handle's `alloc` and `free`, whose blocks are the
+// slab's (the `Allocator` contract), valid until freed or until a reset,
+// which needs `&mut Slab` and so cannot happen while the handle (borrowing
+// the slab) and any collection holding `&handle` are alive.
+unsafe impl allocator_api2::alloc::Allocator for &SlabLocal<'_> {
+    #[inline(always)]
+    fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, allocator_api2::alloc::AllocError> {
+        let ptr = SlabLocal::alloc(self, layout).map_err(|_| allocator_api2::alloc::AllocError)?;
+        Ok(NonNull::slice_from_raw_parts(ptr, layout.size()))
+    }
+
+    #[inline(always)]
+    unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
+        // SAFETY: allocator_api2 passes a block from `allocate` with its
+        // layout, not used afterwards: `free`'s contract.
+        unsafe { SlabLocal::free(self, ptr, layout) }
+    }
+}
