@@ -207,7 +207,18 @@ impl ArenaLane {
         let block = grown.ok()?;
         // SAFETY: the block is inside one of this lane's chunks.
         unsafe { poison::unpoison(block.as_ptr().cast(), new_layout.size()) };
-        stats.add(1, new_layout.size() as u64);
+        // In place, bumpalo bumped down from the old block's start and moved
+        // the contents there, so the new block overlaps the old one and only
+        // the bytes below the old start are new. Otherwise it made a fresh
+        // block (which cannot overlap the live old one) and copied: an
+        // allocation, and the old block a free.
+        let (start, old_start) = (block.cast::<u8>().addr().get(), ptr.addr().get());
+        if start <= old_start && old_start < start + new_layout.size() {
+            stats.add(0, (old_start - start) as u64);
+        } else {
+            stats.add(1, new_layout.size() as u64);
+            stats.frees.add(1);
+        }
         Some(block)
     }
 

@@ -64,7 +64,9 @@
 //! slot of its class. The slow paths check what they touched: a refill or a
 //! hand-over its lane's class, the central list, a new chunk the registry.
 
+mod api2;
 mod central;
+mod chunk_map;
 mod classes;
 mod handle;
 mod local;
@@ -93,7 +95,7 @@ use crate::alloc::lanes::Lanes;
 #[cfg(feature = "asan")]
 use crate::alloc::poison;
 use crate::alloc::stamp::Stamp;
-use crate::alloc::{AllocError, Allocator, Stats, dangling};
+use crate::alloc::{AllocError, Allocator, Stats, api2 as rules, dangling};
 
 /// The size-class allocator. See the [module docs](self).
 ///
@@ -318,20 +320,52 @@ impl Slab {
         }
     }
 
+    /// The class of the slot `ptr` points to, when it is a slot of this
+    /// slab that `layout` fits (no larger class, no more alignment than the
+    /// slot's address has): the fast path of every free. The real class, not
+    /// `layout`'s: a block shrunk in place is freed with a smaller layout.
+    ///
+    /// Cost: [`class_of`], the chunk map's lookup (a masked load and a
+    /// compare, `chunk_map.rs`) and an alignment test. `None` sends the free
+    /// to [`free_unclassed`](Self::free_unclassed), which panics on misuse.
+    #[inline(always)]
+    fn slot_class(&self, ptr: NonNull<u8>, layout: Layout) -> Option<usize> {
+        let class = class_of(layout)?;
+        let tag = self.registry.chunk_tag(ptr.addr().get());
+        // `tag` is the slot's class plus one, 0 for no chunk of ours.
+        (tag > class && rules::is_aligned_for(ptr, layout)).then(|| tag - 1)
+    }
+
+    /// Every free that is not a slot `layout` fits: zero sizes, large blocks
+    /// (also those shrunk in place to a small size), and misuse, which
+    /// panics in every build: a slot freed with a layout it cannot hold, a
+    /// pointer this slab did not hand out.
+    ///
     /// # Safety
     ///
-    /// `ptr` came from [`alloc_unclassed`](Self::alloc_unclassed) with
-    /// `layout` and is not used after.
+    /// As [`Allocator::free`], except that a foreign pointer or a wrong
+    /// layout is caught (a panic) rather than undefined behaviour, when the
+    /// pointer is a slot of a slab or was not a live block of this one.
     #[cold]
     #[inline(never)]
+    #[track_caller]
     unsafe fn free_unclassed(&self, ptr: NonNull<u8>, layout: Layout) {
         if layout.size() == 0 {
             self.lanes
                 .with_lane(|_, stats| stats.zero_size_frees.add(1));
-        } else {
-            // SAFETY: the caller's promise; non-zero sizes went to the system.
-            unsafe { self.registry.free_large(ptr, layout) }
+            return;
         }
+        let tag = self.registry.chunk_tag(ptr.addr().get());
+        if tag != 0 {
+            panic!(
+                "Slab::free: {ptr:p} is a {} B slot, but the layout given ({layout:?}) does not \
+                 fit it (wrong layout)",
+                SIZE_CLASSES[tag - 1]
+            );
+        }
+        // SAFETY: the caller's promise; it panics unless `ptr` is a live
+        // large block of this slab that `layout` fits.
+        unsafe { self.registry.free_large(ptr, layout) }
     }
 
     /// The slab's invariants (see the [module docs](self)); panics naming
@@ -391,9 +425,8 @@ unsafe impl Allocator for Slab {
 
     #[inline(always)]
     unsafe fn free(&self, ptr: NonNull<u8>, layout: Layout) {
-        let Some(class) = class_of(layout) else {
-            // SAFETY: the caller's promise: `ptr` came from `alloc(layout)`,
-            // which sent this layout to `alloc_unclassed`.
+        let Some(class) = self.slot_class(ptr, layout) else {
+            // SAFETY: the caller's promise about `ptr` and `layout`.
             return unsafe { self.free_unclassed(ptr, layout) };
         };
         self.lanes.with_lane(|lane, stats| {
@@ -449,5 +482,3 @@ unsafe impl Allocator for Slab {
         s
     }
 }
-
-crate::alloc::forward_allocator_api2!(Slab);

@@ -235,14 +235,29 @@ fn foreign_pointer_panics_in_debug() {
     unsafe { b.free(p, l) };
 }
 
-#[cfg(debug_assertions)]
 #[test]
-#[should_panic(expected = "the layout given is for the")]
-fn wrong_layout_panics_in_debug() {
+#[should_panic(expected = "does not fit it (wrong layout)")]
+fn wrong_layout_panics_in_every_build() {
     let slab = Slab::new();
     let p = slab.alloc(layout(24, 8)).unwrap();
-    // SAFETY: deliberately wrong; the debug check fires before any write.
+    // SAFETY: deliberately wrong; the chunk map's check fires before any write.
     unsafe { slab.free(p, layout(200, 8)) };
+}
+
+#[test]
+fn a_slot_shrunk_in_place_is_freed_into_its_own_class() {
+    let slab = Slab::new();
+    let p = slab.alloc(layout(1000, 8)).unwrap(); // a 1024 B slot
+    // SAFETY: the allocator_api2 "fits" rule: a smaller size, same alignment.
+    unsafe { slab.free(p, layout(100, 8)) };
+    let class = |size| SIZE_CLASSES.iter().position(|&c| c == size).unwrap();
+    let stats = slab.class_stats();
+    assert_eq!((stats[class(1024)].frees, stats[class(112)].frees), (1, 0));
+    assert_eq!(
+        slab.alloc(layout(1000, 8)).unwrap(),
+        p,
+        "the slot is free again"
+    );
 }
 
 #[test]
