@@ -89,10 +89,14 @@ impl Heap {
             resets: self.resets,
             ..Stats::default()
         };
+        // Frees first: every free seen has its allocation seen after it
+        // (`lanes/counters.rs`), so `frees <= allocations`.
+        for lane in self.lanes.all_shared() {
+            s.frees += lane.frees.get();
+        }
         let mut net = 0u64;
         for lane in self.lanes.all_shared() {
             s.allocations += lane.allocations.get();
-            s.frees += lane.frees.get();
             net = net.wrapping_add(lane.bytes_net.get());
         }
         // Negative only while another thread's update is in flight.

@@ -225,10 +225,16 @@ unsafe impl Allocator for Arena {
             resets: self.resets,
             ..Stats::default()
         };
+        // What happens last is read first (`lanes/counters.rs`): frees
+        // before allocations, bytes in use before the chunks that hold them.
+        for lane in self.lanes.all_shared() {
+            s.frees += lane.frees.get();
+        }
         for lane in self.lanes.all_shared() {
             s.allocations += lane.allocations.get();
-            s.frees += lane.frees.get();
             s.bytes_in_use += lane.bytes.get() as usize;
+        }
+        for lane in self.lanes.all_shared() {
             s.bytes_reserved += lane.reserved.get() as usize;
         }
         s.peak_bytes_in_use = self.peak_at_resets.max(s.bytes_in_use);

@@ -20,7 +20,8 @@
 use std::alloc::Layout;
 use std::collections::HashMap;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::chunk_map::ChunkMap;
@@ -74,12 +75,6 @@ struct ChunkOwner {
     live: Vec<bool>,
 }
 
-/// Counters for requests passed to the system allocator.
-pub(super) struct LargeCounts {
-    pub(super) allocations: u64,
-    pub(super) frees: u64,
-}
-
 impl Registry {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
@@ -97,7 +92,9 @@ impl Registry {
                     requested: CHUNK_BYTES,
                 })?;
                 inner.chunks.push(chunk);
-                self.chunks.fetch_add(1, Relaxed);
+                // Release, and Acquire in `chunk_bytes`: a reader that sees
+                // a slot's allocation counted sees its chunk.
+                self.chunks.fetch_add(1, Release);
                 chunk
             }
         };
@@ -124,7 +121,10 @@ impl Registry {
             requested: layout.size(),
         })?;
         self.lock().large.insert(ptr.addr().get(), (ptr, layout));
-        self.large_allocs.fetch_add(1, Relaxed);
+        // Release, and Acquire in `large_allocations`: as for lane counters
+        // (`lanes/counters.rs`), a reader that sees a free sees its
+        // allocation.
+        self.large_allocs.fetch_add(1, Release);
         self.large_bytes.fetch_add(layout.size(), Relaxed);
         Ok(ptr)
     }
@@ -169,7 +169,7 @@ impl Registry {
         };
         let (block, _) = inner.large.remove(&addr).expect("found above");
         drop(inner);
-        self.large_frees.fetch_add(1, Relaxed);
+        self.large_frees.fetch_add(1, Release);
         self.large_bytes.fetch_sub(made_with.size(), Relaxed);
         // SAFETY: `block` came from `std::alloc::alloc(made_with)` (or a
         // `realloc` to it) and was still in the live map, so it is freed
@@ -210,19 +210,25 @@ impl Registry {
         Some(moved)
     }
 
-    pub(super) fn large_counts(&self) -> LargeCounts {
-        LargeCounts {
-            allocations: self.large_allocs.load(Relaxed),
-            frees: self.large_frees.load(Relaxed),
-        }
+    /// Large blocks freed one by one, ever. Read it before
+    /// [`large_allocations`](Self::large_allocations): a free seen then has
+    /// its allocation seen.
+    pub(super) fn large_frees(&self) -> u64 {
+        self.large_frees.load(Acquire)
+    }
+
+    /// Large blocks handed out, ever.
+    pub(super) fn large_allocations(&self) -> u64 {
+        self.large_allocs.load(Acquire)
+    }
+
+    /// Bytes of the chunks held.
+    pub(super) fn chunk_bytes(&self) -> usize {
+        self.chunks.load(Acquire) * CHUNK_BYTES
     }
 
     pub(super) fn large_bytes_in_use(&self) -> usize {
         self.large_bytes.load(Relaxed)
-    }
-
-    pub(super) fn bytes_reserved(&self) -> usize {
-        self.chunks.load(Relaxed) * CHUNK_BYTES + self.large_bytes_in_use()
     }
 
     /// Releases every large allocation and makes every chunk spare.
