@@ -38,7 +38,7 @@ pub use slab::{ClassStats, SIZE_CLASSES, Slab, SlabLocal, SlabSlice};
 
 #[cfg(framemem_loom)]
 #[doc(hidden)]
-pub use lanes::LaneIds;
+pub use lanes::{LaneIds, ModelLanes};
 
 /// A source of raw memory with a frame-oriented contract.
 ///

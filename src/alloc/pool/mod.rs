@@ -187,6 +187,9 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
         // This thread's handles' counts first, so the lane's counters are
         // whole before this path adds to them.
         local::fold_pending(lane, stats);
+        // The lane may hold units and objects from here on: a reclaim must
+        // look at it once its thread has exited.
+        self.lanes.mark_current();
         // Units left empty by objects this lane handed out beyond one lease go
         // back to the budget, so a lane that only takes does not hoard them.
         let units = lane.units();
@@ -195,6 +198,13 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
             lane.set_units(self.lease_batch);
         }
         let mut shared = self.lock_shared();
+        if shared.is_empty() {
+            // Before making a new object: the idle objects of exited
+            // threads' lanes.
+            drop(shared);
+            self.reclaim_dead_lanes();
+            shared = self.lock_shared();
+        }
         let n = shared.len().min(LANE_BATCH);
         if n == 0 {
             drop(shared);
@@ -227,6 +237,7 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
     fn put_slow(&self, lane: &LaneCache<T>, stats: &LaneStats, value: T) {
         // As in `take_slow`: a drop counted below comes after its return.
         local::fold_pending(lane, stats);
+        self.lanes.mark_current();
         let mut cache = lane.take_out();
         if cache.len() >= LANE_CACHE_MAX {
             let mut shared = self.lock_shared();
@@ -236,7 +247,11 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
             lane.set_units(lane.units() - LANE_BATCH);
         }
         if cache.len() >= lane.units() {
-            let leased = self.budget.lease(self.lease_batch);
+            let mut leased = self.budget.lease(self.lease_batch);
+            // Before dropping the object: the units of exited threads' lanes.
+            if leased == 0 && self.reclaim_dead_lanes() > 0 {
+                leased = self.budget.lease(self.lease_batch);
+            }
             lane.set_units(lane.units() + leased);
         }
         let rejected = if cache.len() < lane.units() {
@@ -256,10 +271,37 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
         }
     }
 
+    /// Moves the idle objects of exited threads' lanes to the shared list
+    /// (their units with them) and gives their empty units back to the
+    /// budget. Returns how many lanes it emptied. A slow path: before
+    /// creating an object or dropping one.
+    #[cold]
+    #[inline(never)]
+    fn reclaim_dead_lanes(&self) -> usize {
+        self.lanes.reclaim_dead(|lane, stats| {
+            // Counts of a handle the thread leaked (its pin would have kept
+            // the id, so normally none).
+            local::fold_pending(lane, stats);
+            let idle = lane.take_out();
+            stats.cached.set(0);
+            let units = lane.units();
+            lane.set_units(0);
+            self.budget.give_back(units - idle.len());
+            // No user code runs: the objects only move.
+            self.lock_shared().extend(idle);
+            if cfg!(debug_assertions) {
+                check_lane(lane, stats);
+            }
+        })
+    }
+
     /// A thread without a lane takes from the shared list, or creates.
     #[cold]
     #[inline(never)]
     fn take_fallback(&self) -> T {
+        if self.lock_shared().is_empty() {
+            self.reclaim_dead_lanes();
+        }
         let (fallback, stats) = self.lanes.lock_fallback();
         let mut shared = self.lock_shared();
         if let Some(value) = shared.pop() {

@@ -88,7 +88,7 @@ pub use stats::ClassStats;
 
 use self::central::CentralList;
 use self::classes::{NUM_CLASSES, class_of};
-use self::magazine::{Magazine, SlabLane};
+use self::magazine::{MAGAZINE_SLOTS, Magazine, SlabLane};
 use self::registry::Registry;
 use self::stats::LaneStats;
 use crate::alloc::lanes::Lanes;
@@ -233,6 +233,9 @@ impl Slab {
     #[cold]
     #[inline(never)]
     fn refill(&self, lane: &SlabLane, class: usize) -> Result<NonNull<u8>, AllocError> {
+        // The lane is about to hold slots: a reclaim must look at it once its
+        // thread has exited.
+        self.lanes.mark_current();
         let carving = &lane.carvings[class];
         // The work below (which may allocate) happens on the moved-out Vec.
         let mut magazine = lane.magazines[class].take_out(class);
@@ -242,6 +245,10 @@ impl Slab {
             }
             if self.central[class].take_into(class, &mut magazine) {
                 break Ok(());
+            }
+            // Before a new chunk: the free slots of exited threads' lanes.
+            if self.reclaim_dead_lanes() > 0 {
+                continue;
             }
             match self.registry.acquire_chunk(class) {
                 Ok(chunk) => {
@@ -305,7 +312,11 @@ impl Slab {
     #[inline(never)]
     fn hand_over(&self, lane: &SlabLane, magazine: &Magazine, class: usize, ptr: NonNull<u8>) {
         // The work below happens on the moved-out Vec; a magazine never used
-        // comes out empty, with its array made.
+        // comes out empty, with its array made (and the lane marked: it
+        // holds slots now).
+        if magazine.is_unused() {
+            self.lanes.mark_current();
+        }
         let mut slots = magazine.take_out(class);
         if slots.len() == slots.capacity() {
             let half = slots.len() / 2;
@@ -316,6 +327,30 @@ impl Slab {
         if cfg!(debug_assertions) {
             lane.check_class(class);
         }
+    }
+
+    /// Moves the free slots of exited threads' lanes (their magazines and
+    /// what their carvings had left) to the central lists, where any lane
+    /// finds them. Returns how many lanes it emptied. A slow path: before a
+    /// new chunk.
+    #[cold]
+    #[inline(never)]
+    fn reclaim_dead_lanes(&self) -> usize {
+        self.lanes.reclaim_dead(|lane, _| {
+            for class in 0..NUM_CLASSES {
+                let mut slots = lane.magazines[class].take_all();
+                lane.carvings[class].carve_all(class, &mut slots);
+                // Batches of at most half a magazine (the central list's
+                // invariant), so each fits an empty magazine.
+                while !slots.is_empty() {
+                    let n = slots.len().min(MAGAZINE_SLOTS[class] / 2);
+                    self.central[class].put_from(class, &mut slots, n);
+                }
+            }
+            if cfg!(debug_assertions) {
+                lane.check_invariants();
+            }
+        })
     }
 
     /// Zero sizes (a dangling pointer) and large requests (the system).

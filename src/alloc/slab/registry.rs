@@ -120,12 +120,16 @@ impl Registry {
         let ptr = NonNull::new(raw).ok_or(AllocError::OutOfMemory {
             requested: layout.size(),
         })?;
-        self.lock().large.insert(ptr.addr().get(), (ptr, layout));
+        let mut inner = self.lock();
+        inner.large.insert(ptr.addr().get(), (ptr, layout));
+        // Under the lock, so that the counter and the map agree whenever
+        // the lock is free (`check_locked`).
+        self.large_bytes.fetch_add(layout.size(), Relaxed);
+        drop(inner);
         // Release, and Acquire in `large_allocations`: as for lane counters
         // (`lanes/counters.rs`), a reader that sees a free sees its
         // allocation.
         self.large_allocs.fetch_add(1, Release);
-        self.large_bytes.fetch_add(layout.size(), Relaxed);
         Ok(ptr)
     }
 
@@ -168,9 +172,9 @@ impl Registry {
             }
         };
         let (block, _) = inner.large.remove(&addr).expect("found above");
+        self.large_bytes.fetch_sub(made_with.size(), Relaxed);
         drop(inner);
         self.large_frees.fetch_add(1, Release);
-        self.large_bytes.fetch_sub(made_with.size(), Relaxed);
         // SAFETY: `block` came from `std::alloc::alloc(made_with)` (or a
         // `realloc` to it) and was still in the live map, so it is freed
         // exactly once.
