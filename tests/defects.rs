@@ -4,13 +4,19 @@
 //!
 //! | # | defect | tests |
 //! | --- | --- | --- |
-//! | 1 | a shrink needs memory (`allocator_api2` defaults) | `shrink_*` |
+//! | 1 | a shrink needs memory (`allocator_api2` defaults); a resize inside one slab class moves | `shrink_*`, `grow_within_a_slab_class_*` |
 //! | 2 | stats read counters at different moments | `*_stats_are_coherent_*` |
 //! | 3 | resources stranded in dead threads' lanes | `*_of_an_exited_thread_*` |
 //! | 4 | panics in user code lose pool capacity | `pool_keeps_its_capacity_after_a_panicking_*` |
 //! | 5 | a thread past the 64 lanes never gets one | `a_thread_that_found_no_free_lane_gets_one_once_lanes_free_up` |
-//! | 6 | release builds trust the caller of `Slab::free` | `slab_free_of_a_*_panics_in_every_build` |
+//! | 6 | release builds trust the caller of `Slab::free` | `slab_free_*_panics_in_every_build` |
 //! | 7 | counts that drift | `counting_allocator_*`, `zero_size_shrink_*` |
+//!
+//! On the code of the issue every test fails except two kinds, kept as guards:
+//! `pool_keeps_its_capacity_after_a_panicking_reset_hook` (no capacity is lost
+//! there today), and the `slab_free_*_panics_in_every_build` tests in debug
+//! builds (where the slab's debug checks already panic; run them with
+//! `--release`).
 //!
 //! Scenarios that abort the process today (an allocation failure inside
 //! `allocator_api2::vec::Vec` calls `handle_alloc_error`), or that depend on
@@ -298,24 +304,32 @@ fn grow_within_a_slab_class_keeps_the_block_in_place() {
 // 2. Every figure of every strategy's stats is a coherent snapshot.
 
 /// How long each coherence test hammers before it gives up looking.
-const RACE_FOR: Duration = Duration::from_secs(2);
+const RACE_FOR: Duration = Duration::from_secs(6);
 
 #[test]
 fn pool_stats_are_coherent_while_another_thread_uses_the_pool() {
     let pool: Pool<Vec<u8>> = Pool::new(16);
     let stop = AtomicBool::new(false);
     let seen = std::thread::scope(|s| {
-        s.spawn(|| {
-            while !stop.load(Ordering::Relaxed) {
-                drop(pool.get());
-            }
-        });
+        // Two workers, so that the sampling thread is also preempted inside
+        // `stats` (this machine may have one free core, or none).
+        for _ in 0..2 {
+            s.spawn(|| {
+                while !stop.load(Ordering::Relaxed) {
+                    drop(pool.get());
+                }
+            });
+        }
         let deadline = Instant::now() + RACE_FOR;
         let mut bad = None;
         while bad.is_none() && Instant::now() < deadline {
-            // Debug builds panic with an overflow inside `stats` today.
+            // Debug builds may panic with an overflow inside `stats`.
             match catch_unwind(AssertUnwindSafe(|| pool.stats())) {
-                Ok(st) if st.held > st.capacity => bad = Some(format!("{st:?}")),
+                // Every object returned was taken first (nothing is `put`
+                // from outside), and the pool holds at most `capacity`.
+                Ok(st) if st.held > st.capacity || st.returns > st.hits + st.misses => {
+                    bad = Some(format!("{st:?}"));
+                }
                 Ok(_) => {}
                 Err(e) => bad = Some(format!("stats() panicked: {}", panic_message(&*e))),
             }
@@ -329,7 +343,10 @@ fn pool_stats_are_coherent_while_another_thread_uses_the_pool() {
 /// Producers allocate and send, a consumer frees, the test thread samples
 /// `stats` all along: `frees` can never exceed `allocations`, nor
 /// `bytes_in_use` exceed `bytes_reserved` or `peak_bytes_in_use`.
-fn stats_stay_coherent_under_cross_thread_frees<A: Allocator + Sync>(alloc: &A) -> Option<String> {
+fn stats_stay_coherent_under_cross_thread_frees<A: Allocator + Sync>(
+    alloc: &A,
+    rounds: usize,
+) -> Option<String> {
     struct Sent(NonNull<u8>, Layout);
     // SAFETY: the block is owned by whoever holds it.
     unsafe impl Send for Sent {}
@@ -340,9 +357,9 @@ fn stats_stay_coherent_under_cross_thread_frees<A: Allocator + Sync>(alloc: &A) 
             let tx = tx.clone();
             let stop = &stop;
             s.spawn(move || {
-                // Bounded, small blocks: an arena keeps every block until a
-                // reset (at most 2 x 500,000 x 72 B).
-                for i in (t..).step_by(2).take(500_000) {
+                // Small blocks, and `rounds` bounded for the arena, which keeps
+                // every block until a reset (2 x 500,000 x 72 B at most).
+                for i in (t..).step_by(2).take(rounds) {
                     if stop.load(Ordering::Relaxed) {
                         break;
                     }
@@ -379,19 +396,19 @@ fn stats_stay_coherent_under_cross_thread_frees<A: Allocator + Sync>(alloc: &A) 
 
 #[test]
 fn slab_stats_are_coherent_while_other_threads_allocate_and_free() {
-    let seen = stats_stay_coherent_under_cross_thread_frees(&Slab::new());
+    let seen = stats_stay_coherent_under_cross_thread_frees(&Slab::new(), usize::MAX);
     assert!(seen.is_none(), "incoherent slab stats: {}", seen.unwrap());
 }
 
 #[test]
 fn heap_stats_are_coherent_while_other_threads_allocate_and_free() {
-    let seen = stats_stay_coherent_under_cross_thread_frees(&Heap::new());
+    let seen = stats_stay_coherent_under_cross_thread_frees(&Heap::new(), usize::MAX);
     assert!(seen.is_none(), "incoherent heap stats: {}", seen.unwrap());
 }
 
 #[test]
 fn arena_stats_are_coherent_while_other_threads_allocate_and_free() {
-    let seen = stats_stay_coherent_under_cross_thread_frees(&Arena::new());
+    let seen = stats_stay_coherent_under_cross_thread_frees(&Arena::new(), 500_000);
     assert!(seen.is_none(), "incoherent arena stats: {}", seen.unwrap());
 }
 

@@ -247,7 +247,7 @@ where
                     assert_eq!(map[&(i as u32)], (t * 1_000_000 + i) as u64);
                 }
                 for b in &bufs {
-                    assert!(has_pattern(&b, tag));
+                    assert!(has_pattern(b, tag));
                 }
             });
         }
