@@ -203,13 +203,13 @@ impl<L, S, F> Lanes<L, S, F> {
     }
 
     /// Every lane's shared part, then the fallback's: what `stats` sums.
-    pub(crate) fn all_shared(&self) -> impl Iterator<Item = &S> {
+    pub(crate) fn all_shared(&self) -> impl Iterator<Item = &S> + Clone {
         self.lane_shared()
             .chain(std::iter::once(&self.fallback_shared))
     }
 
     /// Every lane's shared part, without the fallback's.
-    pub(crate) fn lane_shared(&self) -> impl Iterator<Item = &S> {
+    pub(crate) fn lane_shared(&self) -> impl Iterator<Item = &S> + Clone {
         self.lanes.iter().map(|lane| &lane.shared)
     }
 

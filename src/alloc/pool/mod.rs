@@ -350,9 +350,7 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
             capacity: self.capacity,
             ..PoolStats::default()
         };
-        for lane in self.lanes.all_shared() {
-            lane.add_to(&mut s);
-        }
+        LaneStats::add_all(self.lanes.all_shared(), &mut s);
         let cached: u64 = self.lanes.lane_shared().map(|lane| lane.cached.get()).sum();
         let shared = self.lock_shared().len();
         s.held = (cached as usize).saturating_add(shared).min(self.capacity);

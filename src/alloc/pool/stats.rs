@@ -21,14 +21,25 @@ pub(super) struct LaneStats {
 }
 
 impl LaneStats {
-    /// Adds this lane's hits, misses, returns and drops to `total`. Drops
-    /// before returns: a drop is counted after its return, so a reading
-    /// never has more drops than returns (`lanes/counters.rs`).
-    pub(super) fn add_to(&self, total: &mut PoolStats) {
-        total.dropped += self.dropped.get();
-        total.returns += self.returns.get();
-        total.hits += self.hits.get();
-        total.misses += self.misses.get();
+    /// Adds the counters of `lanes` to `total`, read in the order their
+    /// events happen backwards (`lanes/counters.rs`): every drop, then every
+    /// return, then every take. A drop is counted after its return, and an
+    /// object is returned (on any lane) after it was taken, so a reading
+    /// never has more drops than returns, nor more returns than takes.
+    pub(super) fn add_all<'a>(
+        lanes: impl Iterator<Item = &'a Self> + Clone,
+        total: &mut PoolStats,
+    ) {
+        for lane in lanes.clone() {
+            total.dropped += lane.dropped.get();
+        }
+        for lane in lanes.clone() {
+            total.returns += lane.returns.get();
+        }
+        for lane in lanes {
+            total.hits += lane.hits.get();
+            total.misses += lane.misses.get();
+        }
     }
 }
 
