@@ -82,3 +82,23 @@ pub(super) fn defer_release(id: usize) -> bool {
 pub(crate) fn pinned() -> bool {
     PINS.get() > 0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_thread_is_pinned_while_a_pin_lives() {
+        std::thread::spawn(|| {
+            assert!(!pinned());
+            let outer = Pin::new();
+            let inner = Pin::new();
+            drop(outer);
+            assert!(pinned(), "one pin left");
+            drop(inner);
+            assert!(!pinned());
+        })
+        .join()
+        .unwrap();
+    }
+}

@@ -337,9 +337,11 @@ impl Slab {
     #[inline(never)]
     fn reclaim_dead_lanes(&self) -> usize {
         self.lanes.reclaim_dead(|lane, _| {
-            for class in 0..NUM_CLASSES {
-                let mut slots = lane.magazines[class].take_all();
-                lane.carvings[class].carve_all(class, &mut slots);
+            for (class, (magazine, carving)) in
+                lane.magazines.iter().zip(&lane.carvings).enumerate()
+            {
+                let mut slots = magazine.take_all();
+                carving.carve_all(class, &mut slots);
                 // Batches of at most half a magazine (the central list's
                 // invariant), so each fits an empty magazine.
                 while !slots.is_empty() {
