@@ -222,3 +222,23 @@ fn check_invariants_reports_a_lane_without_its_lease_limit() {
     arena.lanes.fallback_mut().0.break_lease_limit_for_test();
     arena.check_invariants();
 }
+
+#[test]
+fn reset_releases_the_chunks_of_an_exited_thread() {
+    let mut arena = Arena::with_limit(256 * 1024);
+    let had_lane = std::thread::scope(|s| {
+        s.spawn(|| {
+            arena
+                .alloc(Layout::from_size_align(64 * 1024, 8).unwrap())
+                .unwrap();
+            arena.local().has_lane()
+        })
+        .join()
+        .unwrap()
+    });
+    arena.reset();
+    if had_lane {
+        assert_eq!(arena.stats().bytes_reserved, 0, "{:?}", arena.stats());
+    }
+    arena.check_invariants();
+}
