@@ -112,11 +112,22 @@ fuzz_target!(|input: Input| {
                         let Some(i) = live.pick(which) else { continue };
                         let old = live.blocks[i].layout;
                         let new = layout(old.size() + usize::from(extra), align_log, MAX_ALIGN_LOG);
+                        let old_start = live.blocks[i].ptr.as_ptr().addr();
                         // SAFETY: a live block with its layout; `new` is no smaller.
                         match unsafe { arena.grow(live.blocks[i].ptr, old, new) } {
                             Ok(p) => {
                                 live.replace(i, p.cast(), new, old.size());
-                                model_bytes += new.size();
+                                // In place (bumpalo extends the latest block
+                                // downwards, so the new block overlaps the
+                                // old), only the bytes below the old start
+                                // are new; a moved block counts in full.
+                                let start = p.cast::<u8>().as_ptr().addr();
+                                model_bytes +=
+                                    if start <= old_start && old_start < start + new.size() {
+                                        old_start - start
+                                    } else {
+                                        new.size()
+                                    };
                             }
                             Err(_) => {
                                 assert!(limit.is_some(), "grow failed without a limit");
@@ -133,13 +144,27 @@ fuzz_target!(|input: Input| {
                         let old = live.blocks[i].layout;
                         let size = usize::from(keep).min(old.size());
                         let new = layout(size, align_log, MAX_ALIGN_LOG);
-                        exact = false;
+                        let old_ptr = live.blocks[i].ptr;
+                        let keeps_place =
+                            new.size() == 0 || old_ptr.as_ptr().addr() % new.align() == 0;
                         // SAFETY: a live block with its layout; `new` is no larger.
-                        match unsafe { arena.shrink(live.blocks[i].ptr, old, new) } {
-                            Ok(p) => live.replace(i, p.cast(), new, size),
-                            // Defect 1: a shrink on a full limited arena fails
-                            // today. Once fixed: `Err(e) => panic!(...)`.
-                            Err(_) => {
+                        match unsafe { arena.shrink(old_ptr, old, new) } {
+                            // A shrink to nothing frees the block (as std's
+                            // `Global` does): gone, not to be freed again.
+                            Ok(_) if new.size() == 0 => drop(live.blocks.swap_remove(i)),
+                            Ok(p) => {
+                                live.replace(i, p.cast(), new, size);
+                                // Kept in place (defect 1): nothing new. Moved
+                                // (more alignment than the block had): a new
+                                // block, counted in full.
+                                if p.cast::<u8>() != old_ptr && new.size() != 0 {
+                                    model_bytes += new.size();
+                                }
+                            }
+                            // A shrink needs no memory unless it needs more
+                            // alignment than the block has (then it moves).
+                            Err(e) => {
+                                assert!(!keeps_place, "a shrink in place failed: {e:?}");
                                 assert!(limit.is_some(), "shrink failed without a limit");
                                 live.check_all();
                             }

@@ -58,6 +58,20 @@ const MAX_ALIGN_LOG: u8 = 13;
 
 /// The bytes a block occupies, as the slab counts them: its slot for a size
 /// class, the request for the large path, nothing for a zero size.
+/// A resized block's new charge: its old one plus what the resize changed
+/// `bytes_in_use` by. It must hold the new size, and be no more than the
+/// larger of the old charge (the block kept) and a fresh block's (moved).
+fn recharge(old: usize, before: usize, after: usize, new: Layout) -> usize {
+    let charge = (old + after)
+        .checked_sub(before)
+        .expect("a resize freed more than the block was charged");
+    assert!(
+        new.size() <= charge && charge <= old.max(charged(new)),
+        "{new:?} charged {charge} B after a resize (was {old} B)"
+    );
+    charge
+}
+
 fn charged(l: Layout) -> usize {
     if l.size() == 0 {
         return 0;
@@ -78,6 +92,11 @@ unsafe impl Send for SendBlock {}
 fuzz_target!(|ops: Vec<Op>| {
     let mut slab = Slab::new();
     let mut live = Live::default();
+    // Per live block (same order as `live.blocks`), the bytes the slab
+    // charges it: its slot, or its size on the large path. A resize in
+    // place keeps the slot (a shrink across classes too), so the charge
+    // follows the block, not its current layout.
+    let mut charges: Vec<usize> = Vec::new();
     let mut slices: Vec<(SlabSlice<u16>, u16)> = Vec::new();
     let mut resets = 0u64;
     for op in ops {
@@ -89,10 +108,12 @@ fuzz_target!(|ops: Vec<Op>| {
                 let l = layout(size.into(), align_log, MAX_ALIGN_LOG);
                 let p = Allocator::alloc(&slab, l).expect("the slab has no limit");
                 live.add(p, l);
+                charges.push(charged(l));
             }
             Op::Free { which } => {
                 if let Some(i) = live.pick(which) {
                     let b = live.take(i);
+                    charges.swap_remove(i);
                     // SAFETY: a live block of this slab, with its layout.
                     unsafe { Allocator::free(&slab, b.ptr, b.layout) };
                 }
@@ -100,6 +121,7 @@ fuzz_target!(|ops: Vec<Op>| {
             Op::FreeElsewhere { which } => {
                 if let Some(i) = live.pick(which) {
                     let b = SendBlock(live.take(i));
+                    charges.swap_remove(i);
                     let slab = &slab;
                     std::thread::scope(|s| {
                         s.spawn(move || {
@@ -118,10 +140,12 @@ fuzz_target!(|ops: Vec<Op>| {
                 let Some(i) = live.pick(which) else { continue };
                 let old = live.blocks[i].layout;
                 let new = layout(old.size() + usize::from(extra), align_log, MAX_ALIGN_LOG);
+                let before = slab.stats().bytes_in_use;
                 // SAFETY: a live block with its layout; `new` is no smaller.
                 let p = unsafe { (&slab).grow(live.blocks[i].ptr, old, new) }
                     .expect("the slab has no limit");
                 live.replace(i, p.cast(), new, old.size());
+                charges[i] = recharge(charges[i], before, slab.stats().bytes_in_use, new);
             }
             Op::Shrink {
                 which,
@@ -132,10 +156,19 @@ fuzz_target!(|ops: Vec<Op>| {
                 let old = live.blocks[i].layout;
                 let size = usize::from(keep).min(old.size());
                 let new = layout(size, align_log, MAX_ALIGN_LOG);
+                let before = slab.stats().bytes_in_use;
                 // SAFETY: a live block with its layout; `new` is no larger.
                 let p = unsafe { (&slab).shrink(live.blocks[i].ptr, old, new) }
                     .expect("a shrink must not fail");
+                if new.size() == 0 {
+                    // A shrink to nothing frees the block (as std's `Global`
+                    // does): gone, not to be freed again.
+                    live.blocks.swap_remove(i); // freed: no contents to check
+                    assert_eq!(before - slab.stats().bytes_in_use, charges.swap_remove(i));
+                    continue;
+                }
                 live.replace(i, p.cast(), new, size);
+                charges[i] = recharge(charges[i], before, slab.stats().bytes_in_use, new);
             }
             Op::Slice { len } => {
                 let values: Vec<u16> = (0..u16::from(len)).collect();
@@ -156,6 +189,7 @@ fuzz_target!(|ops: Vec<Op>| {
                 slab.reset();
                 resets += 1;
                 live = Live::default();
+                charges.clear();
                 for (s, _) in slices.drain(..) {
                     assert!(slab.try_get(&s).is_none(), "a slice survived the reset");
                     assert!(!slab.free_slice(s), "a stale slice was freed");
@@ -164,7 +198,7 @@ fuzz_target!(|ops: Vec<Op>| {
             }
             Op::Stats => {
                 live.check_all();
-                let model: usize = live.blocks.iter().map(|b| charged(b.layout)).sum::<usize>()
+                let model: usize = charges.iter().sum::<usize>()
                     + slices
                         .iter()
                         .map(|(s, _)| charged(Layout::array::<u16>(s.len()).unwrap()))
