@@ -200,7 +200,9 @@ pub(super) fn held_ids() -> u64 {
 /// Claims `id` for the calling thread until the returned claim drops, if no
 /// thread holds it: for a reclaim of the lanes a dead thread left.
 pub(super) fn claim_exact(id: usize) -> Option<ExactClaim> {
-    IDS.claim_id(id).then_some(ExactClaim { id })
+    // `then`, not `then_some`: an `ExactClaim` made eagerly and dropped on
+    // failure would release an id another thread holds.
+    IDS.claim_id(id).then(|| ExactClaim { id })
 }
 
 /// An id claimed by [`claim_exact`], released when dropped (also by an
