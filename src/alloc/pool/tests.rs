@@ -161,6 +161,11 @@ fn on_a_thread_that_exits<P: Sync>(
     })
 }
 
+/// Drives the reclaim of an exited thread's lane (for Miri and TSan). Other
+/// tests' threads run in this process and may inherit the exited thread's id
+/// at once (then its lane is theirs, not dead), so only what holds either
+/// way is checked here; `tests/defects.rs` proves the outcome in a process
+/// of its own.
 #[test]
 fn idle_objects_of_an_exited_thread_are_found_again() {
     let mut pool: Pool<Vec<u8>> = Pool::new(8);
@@ -174,11 +179,13 @@ fn idle_objects_of_an_exited_thread_are_found_again() {
     );
     let taken: Vec<_> = (0..8).map(|_| pool.take()).collect();
     let st = pool.stats();
-    if had_lane {
-        assert_eq!((st.hits, st.misses), (8, 8), "{st:?}");
-    }
+    assert_eq!(
+        st.hits + st.misses,
+        16,
+        "{st:?} (the helper had a lane: {had_lane})"
+    );
     taken.into_iter().for_each(|v| pool.put(v));
-    assert_eq!(pool.stats().dropped, 0);
+    assert!(pool.stats().held <= 8);
     pool.check_invariants();
 }
 

@@ -272,35 +272,33 @@ fn collections_run_on_the_slab() {
     assert_eq!(slab.stats().bytes_in_use, 0);
 }
 
+/// Drives the reclaim of an exited thread's lane (for Miri and TSan). Other
+/// tests' threads run in this process and may inherit the exited thread's id
+/// at once (then its lane is theirs, not dead), so only what holds either
+/// way is checked here; `tests/defects.rs` proves the outcome in a process
+/// of its own.
 #[test]
 fn free_slots_of_an_exited_thread_are_reused() {
-    let slab = Slab::new();
+    let mut slab = Slab::new();
     let big = layout(4096, 8); // 16 slots per chunk
-    let had_lane = std::thread::scope(|s| {
+    std::thread::scope(|s| {
         s.spawn(|| {
             let blocks: Vec<_> = (0..16).map(|_| slab.alloc(big).unwrap()).collect();
             // SAFETY: each freed once with its layout.
             blocks
                 .into_iter()
                 .for_each(|b| unsafe { slab.free(b, big) });
-            slab.local().has_lane()
         })
         .join()
-        .unwrap()
+        .unwrap();
     });
-    let reserved = slab.stats().bytes_reserved;
     let blocks: Vec<_> = (0..16).map(|_| slab.alloc(big).unwrap()).collect();
-    if had_lane && slab.local().has_lane() {
-        assert_eq!(
-            slab.stats().bytes_reserved,
-            reserved,
-            "a new chunk was taken"
-        );
-    }
+    assert!(slab.stats().bytes_reserved <= 2 * CHUNK_BYTES);
     // SAFETY: each freed once with its layout.
     blocks
         .into_iter()
         .for_each(|b| unsafe { slab.free(b, big) });
+    slab.check_invariants();
 }
 
 #[test]
