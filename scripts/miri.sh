@@ -13,8 +13,11 @@ cargo +nightly miri setup
 # from an allocation, never conjured from an integer.
 export MIRIFLAGS="${MIRIFLAGS:-} -Zmiri-strict-provenance"
 # --no-default-features: the allocators alone, without the bevy simulation.
+# The library's tests include the reclaim of exited threads' lanes, the slab's
+# free checks (chunk map) and the allocator_api2 resizes; torture.rs shrinks
+# its sizes under Miri.
 tests=(--lib --test alloc_model --test alloc_threads --test pool_model --test local_handles
-    --test ring_model)
+    --test torture --test ring_model)
 if cargo nextest --version >/dev/null 2>&1; then
     # One Miri process per test, two at a time: about half the wall time.
     cargo +nightly miri nextest run --no-default-features -j 2 "${tests[@]}"

@@ -32,11 +32,12 @@ const STRIPES: usize = 16;
 /// Counts of heap operations, as returned by [`CountingAllocator::snapshot`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct AllocCounts {
-    /// Calls to `alloc` and `alloc_zeroed`.
+    /// Successful calls to `alloc` and `alloc_zeroed` (a null result is not
+    /// counted).
     pub allocations: u64,
     /// Calls to `dealloc`.
     pub frees: u64,
-    /// Calls to `realloc`.
+    /// Successful calls to `realloc` (a failed one left the block as it was).
     pub reallocations: u64,
     /// Bytes requested by `alloc`, `alloc_zeroed` and growing `realloc`s.
     pub bytes_allocated: u64,
@@ -169,6 +170,15 @@ impl<A> CountingAllocator<A> {
     fn stripe(&self) -> &Stripe {
         &self.stripes[stripe_index()]
     }
+
+    /// Counts an allocation that succeeded (a refused one is not heap
+    /// traffic: nothing was handed out, and nothing will be freed).
+    #[inline(always)]
+    fn count_allocation(&self, bytes: usize) {
+        let s = self.stripe();
+        s.allocations.fetch_add(1, Relaxed);
+        s.bytes_allocated.fetch_add(bytes as u64, Relaxed);
+    }
 }
 
 impl<A> fmt::Debug for CountingAllocator<A> {
@@ -186,20 +196,22 @@ impl<A> fmt::Debug for CountingAllocator<A> {
 unsafe impl<A: GlobalAlloc> GlobalAlloc for CountingAllocator<A> {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let s = self.stripe();
-        s.allocations.fetch_add(1, Relaxed);
-        s.bytes_allocated.fetch_add(layout.size() as u64, Relaxed);
         // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract.
-        unsafe { self.inner.alloc(layout) }
+        let ptr = unsafe { self.inner.alloc(layout) };
+        if !ptr.is_null() {
+            self.count_allocation(layout.size());
+        }
+        ptr
     }
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let s = self.stripe();
-        s.allocations.fetch_add(1, Relaxed);
-        s.bytes_allocated.fetch_add(layout.size() as u64, Relaxed);
         // SAFETY: the caller upholds `GlobalAlloc::alloc_zeroed`'s contract.
-        unsafe { self.inner.alloc_zeroed(layout) }
+        let ptr = unsafe { self.inner.alloc_zeroed(layout) };
+        if !ptr.is_null() {
+            self.count_allocation(layout.size());
+        }
+        ptr
     }
 
     #[inline]
@@ -213,6 +225,12 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for CountingAllocator<A> {
 
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: the caller upholds `GlobalAlloc::realloc`'s contract.
+        let new = unsafe { self.inner.realloc(ptr, layout, new_size) };
+        // A failed realloc leaves the old block as it was: nothing happened.
+        if new.is_null() {
+            return new;
+        }
         let s = self.stripe();
         s.reallocations.fetch_add(1, Relaxed);
         // Count the change in size, measured against the *old* size.
@@ -223,8 +241,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for CountingAllocator<A> {
             s.bytes_freed
                 .fetch_add((layout.size() - new_size) as u64, Relaxed);
         }
-        // SAFETY: the caller upholds `GlobalAlloc::realloc`'s contract.
-        unsafe { self.inner.realloc(ptr, layout, new_size) }
+        new
     }
 }
 

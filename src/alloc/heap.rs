@@ -7,7 +7,7 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use super::lanes::{LaneCounter, Lanes};
-use super::{AllocError, Allocator, Stats, dangling};
+use super::{AllocError, Allocator, Stats, api2, dangling};
 
 /// The global allocator (what `Box` and `Vec` use) through the [`Allocator`]
 /// trait.
@@ -59,6 +59,13 @@ impl HeapLaneStats {
             self.bytes_net.add((bytes as u64).wrapping_neg());
         }
     }
+
+    /// A block of `old` bytes now holds `new` (a `realloc`): neither an
+    /// allocation nor a free.
+    #[inline(always)]
+    fn resize(&self, old: usize, new: usize) {
+        self.bytes_net.add((new as u64).wrapping_sub(old as u64));
+    }
 }
 
 impl Heap {
@@ -82,10 +89,14 @@ impl Heap {
             resets: self.resets,
             ..Stats::default()
         };
+        // Frees first: every free seen has its allocation seen after it
+        // (`lanes/counters.rs`), so `frees <= allocations`.
+        for lane in self.lanes.all_shared() {
+            s.frees += lane.frees.get();
+        }
         let mut net = 0u64;
         for lane in self.lanes.all_shared() {
             s.allocations += lane.allocations.get();
-            s.frees += lane.frees.get();
             net = net.wrapping_add(lane.bytes_net.get());
         }
         // Negative only while another thread's update is in flight.
@@ -142,7 +153,102 @@ unsafe impl Allocator for Heap {
     }
 }
 
-super::forward_allocator_api2!(Heap);
+// SAFETY: `allocate` and `deallocate` forward to the `Allocator` impl above
+// (zero sizes get a dangling pointer and are never passed on, `api2.rs`).
+// `grow` and `shrink` with the same alignment are the global allocator's
+// `realloc`, which keeps the contents up to the smaller size and leaves the
+// old block untouched when it fails; other alignments move the block
+// (allocate, copy, free), allocator_api2's default.
+unsafe impl allocator_api2::alloc::Allocator for &Heap {
+    #[inline(always)]
+    fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, allocator_api2::alloc::AllocError> {
+        if layout.size() == 0 {
+            return Ok(api2::empty_block(layout));
+        }
+        let ptr = Allocator::alloc(*self, layout).map_err(|_| allocator_api2::alloc::AllocError)?;
+        Ok(api2::block(ptr, layout.size()))
+    }
+
+    #[inline(always)]
+    unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
+        if layout.size() != 0 {
+            // SAFETY: allocator_api2 passes a block from `allocate` with its
+            // layout, not used afterwards: `free`'s contract.
+            unsafe { Allocator::free(*self, ptr, layout) }
+        }
+    }
+
+    unsafe fn grow(
+        &self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, allocator_api2::alloc::AllocError> {
+        if old.size() == 0 {
+            return self.allocate(new);
+        }
+        if old.align() != new.align() {
+            // SAFETY: `grow`'s contract, passed on.
+            return unsafe { api2::move_block(self, ptr, old, new) };
+        }
+        // SAFETY: `grow`'s contract: a live block of `old`, non-zero sizes.
+        unsafe { self.realloc(ptr, old, new.size()) }.ok_or(allocator_api2::alloc::AllocError)
+    }
+
+    /// Needs no memory when the alignment stays: the global allocator's
+    /// `realloc` shrinks the block (glibc's and mimalloc's in place).
+    unsafe fn shrink(
+        &self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, allocator_api2::alloc::AllocError> {
+        if new.size() == 0 {
+            // SAFETY: `shrink`'s contract: a live block of `old`.
+            unsafe { allocator_api2::alloc::Allocator::deallocate(self, ptr, old) };
+            return Ok(api2::empty_block(new));
+        }
+        if old.align() != new.align() {
+            // SAFETY: `shrink`'s contract, passed on.
+            return unsafe { api2::move_block(self, ptr, old, new) };
+        }
+        // SAFETY: `shrink`'s contract: a live block of `old`, non-zero sizes.
+        match unsafe { self.realloc(ptr, old, new.size()) } {
+            Some(block) => Ok(block),
+            // A global allocator that cannot shrink in place without memory
+            // (the system's always can): the block must still be freed with
+            // the size it was made with, so it cannot stay as it is.
+            // SAFETY: the failed `realloc` left the block untouched.
+            None => unsafe { api2::move_block(self, ptr, old, new) },
+        }
+    }
+}
+
+impl Heap {
+    /// The global allocator's `realloc` of a block of `old` to `new_size`
+    /// bytes (same alignment), counted; `None`, with the block untouched, if
+    /// it refused.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is a live block of this heap allocated with `old`, and both
+    /// sizes are non-zero.
+    unsafe fn realloc(
+        &self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new_size: usize,
+    ) -> Option<NonNull<[u8]>> {
+        // SAFETY: the caller's promise: the block came from
+        // `std::alloc::alloc(old)`; `new_size` is non-zero and, being a
+        // valid layout's size, does not overflow `isize` when rounded.
+        let raw = unsafe { std::alloc::realloc(ptr.as_ptr(), old, new_size) };
+        let moved = NonNull::new(raw)?;
+        self.lanes
+            .with_lane(|(), stats| stats.resize(old.size(), new_size));
+        Some(api2::block(moved, new_size))
+    }
+}
 
 #[cfg(test)]
 mod tests {

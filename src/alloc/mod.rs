@@ -16,6 +16,7 @@ use std::alloc::Layout;
 use std::fmt;
 use std::ptr::NonNull;
 
+mod api2;
 pub mod arena;
 pub mod counting;
 pub mod heap;
@@ -42,7 +43,7 @@ pub use trim::TrimPolicy;
 
 #[cfg(framemem_loom)]
 #[doc(hidden)]
-pub use lanes::LaneIds;
+pub use lanes::{LaneIds, ModelLanes};
 
 /// A source of raw memory with a frame-oriented contract.
 ///
@@ -151,38 +152,6 @@ pub struct Stats {
     /// Calls to `reset`.
     pub resets: u64,
 }
-
-/// Implements `allocator_api2::alloc::Allocator` for `&$strategy` by
-/// forwarding to its [`Allocator`] impl, so `allocator_api2::vec::Vec` and
-/// `hashbrown` collections run on it.
-macro_rules! forward_allocator_api2 {
-    ($strategy:ty) => {
-        // SAFETY: forwards to the strategy's `Allocator` impl, whose blocks
-        // are valid, aligned and unaliased until freed (the trait's
-        // contract). They also stay valid until a `reset`, which needs
-        // `&mut` and so cannot happen while a `&` (this allocator, and any
-        // collection holding it) is alive.
-        unsafe impl allocator_api2::alloc::Allocator for &$strategy {
-            #[inline(always)]
-            fn allocate(
-                &self,
-                layout: std::alloc::Layout,
-            ) -> Result<std::ptr::NonNull<[u8]>, allocator_api2::alloc::AllocError> {
-                let ptr = $crate::alloc::Allocator::alloc(*self, layout)
-                    .map_err(|_| allocator_api2::alloc::AllocError)?;
-                Ok(std::ptr::NonNull::slice_from_raw_parts(ptr, layout.size()))
-            }
-
-            #[inline(always)]
-            unsafe fn deallocate(&self, ptr: std::ptr::NonNull<u8>, layout: std::alloc::Layout) {
-                // SAFETY: allocator_api2 passes a block from `allocate` with
-                // its layout, not used afterwards: `free`'s contract.
-                unsafe { $crate::alloc::Allocator::free(*self, ptr, layout) }
-            }
-        }
-    };
-}
-pub(crate) use forward_allocator_api2;
 
 /// Panics for an allocation that failed in a strategy's panicking
 /// convenience method (`alloc_value`, `alloc_slice_copy`, …).

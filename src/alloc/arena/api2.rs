@@ -1,35 +1,44 @@
 //! `allocator_api2::alloc::Allocator` for `&Arena`, so that
 //! `allocator_api2::vec::Vec` and `hashbrown` collections run on an arena.
 //!
-//! Apart from the other strategies' forwarding impl (`forward_allocator_api2!`
-//! in `alloc/mod.rs`) because of `grow`: a `Vec` growing at the end of the
-//! calling thread's lane grows in place.
+//! Its own impl, not a plain forwarding one, for `grow` and `shrink`: a `Vec`
+//! growing at the end of the calling thread's lane grows in place, and a
+//! shrink keeps the block where it is (it never needs memory, so a full
+//! limited arena can still shrink: `alloc/api2.rs` has the rules every
+//! strategy follows).
 
 use std::alloc::Layout;
 use std::ptr::NonNull;
 
 use super::Arena;
-use crate::alloc::Allocator;
+use crate::alloc::{Allocator, api2};
 
-// SAFETY: `allocate` and `deallocate` forward to the `Allocator` impl above,
-// whose blocks stay valid until a reset, which needs `&mut Arena` and so
-// cannot happen while this `&Arena` (and any collection holding it) is alive.
-// `grow` returns either bumpalo's answer for the calling thread's lane (a
-// block of `new_layout` holding the old contents, from the same `Bump`, valid
-// until the same reset) or a fresh block from `allocate` with the contents
-// copied, which is allocator_api2's default.
+// SAFETY: `allocate` and `deallocate` forward to the `Allocator` impl above
+// (zero sizes get a dangling pointer and are never passed on), whose blocks
+// stay valid until a reset, which needs `&mut Arena` and so cannot happen
+// while this `&Arena` (and any collection holding it) is alive. `grow`
+// returns either bumpalo's answer for the calling thread's lane (a block of
+// `new_layout` holding the old contents, from the same `Bump`, valid until
+// the same reset) or a moved block (allocate, copy, free), allocator_api2's
+// default. `shrink` returns the same block, which holds any smaller size
+// until the reset, or moves it when it needs more alignment.
 unsafe impl allocator_api2::alloc::Allocator for &Arena {
     #[inline(always)]
     fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, allocator_api2::alloc::AllocError> {
+        if layout.size() == 0 {
+            return Ok(api2::empty_block(layout));
+        }
         let ptr = Allocator::alloc(*self, layout).map_err(|_| allocator_api2::alloc::AllocError)?;
-        Ok(NonNull::slice_from_raw_parts(ptr, layout.size()))
+        Ok(api2::block(ptr, layout.size()))
     }
 
     #[inline(always)]
     unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
-        // SAFETY: allocator_api2 passes a block from `allocate` with its
-        // layout, not used afterwards: `free`'s contract.
-        unsafe { Allocator::free(*self, ptr, layout) }
+        if layout.size() != 0 {
+            // SAFETY: allocator_api2 passes a block from `allocate` with its
+            // layout, not used afterwards: `free`'s contract.
+            unsafe { Allocator::free(*self, ptr, layout) }
+        }
     }
 
     /// Grows in place when `ptr` is the calling thread's lane's latest block
@@ -37,13 +46,17 @@ unsafe impl allocator_api2::alloc::Allocator for &Arena {
     /// bytes), so a `Vec` growing at the end of the frame's memory does not
     /// leave its old buffers behind. Otherwise, a new block and a copy.
     ///
-    /// The arena's `bytes_in_use` counts the new size in full either way.
+    /// In place, `bytes_in_use` counts the growth; moved, the new block is
+    /// an allocation and the old one a free.
     unsafe fn grow(
         &self,
         ptr: NonNull<u8>,
         old_layout: Layout,
         new_layout: Layout,
     ) -> Result<NonNull<[u8]>, allocator_api2::alloc::AllocError> {
+        if old_layout.size() == 0 {
+            return self.allocate(new_layout);
+        }
         if let Some((lane, stats)) = self.lanes.local() {
             // SAFETY: allocator_api2's `grow` contract, passed on unchanged.
             if let Some(block) = unsafe { lane.grow_block(ptr, old_layout, new_layout, stats) } {
@@ -52,12 +65,20 @@ unsafe impl allocator_api2::alloc::Allocator for &Arena {
         }
         // No lane, or the lane needs a new chunk (bumpalo stops at the
         // lane's lease): the default way, through our own slow path.
-        let block = self.allocate(new_layout)?;
-        // SAFETY: the new block is fresh, so the two do not overlap, and it is
-        // at least `old_layout.size()` bytes.
-        unsafe {
-            std::ptr::copy_nonoverlapping(ptr.as_ptr(), block.as_ptr().cast(), old_layout.size())
-        };
-        Ok(block)
+        // SAFETY: `grow`'s contract, passed on.
+        unsafe { api2::move_block(self, ptr, old_layout, new_layout) }
+    }
+
+    /// Keeps the block: it needs no memory, so it cannot fail on a full
+    /// arena (unless `new_layout` asks for more alignment than the block
+    /// has). The bytes stay counted until the reset, as with any free.
+    unsafe fn shrink(
+        &self,
+        ptr: NonNull<u8>,
+        old_layout: Layout,
+        new_layout: Layout,
+    ) -> Result<NonNull<[u8]>, allocator_api2::alloc::AllocError> {
+        // SAFETY: `shrink`'s contract, passed on.
+        unsafe { api2::shrink_in_place(self, ptr, old_layout, new_layout) }
     }
 }

@@ -207,7 +207,18 @@ impl ArenaLane {
         let block = grown.ok()?;
         // SAFETY: the block is inside one of this lane's chunks.
         unsafe { poison::unpoison(block.as_ptr().cast(), new_layout.size()) };
-        stats.add(1, new_layout.size() as u64);
+        // In place, bumpalo bumped down from the old block's start and moved
+        // the contents there, so the new block overlaps the old one and only
+        // the bytes below the old start are new. Otherwise it made a fresh
+        // block (which cannot overlap the live old one) and copied: an
+        // allocation, and the old block a free.
+        let (start, old_start) = (block.cast::<u8>().addr().get(), ptr.addr().get());
+        if start <= old_start && old_start < start + new_layout.size() {
+            stats.add(0, (old_start - start) as u64);
+        } else {
+            stats.add(1, new_layout.size() as u64);
+            stats.frees.add(1);
+        }
         Some(block)
     }
 
@@ -234,6 +245,23 @@ impl ArenaLane {
         stats.reserved.set(held as u64);
         stats.bytes.set(0);
         held
+    }
+
+    /// Releases every block and every chunk (the lane of a thread that has
+    /// exited). Returns the chunk bytes still held: none.
+    pub(super) fn release_all(&mut self, stats: &mut LaneStats) -> usize {
+        #[cfg(feature = "asan")]
+        // SAFETY: `&mut self`: no block of this lane is borrowed. The chunks
+        // go back to the system allocator clean.
+        unsafe {
+            for (ptr, len) in self.bump.iter_allocated_chunks_raw() {
+                poison::unpoison(ptr, len);
+            }
+        }
+        *self = Self::new();
+        stats.reserved.set(0);
+        stats.bytes.set(0);
+        0
     }
 
     /// Lifts the lease limit, breaking an invariant on purpose.

@@ -40,7 +40,7 @@ use super::lane::{ArenaLane, LaneStats};
 use super::typed::{array_layout, init_slice_copy, init_slice_fill, init_value};
 use super::{Arena, ArenaSlice};
 use crate::alloc::lanes::PinnedLane;
-use crate::alloc::{AllocError, Allocator, alloc_failed};
+use crate::alloc::{AllocError, Allocator, alloc_failed, api2};
 
 /// The calling thread's lane of an [`Arena`], from [`Arena::local`]. It is
 /// neither `Send` nor `Sync`, keeps its thread's lane for itself while it
@@ -294,24 +294,31 @@ impl fmt::Debug for ArenaLocal<'_> {
 }
 
 // SAFETY: `allocate` and `deallocate` forward to the handle's `alloc` and
-// `free`, whose blocks are the arena's (the `Allocator` contract) and stay
-// valid until a reset, which needs `&mut Arena` and so cannot happen while
-// the handle (borrowing the arena for `'a`), and any collection holding
-// `&handle`, is alive. `grow` returns either bumpalo's answer for this
-// thread's lane (a block of `new_layout` with the old contents, from the
-// same `Bump`) or a fresh block and a copy, allocator_api2's default.
+// `free` (zero sizes get a dangling pointer and are never passed on), whose
+// blocks are the arena's (the `Allocator` contract) and stay valid until a
+// reset, which needs `&mut Arena` and so cannot happen while the handle
+// (borrowing the arena for `'a`), and any collection holding `&handle`, is
+// alive. `grow` returns either bumpalo's answer for this thread's lane (a
+// block of `new_layout` with the old contents, from the same `Bump`) or a
+// moved block, allocator_api2's default; `shrink` keeps the block, as for
+// `&Arena` (`api2.rs`).
 unsafe impl allocator_api2::alloc::Allocator for &ArenaLocal<'_> {
     #[inline(always)]
     fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, allocator_api2::alloc::AllocError> {
+        if layout.size() == 0 {
+            return Ok(api2::empty_block(layout));
+        }
         let ptr = ArenaLocal::alloc(self, layout).map_err(|_| allocator_api2::alloc::AllocError)?;
         Ok(NonNull::slice_from_raw_parts(ptr, layout.size()))
     }
 
     #[inline(always)]
     unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
-        // SAFETY: allocator_api2 passes a block from `allocate` with its
-        // layout, not used afterwards: `free`'s contract.
-        unsafe { ArenaLocal::free(self, ptr, layout) }
+        if layout.size() != 0 {
+            // SAFETY: allocator_api2 passes a block from `allocate` with its
+            // layout, not used afterwards: `free`'s contract.
+            unsafe { ArenaLocal::free(self, ptr, layout) }
+        }
     }
 
     /// In place when `ptr` is the lane's latest block, as for `&Arena`.
@@ -321,6 +328,9 @@ unsafe impl allocator_api2::alloc::Allocator for &ArenaLocal<'_> {
         old_layout: Layout,
         new_layout: Layout,
     ) -> Result<NonNull<[u8]>, allocator_api2::alloc::AllocError> {
+        if old_layout.size() == 0 {
+            return self.allocate(new_layout);
+        }
         if let Some(lane) = &self.lane {
             // SAFETY: allocator_api2's `grow` contract, passed on unchanged.
             let grown = unsafe {
@@ -331,12 +341,18 @@ unsafe impl allocator_api2::alloc::Allocator for &ArenaLocal<'_> {
                 return Ok(block);
             }
         }
-        let block = self.allocate(new_layout)?;
-        // SAFETY: the new block is fresh, so the two do not overlap, and it is
-        // at least `old_layout.size()` bytes.
-        unsafe {
-            std::ptr::copy_nonoverlapping(ptr.as_ptr(), block.as_ptr().cast(), old_layout.size())
-        };
-        Ok(block)
+        // SAFETY: `grow`'s contract, passed on.
+        unsafe { api2::move_block(self, ptr, old_layout, new_layout) }
+    }
+
+    /// Keeps the block, as for `&Arena`: it needs no memory.
+    unsafe fn shrink(
+        &self,
+        ptr: NonNull<u8>,
+        old_layout: Layout,
+        new_layout: Layout,
+    ) -> Result<NonNull<[u8]>, allocator_api2::alloc::AllocError> {
+        // SAFETY: `shrink`'s contract, passed on.
+        unsafe { api2::shrink_in_place(self, ptr, old_layout, new_layout) }
     }
 }

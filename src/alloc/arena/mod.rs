@@ -15,7 +15,9 @@
 //!   the first frames.
 //! - **Limit.** [`Arena::with_limit`] caps the bytes all lanes together hold
 //!   from the system. Growing past it is an [`AllocError::LimitExceeded`],
-//!   never an abort. Lanes lease budget only when they need a new chunk.
+//!   never an abort. Lanes lease budget only when they need a new chunk. A
+//!   reset releases every chunk of a lane whose thread has exited, so its
+//!   lease goes back to the threads still working.
 //! - **Handles.** Components must be `'static`, so they cannot hold `&[T]` into
 //!   the arena. [`ArenaSlice<T>`] is a `'static`, `Copy` handle that records
 //!   the arena's *stamp* (unique per arena and per epoch); resolving it after a
@@ -204,12 +206,18 @@ unsafe impl Allocator for Arena {
     fn reset(&mut self) {
         // Only lanes that took a chunk (marked in `grow`) hold bytes: the
         // others are skipped, which keeps a reset O(threads used), not
-        // O(MAX_LANES).
+        // O(MAX_LANES). The lane of a thread that has exited gives all its
+        // chunks back (and, with a limit, their lease): no thread would
+        // allocate from it until one claims its id.
         let mut in_use = 0;
         let mut held = 0;
-        for (lane, stats) in self.lanes.used_mut() {
+        for (lane, stats, exited) in self.lanes.used_mut_exited() {
             in_use += stats.bytes.get() as usize;
-            held += lane.reset(stats);
+            held += if exited {
+                lane.release_all(stats)
+            } else {
+                lane.reset(stats)
+            };
         }
         self.peak_at_resets = self.peak_at_resets.max(in_use);
         self.budget.reset(held);
@@ -225,10 +233,16 @@ unsafe impl Allocator for Arena {
             resets: self.resets,
             ..Stats::default()
         };
+        // What happens last is read first (`lanes/counters.rs`): frees
+        // before allocations, bytes in use before the chunks that hold them.
+        for lane in self.lanes.all_shared() {
+            s.frees += lane.frees.get();
+        }
         for lane in self.lanes.all_shared() {
             s.allocations += lane.allocations.get();
-            s.frees += lane.frees.get();
             s.bytes_in_use += lane.bytes.get() as usize;
+        }
+        for lane in self.lanes.all_shared() {
             s.bytes_reserved += lane.reserved.get() as usize;
         }
         s.peak_bytes_in_use = self.peak_at_resets.max(s.bytes_in_use);

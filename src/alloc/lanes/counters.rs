@@ -1,11 +1,17 @@
 //! The counters lanes keep: [`LaneCounter`], bumped by one thread and read by
 //! any, and [`Budget`], units shared out to lanes in batches.
 //!
-//! Neither is a synchronisation point: both use `Relaxed` atomics, so they
-//! carry numbers, never the ownership of memory.
+//! Neither carries the ownership of memory. A [`LaneCounter`] is updated with
+//! a `Release` store and read with an `Acquire` load (plain moves on x86) so
+//! that `stats` can read a coherent snapshot without a lock: a reader that
+//! sees a count sees every count made before it, on any thread (an
+//! allocation counted before its block was sent to the thread that freed
+//! it). So `stats` reads what happens *last* first (frees before
+//! allocations, the bytes in use before the bytes reserved), and no figure
+//! comes out above its bound (`tests/defects.rs`, `*_stats_are_coherent_*`).
 
-/// A counter written by one thread and read by any: a relaxed load and store,
-/// no read-modify-write, so bumping it costs what a `Cell` would.
+/// A counter written by one thread and read by any: a load and a `Release`
+/// store, no read-modify-write, so bumping it costs what a `Cell` would.
 #[derive(Debug, Default)]
 pub(crate) struct LaneCounter(std::sync::atomic::AtomicU64);
 
@@ -13,20 +19,20 @@ impl LaneCounter {
     /// Adds `n`. Only the lane's owner may call it (single writer).
     #[inline(always)]
     pub(crate) fn add(&self, n: u64) {
-        use std::sync::atomic::Ordering::Relaxed;
-        self.0.store(self.0.load(Relaxed).wrapping_add(n), Relaxed);
+        use std::sync::atomic::Ordering::{Relaxed, Release};
+        self.0.store(self.0.load(Relaxed).wrapping_add(n), Release);
     }
 
-    /// The current value.
+    /// The current value, and (`Acquire`) every count made before it.
     #[inline(always)]
     pub(crate) fn get(&self) -> u64 {
-        self.0.load(std::sync::atomic::Ordering::Relaxed)
+        self.0.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Sets the value. Only the lane's owner, or `&mut` access, may call it.
     #[inline(always)]
     pub(crate) fn set(&self, n: u64) {
-        self.0.store(n, std::sync::atomic::Ordering::Relaxed);
+        self.0.store(n, std::sync::atomic::Ordering::Release);
     }
 }
 

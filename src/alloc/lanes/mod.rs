@@ -16,26 +16,41 @@
 //! [`Lanes::lock_fallback`] when it is something else (the pool's fallback
 //! goes to its shared list).
 //!
+//! A thread that exits leaves its lanes to whichever thread next claims its
+//! id; until then what they hold (a pool's idle objects, a slab's free
+//! slots) would be stranded. So strategies reclaim them: a slow path calls
+//! [`Lanes::reclaim_dead`], which claims each dead lane's id for a moment
+//! and empties the lane, and a reset (`&mut self`) uses
+//! [`Lanes::used_mut_exited`] to release what exited threads' lanes hold.
+//!
 //! Invariants: a lane's `local` part is reached only by the thread holding
-//! its id, or through `&mut self`; the fallback only under its lock or
-//! through `&mut self`; the fallback's counters are written only under that
-//! lock.
+//! its id (its own, or one claimed for a reclaim), or through `&mut self`;
+//! the fallback only under its lock or through `&mut self`; the fallback's
+//! counters are written only under that lock.
 
 mod counters;
 mod ids;
+#[cfg(framemem_loom)]
+mod model;
 mod pins;
 
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
+
+#[cfg(framemem_loom)]
+use loom::sync::atomic::{AtomicU64, Ordering};
+#[cfg(not(framemem_loom))]
+use std::sync::atomic::{AtomicU64, Ordering};
 
 pub(crate) use counters::{Budget, LaneCounter};
 #[cfg(framemem_loom)]
 pub use ids::LaneIds;
 pub(crate) use ids::MAX_LANES;
 use ids::current_lane;
+#[cfg(framemem_loom)]
+pub use model::ModelLanes;
 
 /// One value per lane, for the thread that holds the lane's id, and a
 /// fallback for threads without one.
@@ -55,7 +70,9 @@ pub(crate) struct Lanes<L, S, F = L> {
     lanes: [Lane<L, S>; MAX_LANES],
     /// Bit `i` set: lane `i` was marked by [`Lanes::mark_current`] (the
     /// strategy's slow path, when a lane first takes memory), so `&mut`
-    /// passes such as a reset can skip the lanes never used.
+    /// passes such as a reset can skip the lanes never used, and reclaims
+    /// look only at lanes that may hold something. A reclaim that empties a
+    /// lane clears its bit.
     used: AtomicU64,
     /// For threads without a lane id.
     fallback: Mutex<F>,
@@ -100,8 +117,45 @@ impl<L, S, F> Lanes<L, S, F> {
     /// Marks the calling thread's lane as used (see `used`). For slow paths.
     pub(crate) fn mark_current(&self) {
         if let Some(id) = current_lane() {
-            self.used.fetch_or(1 << id, Ordering::Relaxed);
+            // A read first: a lane marked already costs no write to the
+            // shared line.
+            if self.used.load(Ordering::Relaxed) & (1 << id) == 0 {
+                self.used.fetch_or(1 << id, Ordering::Relaxed);
+            }
         }
+    }
+
+    /// Runs `f` on each lane marked used whose thread has exited (no thread
+    /// holds its id), and unmarks it: `f` must empty the lane. For slow
+    /// paths; returns how many lanes it visited.
+    ///
+    /// Cost when there is nothing to reclaim: two loads (the `used` bits and
+    /// the held ids).
+    pub(crate) fn reclaim_dead(&self, mut f: impl FnMut(&L, &S)) -> usize {
+        let mut dead = self.used.load(Ordering::Relaxed) & !ids::held_ids();
+        let mut visited = 0;
+        while dead != 0 {
+            let id = dead.trailing_zeros() as usize;
+            dead &= dead - 1;
+            // A new thread may have taken the id since: then it is its lane.
+            let Some(claim) = ids::claim_exact(id) else {
+                continue;
+            };
+            // Unmarked before the claim ends: the next holder of the id
+            // marks it again after (its claim is ordered after our release).
+            self.used.fetch_and(!(1 << id), Ordering::Relaxed);
+            let lane = &self.lanes[id];
+            // SAFETY: this thread holds id `id` until `claim` drops (its
+            // `Acquire` claim is ordered after the dead holder's `Release`),
+            // so no other thread reaches `lane.local` meanwhile, and this
+            // thread reaches it only here: `f` gets the only `&L`. The
+            // thread's own lane is another one (its own id is held, so it is
+            // not in `dead`).
+            f(unsafe { &*lane.local.get() }, &lane.shared);
+            drop(claim);
+            visited += 1;
+        }
+        visited
     }
 
     /// The calling thread's lane, or `None` when it has no lane id (use
@@ -149,13 +203,13 @@ impl<L, S, F> Lanes<L, S, F> {
     }
 
     /// Every lane's shared part, then the fallback's: what `stats` sums.
-    pub(crate) fn all_shared(&self) -> impl Iterator<Item = &S> {
+    pub(crate) fn all_shared(&self) -> impl Iterator<Item = &S> + Clone {
         self.lane_shared()
             .chain(std::iter::once(&self.fallback_shared))
     }
 
     /// Every lane's shared part, without the fallback's.
-    pub(crate) fn lane_shared(&self) -> impl Iterator<Item = &S> {
+    pub(crate) fn lane_shared(&self) -> impl Iterator<Item = &S> + Clone {
         self.lanes.iter().map(|lane| &lane.shared)
     }
 
@@ -167,7 +221,9 @@ impl<L, S, F> Lanes<L, S, F> {
     /// Every lane, exclusively, without the fallback, and whether it is
     /// marked used (for invariant checks).
     pub(crate) fn lanes_mut_marked(&mut self) -> impl Iterator<Item = (&mut L, &mut S, bool)> {
-        let used = *self.used.get_mut();
+        // With `&mut self`, a relaxed load is the plain read `get_mut` is
+        // (loom's atomics have no `get_mut`).
+        let used = self.used.load(Ordering::Relaxed);
         self.lanes.iter_mut().enumerate().map(move |(i, lane)| {
             let (local, shared) = lane.parts_mut();
             (local, shared, used & (1 << i) != 0)
@@ -181,15 +237,12 @@ impl<L, S, F> Lanes<L, S, F> {
 
     /// The lanes, the `used` bits and the fallback, exclusively and apart.
     fn split_mut(&mut self) -> (&mut [Lane<L, S>], u64, (&mut F, &mut S)) {
+        let used = self.used.load(Ordering::Relaxed);
         let fallback = self
             .fallback
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner);
-        (
-            &mut self.lanes,
-            *self.used.get_mut(),
-            (fallback, &mut self.fallback_shared),
-        )
+        (&mut self.lanes, used, (fallback, &mut self.fallback_shared))
     }
 }
 
@@ -278,16 +331,28 @@ impl<L, S> Lanes<L, S> {
             .chain(std::iter::once(fallback))
     }
 
-    /// The lanes marked by [`mark_current`](Self::mark_current), then the
-    /// fallback, exclusively.
-    pub(crate) fn used_mut(&mut self) -> impl Iterator<Item = (&mut L, &mut S)> {
-        let (lanes, used, fallback) = self.split_mut();
+    /// The lanes marked by [`mark_current`](Self::mark_current), each with
+    /// whether its thread has exited (no thread holds its id: the lane may
+    /// give back everything it holds, and is unmarked), then the fallback
+    /// (`false`), exclusively.
+    ///
+    /// An id read as free may be claimed by a new thread at once, but that
+    /// thread reaches this structure only after the `&mut` borrow ends.
+    pub(crate) fn used_mut_exited(&mut self) -> impl Iterator<Item = (&mut L, &mut S, bool)> {
+        let used = self.used.load(Ordering::Relaxed);
+        let exited = used & !ids::held_ids();
+        // Unmarked, but still visited below (through `used`, read before).
+        self.used.fetch_and(!exited, Ordering::Relaxed);
+        let (lanes, _, (fallback, fallback_shared)) = self.split_mut();
         lanes
             .iter_mut()
             .enumerate()
             .filter(move |(i, _)| used & (1 << i) != 0)
-            .map(|(_, lane)| lane.parts_mut())
-            .chain(std::iter::once(fallback))
+            .map(move |(i, lane)| {
+                let (local, shared) = lane.parts_mut();
+                (local, shared, exited & (1 << i) != 0)
+            })
+            .chain(std::iter::once((fallback, fallback_shared, false)))
     }
 }
 

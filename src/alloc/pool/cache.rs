@@ -21,6 +21,8 @@
 
 use std::cell::{Cell, UnsafeCell};
 
+use crate::alloc::lanes::LaneCounter;
+
 /// Idle objects one lane keeps before handing a batch to the shared list.
 pub(super) const LANE_CACHE_MAX: usize = 1024;
 
@@ -61,15 +63,6 @@ impl<T> LaneCache<T> {
         &self.pending
     }
 
-    /// How the pending counts change the cache length the lane's shared
-    /// counters give (wrapping).
-    pub(super) fn pending_cached(&self) -> u64 {
-        self.pending
-            .returns
-            .get()
-            .wrapping_sub(self.pending.hits.get())
-    }
-
     /// Runs `f` on the cache.
     ///
     /// # Safety
@@ -87,24 +80,34 @@ impl<T> LaneCache<T> {
     }
 
     /// An idle object, if the cache has one. Cost: a length load and store,
-    /// one move.
+    /// one move, one counter store. `cached` (the lane's shared mirror of
+    /// the length) follows.
     #[inline(always)]
-    pub(super) fn pop(&self) -> Option<T> {
-        // SAFETY: `pop` runs no user code and never allocates.
-        unsafe { self.with_vec(Vec::pop) }
+    pub(super) fn pop(&self, cached: &LaneCounter) -> Option<T> {
+        // SAFETY: `pop` and a counter store run no user code and never
+        // allocate.
+        unsafe {
+            self.with_vec(|cache| {
+                let value = cache.pop()?;
+                cached.set(cache.len() as u64);
+                Some(value)
+            })
+        }
     }
 
     /// Keeps `value` if the cache holds fewer objects than its units and has
-    /// room without growing; gives it back otherwise.
+    /// room without growing; gives it back otherwise. `cached` follows.
     #[inline(always)]
-    pub(super) fn push_within_units(&self, value: T) -> Result<(), T> {
+    pub(super) fn push_within_units(&self, value: T, cached: &LaneCounter) -> Result<(), T> {
         let units = self.units.get();
         // SAFETY: the push happens only within capacity, so it never
-        // allocates, and moving `value` runs no user code.
+        // allocates, and moving `value` or storing a counter runs no user
+        // code.
         unsafe {
             self.with_vec(|cache| {
                 if cache.len() < units && cache.len() < cache.capacity() {
                     cache.push(value);
+                    cached.set(cache.len() as u64);
                     Ok(())
                 } else {
                     Err(value)
@@ -136,10 +139,12 @@ impl<T> LaneCache<T> {
         unsafe { self.with_vec(std::mem::take) }
     }
 
-    /// Returns a cache moved out by [`take_out`](Self::take_out). A cache
+    /// Returns a cache moved out by [`take_out`](Self::take_out), and sets
+    /// `cached` to its length. A cache
     /// put in meanwhile by a re-entrant call is dropped (its units stay
     /// counted; only a pool used from its own allocator gets here).
-    pub(super) fn put_back(&self, cache: Vec<T>) {
+    pub(super) fn put_back(&self, cache: Vec<T>, cached: &LaneCounter) {
+        cached.set(cache.len() as u64);
         // SAFETY: `mem::replace` neither allocates nor runs user code; the
         // old value is dropped after the borrow ends.
         let stray = unsafe { self.with_vec(|c| std::mem::replace(c, cache)) };
@@ -147,11 +152,11 @@ impl<T> LaneCache<T> {
     }
 
     /// Empties the cache and gives up its units, with exclusive access.
-    /// Returns how many objects it held (now dropped).
-    pub(super) fn clear(&mut self) -> usize {
-        let cache = std::mem::take(self.cache.get_mut());
+    /// Returns the objects it held, for the caller to drop once the pool is
+    /// consistent again (`T::drop` is user code, and may panic).
+    pub(super) fn clear(&mut self) -> Vec<T> {
         *self.units.get_mut() = 0;
-        cache.len()
+        std::mem::take(self.cache.get_mut())
     }
 
     /// The cache's invariants (see the [module docs](self)); panics naming

@@ -107,7 +107,7 @@ impl<'a, T: Send, H: ResetHook<T>> PoolLocal<'a, T, H> {
         let Some(lane) = &self.lane else {
             return self.pool.take();
         };
-        match lane.local.pop() {
+        match lane.local.pop(&lane.shared.cached) {
             Some(value) => {
                 let hits = &lane.local.pending().hits;
                 hits.set(hits.get() + 1);
@@ -130,7 +130,7 @@ impl<'a, T: Send, H: ResetHook<T>> PoolLocal<'a, T, H> {
         self.pool.hook.reset(&mut value);
         let returns = &lane.local.pending().returns;
         returns.set(returns.get() + 1);
-        if let Err(value) = lane.local.push_within_units(value) {
+        if let Err(value) = lane.local.push_within_units(value, &lane.shared.cached) {
             self.pool.put_slow(lane.local, lane.shared, value);
         }
     }

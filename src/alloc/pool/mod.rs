@@ -36,8 +36,13 @@
 //!   the free budget, equal `capacity`;
 //! - each lane caches at most as many objects as it holds units, in a cache
 //!   of capacity at most `LANE_CACHE_MAX`;
-//! - each lane's counters, with the counts its thread's handles have not
-//!   folded in yet, give its cache length (`LaneStats::cached`).
+//! - each lane's `cached` counter is its cache length (so `stats` reads
+//!   lengths, never a difference of counters read at different moments).
+//!
+//! Panics in user code (`create`, the reset hook, `T::drop`) leave these
+//! invariants whole: hooks run before the cache is touched, `create` runs
+//! with nothing leased but what a guard gives back, and objects are dropped
+//! only once the structure around them is consistent.
 
 mod cache;
 mod guard;
@@ -149,7 +154,7 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
         let Some((lane, stats)) = self.lanes.local() else {
             return self.take_fallback();
         };
-        match lane.pop() {
+        match lane.pop(&stats.cached) {
             Some(value) => {
                 stats.hits.add(1);
                 value
@@ -170,7 +175,7 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
             return self.put_fallback(value);
         };
         stats.returns.add(1);
-        if let Err(value) = lane.push_within_units(value) {
+        if let Err(value) = lane.push_within_units(value, &stats.cached) {
             self.put_slow(lane, stats, value);
         }
     }
@@ -179,6 +184,12 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
     #[cold]
     #[inline(never)]
     fn take_slow(&self, lane: &LaneCache<T>, stats: &LaneStats) -> T {
+        // This thread's handles' counts first, so the lane's counters are
+        // whole before this path adds to them.
+        local::fold_pending(lane, stats);
+        // The lane may hold units and objects from here on: a reclaim must
+        // look at it once its thread has exited.
+        self.lanes.mark_current();
         // Units left empty by objects this lane handed out beyond one lease go
         // back to the budget, so a lane that only takes does not hoard them.
         let units = lane.units();
@@ -187,6 +198,13 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
             lane.set_units(self.lease_batch);
         }
         let mut shared = self.lock_shared();
+        if shared.is_empty() {
+            // Before making a new object: the idle objects of exited
+            // threads' lanes.
+            drop(shared);
+            self.reclaim_dead_lanes();
+            shared = self.lock_shared();
+        }
         let n = shared.len().min(LANE_BATCH);
         if n == 0 {
             drop(shared);
@@ -203,10 +221,9 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
         drop(shared);
         // The objects bring their units with them.
         lane.set_units(lane.units() + n);
-        stats.moved_in.add(n as u64);
         let value = cache.pop().expect("n > 0 objects were just moved in");
         stats.hits.add(1);
-        lane.put_back(cache);
+        lane.put_back(cache, &stats.cached);
         if cfg!(debug_assertions) {
             check_lane(lane, stats);
         }
@@ -218,6 +235,9 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
     #[cold]
     #[inline(never)]
     fn put_slow(&self, lane: &LaneCache<T>, stats: &LaneStats, value: T) {
+        // As in `take_slow`: a drop counted below comes after its return.
+        local::fold_pending(lane, stats);
+        self.lanes.mark_current();
         let mut cache = lane.take_out();
         if cache.len() >= LANE_CACHE_MAX {
             let mut shared = self.lock_shared();
@@ -225,10 +245,13 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
             shared.extend(cache.drain(len - LANE_BATCH..));
             // The objects take their units to the shared list.
             lane.set_units(lane.units() - LANE_BATCH);
-            stats.moved_in.add((LANE_BATCH as u64).wrapping_neg());
         }
         if cache.len() >= lane.units() {
-            let leased = self.budget.lease(self.lease_batch);
+            let mut leased = self.budget.lease(self.lease_batch);
+            // Before dropping the object: the units of exited threads' lanes.
+            if leased == 0 && self.reclaim_dead_lanes() > 0 {
+                leased = self.budget.lease(self.lease_batch);
+            }
             lane.set_units(lane.units() + leased);
         }
         let rejected = if cache.len() < lane.units() {
@@ -238,7 +261,7 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
         } else {
             Some(value)
         };
-        lane.put_back(cache);
+        lane.put_back(cache, &stats.cached);
         if let Some(value) = rejected {
             stats.dropped.add(1);
             drop(value); // `T::drop` runs with the cache back in place
@@ -248,10 +271,37 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
         }
     }
 
+    /// Moves the idle objects of exited threads' lanes to the shared list
+    /// (their units with them) and gives their empty units back to the
+    /// budget. Returns how many lanes it emptied. A slow path: before
+    /// creating an object or dropping one.
+    #[cold]
+    #[inline(never)]
+    fn reclaim_dead_lanes(&self) -> usize {
+        self.lanes.reclaim_dead(|lane, stats| {
+            // Counts of a handle the thread leaked (its pin would have kept
+            // the id, so normally none).
+            local::fold_pending(lane, stats);
+            let idle = lane.take_out();
+            stats.cached.set(0);
+            let units = lane.units();
+            lane.set_units(0);
+            self.budget.give_back(units - idle.len());
+            // No user code runs: the objects only move.
+            self.lock_shared().extend(idle);
+            if cfg!(debug_assertions) {
+                check_lane(lane, stats);
+            }
+        })
+    }
+
     /// A thread without a lane takes from the shared list, or creates.
     #[cold]
     #[inline(never)]
     fn take_fallback(&self) -> T {
+        if self.lock_shared().is_empty() {
+            self.reclaim_dead_lanes();
+        }
         let (fallback, stats) = self.lanes.lock_fallback();
         let mut shared = self.lock_shared();
         if let Some(value) = shared.pop() {
@@ -289,20 +339,21 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
     }
 
     /// The pool's counters.
+    ///
+    /// `held` sums the lanes' cache lengths and the shared list's, each read
+    /// once: exact when the pool is quiet. While other threads use it, a
+    /// batch moving between a lane and the shared list may be seen in both
+    /// or in neither, so the sum is held to `capacity`, which no true count
+    /// exceeds.
     pub fn stats(&self) -> PoolStats {
         let mut s = PoolStats {
-            held: self.lock_shared().len(),
             capacity: self.capacity,
             ..PoolStats::default()
         };
-        for lane in self.lanes.all_shared() {
-            lane.add_to(&mut s);
-        }
-        s.held += self
-            .lanes
-            .lane_shared()
-            .map(|lane| lane.cached() as usize)
-            .sum::<usize>();
+        LaneStats::add_all(self.lanes.all_shared(), &mut s);
+        let cached: u64 = self.lanes.lane_shared().map(|lane| lane.cached.get()).sum();
+        let shared = self.lock_shared().len();
+        s.held = (cached as usize).saturating_add(shared).min(self.capacity);
         s
     }
 
@@ -311,8 +362,15 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
     /// do not pay for them. Returns how many were made.
     pub fn prefill(&self, n: usize) -> usize {
         let granted = self.budget.lease(n);
-        // Made before taking the lock: `create` is user code.
+        // Made before taking the lock: `create` is user code. If it panics,
+        // the units leased for objects not yet on the shared list go back
+        // (the objects made so far are dropped by the unwind).
+        let lease = LeaseGuard {
+            budget: &self.budget,
+            units: granted,
+        };
         let made: Vec<T> = (0..granted).map(|_| (self.create)()).collect();
+        std::mem::forget(lease);
         self.lock_shared().extend(made);
         granted
     }
@@ -323,21 +381,28 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
     }
 
     /// Drops every idle object, releasing their memory.
+    ///
+    /// The objects are taken out first and dropped last, once the pool is
+    /// whole again: a `T::drop` that panics leaves an empty pool with its
+    /// whole capacity (the other objects are still dropped by the unwind).
     pub fn clear(&mut self) {
+        let mut idle: Vec<Vec<T>> = Vec::new();
         for (lane, stats) in self.lanes.lanes_mut() {
             // Counts of a handle that was leaked rather than dropped.
             local::fold_pending(lane, stats);
-            let dropped = lane.clear();
-            stats.moved_in.add((dropped as u64).wrapping_neg());
+            idle.push(lane.clear());
+            stats.cached.set(0);
         }
-        self.shared
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
+        idle.push(std::mem::take(
+            self.shared
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner),
+        ));
         self.budget.set(self.capacity);
         if cfg!(debug_assertions) {
             self.check_invariants();
         }
+        drop(idle);
     }
 
     /// The pool's invariants (see the [module docs](self)); panics naming
@@ -363,10 +428,24 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
     }
 }
 
-/// A lane's invariants: its cache's, and its counters give the cache length.
+/// Gives `units` back to the budget if dropped: for a lease whose objects a
+/// panicking `create` never made.
+struct LeaseGuard<'a> {
+    budget: &'a Budget,
+    units: usize,
+}
+
+impl Drop for LeaseGuard<'_> {
+    fn drop(&mut self) {
+        self.budget.give_back(self.units);
+    }
+}
+
+/// A lane's invariants: its cache's, and its `cached` counter is the cache
+/// length.
 fn check_lane<T>(lane: &LaneCache<T>, stats: &LaneStats) {
     lane.check_invariants();
-    let cached = stats.cached().wrapping_add(lane.pending_cached());
+    let cached = stats.cached.get();
     let len = lane.len();
     assert_eq!(
         cached, len as u64,

@@ -10,7 +10,7 @@
 //! the_smallest_fitting_class` and `waste_is_bounded` check both claims for
 //! every size.
 //!
-//! **Alignment.** Chunks are 4096-aligned and slot `k` of a class of size `S`
+//! **Alignment.** Chunks are aligned to their 64 KiB (at least 4096) and slot `k` of a class of size `S`
 //! sits at `k * S`, so it is aligned to the largest power of two dividing `S`.
 //! Every class is a multiple of 16, so alignments up to 16 need nothing more;
 //! a larger alignment moves up to the first class that is a multiple of it
@@ -30,8 +30,10 @@ pub(crate) const MAX_SLOT_BYTES: usize = 4096;
 /// Bytes per chunk: 16 slots of the largest class, 4096 of the smallest.
 pub(crate) const CHUNK_BYTES: usize = 64 * 1024;
 /// Chunk alignment: slots inherit it up to the largest power of two dividing
-/// their class, which is how alignments up to 4 KiB are honoured.
-pub(crate) const CHUNK_ALIGN: usize = 4096;
+/// their class, which is how alignments up to 4 KiB are honoured. The whole
+/// chunk size, so that a slot's chunk is its address with the low bits
+/// masked off (`chunk_map.rs`, how `free` finds a block's class).
+pub(crate) const CHUNK_ALIGN: usize = CHUNK_BYTES;
 
 const _: () = assert!(CHUNK_BYTES.is_multiple_of(CHUNK_ALIGN));
 

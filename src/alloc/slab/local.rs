@@ -132,10 +132,10 @@ impl<'a> SlabLocal<'a> {
     /// not freed since, and is not used after.
     #[inline(always)]
     pub unsafe fn free(&self, ptr: NonNull<u8>, layout: Layout) {
-        match (&self.lane, class_of(layout)) {
+        match (&self.lane, self.slab.slot_class(ptr, layout)) {
             (Some(lane), Some(class)) => {
-                // SAFETY: the caller's promise: a live slot of `class` (its
-                // layout's class) from this slab.
+                // SAFETY: the caller's promise: a live block of this slab,
+                // which the chunk map says is a slot of `class`.
                 let pushed = unsafe { self.slab.put_slot(lane.local, class, ptr) };
                 let count = &self.frees[class];
                 count.set(count.get() + 1);

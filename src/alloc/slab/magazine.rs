@@ -183,6 +183,18 @@ impl Magazine {
         magazine
     }
 
+    /// Whether the magazine was never used (its array is not made yet).
+    pub(super) fn is_unused(&self) -> bool {
+        self.len_and_capacity().1 == 0
+    }
+
+    /// Moves every free slot out, array and all: the magazine is left
+    /// unused (a reclaim of an exited thread's lane).
+    pub(super) fn take_all(&self) -> Vec<NonNull<u8>> {
+        // SAFETY: taking the Vec out does not reach the slab.
+        unsafe { self.with_vec(std::mem::take) }
+    }
+
     /// Returns a magazine moved out by [`take_out`](Self::take_out).
     pub(super) fn put_back(&self, magazine: Vec<NonNull<u8>>) {
         // SAFETY: putting the Vec back does not reach the slab (the empty Vec
@@ -220,6 +232,14 @@ impl Carving {
         // the chunk's allocation (`wrapping_add` only spares an `unsafe`).
         self.end
             .set(chunk.as_ptr().wrapping_add(CHUNK_BYTES / size * size));
+    }
+
+    /// Carves every slot left in the current chunk into `slots`, and ends
+    /// the carving (a reclaim of an exited thread's lane).
+    pub(super) fn carve_all(&self, class: usize, slots: &mut Vec<NonNull<u8>>) {
+        while self.carve(class, slots) {}
+        self.next.set(ptr::null_mut());
+        self.end.set(ptr::null_mut());
     }
 
     /// Carves up to [`CARVE_BATCH`] slots from the current chunk into

@@ -64,7 +64,9 @@
 //! slot of its class. The slow paths check what they touched: a refill or a
 //! hand-over its lane's class, the central list, a new chunk the registry.
 
+mod api2;
 mod central;
+mod chunk_map;
 mod classes;
 mod handle;
 mod local;
@@ -86,14 +88,14 @@ pub use stats::ClassStats;
 
 use self::central::CentralList;
 use self::classes::{NUM_CLASSES, class_of};
-use self::magazine::SlabLane;
+use self::magazine::{MAGAZINE_SLOTS, SlabLane};
 use self::registry::Registry;
 use self::stats::LaneStats;
 use crate::alloc::lanes::Lanes;
 #[cfg(feature = "asan")]
 use crate::alloc::poison;
 use crate::alloc::stamp::Stamp;
-use crate::alloc::{AllocError, Allocator, Stats, dangling};
+use crate::alloc::{AllocError, Allocator, Stats, api2 as rules, dangling};
 
 /// The size-class allocator. See the [module docs](self).
 ///
@@ -149,33 +151,44 @@ impl Slab {
 
     /// Counters per size class.
     pub fn class_stats(&self) -> [ClassStats; NUM_CLASSES] {
-        std::array::from_fn(|class| {
-            let mut s = ClassStats {
-                slot_bytes: SIZE_CLASSES[class],
-                ..ClassStats::default()
-            };
-            for lane in self.lanes.all_shared() {
-                s.allocations += lane.allocs[class].get();
+        let mut s: [ClassStats; NUM_CLASSES] = std::array::from_fn(|class| ClassStats {
+            slot_bytes: SIZE_CLASSES[class],
+            ..ClassStats::default()
+        });
+        // Frees first: every free seen has its allocation seen after it
+        // (`lanes/counters.rs`), so `slots_in_use` is never below zero.
+        for lane in self.lanes.all_shared() {
+            for (class, s) in s.iter_mut().enumerate() {
                 s.frees += lane.frees[class].get();
             }
+        }
+        for lane in self.lanes.all_shared() {
+            for (class, s) in s.iter_mut().enumerate() {
+                s.allocations += lane.allocs[class].get();
+            }
+        }
+        for (class, s) in s.iter_mut().enumerate() {
             s.slots_in_use = s
                 .allocations
                 .saturating_sub(s.frees + self.reclaimed[class]);
-            s
-        })
+        }
+        s
     }
 
     /// Slot bytes of live small blocks plus requested bytes of live large
-    /// ones. Slot bytes, not requested bytes: counting the requested size
-    /// would cost a counter update on every call, and the slot is what the
-    /// block really occupies.
+    /// ones (as resized in place since). Slot bytes, not requested bytes:
+    /// counting the requested size would cost a counter update on every
+    /// call, and the slot is what the block really occupies.
     fn bytes_in_use(&self) -> usize {
-        let small: u64 = self
-            .class_stats()
+        self.small_bytes_in_use(&self.class_stats()) + self.registry.large_bytes_in_use()
+    }
+
+    fn small_bytes_in_use(&self, classes: &[ClassStats; NUM_CLASSES]) -> usize {
+        let small: u64 = classes
             .iter()
             .map(|c| c.slots_in_use * c.slot_bytes as u64)
             .sum();
-        small as usize + self.registry.large_bytes_in_use()
+        small as usize
     }
 
     fn sample_peak(&self) {
@@ -220,6 +233,9 @@ impl Slab {
     #[cold]
     #[inline(never)]
     fn refill(&self, lane: &SlabLane, class: usize) -> Result<NonNull<u8>, AllocError> {
+        // The lane is about to hold slots: a reclaim must look at it once its
+        // thread has exited.
+        self.lanes.mark_current();
         let carving = &lane.carvings[class];
         // The work below (which may allocate) happens on the moved-out Vec.
         let mut magazine = lane.magazines[class].take_out(class);
@@ -229,6 +245,10 @@ impl Slab {
             }
             if self.central[class].take_into(class, &mut magazine) {
                 break Ok(());
+            }
+            // Before a new chunk: the free slots of exited threads' lanes.
+            if self.reclaim_dead_lanes() > 0 {
+                continue;
             }
             match self.registry.acquire_chunk(class) {
                 Ok(chunk) => {
@@ -297,7 +317,11 @@ impl Slab {
     fn hand_over(&self, lane: &SlabLane, class: usize, ptr: NonNull<u8>) {
         let magazine = &lane.magazines[class];
         // The work below happens on the moved-out Vec; a magazine never used
-        // comes out empty, with its array made.
+        // comes out empty, with its array made (and the lane marked: it
+        // holds slots now).
+        if magazine.is_unused() {
+            self.lanes.mark_current();
+        }
         let mut slots = magazine.take_out(class);
         if slots.len() == slots.capacity() {
             let half = slots.len() / 2;
@@ -308,6 +332,32 @@ impl Slab {
         if cfg!(debug_assertions) {
             lane.check_class(class);
         }
+    }
+
+    /// Moves the free slots of exited threads' lanes (their magazines and
+    /// what their carvings had left) to the central lists, where any lane
+    /// finds them. Returns how many lanes it emptied. A slow path: before a
+    /// new chunk.
+    #[cold]
+    #[inline(never)]
+    fn reclaim_dead_lanes(&self) -> usize {
+        self.lanes.reclaim_dead(|lane, _| {
+            for (class, (magazine, carving)) in
+                lane.magazines.iter().zip(&lane.carvings).enumerate()
+            {
+                let mut slots = magazine.take_all();
+                carving.carve_all(class, &mut slots);
+                // Batches of at most half a magazine (the central list's
+                // invariant), so each fits an empty magazine.
+                while !slots.is_empty() {
+                    let n = slots.len().min(MAGAZINE_SLOTS[class] / 2);
+                    self.central[class].put_from(class, &mut slots, n);
+                }
+            }
+            if cfg!(debug_assertions) {
+                lane.check_invariants();
+            }
+        })
     }
 
     /// Zero sizes (a dangling pointer) and large requests (the system).
@@ -323,20 +373,52 @@ impl Slab {
         }
     }
 
+    /// The class of the slot `ptr` points to, when it is a slot of this
+    /// slab that `layout` fits (no larger class, no more alignment than the
+    /// slot's address has): the fast path of every free. The real class, not
+    /// `layout`'s: a block shrunk in place is freed with a smaller layout.
+    ///
+    /// Cost: [`class_of`], the chunk map's lookup (a masked load and a
+    /// compare, `chunk_map.rs`) and an alignment test. `None` sends the free
+    /// to [`free_unclassed`](Self::free_unclassed), which panics on misuse.
+    #[inline(always)]
+    fn slot_class(&self, ptr: NonNull<u8>, layout: Layout) -> Option<usize> {
+        let class = class_of(layout)?;
+        let tag = self.registry.chunk_tag(ptr.addr().get());
+        // `tag` is the slot's class plus one, 0 for no chunk of ours.
+        (tag > class && rules::is_aligned_for(ptr, layout)).then(|| tag - 1)
+    }
+
+    /// Every free that is not a slot `layout` fits: zero sizes, large blocks
+    /// (also those shrunk in place to a small size), and misuse, which
+    /// panics in every build: a slot freed with a layout it cannot hold, a
+    /// pointer this slab did not hand out.
+    ///
     /// # Safety
     ///
-    /// `ptr` came from [`alloc_unclassed`](Self::alloc_unclassed) with
-    /// `layout` and is not used after.
+    /// As [`Allocator::free`], except that a foreign pointer or a wrong
+    /// layout is caught (a panic) rather than undefined behaviour, when the
+    /// pointer is a slot of a slab or was not a live block of this one.
     #[cold]
     #[inline(never)]
+    #[track_caller]
     unsafe fn free_unclassed(&self, ptr: NonNull<u8>, layout: Layout) {
         if layout.size() == 0 {
             self.lanes
                 .with_lane(|_, stats| stats.zero_size_frees.add(1));
-        } else {
-            // SAFETY: the caller's promise; non-zero sizes went to the system.
-            unsafe { self.registry.free_large(ptr, layout) }
+            return;
         }
+        let tag = self.registry.chunk_tag(ptr.addr().get());
+        if tag != 0 {
+            panic!(
+                "Slab::free: {ptr:p} is a {} B slot, but the layout given ({layout:?}) does not \
+                 fit it (wrong layout)",
+                SIZE_CLASSES[tag - 1]
+            );
+        }
+        // SAFETY: the caller's promise; it panics unless `ptr` is a live
+        // large block of this slab that `layout` fits.
+        unsafe { self.registry.free_large(ptr, layout) }
     }
 
     /// The slab's invariants (see the [module docs](self)); panics naming
@@ -396,9 +478,8 @@ unsafe impl Allocator for Slab {
 
     #[inline(always)]
     unsafe fn free(&self, ptr: NonNull<u8>, layout: Layout) {
-        let Some(class) = class_of(layout) else {
-            // SAFETY: the caller's promise: `ptr` came from `alloc(layout)`,
-            // which sent this layout to `alloc_unclassed`.
+        let Some(class) = self.slot_class(ptr, layout) else {
+            // SAFETY: the caller's promise about `ptr` and `layout`.
             return unsafe { self.free_unclassed(ptr, layout) };
         };
         self.lanes.with_lane(|lane, stats| {
@@ -428,31 +509,40 @@ unsafe impl Allocator for Slab {
     }
 
     fn stats(&self) -> Stats {
-        self.sample_peak();
+        // One reading of each counter, in the order that keeps the figures
+        // coherent while other threads work (`lanes/counters.rs`): frees
+        // before allocations (the large ones too), the bytes in use before
+        // the bytes reserved.
+        let large_frees = self.registry.large_frees();
         let mut s = Stats {
             resets: self.resets,
             ..Stats::default()
         };
         for lane in self.lanes.all_shared() {
-            s.allocations += lane.zero_size_allocs.get();
             s.frees += lane.zero_size_frees.get();
-            for class in 0..NUM_CLASSES {
-                s.allocations += lane.allocs[class].get();
-                s.frees += lane.frees[class].get();
-            }
         }
-        let large = self.registry.large_counts();
-        s.allocations += large.allocations;
-        s.frees += large.frees;
-        s.large_allocations = large.allocations;
-        s.bytes_in_use = self.bytes_in_use();
-        s.peak_bytes_in_use = self
+        let classes = self.class_stats();
+        for lane in self.lanes.all_shared() {
+            s.allocations += lane.zero_size_allocs.get();
+        }
+        for c in &classes {
+            s.allocations += c.allocations;
+            s.frees += c.frees;
+        }
+        let large_allocations = self.registry.large_allocations();
+        s.allocations += large_allocations;
+        s.frees += large_frees;
+        s.large_allocations = large_allocations;
+        let large_bytes = self.registry.large_bytes_in_use();
+        let in_use = self.small_bytes_in_use(&classes) + large_bytes;
+        s.bytes_reserved = self.registry.chunk_bytes() + large_bytes;
+        // A slot freed and handed out again between the readings of its
+        // frees and its allocations counts twice: never more than is held.
+        s.bytes_in_use = in_use.min(s.bytes_reserved);
+        let peak = self
             .peak_sampled
-            .load(Ordering::Relaxed)
-            .max(s.bytes_in_use);
-        s.bytes_reserved = self.registry.bytes_reserved();
+            .fetch_max(s.bytes_in_use, Ordering::Relaxed);
+        s.peak_bytes_in_use = peak.max(s.bytes_in_use);
         s
     }
 }
-
-crate::alloc::forward_allocator_api2!(Slab);

@@ -20,9 +20,11 @@
 use std::alloc::Layout;
 use std::collections::HashMap;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use super::chunk_map::ChunkMap;
 #[cfg(debug_assertions)]
 use super::classes::SIZE_CLASSES;
 use super::classes::{CHUNK_ALIGN, CHUNK_BYTES};
@@ -37,6 +39,8 @@ const CHUNK_LAYOUT: Layout = match Layout::from_size_align(CHUNK_BYTES, CHUNK_AL
 #[derive(Default)]
 pub(super) struct Registry {
     inner: Mutex<Inner>,
+    /// Every chunk's address and class, for `free` (lock-free lookups).
+    map: ChunkMap,
     /// `inner.chunks.len()`, readable without the lock.
     chunks: AtomicUsize,
     /// Bytes of live large blocks: the sum of `inner.large`'s sizes.
@@ -53,7 +57,8 @@ struct Inner {
     chunks: Vec<NonNull<u8>>,
     /// Chunks no lane is carving and no slot of which is handed out.
     spare: Vec<NonNull<u8>>,
-    /// Live large allocations by address, with the layout they were made with.
+    /// Live large allocations by address, with the layout they hold now
+    /// (what they were made with, or were resized to by `realloc`).
     large: HashMap<usize, (NonNull<u8>, Layout)>,
     /// Debug builds: chunk start address -> its class and which slots are live.
     #[cfg(debug_assertions)]
@@ -70,22 +75,13 @@ struct ChunkOwner {
     live: Vec<bool>,
 }
 
-/// Counters for requests passed to the system allocator.
-pub(super) struct LargeCounts {
-    pub(super) allocations: u64,
-    pub(super) frees: u64,
-}
-
 impl Registry {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// A chunk for `class`: a spare one, or a new one from the system.
-    pub(super) fn acquire_chunk(
-        &self,
-        #[cfg_attr(not(debug_assertions), allow(unused_variables))] class: usize,
-    ) -> Result<NonNull<u8>, AllocError> {
+    pub(super) fn acquire_chunk(&self, class: usize) -> Result<NonNull<u8>, AllocError> {
         let mut inner = self.lock();
         let chunk = match inner.spare.pop() {
             Some(chunk) => chunk,
@@ -96,10 +92,13 @@ impl Registry {
                     requested: CHUNK_BYTES,
                 })?;
                 inner.chunks.push(chunk);
-                self.chunks.fetch_add(1, Relaxed);
+                // Release, and Acquire in `chunk_bytes`: a reader that sees
+                // a slot's allocation counted sees its chunk.
+                self.chunks.fetch_add(1, Release);
                 chunk
             }
         };
+        self.map.set(chunk.addr().get(), class + 1);
         #[cfg(debug_assertions)]
         inner.owners.insert(
             chunk.addr().get(),
@@ -121,50 +120,119 @@ impl Registry {
         let ptr = NonNull::new(raw).ok_or(AllocError::OutOfMemory {
             requested: layout.size(),
         })?;
-        self.lock().large.insert(ptr.addr().get(), (ptr, layout));
-        self.large_allocs.fetch_add(1, Relaxed);
+        let mut inner = self.lock();
+        inner.large.insert(ptr.addr().get(), (ptr, layout));
+        // Under the lock, so that the counter and the map agree whenever
+        // the lock is free (`check_locked`).
         self.large_bytes.fetch_add(layout.size(), Relaxed);
+        drop(inner);
+        // Release, and Acquire in `large_allocations`: as for lane counters
+        // (`lanes/counters.rs`), a reader that sees a free sees its
+        // allocation.
+        self.large_allocs.fetch_add(1, Release);
         Ok(ptr)
     }
 
+    /// The tag of the chunk holding `addr` (see `chunk_map.rs`): the class
+    /// plus one, or 0 when no chunk of this slab holds it.
+    #[inline(always)]
+    pub(super) fn chunk_tag(&self, addr: usize) -> usize {
+        self.map.tag_of(addr)
+    }
+
+    /// The layout a live large block holds now, or `None` when `ptr` is not
+    /// one.
+    pub(super) fn large_layout(&self, ptr: NonNull<u8>) -> Option<Layout> {
+        self.lock().large.get(&ptr.addr().get()).map(|&(_, l)| l)
+    }
+
+    /// Frees a large block, checked: panics (in every build) when `ptr` is
+    /// not a live large block of this slab, or `layout` does not fit it (a
+    /// larger size or alignment than it holds).
+    ///
     /// # Safety
     ///
-    /// `ptr` came from [`alloc_large`](Self::alloc_large) with `layout` and is
-    /// not used after this call.
+    /// When `ptr` is a live large block of this slab, it is not used after
+    /// this call.
+    #[track_caller]
     pub(super) unsafe fn free_large(&self, ptr: NonNull<u8>, layout: Layout) {
-        let Some((block, made_with)) = self.lock().large.remove(&ptr.addr().get()) else {
-            // Not ours, or freed twice. Debug builds say so; release builds
-            // leave the pointer alone rather than free what is not ours.
-            debug_assert!(
-                false,
-                "Slab::free: {ptr:p} ({layout:?}) was not allocated by this Slab, or was freed twice"
-            );
-            return;
+        let mut inner = self.lock();
+        let addr = ptr.addr().get();
+        let made_with = match inner.large.get(&addr) {
+            Some(&(_, made_with)) if fits(layout, made_with) => made_with,
+            Some(&(_, made_with)) => {
+                drop(inner);
+                panic!(
+                    "Slab::free: {ptr:p} is a block of {made_with:?}, but the layout given                      ({layout:?}) does not fit it"
+                )
+            }
+            None => {
+                drop(inner);
+                foreign_pointer(ptr, layout)
+            }
         };
-        debug_assert_eq!(
-            made_with, layout,
-            "Slab::free: {ptr:p} was allocated with {made_with:?} but freed with {layout:?}"
-        );
-        self.large_frees.fetch_add(1, Relaxed);
+        let (block, _) = inner.large.remove(&addr).expect("found above");
         self.large_bytes.fetch_sub(made_with.size(), Relaxed);
-        // SAFETY: `block` came from `std::alloc::alloc(made_with)` and was still in
-        // the live map, so it is freed exactly once.
+        drop(inner);
+        self.large_frees.fetch_add(1, Release);
+        // SAFETY: `block` came from `std::alloc::alloc(made_with)` (or a
+        // `realloc` to it) and was still in the live map, so it is freed
+        // exactly once.
         unsafe { std::alloc::dealloc(block.as_ptr(), made_with) };
     }
 
-    pub(super) fn large_counts(&self) -> LargeCounts {
-        LargeCounts {
-            allocations: self.large_allocs.load(Relaxed),
-            frees: self.large_frees.load(Relaxed),
+    /// Resizes a live large block to `new_size` bytes with the system's
+    /// `realloc` (same alignment), or `None`, with the block untouched, if
+    /// the system refused.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is a live large block of this slab holding `held`, `new_size`
+    /// is non-zero and, rounded up to `held.align()`, does not overflow
+    /// `isize`; on success, the old pointer is not used after.
+    pub(super) unsafe fn realloc_large(
+        &self,
+        ptr: NonNull<u8>,
+        held: Layout,
+        new_size: usize,
+    ) -> Option<NonNull<u8>> {
+        let mut inner = self.lock();
+        // SAFETY: the caller's promise: the block holds `held`, from
+        // `std::alloc::alloc` or `realloc`; the lock keeps the map in step.
+        let raw = unsafe { std::alloc::realloc(ptr.as_ptr(), held, new_size) };
+        let moved = NonNull::new(raw)?;
+        inner.large.remove(&ptr.addr().get());
+        // SAFETY: `new_size` rounded to `held.align()` fits (the caller's
+        // promise), and `held.align()` is a power of two.
+        let now = unsafe { Layout::from_size_align_unchecked(new_size, held.align()) };
+        inner.large.insert(moved.addr().get(), (moved, now));
+        if new_size >= held.size() {
+            self.large_bytes.fetch_add(new_size - held.size(), Relaxed);
+        } else {
+            self.large_bytes.fetch_sub(held.size() - new_size, Relaxed);
         }
+        Some(moved)
+    }
+
+    /// Large blocks freed one by one, ever. Read it before
+    /// [`large_allocations`](Self::large_allocations): a free seen then has
+    /// its allocation seen.
+    pub(super) fn large_frees(&self) -> u64 {
+        self.large_frees.load(Acquire)
+    }
+
+    /// Large blocks handed out, ever.
+    pub(super) fn large_allocations(&self) -> u64 {
+        self.large_allocs.load(Acquire)
+    }
+
+    /// Bytes of the chunks held.
+    pub(super) fn chunk_bytes(&self) -> usize {
+        self.chunks.load(Acquire) * CHUNK_BYTES
     }
 
     pub(super) fn large_bytes_in_use(&self) -> usize {
         self.large_bytes.load(Relaxed)
-    }
-
-    pub(super) fn bytes_reserved(&self) -> usize {
-        self.chunks.load(Relaxed) * CHUNK_BYTES + self.large_bytes_in_use()
     }
 
     /// Releases every large allocation and makes every chunk spare.
@@ -184,6 +252,7 @@ impl Registry {
         }
         #[cfg(debug_assertions)]
         inner.owners.clear();
+        self.map.make_all_spare();
         if cfg!(debug_assertions) {
             self.check_invariants();
         }
@@ -196,6 +265,8 @@ impl Registry {
     }
 
     fn check_locked(&self, inner: &Inner) {
+        self.map
+            .check_invariants(inner.chunks.iter().map(|c| c.addr().get()));
         let (counted, held) = (self.chunks.load(Relaxed), inner.chunks.len());
         assert_eq!(
             counted, held,
@@ -284,6 +355,24 @@ impl Registry {
             SIZE_CLASSES[class]
         );
     }
+}
+
+/// Whether a block that holds `held` may be freed with `layout`: the
+/// allocator_api2 "fits" rule, as far as the slab can tell (no larger size,
+/// no larger alignment).
+#[inline(always)]
+fn fits(layout: Layout, held: Layout) -> bool {
+    layout.size() <= held.size() && layout.align() <= held.align()
+}
+
+/// Panics for a pointer this slab did not hand out (or no longer holds).
+#[cold]
+#[track_caller]
+pub(super) fn foreign_pointer(ptr: NonNull<u8>, layout: Layout) -> ! {
+    panic!(
+        "Slab::free: {ptr:p} ({layout:?}) was not allocated by this Slab (a foreign pointer, a \
+         block of another Slab, or one freed twice or before a reset)"
+    )
 }
 
 #[cfg(debug_assertions)]

@@ -1,0 +1,230 @@
+//! `Slab`: raw blocks of every size class and of the large (> 4 KiB) path,
+//! `allocator_api2` grow and shrink across classes and into and out of the
+//! large path, frees on another thread, `SlabSlice` handles, resets; checked
+//! against a model of the live blocks and of `bytes_in_use`.
+//!
+//! Held back (known defects, see `tests/defects.rs`; enable once fixed):
+//! - exact `allocations == frees` bookkeeping: a shrink to size zero counts
+//!   an allocation that is never freed (defect 7);
+//! - frees of foreign pointers or with a wrong layout: release builds do not
+//!   detect them (defect 6), they would corrupt a free list;
+//! - stats read while another thread works (defect 2).
+
+#![no_main]
+
+use std::alloc::Layout;
+
+use allocator_api2::alloc::Allocator as _;
+use arbitrary::Arbitrary;
+use framemem::{Allocator, SIZE_CLASSES, Slab, SlabSlice};
+use framemem_fuzz::{Block, Live, layout};
+use libfuzzer_sys::fuzz_target;
+
+#[derive(Arbitrary, Debug)]
+enum Op {
+    Alloc {
+        size: u16,
+        align_log: u8,
+    },
+    Free {
+        which: u8,
+    },
+    /// Freed by a short-lived thread (which then exits).
+    FreeElsewhere {
+        which: u8,
+    },
+    Grow {
+        which: u8,
+        extra: u16,
+        align_log: u8,
+    },
+    Shrink {
+        which: u8,
+        keep: u16,
+        align_log: u8,
+    },
+    Slice {
+        len: u8,
+    },
+    FreeSlice {
+        which: u8,
+    },
+    Reset,
+    Stats,
+}
+
+/// Alignments up to 8 KiB: past the largest slot, into the large path.
+const MAX_ALIGN_LOG: u8 = 13;
+
+/// The bytes a block occupies, as the slab counts them: its slot for a size
+/// class, the request for the large path, nothing for a zero size.
+/// A resized block's new charge: its old one plus what the resize changed
+/// `bytes_in_use` by. It must hold the new size, and be no more than the
+/// larger of the old charge (the block kept) and a fresh block's (moved).
+fn recharge(old: usize, before: usize, after: usize, new: Layout) -> usize {
+    let charge = (old + after)
+        .checked_sub(before)
+        .expect("a resize freed more than the block was charged");
+    assert!(
+        new.size() <= charge && charge <= old.max(charged(new)),
+        "{new:?} charged {charge} B after a resize (was {old} B)"
+    );
+    charge
+}
+
+fn charged(l: Layout) -> usize {
+    if l.size() == 0 {
+        return 0;
+    }
+    if l.size() > 4096 || l.align() > 4096 {
+        return l.size();
+    }
+    *SIZE_CLASSES
+        .iter()
+        .find(|&&c| c >= l.size() && c % l.align() == 0)
+        .expect("every layout up to 4 KiB has a class")
+}
+
+struct SendBlock(Block);
+// SAFETY: the block is owned by whoever holds it.
+unsafe impl Send for SendBlock {}
+
+fuzz_target!(|ops: Vec<Op>| {
+    let mut slab = Slab::new();
+    let mut live = Live::default();
+    // Per live block (same order as `live.blocks`), the bytes the slab
+    // charges it: its slot, or its size on the large path. A resize in
+    // place keeps the slot (a shrink across classes too), so the charge
+    // follows the block, not its current layout.
+    let mut charges: Vec<usize> = Vec::new();
+    let mut slices: Vec<(SlabSlice<u16>, u16)> = Vec::new();
+    let mut resets = 0u64;
+    for op in ops {
+        match op {
+            Op::Alloc { size, align_log } => {
+                if !live.has_room() {
+                    continue;
+                }
+                let l = layout(size.into(), align_log, MAX_ALIGN_LOG);
+                let p = Allocator::alloc(&slab, l).expect("the slab has no limit");
+                live.add(p, l);
+                charges.push(charged(l));
+            }
+            Op::Free { which } => {
+                if let Some(i) = live.pick(which) {
+                    let b = live.take(i);
+                    charges.swap_remove(i);
+                    // SAFETY: a live block of this slab, with its layout.
+                    unsafe { Allocator::free(&slab, b.ptr, b.layout) };
+                }
+            }
+            Op::FreeElsewhere { which } => {
+                if let Some(i) = live.pick(which) {
+                    let b = SendBlock(live.take(i));
+                    charges.swap_remove(i);
+                    let slab = &slab;
+                    std::thread::scope(|s| {
+                        s.spawn(move || {
+                            let b = b;
+                            // SAFETY: a live block of this slab, with its layout.
+                            unsafe { Allocator::free(slab, b.0.ptr, b.0.layout) };
+                        });
+                    });
+                }
+            }
+            Op::Grow {
+                which,
+                extra,
+                align_log,
+            } => {
+                let Some(i) = live.pick(which) else { continue };
+                let old = live.blocks[i].layout;
+                let new = layout(old.size() + usize::from(extra), align_log, MAX_ALIGN_LOG);
+                let before = slab.stats().bytes_in_use;
+                // SAFETY: a live block with its layout; `new` is no smaller.
+                let p = unsafe { (&slab).grow(live.blocks[i].ptr, old, new) }
+                    .expect("the slab has no limit");
+                live.replace(i, p.cast(), new, old.size());
+                charges[i] = recharge(charges[i], before, slab.stats().bytes_in_use, new);
+            }
+            Op::Shrink {
+                which,
+                keep,
+                align_log,
+            } => {
+                let Some(i) = live.pick(which) else { continue };
+                let old = live.blocks[i].layout;
+                let size = usize::from(keep).min(old.size());
+                let new = layout(size, align_log, MAX_ALIGN_LOG);
+                let before = slab.stats().bytes_in_use;
+                // SAFETY: a live block with its layout; `new` is no larger.
+                let p = unsafe { (&slab).shrink(live.blocks[i].ptr, old, new) }
+                    .expect("a shrink must not fail");
+                if new.size() == 0 {
+                    // A shrink to nothing frees the block (as std's `Global`
+                    // does): gone, not to be freed again.
+                    live.blocks.swap_remove(i); // freed: no contents to check
+                    assert_eq!(before - slab.stats().bytes_in_use, charges.swap_remove(i));
+                    continue;
+                }
+                live.replace(i, p.cast(), new, size);
+                charges[i] = recharge(charges[i], before, slab.stats().bytes_in_use, new);
+            }
+            Op::Slice { len } => {
+                let values: Vec<u16> = (0..u16::from(len)).collect();
+                slices.push((slab.alloc_slice_copy(&values), u16::from(len)));
+            }
+            Op::FreeSlice { which } => {
+                if !slices.is_empty() {
+                    let (s, len) = slices.swap_remove(which as usize % slices.len());
+                    assert!(slab.get(&s).iter().copied().eq(0..len));
+                    assert!(slab.free_slice(s), "a live slice was not freed");
+                }
+            }
+            Op::Reset => {
+                live.check_all();
+                for (s, len) in &slices {
+                    assert!(slab.get(s).iter().copied().eq(0..*len));
+                }
+                slab.reset();
+                resets += 1;
+                live = Live::default();
+                charges.clear();
+                for (s, _) in slices.drain(..) {
+                    assert!(slab.try_get(&s).is_none(), "a slice survived the reset");
+                    assert!(!slab.free_slice(s), "a stale slice was freed");
+                }
+                assert_eq!(slab.stats().bytes_in_use, 0);
+            }
+            Op::Stats => {
+                live.check_all();
+                let model: usize = charges.iter().sum::<usize>()
+                    + slices
+                        .iter()
+                        .map(|(s, _)| charged(Layout::array::<u16>(s.len()).unwrap()))
+                        .sum::<usize>();
+                let s = slab.stats();
+                assert_eq!(s.bytes_in_use, model, "{s:?}");
+                assert!(s.bytes_in_use <= s.peak_bytes_in_use, "{s:?}");
+                assert!(s.bytes_in_use <= s.bytes_reserved, "{s:?}");
+                assert!(s.frees <= s.allocations, "{s:?}");
+                assert_eq!(s.resets, resets);
+                let classes = slab.class_stats();
+                let slots: usize = classes
+                    .iter()
+                    .map(|c| c.slots_in_use as usize * c.slot_bytes)
+                    .sum();
+                assert!(slots <= s.bytes_in_use, "{classes:?} vs {s:?}");
+            }
+        }
+    }
+    live.check_all();
+    for b in live.blocks.drain(..) {
+        // SAFETY: a live block of this slab, with its layout.
+        unsafe { Allocator::free(&slab, b.ptr, b.layout) };
+    }
+    for (s, _) in slices {
+        assert!(slab.free_slice(s));
+    }
+    assert_eq!(slab.stats().bytes_in_use, 0);
+});

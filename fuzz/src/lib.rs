@@ -1,0 +1,140 @@
+//! The model the raw-memory fuzz targets share: the live blocks, each filled
+//! with its own byte pattern, so that a lost or overwritten byte, a
+//! misaligned block or two live blocks that overlap are caught at once.
+
+use std::alloc::Layout;
+use std::ptr::NonNull;
+
+/// Live blocks kept at most, so that each check stays cheap.
+pub const MAX_LIVE: usize = 256;
+
+/// One live block and the pattern it holds.
+#[derive(Debug)]
+pub struct Block {
+    pub ptr: NonNull<u8>,
+    pub layout: Layout,
+    pub tag: u8,
+}
+
+/// Byte `i` of a block tagged `tag`.
+fn byte(tag: u8, i: usize) -> u8 {
+    tag ^ (i as u8).wrapping_mul(31)
+}
+
+/// A layout from fuzz input: `size` bytes, alignment `2^(align_log % max_log)`.
+pub fn layout(size: usize, align_log: u8, max_log: u8) -> Layout {
+    Layout::from_size_align(size, 1 << (align_log % (max_log + 1))).unwrap()
+}
+
+/// Every live block of one allocator.
+#[derive(Debug, Default)]
+pub struct Live {
+    pub blocks: Vec<Block>,
+    next_tag: u8,
+}
+
+impl Live {
+    /// Checks that a block just handed out is aligned and overlaps no live
+    /// block, then fills it with a new pattern and records it.
+    pub fn add(&mut self, ptr: NonNull<u8>, layout: Layout) {
+        self.check_fresh(ptr, layout, None);
+        self.next_tag = self.next_tag.wrapping_add(1);
+        let block = Block {
+            ptr,
+            layout,
+            tag: self.next_tag,
+        };
+        fill(&block, 0);
+        self.blocks.push(block);
+    }
+
+    /// Checks `ptr` for `layout`: aligned, and disjoint from every live block
+    /// but `except` (the block it replaces, in a grow or shrink).
+    pub fn check_fresh(&self, ptr: NonNull<u8>, layout: Layout, except: Option<usize>) {
+        let addr = ptr.as_ptr().addr();
+        assert_eq!(
+            addr % layout.align(),
+            0,
+            "{ptr:p} is not aligned for {layout:?}"
+        );
+        if layout.size() == 0 {
+            return;
+        }
+        for (i, b) in self.blocks.iter().enumerate() {
+            if Some(i) == except || b.layout.size() == 0 {
+                continue;
+            }
+            let other = b.ptr.as_ptr().addr();
+            assert!(
+                addr + layout.size() <= other || other + b.layout.size() <= addr,
+                "{ptr:p} ({layout:?}) overlaps the live block {:p} ({:?})",
+                b.ptr,
+                b.layout
+            );
+        }
+    }
+
+    /// The index of a live block picked by fuzz input, if any is live.
+    pub fn pick(&self, i: u8) -> Option<usize> {
+        (!self.blocks.is_empty()).then(|| i as usize % self.blocks.len())
+    }
+
+    /// Checks and removes block `i`.
+    pub fn take(&mut self, i: usize) -> Block {
+        let block = self.blocks.swap_remove(i);
+        check(&block, block.layout.size());
+        block
+    }
+
+    /// Checks every live block.
+    pub fn check_all(&self) {
+        for b in &self.blocks {
+            check(b, b.layout.size());
+        }
+    }
+
+    /// Requested bytes of the live blocks.
+    pub fn bytes(&self) -> usize {
+        self.blocks.iter().map(|b| b.layout.size()).sum()
+    }
+
+    /// Whether another block may be added.
+    pub fn has_room(&self) -> bool {
+        self.blocks.len() < MAX_LIVE
+    }
+
+    /// Replaces block `i` after a grow or shrink: checks that the first
+    /// `kept` bytes moved with it, then fills the rest of the new layout.
+    pub fn replace(&mut self, i: usize, ptr: NonNull<u8>, layout: Layout, kept: usize) {
+        self.check_fresh(ptr, layout, Some(i));
+        let b = &mut self.blocks[i];
+        b.ptr = ptr;
+        b.layout = layout;
+        check(b, kept);
+        fill(b, kept);
+    }
+}
+
+/// Writes block `b`'s pattern from byte `from` on.
+pub fn fill(b: &Block, from: usize) {
+    for i in from..b.layout.size() {
+        // SAFETY: `i` is inside the live block.
+        unsafe { b.ptr.as_ptr().add(i).write(byte(b.tag, i)) };
+    }
+}
+
+/// Checks the first `len` bytes of block `b`.
+pub fn check(b: &Block, len: usize) {
+    // SAFETY: the first `len <= size` bytes of a live, filled block.
+    let bytes = unsafe { std::slice::from_raw_parts(b.ptr.as_ptr(), len) };
+    for (i, &x) in bytes.iter().enumerate() {
+        assert_eq!(
+            x,
+            byte(b.tag, i),
+            "byte {i} of {:p} ({:?}, tag {}) was overwritten",
+            b.ptr,
+            b.layout,
+            b.tag
+        );
+    }
+}

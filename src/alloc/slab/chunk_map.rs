@@ -1,0 +1,240 @@
+//! [`ChunkMap`]: which chunks are this slab's, and which class each serves,
+//! readable from any thread without a lock. How `free` learns a block's real
+//! class (a block shrunk in place is freed with a smaller layout than its
+//! slot's) and catches, in every build, a pointer of another slab and a
+//! layout its slot cannot hold.
+//!
+//! Chunks are aligned to their size, so a block's chunk is its address with
+//! the low 16 bits masked off. The map is an open-addressed table of those
+//! chunk addresses, indexed by the chunk number's low bits (chunks from one
+//! allocator are mostly consecutive, so they spread without hashing),
+//! linear probing. An entry is the chunk address with its *tag* in the low
+//! bits: the class plus one, or 0 for a spare chunk. Empty entries are 0.
+//!
+//! Cost of a lookup (every `free`): the table pointer, a shift, a mask, one
+//! entry load and a compare, a second compare and load only on a collision
+//! (the table is at most half full).
+//!
+//! Threads: entries and tables are written only under the registry's lock.
+//! A table that grows is copied into one twice its size, published with a
+//! `Release` store (lookups load it with `Acquire`, so they see the copied
+//! entries), and kept until the map drops, since a lookup may still be
+//! reading it. A lookup for a live block always finds its chunk and current
+//! tag: both were written before the block was handed out, which happened
+//! before the free that looks them up.
+//!
+//! Invariants ([`ChunkMap::check_invariants`]): every chunk of the registry
+//! has exactly one entry; tables are at most half full.
+
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use super::classes::CHUNK_BYTES;
+
+/// The bits of an entry below a chunk address: the tag.
+const TAG_MASK: usize = CHUNK_BYTES - 1;
+/// log2 of [`CHUNK_BYTES`]: chunk address to chunk number.
+const CHUNK_SHIFT: u32 = CHUNK_BYTES.trailing_zeros();
+/// Entries of the first table: 16 chunks (1 MiB) before the first growth.
+const FIRST_CAPACITY: usize = 32;
+
+const _: () = assert!(CHUNK_BYTES.is_power_of_two());
+
+/// The chunks of one slab and their classes. See the [module docs](self).
+pub(super) struct ChunkMap {
+    /// The current table; never null: the last of `tables`.
+    current: AtomicPtr<Table>,
+    /// Every table made, the current one last: the old ones are kept for
+    /// lookups that still read them, and freed when the map drops.
+    tables: Mutex<Tables>,
+    /// Entries in the current table (chunks mapped).
+    len: AtomicUsize,
+}
+
+/// Tables from `Box::into_raw`, each freed once, in `Drop`.
+struct Tables(Vec<*mut Table>);
+
+// SAFETY: the tables are plain heap memory of atomics, owned by the map and
+// not tied to any thread.
+unsafe impl Send for Tables {}
+
+struct Table {
+    /// `entries.len() - 1`; `entries.len()` is a power of two.
+    mask: usize,
+    entries: Box<[AtomicUsize]>,
+}
+
+impl Table {
+    fn with_capacity(capacity: usize) -> Box<Self> {
+        debug_assert!(capacity.is_power_of_two());
+        Box::new(Self {
+            mask: capacity - 1,
+            entries: (0..capacity).map(|_| AtomicUsize::new(0)).collect(),
+        })
+    }
+
+    /// The tag of `chunk`, searched past its home entry `home` (taken by
+    /// another chunk): linear probing, off the fast path.
+    #[cold]
+    #[inline(never)]
+    fn probe(&self, chunk: usize, home: usize) -> usize {
+        let entry = self.entries[self.slot_of_from(chunk, home)].load(Ordering::Relaxed);
+        entry & TAG_MASK
+    }
+
+    /// The index of `chunk`'s entry, or of the empty entry where it goes.
+    fn slot_of(&self, chunk: usize) -> usize {
+        self.slot_of_from(chunk, (chunk >> CHUNK_SHIFT) & self.mask)
+    }
+
+    /// [`slot_of`](Self::slot_of), searching from index `i` on.
+    fn slot_of_from(&self, chunk: usize, mut i: usize) -> usize {
+        loop {
+            let entry = self.entries[i].load(Ordering::Relaxed);
+            if entry == 0 || entry & !TAG_MASK == chunk {
+                return i;
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+}
+
+impl Default for ChunkMap {
+    fn default() -> Self {
+        let first = Box::into_raw(Table::with_capacity(FIRST_CAPACITY));
+        Self {
+            current: AtomicPtr::new(first),
+            tables: Mutex::new(Tables(vec![first])),
+            len: AtomicUsize::new(0),
+        }
+    }
+}
+
+impl Drop for ChunkMap {
+    fn drop(&mut self) {
+        for &table in &self
+            .tables
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .0
+        {
+            // SAFETY: each came from `Box::into_raw` and is freed once; with
+            // `&mut self` no lookup reads it any more.
+            drop(unsafe { Box::from_raw(table) });
+        }
+    }
+}
+
+impl ChunkMap {
+    fn lock(&self) -> MutexGuard<'_, Tables> {
+        self.tables.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The newest table, while `tables` is locked (or borrowed mutably).
+    fn newest(tables: &Tables) -> &Table {
+        let table = *tables.0.last().expect("the map always has a table");
+        // SAFETY: a table from `Box::into_raw`, freed only when the map
+        // drops; the borrow of `tables` keeps the map alive.
+        unsafe { &*table }
+    }
+
+    /// The tag of the chunk holding address `addr`: the class plus one, or 0
+    /// when it is not a chunk of this slab (or a spare one). Any address
+    /// will do: only the map is read, never the memory at `addr`.
+    #[inline(always)]
+    pub(super) fn tag_of(&self, addr: usize) -> usize {
+        // SAFETY: `current` always points to a table in `tables`, which are
+        // kept until the map drops, and `&self` outlives this call.
+        let table = unsafe { &*self.current.load(Ordering::Acquire) };
+        let chunk = addr & !TAG_MASK;
+        let i = (chunk >> CHUNK_SHIFT) & table.mask;
+        // SAFETY: `i <= mask`, and `entries.len() == mask + 1`.
+        let entry = unsafe { table.entries.get_unchecked(i) }.load(Ordering::Relaxed);
+        // Also right for `chunk == 0` (an address below 64 KiB, never a
+        // chunk): it meets an empty entry, whose tag is 0.
+        if entry & !TAG_MASK == chunk {
+            return entry & TAG_MASK;
+        }
+        if entry == 0 {
+            return 0;
+        }
+        table.probe(chunk, i)
+    }
+
+    /// Maps `chunk` (a new chunk's address) with `tag`, or sets the tag of a
+    /// chunk already mapped. Only under the registry's lock.
+    pub(super) fn set(&self, chunk: usize, tag: usize) {
+        debug_assert!(chunk & TAG_MASK == 0 && chunk != 0 && tag <= TAG_MASK);
+        let mut tables = self.lock();
+        let table = Self::newest(&tables);
+        let i = table.slot_of(chunk);
+        if table.entries[i].load(Ordering::Relaxed) != 0 {
+            table.entries[i].store(chunk | tag, Ordering::Relaxed);
+            return;
+        }
+        let len = self.len.load(Ordering::Relaxed) + 1;
+        if len * 2 > table.entries.len() {
+            let mut bigger = Table::with_capacity(table.entries.len() * 2);
+            for entry in table.entries.iter() {
+                let entry = entry.load(Ordering::Relaxed);
+                if entry != 0 {
+                    let j = bigger.slot_of(entry & !TAG_MASK);
+                    *bigger.entries[j].get_mut() = entry;
+                }
+            }
+            let j = bigger.slot_of(chunk);
+            *bigger.entries[j].get_mut() = chunk | tag;
+            let published = Box::into_raw(bigger);
+            tables.0.push(published);
+            // Release: a lookup that loads this table sees its entries.
+            self.current.store(published, Ordering::Release);
+        } else {
+            table.entries[i].store(chunk | tag, Ordering::Relaxed);
+        }
+        self.len.store(len, Ordering::Relaxed);
+    }
+
+    /// Marks every chunk spare (a reset), with exclusive access.
+    pub(super) fn make_all_spare(&mut self) {
+        let tables = self
+            .tables
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        for entry in Self::newest(tables).entries.iter() {
+            let chunk = entry.load(Ordering::Relaxed) & !TAG_MASK;
+            entry.store(chunk, Ordering::Relaxed);
+        }
+    }
+
+    /// The map's invariants against `chunks`, the registry's chunk
+    /// addresses; panics naming the values when one is broken.
+    pub(super) fn check_invariants(&self, chunks: impl Iterator<Item = usize>) {
+        let tables = self.lock();
+        let table = Self::newest(&tables);
+        let current = self.current.load(Ordering::Relaxed);
+        assert!(
+            std::ptr::eq(current, table),
+            "slab chunk map: the current table is not the newest"
+        );
+        let mut n = 0;
+        for chunk in chunks {
+            let entry = table.entries[table.slot_of(chunk)].load(Ordering::Relaxed);
+            assert!(
+                entry & !TAG_MASK == chunk && entry != 0,
+                "slab chunk map: chunk {chunk:#x} is not mapped"
+            );
+            n += 1;
+        }
+        let (len, capacity) = (self.len.load(Ordering::Relaxed), table.entries.len());
+        let mapped = table
+            .entries
+            .iter()
+            .filter(|e| e.load(Ordering::Relaxed) != 0)
+            .count();
+        assert!(
+            len == n && mapped == n && len * 2 <= capacity,
+            "slab chunk map: {mapped} entries ({len} counted) for {n} chunks in a table of \
+             {capacity}"
+        );
+    }
+}
