@@ -27,9 +27,11 @@ use std::fmt;
 pub const WINDOW_FRAMES: usize = 60;
 
 /// How far above the window's peak demand held memory may stay before it
-/// is trimmed: 1.25x, the bound within which the issue that asked for this
-/// counts memory as "back to steady state". Bumpalo's chunks double, so a
-/// tighter bound would trim a steady arena whose last chunk is half empty.
+/// is trimmed, by default: 1.25x, the bound within which the issue that
+/// asked for this counts memory as "back to steady state". Where demand
+/// and holdings differ by construction, pass a larger one
+/// ([`TrimPolicy::with_slack`]): bumpalo's chunks double, so a steady arena
+/// holds up to twice what it uses.
 pub const SLACK: f64 = 1.25;
 
 /// The peak demand of the last [`WINDOW_FRAMES`] frames, and whether what
@@ -42,16 +44,25 @@ pub struct TrimPolicy {
     next: usize,
     /// Frames recorded, up to `WINDOW_FRAMES`.
     filled: usize,
+    /// Held may be this many times the recent peak before a trim.
+    slack: f64,
 }
 
 impl TrimPolicy {
     /// A policy that has seen no frame: it trims nothing until it has seen
     /// a full window.
     pub const fn new() -> Self {
+        Self::with_slack(SLACK)
+    }
+
+    /// A policy that lets held memory stay up to `slack` times the recent
+    /// peak demand (at least 1).
+    pub const fn with_slack(slack: f64) -> Self {
         Self {
             demand: [0; WINDOW_FRAMES],
             next: 0,
             filled: 0,
+            slack: if slack < 1.0 { 1.0 } else { slack },
         }
     }
 
@@ -72,14 +83,14 @@ impl TrimPolicy {
     }
 
     /// What to keep when `held` is held: `Some(recent peak)` when `held`
-    /// exceeds it by more than [`SLACK`] and a whole window has been seen;
+    /// exceeds it by more than the slack and a whole window has been seen;
     /// `None` to keep everything.
     pub fn keep(&self, held: u64) -> Option<u64> {
         if self.filled < WINDOW_FRAMES {
             return None;
         }
         let peak = self.recent_peak();
-        (held as f64 > peak as f64 * SLACK).then_some(peak)
+        (held as f64 > peak as f64 * self.slack).then_some(peak)
     }
 }
 

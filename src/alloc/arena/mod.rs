@@ -69,6 +69,7 @@ pub use local::ArenaLocal;
 use self::lane::{ArenaLane, ChunkBudget, LaneStats};
 use crate::alloc::lanes::Lanes;
 use crate::alloc::stamp::Stamp;
+use crate::alloc::trim::TrimPolicy;
 use crate::alloc::{AllocError, Allocator, Stats};
 
 /// A frame arena. See the [module docs](self) for the design.
@@ -96,7 +97,17 @@ pub struct Arena {
     /// The largest `bytes_in_use` at any reset so far.
     peak_at_resets: usize,
     resets: u64,
+    /// When a reset gives the lanes' chunks back (`alloc/trim.rs`): a
+    /// bumpalo reset keeps the largest chunk, so without this one spike
+    /// frame pins its memory for the rest of the run.
+    trim: TrimPolicy,
 }
+
+/// How many times the recent peak of bytes in use an arena may hold before
+/// a reset gives its chunks back: bumpalo doubles its chunks, so a steady
+/// lane holds up to 2x what it uses, plus a chunk per lane that two threads
+/// fill unevenly; 3x trims only what a spike left.
+const ARENA_TRIM_SLACK: f64 = 3.0;
 
 impl Arena {
     /// An arena without a byte limit. It holds no memory until the first
@@ -122,6 +133,7 @@ impl Arena {
             budget: ChunkBudget::new(limit),
             stamp: Stamp::next(),
             peak_at_resets: 0,
+            trim: TrimPolicy::with_slack(ARENA_TRIM_SLACK),
             resets: 0,
         }
     }
@@ -220,6 +232,15 @@ unsafe impl Allocator for Arena {
             };
         }
         self.peak_at_resets = self.peak_at_resets.max(in_use);
+        // Held far above what the recent frames used (a spike's chunk):
+        // give every chunk back; the next frames grow what they need again.
+        self.trim.record(in_use as u64);
+        if self.trim.keep(held as u64).is_some() {
+            held = 0;
+            for (lane, stats, _) in self.lanes.used_mut_exited() {
+                lane.release_all(stats);
+            }
+        }
         self.budget.reset(held);
         self.stamp = Stamp::next();
         self.resets += 1;

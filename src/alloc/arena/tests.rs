@@ -243,3 +243,27 @@ fn reset_releases_the_chunks_of_an_exited_thread() {
     arena.check_invariants();
     assert!(arena.alloc(block).is_ok());
 }
+
+#[test]
+fn a_spike_s_chunk_goes_back_a_window_after_the_spike() {
+    use crate::alloc::trim::WINDOW_FRAMES;
+    let mut arena = Arena::new();
+    let frame = |arena: &mut Arena, bytes: usize| {
+        arena.alloc_slice_fill_with(bytes, |i| i as u8);
+        arena.reset();
+    };
+    for _ in 0..WINDOW_FRAMES {
+        frame(&mut arena, 1024);
+    }
+    let steady = arena.stats().bytes_reserved;
+    frame(&mut arena, 8 << 20); // the spike: bumpalo keeps its 8 MiB chunk
+    assert!(arena.stats().bytes_reserved >= 8 << 20);
+    for _ in 0..WINDOW_FRAMES {
+        frame(&mut arena, 1024);
+    }
+    let after = arena.stats().bytes_reserved;
+    assert!(
+        after <= steady.max(64 << 10),
+        "still {after} bytes held a window after the spike (steady: {steady})"
+    );
+}

@@ -115,11 +115,14 @@ impl FrameMemory for FrameVecMemory {
 
     fn scratch<T: ScratchItem>(&self, capacity: usize) -> KeptVec<'_, T> {
         let v = KeptVec::take(T::kept(&self.scratch), capacity);
-        let bytes = v.capacity() * std::mem::size_of::<T>();
-        self.bytes.add(bytes);
-        // Single writer (the collide system), as for `FrameBytes`.
+        self.bytes.add(v.capacity() * std::mem::size_of::<T>());
+        // The demand is what was asked for, not the capacity a kept vector
+        // happens to have (a spike's vectors would make every later frame
+        // look like a spike). Single writer (the collide system), as for
+        // `FrameBytes`.
         let taken = self.scratch_frame.load(Relaxed);
-        self.scratch_frame.store(taken + bytes, Relaxed);
+        self.scratch_frame
+            .store(taken + capacity * std::mem::size_of::<T>(), Relaxed);
         v
     }
 

@@ -6,7 +6,7 @@ use bevy_ecs::component::Component;
 use bevy_ecs::resource::Resource;
 use glam::Vec3;
 
-use crate::alloc::{Pool, Pooled};
+use crate::alloc::{Pool, Pooled, TrimPolicy};
 use crate::sim::memory::frame_bytes::FrameBytes;
 use crate::sim::memory::frame_memory::{FrameMemory, MemoryFigures, MemoryPlan};
 use crate::sim::memory::scratch::{PoolScratch, ScratchItem};
@@ -21,6 +21,11 @@ pub struct PoolMemory {
     /// New trails get this capacity, so a recycled one never has to grow.
     trail_capacity: usize,
     bytes: FrameBytes,
+    /// Trails taken so far (the pool's hits and misses), to see each
+    /// frame's demand.
+    taken: u64,
+    /// When the idle trails a spike left go back to the system.
+    trim: TrimPolicy,
 }
 
 /// A pooled trail: a `Vec` that goes back to the pool before despawn.
@@ -46,6 +51,8 @@ impl FrameMemory for PoolMemory {
             scratch: PoolScratch::new(),
             trail_capacity: plan.max_trail_len,
             bytes: FrameBytes::default(),
+            taken: 0,
+            trim: TrimPolicy::new(),
         }
     }
 
@@ -85,6 +92,17 @@ impl FrameMemory for PoolMemory {
 
     fn end_frame(&mut self) {
         self.bytes.end_frame();
+        // A frame's demand is the trails it took; idle trails beyond what
+        // the recent frames took are a spike's leftovers (`TrimPolicy`).
+        // `Pool::clear` drops every idle trail, not just the surplus: the
+        // next frame makes its trails again, once.
+        let stats = self.trails.stats();
+        let taken = stats.hits + stats.misses;
+        self.trim.record(taken.saturating_sub(self.taken));
+        self.taken = taken;
+        if self.trim.keep(stats.held as u64).is_some() {
+            self.trails.clear();
+        }
     }
 
     fn figures(&self) -> MemoryFigures {
