@@ -376,11 +376,31 @@ impl Slab {
     /// Cost: [`class_of`], the chunk map's lookup (a masked load and a
     /// compare, `chunk_map.rs`) and an alignment test. `None` sends the free
     /// to [`free_unclassed`](Self::free_unclassed), which panics on misuse.
+    ///
+    /// The common case (a slot of the layout's own class, its chunk at its
+    /// home entry in the map) is one compare of the entry with the value it
+    /// must have, and returns `class` itself, not the loaded tag: the lookup
+    /// is then only a predicted branch, and the magazine the free pushes to
+    /// does not wait for the load (an alloc and free of one slot in a loop,
+    /// `pair_64B`, went from +5.5 ns to no measurable cost). No alignment
+    /// test there: the slots of the layout's class are aligned for it.
     #[inline(always)]
     fn slot_class(&self, ptr: NonNull<u8>, layout: Layout) -> Option<usize> {
         let class = class_of(layout)?;
+        if self.registry.in_chunk_of(ptr.addr().get(), class) {
+            return Some(class);
+        }
+        self.other_slot_class(ptr, layout, class)
+    }
+
+    /// [`slot_class`](Self::slot_class) off its fast path: a chunk that
+    /// collided in the map, a slot of a larger class than the layout's (a
+    /// block shrunk in place), or `None`.
+    #[cold]
+    #[inline(never)]
+    fn other_slot_class(&self, ptr: NonNull<u8>, layout: Layout, class: usize) -> Option<usize> {
+        // The slot's class plus one, 0 for no chunk of ours.
         let tag = self.registry.chunk_tag(ptr.addr().get());
-        // `tag` is the slot's class plus one, 0 for no chunk of ours.
         (tag > class && rules::is_aligned_for(ptr, layout)).then(|| tag - 1)
     }
 
