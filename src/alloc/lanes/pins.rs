@@ -21,15 +21,17 @@
 use std::cell::Cell;
 use std::marker::PhantomData;
 
-/// `DEFERRED` when no release is pending.
-const NONE: usize = usize::MAX;
+/// A lane id and the function that releases it.
+type DeferredRelease = (usize, fn(usize));
 
 thread_local! {
     /// Live pins on this thread. No destructor, so it stays usable while the
     /// thread tears its thread-locals down.
     static PINS: Cell<usize> = const { Cell::new(0) };
-    /// The id the thread's guard left to the last pin, or [`NONE`].
-    static DEFERRED: Cell<usize> = const { Cell::new(NONE) };
+    /// The id the thread's guard left to the last pin, with the function
+    /// that releases it (passed in, so that this file needs nothing of
+    /// `ids.rs`).
+    static DEFERRED: Cell<Option<DeferredRelease>> = const { Cell::new(None) };
 }
 
 /// Keeps the calling thread's lane id from being released while it lives.
@@ -56,24 +58,23 @@ impl Drop for Pin {
     fn drop(&mut self) {
         let left = PINS.get() - 1;
         PINS.set(left);
-        if left == 0 {
-            let id = DEFERRED.replace(NONE);
-            if id != NONE {
-                super::ids::release(id);
-            }
+        if left == 0
+            && let Some((id, release)) = DEFERRED.take()
+        {
+            release(id);
         }
     }
 }
 
 /// Called by the thread's guard as it exits: `true` when pins are alive, and
-/// the last of them will release `id`; `false` when the guard must release
-/// it now.
+/// the last of them will call `release(id)`; `false` when the guard must
+/// release it now.
 #[cfg_attr(framemem_loom, allow(dead_code))] // loom threads have no guard
-pub(super) fn defer_release(id: usize) -> bool {
+pub(super) fn defer_release(id: usize, release: fn(usize)) -> bool {
     if PINS.get() == 0 {
         return false;
     }
-    DEFERRED.set(id);
+    DEFERRED.set(Some((id, release)));
     true
 }
 
