@@ -42,13 +42,11 @@ use super::{Arena, ArenaSlice};
 use crate::alloc::lanes::PinnedLane;
 use crate::alloc::{AllocError, Allocator, alloc_failed, api2};
 
-/// The calling thread's lane of an [`Arena`], from [`Arena::local`]. It is
-/// neither `Send` nor `Sync`, keeps its thread's lane for itself while it
-/// lives, and borrows the arena, so no reset can happen meanwhile; the full
-/// soundness argument is at the top of `src/alloc/arena/local.rs`.
+/// The calling thread's lane of an [`Arena`], from [`Arena::local`]. See
+/// the [module docs](self) for why it is sound.
 ///
 /// ```
-/// use framemem::{Allocator, Arena};
+/// use framemem::Arena;
 ///
 /// let mut arena = Arena::new();
 /// {
@@ -58,8 +56,8 @@ use crate::alloc::{AllocError, Allocator, alloc_failed, api2};
 ///     assert_eq!(xs, &[1, 2, 3]);
 ///     assert_eq!(arena.get(handle), &[0.5; 4]);
 /// } // the handle's counts go into the arena's
-/// assert_eq!(arena.stats().allocations, 2);
-/// arena.reset();
+/// assert_eq!(framemem::Allocator::stats(&arena).allocations, 2);
+/// framemem::Allocator::reset(&mut arena);
 /// ```
 pub struct ArenaLocal<'a> {
     arena: &'a Arena,

@@ -180,7 +180,7 @@ impl Drop for LaneGuard {
         LANE_ID.set(NO_LANE);
         // A live per-thread handle still borrows the lane: its pin releases
         // the id when it goes (`pins.rs`).
-        if id < MAX_LANES && !super::pins::defer_release(id) {
+        if id < MAX_LANES && !super::pins::defer_release(id, release) {
             IDS.release(id);
         }
     }
@@ -188,7 +188,8 @@ impl Drop for LaneGuard {
 
 /// Releases `id`, which the calling thread held until its guard ran and
 /// left it to the thread's last pin (`pins.rs`).
-pub(super) fn release(id: usize) {
+#[cfg_attr(framemem_loom, allow(dead_code))] // loom threads have no guard
+fn release(id: usize) {
     IDS.release(id);
 }
 

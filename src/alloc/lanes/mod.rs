@@ -36,7 +36,6 @@ mod pins;
 
 use std::cell::UnsafeCell;
 use std::fmt;
-use std::marker::PhantomData;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 #[cfg(framemem_loom)]
@@ -51,6 +50,7 @@ pub(crate) use ids::MAX_LANES;
 use ids::current_lane;
 #[cfg(framemem_loom)]
 pub use model::ModelLanes;
+pub(crate) use pins::Pin;
 
 /// One value per lane, for the thread that holds the lane's id, and a
 /// fallback for threads without one.
@@ -243,37 +243,6 @@ impl<L, S, F> Lanes<L, S, F> {
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner);
         (&mut self.lanes, used, (fallback, &mut self.fallback_shared))
-    }
-}
-
-/// Keeps the calling thread's lane id from being released while it lives
-/// (`pins.rs`). `!Send` and `!Sync`: it must be dropped on the thread that
-/// made it.
-#[derive(Debug)]
-pub(crate) struct Pin {
-    _not_send: PhantomData<*const ()>,
-}
-
-impl Pin {
-    /// Pins the calling thread's lane id, if it has one, for as long as
-    /// this lives.
-    #[inline]
-    fn new() -> Self {
-        pins::pin();
-        Self {
-            _not_send: PhantomData,
-        }
-    }
-}
-
-impl Drop for Pin {
-    #[inline]
-    fn drop(&mut self) {
-        // The last pin of a thread whose guard has already run releases the
-        // id the guard left: every access through the handles is before it.
-        if let Some(id) = pins::unpin() {
-            ids::release(id);
-        }
     }
 }
 

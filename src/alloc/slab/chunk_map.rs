@@ -138,6 +138,22 @@ impl ChunkMap {
         unsafe { &*table }
     }
 
+    /// Whether the home entry of `addr`'s chunk is that chunk with `tag`:
+    /// the fast path of every `free` (no probing: a chunk that collided,
+    /// and any other answer, go to [`tag_of`](Self::tag_of)). Cost: the
+    /// table pointer and mask, one entry load, one compare.
+    #[inline(always)]
+    pub(super) fn is_home_with_tag(&self, addr: usize, tag: usize) -> bool {
+        // SAFETY: `current` always points to a table in `tables`, which are
+        // kept until the map drops, and `&self` outlives this call.
+        let table = unsafe { &*self.current.load(Ordering::Acquire) };
+        let chunk = addr & !TAG_MASK;
+        let i = (chunk >> CHUNK_SHIFT) & table.mask;
+        // SAFETY: `i <= mask`, and `entries.len() == mask + 1`.
+        let entry = unsafe { table.entries.get_unchecked(i) }.load(Ordering::Relaxed);
+        entry == chunk | tag
+    }
+
     /// The tag of the chunk holding address `addr`: the class plus one, or 0
     /// when it is not a chunk of this slab (or a spare one). Any address
     /// will do: only the map is read, never the memory at `addr`.

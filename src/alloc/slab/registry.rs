@@ -133,6 +133,14 @@ impl Registry {
         Ok(ptr)
     }
 
+    /// Whether `addr` is in a chunk of `class`, found at its home entry in
+    /// the chunk map (the fast path of `free`; `false` may still be a chunk
+    /// of `class`: ask [`chunk_tag`](Self::chunk_tag)).
+    #[inline(always)]
+    pub(super) fn in_chunk_of(&self, addr: usize, class: usize) -> bool {
+        self.map.is_home_with_tag(addr, class + 1)
+    }
+
     /// The tag of the chunk holding `addr` (see `chunk_map.rs`): the class
     /// plus one, or 0 when no chunk of this slab holds it.
     #[inline(always)]
