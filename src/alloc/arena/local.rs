@@ -42,8 +42,10 @@ use super::{Arena, ArenaSlice};
 use crate::alloc::lanes::PinnedLane;
 use crate::alloc::{AllocError, Allocator, alloc_failed, api2};
 
-/// The calling thread's lane of an [`Arena`], from [`Arena::local`]. See
-/// the [module docs](self) for why it is sound.
+/// The calling thread's lane of an [`Arena`], from [`Arena::local`]. It is
+/// neither `Send` nor `Sync`, keeps its thread's lane for itself while it
+/// lives, and borrows the arena, so no reset can happen meanwhile; the full
+/// soundness argument is at the top of `src/alloc/arena/local.rs`.
 ///
 /// ```
 /// use framemem::Arena;
