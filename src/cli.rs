@@ -114,7 +114,8 @@ pub const MAX_FPS: i64 = 10_000;
 /// `--alloc` values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum AllocArg {
-    /// Frame arena: payloads and scratch released by one reset per frame
+    /// Frame arena: payloads and scratch released by one reset per frame (payloads that
+    /// outlive their frame: a ring of arenas, one reset per frame)
     Arena,
     /// Size-class slab: payloads and scratch freed one by one
     Slab,
