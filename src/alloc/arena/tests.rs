@@ -256,14 +256,17 @@ fn a_spike_s_chunk_goes_back_a_window_after_the_spike() {
         frame(&mut arena, 1024);
     }
     let steady = arena.stats().bytes_reserved;
-    frame(&mut arena, 8 << 20); // the spike: bumpalo keeps its 8 MiB chunk
-    assert!(arena.stats().bytes_reserved >= 8 << 20);
+    // The spike: bumpalo keeps its chunk. Smaller under Miri, which fills
+    // each byte through the closure slowly.
+    let spike = if cfg!(miri) { 512 << 10 } else { 8 << 20 };
+    frame(&mut arena, spike);
+    assert!(arena.stats().bytes_reserved >= spike);
     for _ in 0..WINDOW_FRAMES {
         frame(&mut arena, 1024);
     }
     let after = arena.stats().bytes_reserved;
     assert!(
-        after <= steady.max(64 << 10),
+        after <= steady.max(64 << 10) && after < spike,
         "still {after} bytes held a window after the spike (steady: {steady})"
     );
 }
