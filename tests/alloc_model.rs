@@ -15,6 +15,10 @@ use std::ptr::NonNull;
 use framemem::{Allocator, Arena, Heap, SIZE_CLASSES, Slab, Stats};
 use proptest::prelude::*;
 
+/// The slab's chunk size (`src/alloc/slab/classes.rs`): what a trim gives
+/// back at a time.
+const CHUNK_BYTES: usize = 64 * 1024;
+
 fn cases() -> u32 {
     if cfg!(miri) {
         4
@@ -45,6 +49,9 @@ enum Op {
     Free { index: usize },
     /// Reset the allocator.
     Reset,
+    /// Give memory held for reuse back (the slab's empty chunks), keeping
+    /// at most `keep_chunks` chunks' worth free.
+    Trim { keep_chunks: usize },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -52,6 +59,7 @@ fn op() -> impl Strategy<Value = Op> {
         6 => (size(), 0u32..=12).prop_map(|(size, align_log2)| Op::Alloc { size, align_log2 }),
         4 => any::<usize>().prop_map(|index| Op::Free { index }),
         1 => Just(Op::Reset),
+        1 => (0usize..3).prop_map(|keep_chunks| Op::Trim { keep_chunks }),
     ]
 }
 
@@ -77,6 +85,11 @@ trait Accounting: Allocator {
     const RESET_RELEASES: bool;
     /// Whether `free` gives the bytes back before the next reset.
     const FREE_RELEASES: bool = true;
+    /// Gives memory kept for reuse back, keeping at most `keep_free` bytes
+    /// free; returns what it gave back. Only the slab has a trim.
+    fn trim(&mut self, _keep_free: usize) -> usize {
+        0
+    }
 }
 
 impl Accounting for Heap {
@@ -108,6 +121,9 @@ impl Accounting for Slab {
             .unwrap_or(layout.size())
     }
     const RESET_RELEASES: bool = true;
+    fn trim(&mut self, keep_free: usize) -> usize {
+        Slab::trim(self, keep_free)
+    }
 }
 
 fn fill(block: &Block) {
@@ -194,6 +210,20 @@ fn run<A: Accounting>(mut alloc: A, ops: Vec<Op>) -> Result<(), TestCaseError> {
                     live.clear();
                     model_bytes = 0;
                 }
+            }
+            Op::Trim { keep_chunks } => {
+                let keep_free = keep_chunks * CHUNK_BYTES;
+                let before = alloc.stats();
+                let given_back = alloc.trim(keep_free);
+                let after = alloc.stats();
+                prop_assert_eq!(after.bytes_reserved, before.bytes_reserved - given_back);
+                prop_assert_eq!(given_back % CHUNK_BYTES, 0);
+                for block in &live {
+                    check(block)?;
+                }
+                // What a trim left is what it must keep: a second one
+                // finds nothing more.
+                prop_assert_eq!(alloc.trim(keep_free), 0);
             }
         }
         peak = peak.max(model_bytes);

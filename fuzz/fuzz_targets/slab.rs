@@ -51,6 +51,11 @@ enum Op {
     },
     Reset,
     Stats,
+    /// Give back empty chunks until at most `keep_kib` KiB of chunk memory
+    /// is free.
+    Trim {
+        keep_kib: u16,
+    },
 }
 
 /// Alignments up to 8 KiB: past the largest slot, into the large path.
@@ -195,6 +200,18 @@ fuzz_target!(|ops: Vec<Op>| {
                     assert!(!slab.free_slice(s), "a stale slice was freed");
                 }
                 assert_eq!(slab.stats().bytes_in_use, 0);
+            }
+            Op::Trim { keep_kib } => {
+                let before = slab.stats();
+                let given_back = slab.trim(usize::from(keep_kib) * 1024);
+                let after = slab.stats();
+                assert_eq!(after.bytes_in_use, before.bytes_in_use, "{before:?} -> {after:?}");
+                assert_eq!(after.bytes_reserved, before.bytes_reserved - given_back);
+                assert!(given_back % (64 * 1024) == 0, "{given_back} B is not whole chunks");
+                live.check_all();
+                for (s, len) in &slices {
+                    assert!(slab.get(s).iter().copied().eq(0..*len));
+                }
             }
             Op::Stats => {
                 live.check_all();

@@ -9,6 +9,7 @@
 //! | [`end_frame`] | the system that ends the frame: resets the arena, publishes [`FrameFigures`] |
 //! | [`FrameFigures`] | the last frame's bytes, allocations and high-water, as a resource |
 //! | [`FrameSlab`], [`FramePool`] | the [`Slab`](crate::Slab) and a [`Pool`](crate::Pool) as resources (neither resets per frame) |
+//! | [`trim_slab`] | the system that gives back the slab chunks a spike left empty ([`FrameSlab::end_frame`]) |
 //! | [`FrameArenaPlugin`] | (`bevy_app`) inserts the arena and its figures, runs [`end_frame`] in `Last` |
 //!
 //! The pattern: systems allocate per-frame data from the arena, one lane
@@ -52,4 +53,4 @@ mod resources;
 pub use arena::{FrameAlloc, FrameArena, FrameFigures, end_frame};
 #[cfg(feature = "bevy_app")]
 pub use plugin::FrameArenaPlugin;
-pub use resources::{FramePool, FrameSlab};
+pub use resources::{FramePool, FrameSlab, SLAB_TRIM_SLACK, trim_slab};

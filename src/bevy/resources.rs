@@ -1,15 +1,18 @@
 //! The slab and the pool as resources. Neither resets per frame: slab
-//! blocks and pooled objects are freed one by one, so no end-of-frame
-//! system goes with them.
+//! blocks and pooled objects are freed one by one. The slab's end of frame
+//! ([`FrameSlab::end_frame`], the [`trim_slab`] system) only gives back the
+//! chunks a spike left empty.
 
 use std::ops::Deref;
 
 use bevy_ecs::resource::Resource;
+use bevy_ecs::system::ResMut;
 
-use crate::alloc::{Pool, Recycle, Recycled, ResetHook, Slab};
+use crate::alloc::{Allocator, Pool, Recycle, Recycled, ResetHook, Slab, TrimPolicy};
 
 /// The size-class [`Slab`] as a resource; derefs to it. Its per-thread
-/// handle is [`Slab::local`].
+/// handle is [`Slab::local`]; [`end_frame`](Self::end_frame) (or the
+/// [`trim_slab`] system, once a frame) gives a spike's empty chunks back.
 ///
 /// ```
 /// use bevy_ecs::prelude::*;
@@ -41,14 +44,124 @@ use crate::alloc::{Pool, Recycle, Recycled, ResetHook, Slab};
 /// let stats = framemem::Allocator::stats(&**world.resource::<FrameSlab>());
 /// assert_eq!((stats.allocations, stats.frees), (200, 100));
 /// ```
-#[derive(Resource, Debug, Default)]
-pub struct FrameSlab(pub Slab);
+#[derive(Resource, Debug)]
+pub struct FrameSlab {
+    slab: Slab,
+    /// When the chunks a spike left empty go back.
+    trim: TrimPolicy,
+    /// Slot bytes handed out ever, at the last end of frame.
+    allocated_before: u64,
+}
+
+/// How far the slab's free chunk memory (beyond what its threads cache)
+/// may exceed the recent frames' demand before [`FrameSlab::end_frame`]
+/// trims: 1.5x, not [`TrimPolicy`]'s default 1.25x. Free slots a frame
+/// leaves on the central lists sit close to one frame's demand, and on
+/// `waves.ron` (2 threads) 1.25x trimmed a chunk or two every few steady
+/// frames that the next frames took again; 1.5x left steady frames alone
+/// and still gave a spike's chunks back a window later.
+pub const SLAB_TRIM_SLACK: f64 = 1.5;
+
+impl Default for FrameSlab {
+    fn default() -> Self {
+        Self {
+            slab: Slab::new(),
+            trim: TrimPolicy::with_slack(SLAB_TRIM_SLACK),
+            allocated_before: 0,
+        }
+    }
+}
+
+impl FrameSlab {
+    /// An empty slab resource.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The slab.
+    pub fn slab(&self) -> &Slab {
+        &self.slab
+    }
+
+    /// The slab, exclusively (to [`reset`](Allocator::reset) or
+    /// [`trim`](Slab::trim) it directly).
+    pub fn slab_mut(&mut self) -> &mut Slab {
+        &mut self.slab
+    }
+
+    /// Ends the frame for the slab: records the frame's demand (the slot
+    /// bytes it allocated) and, once the slab's free chunk memory beyond
+    /// what its threads keep cached (each lane's magazines and carvings,
+    /// held by construction) has exceeded what the recent frames allocated
+    /// for a whole window ([`TrimPolicy`]: 60 frames, [`SLAB_TRIM_SLACK`]), gives empty
+    /// chunks back down to that ([`Slab::trim`]). Returns the bytes given
+    /// back.
+    ///
+    /// ```
+    /// use framemem::Allocator;
+    /// use framemem::bevy::FrameSlab;
+    ///
+    /// let mut slab = FrameSlab::new();
+    /// // A spike: 100,000 blocks for one frame, then a second of calm.
+    /// let spike: Vec<_> = (0..100_000).map(|_| slab.alloc_slice_copy(&[0u32; 16])).collect();
+    /// for block in spike {
+    ///     assert!(slab.free_slice(block));
+    /// }
+    /// let held = slab.stats().bytes_reserved;
+    /// let mut given_back = slab.end_frame();
+    /// for _ in 0..60 {
+    ///     let calm = slab.alloc_slice_copy(&[0u32; 16]);
+    ///     slab.free_slice(calm);
+    ///     given_back += slab.end_frame();
+    /// }
+    /// assert!(given_back > 0);
+    /// assert!(slab.stats().bytes_reserved < held / 10);
+    /// ```
+    pub fn end_frame(&mut self) -> usize {
+        let allocated: u64 = self
+            .slab
+            .class_stats()
+            .iter()
+            .map(|c| c.allocations * c.slot_bytes as u64)
+            .sum();
+        self.trim
+            .record(allocated.saturating_sub(self.allocated_before));
+        self.allocated_before = allocated;
+        let stats = self.slab.stats();
+        let cached = self.slab.lane_cached_bytes();
+        let free = stats.bytes_reserved.saturating_sub(stats.bytes_in_use);
+        let surplus = free.saturating_sub(cached);
+        match self.trim.keep(surplus as u64) {
+            Some(keep) => {
+                let keep = usize::try_from(keep).unwrap_or(usize::MAX);
+                self.slab.trim(keep.saturating_add(cached))
+            }
+            None => 0,
+        }
+    }
+}
+
+impl From<Slab> for FrameSlab {
+    fn from(slab: Slab) -> Self {
+        Self {
+            slab,
+            ..Self::default()
+        }
+    }
+}
 
 impl Deref for FrameSlab {
     type Target = Slab;
     fn deref(&self) -> &Slab {
-        &self.0
+        &self.slab
     }
+}
+
+/// The slab's end of frame as a system: [`FrameSlab::end_frame`]. Run it
+/// once a frame, after the systems that free (in `Last`, as the arena's
+/// `end_frame` is).
+pub fn trim_slab(mut slab: ResMut<FrameSlab>) {
+    slab.end_frame();
 }
 
 /// A [`Pool`] as a resource; derefs to it. Its per-thread handle is

@@ -14,7 +14,7 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use super::classes::SIZE_CLASSES;
+use super::classes::{SIZE_CLASSES, chunk_of};
 use super::magazine::MAGAZINE_SLOTS;
 
 /// Free slots of one class handed over by lanes.
@@ -102,6 +102,44 @@ impl CentralList {
             batches.empty.push(batch);
         }
         *self.full_batches.get_mut() = 0;
+    }
+
+    /// Counts the free slots in the full batches by chunk: `count(chunk,
+    /// 1)` for each, with exclusive access (a trim).
+    pub(super) fn count_free(&mut self, mut count: impl FnMut(usize, usize)) {
+        let batches = self
+            .batches
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        for slot in batches.full.iter().flat_map(|batch| &batch.0) {
+            count(chunk_of(slot.addr().get()), 1);
+        }
+    }
+
+    /// Forgets the free slots in chunks that `released` says go back to
+    /// the system; batches left empty are kept for reuse (a trim, with
+    /// exclusive access).
+    pub(super) fn forget_released(&mut self, class: usize, released: impl Fn(usize) -> bool) {
+        let batches = self
+            .batches
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut kept = Vec::with_capacity(batches.full.len());
+        for mut batch in batches.full.drain(..) {
+            batch
+                .0
+                .retain(|slot| !released(chunk_of(slot.addr().get())));
+            if batch.0.is_empty() {
+                batches.empty.push(batch);
+            } else {
+                kept.push(batch);
+            }
+        }
+        batches.full = kept;
+        *self.full_batches.get_mut() = batches.full.len();
+        if cfg!(debug_assertions) {
+            self.check_invariants(class);
+        }
     }
 
     /// Every free slot in the full batches, with exclusive access (for

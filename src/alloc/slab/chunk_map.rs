@@ -222,6 +222,31 @@ impl ChunkMap {
         }
     }
 
+    /// Unmaps every chunk `gone` says goes back to the system (a trim),
+    /// with exclusive access: the newest table is refilled with the rest,
+    /// so probe chains stay unbroken.
+    pub(super) fn remove(&mut self, gone: impl Fn(usize) -> bool) {
+        let tables = self
+            .tables
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        let table = Self::newest(tables);
+        let kept: Vec<usize> = table
+            .entries
+            .iter()
+            .map(|entry| entry.load(Ordering::Relaxed))
+            .filter(|&entry| entry != 0 && !gone(entry & !TAG_MASK))
+            .collect();
+        for entry in table.entries.iter() {
+            entry.store(0, Ordering::Relaxed);
+        }
+        for &entry in &kept {
+            let i = table.slot_of(entry & !TAG_MASK);
+            table.entries[i].store(entry, Ordering::Relaxed);
+        }
+        *self.len.get_mut() = kept.len();
+    }
+
     /// The map's invariants against `chunks`, the registry's chunk
     /// addresses; panics naming the values when one is broken.
     pub(super) fn check_invariants(&self, chunks: impl Iterator<Item = usize>) {

@@ -37,6 +37,13 @@ pub(crate) const CHUNK_ALIGN: usize = CHUNK_BYTES;
 
 const _: () = assert!(CHUNK_BYTES.is_multiple_of(CHUNK_ALIGN));
 
+/// The start of the chunk holding address `addr` (chunks are aligned to
+/// their size).
+#[inline(always)]
+pub(crate) const fn chunk_of(addr: usize) -> usize {
+    addr & !(CHUNK_BYTES - 1)
+}
+
 /// Every class is a multiple of this, and the lookup table is indexed by it.
 const GRANULE: usize = 16;
 

@@ -26,7 +26,7 @@
 use std::cell::{Cell, UnsafeCell};
 use std::ptr::{self, NonNull};
 
-use super::classes::{CHUNK_BYTES, NUM_CLASSES, SIZE_CLASSES};
+use super::classes::{CHUNK_BYTES, NUM_CLASSES, SIZE_CLASSES, chunk_of};
 
 /// Slots carved into an empty magazine at once: enough to amortise the call,
 /// few enough not to touch much memory ahead of use.
@@ -89,6 +89,32 @@ impl SlabLane {
             *carving.next.get_mut() = ptr::null_mut();
             *carving.end.get_mut() = ptr::null_mut();
         }
+    }
+
+    /// Counts the free slots of `class` this lane holds (its magazine, and
+    /// what its carving has left) by chunk: `count(chunk, n)`, with
+    /// exclusive access (a trim).
+    pub(super) fn count_free(&mut self, class: usize, mut count: impl FnMut(usize, usize)) {
+        for slot in self.magazines[class].slots.get_mut().iter() {
+            count(chunk_of(slot.addr().get()), 1);
+        }
+        let carving = &mut self.carvings[class];
+        let (next, end) = (*carving.next.get_mut(), *carving.end.get_mut());
+        if next != end {
+            count(
+                chunk_of(next.addr()),
+                (end.addr() - next.addr()) / SIZE_CLASSES[class],
+            );
+        }
+    }
+
+    /// Free slots of `class` this lane keeps for itself: its magazine and
+    /// what its carving has left (exclusive access).
+    #[cfg(feature = "bevy")]
+    pub(super) fn cached_slots(&mut self, class: usize) -> usize {
+        let mut n = 0;
+        self.count_free(class, |_, k| n += k);
+        n
     }
 
     /// The lane's invariants for every class; panics naming the values when

@@ -8,8 +8,9 @@
 //! - **class**: one slot size from [`SIZE_CLASSES`] (16 B to 4 KiB, see
 //!   `classes.rs` for the rule and the waste bound).
 //! - **chunk**: 64 KiB from the system, 4096-aligned, carved into slots of one
-//!   class while it is in use. Chunks are kept until the slab is dropped; a
-//!   reset makes them all spare.
+//!   class while it is in use. Chunks are kept for reuse: a reset makes
+//!   them all spare, and [`Slab::trim`] gives back those none of whose slots
+//!   is in use (`trim.rs`).
 //! - **slot**: one block of a class inside a chunk.
 //! - **magazine**: per lane and per class, a stack of free slot *pointers*
 //!   (an array, as in tcmalloc's per-CPU caches, not a linked list through
@@ -59,7 +60,8 @@
 //! - `handle.rs`: [`SlabSlice`], the `'static` epoch-checked handle;
 //! - `local.rs`: [`SlabLocal`], the calling thread's lane taken once per
 //!   batch ([`Slab::local`]), allocating with no lookup;
-//! - `stats.rs`: [`ClassStats`] and the per-lane counters.
+//! - `stats.rs`: [`ClassStats`] and the per-lane counters;
+//! - `trim.rs`: [`Slab::trim`], empty chunks back to the system.
 //!
 //! # Invariants
 //!
@@ -80,6 +82,7 @@ mod registry;
 mod stats;
 #[cfg(test)]
 mod tests;
+mod trim;
 
 use std::alloc::Layout;
 use std::fmt;
@@ -490,7 +493,8 @@ impl fmt::Debug for Slab {
 //   list or handed out once, so live blocks never overlap;
 // - large blocks and zero sizes come from the global allocator and `dangling`;
 // - slots stay valid until freed, reset (`&mut self`) or drop: chunks are only
-//   returned to the system in `Drop`.
+//   returned to the system in `Drop` and in `trim` (`&mut self`, and only
+//   chunks none of whose slots is handed out).
 unsafe impl Allocator for Slab {
     #[inline(always)]
     fn alloc(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {

@@ -266,6 +266,56 @@ impl Registry {
         }
     }
 
+    /// Every chunk held, newest first, with the class it serves (`None`
+    /// for a spare one), with exclusive access (a trim).
+    pub(super) fn chunks_newest_first(&mut self) -> Vec<(NonNull<u8>, Option<usize>)> {
+        let inner = self.inner.get_mut().unwrap_or_else(PoisonError::into_inner);
+        inner
+            .chunks
+            .iter()
+            .rev()
+            .map(|&chunk| {
+                let tag = self.map.tag_of(chunk.addr().get());
+                (chunk, tag.checked_sub(1))
+            })
+            .collect()
+    }
+
+    /// Gives `released` (chunks of this slab, sorted by address, none of
+    /// whose slots is in use or on a free list any more) back to the
+    /// system.
+    pub(super) fn release_chunks(&mut self, released: &[NonNull<u8>]) {
+        let inner = self.inner.get_mut().unwrap_or_else(PoisonError::into_inner);
+        let gone = |chunk: usize| {
+            released
+                .binary_search_by_key(&chunk, |c| c.addr().get())
+                .is_ok()
+        };
+        inner.chunks.retain(|c| !gone(c.addr().get()));
+        inner.spare.retain(|c| !gone(c.addr().get()));
+        #[cfg(debug_assertions)]
+        for chunk in released {
+            let owner = inner.owners.remove(&chunk.addr().get());
+            assert!(
+                owner.is_none_or(|o| o.live.iter().all(|&live| !live)),
+                "Slab bug: a trim gave back chunk {chunk:p} with a slot in use"
+            );
+        }
+        *self.chunks.get_mut() = inner.chunks.len();
+        self.map.remove(gone);
+        for chunk in released {
+            // SAFETY: free slots may be poisoned; give the chunk back clean.
+            unsafe { poison::unpoison(chunk.as_ptr(), CHUNK_BYTES) };
+            // SAFETY: every chunk came from `std::alloc::alloc(CHUNK_LAYOUT)`,
+            // is no longer listed anywhere (the caller's promise and the
+            // lines above), and `&mut self` means no lookup is running.
+            unsafe { std::alloc::dealloc(chunk.as_ptr(), CHUNK_LAYOUT) };
+        }
+        if cfg!(debug_assertions) {
+            self.check_invariants();
+        }
+    }
+
     /// The registry's invariants (see the [module docs](self)); panics
     /// naming the values when one is broken.
     pub(super) fn check_invariants(&self) {

@@ -33,29 +33,32 @@ impl FrameMemory for FrameSlab {
         _lifetime_frames: u32,
         fill: impl FnMut(usize) -> Vec3,
     ) -> SlabTrail {
-        SlabTrail(Some(self.0.alloc_slice_fill_with(len, fill)))
+        SlabTrail(Some(self.alloc_slice_fill_with(len, fill)))
     }
 
     #[inline]
     fn try_trail<'a>(&'a self, payload: &'a SlabTrail) -> Option<&'a [Vec3]> {
-        self.0.try_get(payload.0.as_ref()?)
+        self.try_get(payload.0.as_ref()?)
     }
 
     #[inline]
     fn release_trail(&self, payload: &mut SlabTrail) {
         if let Some(slice) = payload.0.take() {
-            self.0.free_slice(slice);
+            self.free_slice(slice);
         }
     }
 
     fn scratch<T: ScratchItem>(&self, capacity: usize) -> Self::Scratch<'_, T> {
-        allocator_api2::vec::Vec::with_capacity_in(capacity, &self.0)
+        allocator_api2::vec::Vec::with_capacity_in(capacity, self.slab())
     }
 
-    fn end_frame(&mut self) {}
+    fn end_frame(&mut self) {
+        // A spike's empty chunks go back a window after it (`TrimPolicy`).
+        FrameSlab::end_frame(self);
+    }
 
     fn figures(&self) -> MemoryFigures {
-        let stats = self.0.stats();
+        let stats = self.stats();
         MemoryFigures {
             peak_bytes_in_use: stats.peak_bytes_in_use as u64,
             bytes_reserved: stats.bytes_reserved as u64,

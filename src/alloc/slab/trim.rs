@@ -1,0 +1,370 @@
+//! [`Slab::trim`]: giving chunks no thread is using back to the system.
+//!
+//! A slab keeps every chunk it ever took, so one spike (an explosion that
+//! spawns ten times the usual) pins its memory for the rest of the run. A
+//! trim, with exclusive access (so no lane, batch or lookup moves while it
+//! works):
+//!
+//! 1. moves the free slots of exited threads' lanes to the central lists;
+//! 2. counts the free slots of every chunk in the central lists, and marks
+//!    the chunks a live lane caches a slot of (its magazine) or is carving
+//!    (off the fast path entirely: nothing is counted per allocation or
+//!    free);
+//! 3. picks spare chunks, and chunks whose every slot is free in the central
+//!    lists, newest first (a spike's chunks are the newest), until the free
+//!    memory left is at most what the caller keeps;
+//! 4. drops their slots from the central lists, unmaps them from the chunk
+//!    map and gives them back to the global allocator.
+//!
+//! Chunks a thread caches stay: they are its working set, taken again at
+//! once if given back (a policy that gave them back thrashed on
+//! `bullets.ron`), and bounded by the magazine size (256 KiB a class and
+//! lane). [`reset`](crate::Allocator::reset) drops those too.
+//!
+//! Cost: a pass over every free slot (a hash-map update each) plus the
+//! chunks held: a few milliseconds after a large spike, so a policy calls it
+//! rarely ([`TrimPolicy`](crate::TrimPolicy), as the bevy module's
+//! `FrameSlab::end_frame` does).
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::ptr::NonNull;
+
+use super::Slab;
+use super::classes::{CHUNK_BYTES, NUM_CLASSES, SIZE_CLASSES};
+
+impl Slab {
+    /// Gives chunks no thread is using (none of their slots in use or
+    /// cached by a live thread's lane, see `trim.rs`) back to the system
+    /// until at most `keep_free_bytes` of the chunk memory held is free, or
+    /// no such chunk is left; returns the bytes given back. Live blocks and
+    /// handles stay valid: only free slots go.
+    ///
+    /// ```
+    /// use framemem::{Allocator, Slab};
+    ///
+    /// let mut slab = Slab::new();
+    /// let spike: Vec<_> = (0..10_000).map(|_| slab.alloc_slice_copy(&[0u64; 8])).collect();
+    /// let keep = slab.alloc_slice_copy(&[1u64; 8]);
+    /// let held = slab.stats().bytes_reserved;
+    /// for block in spike {
+    ///     assert!(slab.free_slice(block));
+    /// }
+    ///
+    /// let given_back = slab.trim(0);
+    /// assert!(given_back > held / 2); // this thread's cache stays
+    /// assert_eq!(slab.stats().bytes_reserved, held - given_back);
+    /// assert_eq!(slab.get(&keep), &[1; 8]); // live blocks stay
+    /// ```
+    pub fn trim(&mut self, keep_free_bytes: usize) -> usize {
+        let in_use = self.small_bytes_in_use(&self.class_stats());
+        let mut free = self.registry.chunk_bytes().saturating_sub(in_use);
+        if free <= keep_free_bytes {
+            return 0;
+        }
+        self.reclaim_dead_lanes();
+        let chunks = self.count_free_slots();
+        let mut released: Vec<NonNull<u8>> = Vec::new();
+        for (chunk, class) in self.registry.chunks_newest_first() {
+            if free <= keep_free_bytes {
+                break;
+            }
+            let unused = match (class, chunks.get(&chunk.addr().get())) {
+                (None, _) => true,
+                (Some(class), Some(c)) => {
+                    !c.cached && c.free_slots == CHUNK_BYTES / SIZE_CLASSES[class]
+                }
+                (Some(_), None) => false,
+            };
+            if unused {
+                released.push(chunk);
+                free = free.saturating_sub(CHUNK_BYTES);
+            }
+        }
+        if released.is_empty() {
+            return 0;
+        }
+        released.sort_unstable_by_key(|c| c.addr());
+        let gone = |chunk: usize| {
+            released
+                .binary_search_by_key(&chunk, |c| c.addr().get())
+                .is_ok()
+        };
+        // No lane holds a slot of a released chunk (they are not cached);
+        // `check_invariants` below checks that every listed slot is still
+        // a slot of the slab.
+        for (class, central) in self.central.iter_mut().enumerate() {
+            central.forget_released(class, gone);
+        }
+        self.registry.release_chunks(&released);
+        if cfg!(debug_assertions) {
+            self.check_invariants();
+        }
+        released.len() * CHUNK_BYTES
+    }
+
+    /// Bytes of the free slots the lanes keep for their own threads (their
+    /// magazines, up to 256 KiB per class, and what their carvings have
+    /// left): memory a steady workload holds by construction, which a trim
+    /// policy should not count as surplus.
+    #[cfg(feature = "bevy")]
+    pub(crate) fn lane_cached_bytes(&mut self) -> usize {
+        let mut bytes = 0;
+        for (lane, _) in self.lanes.all_mut() {
+            for (class, size) in SIZE_CLASSES.iter().enumerate() {
+                bytes += lane.cached_slots(class) * size;
+            }
+        }
+        bytes
+    }
+
+    /// Per chunk start address: its free slots in the central lists, and
+    /// whether a live lane caches or carves it.
+    fn count_free_slots(&mut self) -> ChunkUses {
+        let mut chunks = ChunkUses::default();
+        for (lane, _) in self.lanes.all_mut() {
+            for class in 0..NUM_CLASSES {
+                lane.count_free(class, |chunk, _| {
+                    chunks.entry(chunk).or_default().cached = true
+                });
+            }
+        }
+        for central in &mut self.central {
+            central.count_free(|chunk, n| chunks.entry(chunk).or_default().free_slots += n);
+        }
+        chunks
+    }
+}
+
+/// Per chunk start address, what a trim knows of it. Keyed by a chunk
+/// address: a multiplicative hash is enough (SipHash made a trim after a
+/// `waves.ron` frame cost 1.5 ms, mostly hashing).
+type ChunkUses = HashMap<usize, ChunkUse, BuildHasherDefault<ChunkHasher>>;
+
+/// Fibonacci hashing of a chunk number (the address without its 16 zero
+/// bits): consecutive chunks spread over the table.
+#[derive(Default)]
+struct ChunkHasher(u64);
+
+impl Hasher for ChunkHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8 | u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_usize(&mut self, addr: usize) {
+        self.0 =
+            ((addr >> CHUNK_BYTES.trailing_zeros()) as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+/// What a trim knows of a chunk.
+#[derive(Default)]
+struct ChunkUse {
+    /// Its slots on a central list.
+    free_slots: usize,
+    /// Whether a live lane holds one of its slots or is carving it.
+    cached: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::alloc::Layout;
+    use std::ptr::NonNull;
+
+    use super::*;
+    use crate::alloc::Allocator;
+    use crate::alloc::slab::classes::chunk_of;
+
+    /// 16 slots per chunk: chunks fill and empty quickly.
+    const BIG: Layout = match Layout::from_size_align(4096, 8) {
+        Ok(l) => l,
+        Err(_) => panic!(),
+    };
+
+    fn fill_chunks(slab: &Slab, chunks: usize) -> Vec<NonNull<u8>> {
+        (0..chunks * CHUNK_BYTES / 4096)
+            .map(|i| {
+                let p = slab.alloc(BIG).unwrap();
+                // SAFETY: a live block of 4096 bytes.
+                unsafe { p.as_ptr().write_bytes(i as u8, 4096) };
+                p
+            })
+            .collect()
+    }
+
+    fn free_all(slab: &Slab, blocks: impl IntoIterator<Item = NonNull<u8>>) {
+        // SAFETY: each a live block of `slab`, freed once with its layout.
+        blocks
+            .into_iter()
+            .for_each(|b| unsafe { slab.free(b, BIG) });
+    }
+
+    /// The chunks a trim must keep: those a lane caches a slot of or is
+    /// carving, and those holding `live` blocks.
+    fn kept_by_design(slab: &mut Slab, live: &[NonNull<u8>]) -> usize {
+        let mut kept: Vec<usize> = slab
+            .count_free_slots()
+            .into_iter()
+            .filter(|(_, c)| c.cached)
+            .map(|(chunk, _)| chunk)
+            .chain(live.iter().map(|p| chunk_of(p.addr().get())))
+            .collect();
+        kept.sort_unstable();
+        kept.dedup();
+        kept.len()
+    }
+
+    #[test]
+    fn empty_chunks_go_back_and_a_chunk_with_a_live_slot_stays() {
+        let mut slab = Slab::new();
+        let mut blocks = fill_chunks(&slab, 10);
+        let kept = blocks.remove(40); // in the third chunk
+        free_all(&slab, blocks);
+        assert_eq!(slab.stats().bytes_reserved, 10 * CHUNK_BYTES);
+
+        let stay = kept_by_design(&mut slab, &[kept]);
+        assert!(stay < 10, "{stay} chunks cached or live");
+        assert_eq!(slab.trim(0), (10 - stay) * CHUNK_BYTES);
+        let s = slab.stats();
+        assert_eq!(
+            (s.bytes_reserved, s.bytes_in_use),
+            (stay * CHUNK_BYTES, 4096)
+        );
+        // SAFETY: `kept` is live: its chunk stayed.
+        let bytes = unsafe { std::slice::from_raw_parts(kept.as_ptr(), 4096) };
+        assert!(
+            bytes.iter().all(|&b| b == 40),
+            "a live block lost its contents"
+        );
+        slab.check_invariants();
+        // The slab goes on: new chunks, and the old one is still found.
+        let more = fill_chunks(&slab, 2);
+        free_all(&slab, more.into_iter().chain([kept]));
+        assert_eq!(slab.stats().bytes_in_use, 0);
+        slab.check_invariants();
+    }
+
+    #[test]
+    fn a_trim_keeps_the_free_memory_asked_for() {
+        let mut slab = Slab::new();
+        let blocks = fill_chunks(&slab, 20);
+        free_all(&slab, blocks);
+        // This thread's magazine caches 64 slots of 4 KiB (4 chunks' worth).
+        let stay = kept_by_design(&mut slab, &[]);
+        assert!(stay <= 5, "{stay} chunks cached");
+        assert_eq!(slab.trim(20 * CHUNK_BYTES), 0);
+        // Whole chunks only: 10 chunks and a byte keeps 10.
+        assert_eq!(slab.trim(10 * CHUNK_BYTES + 1), 10 * CHUNK_BYTES);
+        assert_eq!(slab.stats().bytes_reserved, 10 * CHUNK_BYTES);
+        assert_eq!(slab.trim(0), (10 - stay) * CHUNK_BYTES);
+        assert_eq!(slab.stats().bytes_reserved, stay * CHUNK_BYTES);
+        slab.check_invariants();
+    }
+
+    #[test]
+    fn free_slots_are_found_on_every_list() {
+        let mut slab = Slab::new();
+        // Threads that allocate and free more than a magazine holds (64
+        // slots of 4 KiB): slots end in their magazines, in the central
+        // list, and in the lanes they leave behind when they exit (found
+        // by the trim's reclaim, unless another test's thread took the
+        // lane's id meanwhile: then the lane counts as cached).
+        let both_full = std::sync::Barrier::new(2);
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                s.spawn(|| {
+                    let blocks = fill_chunks(&slab, 6);
+                    both_full.wait();
+                    free_all(&slab, blocks);
+                });
+            }
+        });
+        // This thread takes a few slots and frees them into its magazine.
+        let few: Vec<_> = (0..3).map(|_| slab.alloc(BIG).unwrap()).collect();
+        free_all(&slab, few);
+        let held = slab.stats().bytes_reserved;
+        assert!(held >= 12 * CHUNK_BYTES, "{held} B held");
+
+        let given_back = slab.trim(0);
+        let stay = kept_by_design(&mut slab, &[]);
+        assert_eq!(given_back, held - stay * CHUNK_BYTES, "{stay} chunks stay");
+        assert!(given_back >= 4 * CHUNK_BYTES, "{given_back} B given back");
+        slab.check_invariants();
+        free_all(&slab, fill_chunks(&slab, 3));
+        slab.check_invariants();
+    }
+    #[test]
+    fn spare_chunks_after_a_reset_go_back() {
+        let mut slab = Slab::new();
+        fill_chunks(&slab, 4);
+        slab.alloc(Layout::from_size_align(48, 8).unwrap()).unwrap();
+        slab.reset();
+        assert_eq!(slab.trim(CHUNK_BYTES), 4 * CHUNK_BYTES);
+        assert_eq!(slab.stats().bytes_reserved, CHUNK_BYTES);
+        slab.check_invariants();
+    }
+
+    #[test]
+    fn classes_mixed_in_many_chunks_stay_findable() {
+        let mut slab = Slab::new();
+        let layouts: Vec<Layout> = [16, 48, 160, 1024, 4096]
+            .iter()
+            .map(|&size| Layout::from_size_align(size, 8).unwrap())
+            .collect();
+        let per_class = if cfg!(miri) { 300 } else { 3000 };
+        let mut blocks: Vec<(NonNull<u8>, Layout)> = Vec::new();
+        for i in 0..per_class {
+            for &l in &layouts {
+                blocks.push((slab.alloc(l).unwrap(), l));
+            }
+            if i % 7 == 0 {
+                let (b, l) = blocks.swap_remove(i % blocks.len());
+                // SAFETY: live, freed once with its layout.
+                unsafe { slab.free(b, l) };
+            }
+        }
+        // Free all but every tenth block, trim, then free the rest: each is
+        // still found in its chunk.
+        let (kept, freed): (Vec<_>, Vec<_>) = blocks
+            .into_iter()
+            .enumerate()
+            .partition(|(i, _)| i % 10 == 0);
+        for (_, (b, l)) in freed {
+            // SAFETY: live, freed once with its layout.
+            unsafe { slab.free(b, l) };
+        }
+        let before = slab.stats();
+        let given_back = slab.trim(0);
+        assert!(given_back > 0);
+        assert_eq!(slab.stats().bytes_in_use, before.bytes_in_use);
+        slab.check_invariants();
+        for (_, (b, l)) in kept {
+            // SAFETY: live, freed once with its layout.
+            unsafe { slab.free(b, l) };
+        }
+        assert_eq!(slab.stats().bytes_in_use, 0);
+        slab.check_invariants();
+    }
+
+    #[test]
+    #[should_panic(expected = "was not allocated by this Slab")]
+    fn a_free_into_a_chunk_given_back_panics_in_every_build() {
+        let mut slab = Slab::new();
+        let blocks = fill_chunks(&slab, 10);
+        let first = blocks[0];
+        // The first chunk's slots are the oldest freed: handed over to the
+        // central list, not cached.
+        free_all(&slab, blocks);
+        assert!(slab.trim(0) > 0);
+        // SAFETY: none: a deliberate double free into memory the slab gave
+        // back; the chunk map no longer lists it, so the free panics
+        // without touching the memory.
+        unsafe { slab.free(first, BIG) };
+    }
+}
