@@ -159,6 +159,15 @@ impl<T> LaneCache<T> {
         std::mem::take(self.cache.get_mut())
     }
 
+    /// Keeps the `keep` most recently cached objects and its units, with
+    /// exclusive access; returns the others, for the caller to drop once
+    /// the pool is consistent again (as [`clear`](Self::clear)).
+    pub(super) fn keep_newest(&mut self, keep: usize) -> Vec<T> {
+        let cache = self.cache.get_mut();
+        let surplus = cache.len().saturating_sub(keep);
+        cache.drain(..surplus).collect()
+    }
+
     /// The cache's invariants (see the [module docs](self)); panics naming
     /// the values when one is broken.
     pub(super) fn check_invariants(&self) {

@@ -51,6 +51,7 @@ mod recycle;
 mod stats;
 #[cfg(test)]
 mod tests;
+mod trim;
 
 use std::fmt;
 use std::sync::{Mutex, PoisonError};

@@ -93,15 +93,14 @@ impl FrameMemory for PoolMemory {
     fn end_frame(&mut self) {
         self.bytes.end_frame();
         // A frame's demand is the trails it took; idle trails beyond what
-        // the recent frames took are a spike's leftovers (`TrimPolicy`).
-        // `Pool::clear` drops every idle trail, not just the surplus: the
-        // next frame makes its trails again, once.
+        // the recent frames took are a spike's leftovers (`TrimPolicy`),
+        // dropped down to that demand.
         let stats = self.trails.stats();
         let taken = stats.hits + stats.misses;
         self.trim.record(taken.saturating_sub(self.taken));
         self.taken = taken;
-        if self.trim.keep(stats.held as u64).is_some() {
-            self.trails.clear();
+        if let Some(keep) = self.trim.keep(stats.held as u64) {
+            self.trails.trim(usize::try_from(keep).unwrap_or(usize::MAX));
         }
     }
 

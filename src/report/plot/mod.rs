@@ -1,6 +1,7 @@
-//! [`FramePlot`]: the frame times of a run as one SVG picture, two panels:
-//! every measured frame's time per strategy (a line each), and their
-//! distributions (the share of frames at or below each time, a CDF each).
+//! [`FramePlot`]: a run as one SVG picture, three panels: every measured
+//! frame's time per strategy (a line each), their distributions (the share
+//! of frames at or below each time, a CDF each), and the memory each
+//! strategy holds from the system frame by frame (`memory.rs`).
 //!
 //! The file is created when the plot is, before the run, so a path that
 //! cannot be written is refused before any frame runs; the picture is drawn
@@ -13,14 +14,16 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+mod memory;
+
 use plotters::prelude::*;
 
 use super::{Output, Report, Summary, ms};
 use crate::sim::{FrameRecord, Strategy};
 
 /// Picture size in pixels: wide enough for a 500-frame line to show single
-/// frames, tall enough for two panels with their axis labels.
-const SIZE_PX: (u32, u32) = (1200, 900);
+/// frames, tall enough for three panels with their axis labels.
+const SIZE_PX: (u32, u32) = (1200, 1300);
 /// Points drawn per strategy and panel at most. Longer runs (`--forever`)
 /// are thinned: the per-frame panel draws the slowest frame of each group
 /// of frames (spikes stay visible), the distribution panel draws evenly
@@ -136,10 +139,11 @@ fn times_ms(records: &[FrameRecord]) -> Vec<f64> {
     records.iter().map(|r| ms(r.time_ns)).collect()
 }
 
-/// The per-frame line: `(measured frame, ms)`, thinned to the slowest frame
-/// of each group of `group` frames.
-fn frame_line(times: &[f64], group: usize, top: f64) -> Vec<(f64, f64)> {
-    times
+/// A per-frame line: `(measured frame, value)`, thinned to the largest value
+/// (the slowest frame, the most memory) of each group of `group` frames,
+/// drawn no higher than `top`.
+fn frame_line(values: &[f64], group: usize, top: f64) -> Vec<(f64, f64)> {
+    values
         .chunks(group.max(1))
         .enumerate()
         .map(|(i, chunk)| {
@@ -229,7 +233,7 @@ fn draw(svg: &mut String, runs: &[(&Summary, &[FrameRecord])]) -> DrawResult {
     let root = SVGBackend::with_string(svg, SIZE_PX).into_drawing_area();
     root.fill(&WHITE)?;
     let root = root.titled(&title(runs), (FONT, TITLE_PX))?;
-    let (upper, lower) = root.split_vertically(SIZE_PX.1 / 2 - 20);
+    let panels = root.split_evenly((3, 1));
     let (top_ms, clipped) = time_axis_end(runs);
     let frames = Frames {
         runs,
@@ -241,8 +245,9 @@ fn draw(svg: &mut String, runs: &[(&Summary, &[FrameRecord])]) -> DrawResult {
             String::new()
         },
     };
-    draw_per_frame(&upper, &frames)?;
-    draw_distribution(&lower, &frames)?;
+    draw_per_frame(&panels[0], &frames)?;
+    draw_distribution(&panels[1], &frames)?;
+    memory::draw_reserved(&panels[2], &frames)?;
     root.present()?;
     Ok(())
 }
