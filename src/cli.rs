@@ -82,8 +82,9 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub csv: Option<PathBuf>,
 
-    /// Draw each measured frame's time and the distribution of frame times,
-    /// per strategy, into FILE.svg (an SVG picture)
+    /// Draw each measured frame's time, the distribution of frame times and
+    /// the memory held from the system frame by frame, per strategy, into
+    /// FILE.svg (an SVG picture)
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<PathBuf>,
 

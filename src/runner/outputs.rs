@@ -114,7 +114,7 @@ impl Outputs {
             files.push(OutputFile::create("--csv", path, FrameCsv::create, None)?);
         }
         if let Some(path) = &config.plot {
-            let note = Some("plot: frame times drawn in");
+            let note = Some("plot: frame times and memory drawn in");
             files.push(OutputFile::create("--plot", path, FramePlot::create, note)?);
         }
         let recording = match &config.profile_out {

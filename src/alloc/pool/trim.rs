@@ -93,12 +93,15 @@ mod tests {
         assert_eq!(pool.trim(200), held - 200);
         assert_eq!(pool.stats().held, 200);
         pool.check_invariants();
-        // The pool goes on: takes reuse what is left, then make new ones.
+        // The pool goes on. (What this thread's takes reuse depends on
+        // whether the exited threads' lanes were reclaimed, or their ids
+        // taken by other tests' threads meanwhile.)
         let again: Vec<_> = (0..500).map(|_| pool.take()).collect();
-        assert_eq!(pool.stats().held, 0);
+        let left = pool.stats().held;
+        assert!(left <= 200, "{left} idle");
         again.into_iter().for_each(|v| pool.put(v));
-        assert_eq!(pool.stats().held, 500);
-        assert_eq!(pool.trim(0), 500);
+        assert_eq!(pool.stats().held, left + 500);
+        assert_eq!(pool.trim(0), left + 500);
         pool.check_invariants();
     }
 }

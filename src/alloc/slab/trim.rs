@@ -317,7 +317,7 @@ mod tests {
             .iter()
             .map(|&size| Layout::from_size_align(size, 8).unwrap())
             .collect();
-        let per_class = if cfg!(miri) { 300 } else { 3000 };
+        let per_class = if cfg!(miri) { 120 } else { 3000 };
         let mut blocks: Vec<(NonNull<u8>, Layout)> = Vec::new();
         for i in 0..per_class {
             for &l in &layouts {

@@ -100,7 +100,8 @@ impl FrameMemory for PoolMemory {
         self.trim.record(taken.saturating_sub(self.taken));
         self.taken = taken;
         if let Some(keep) = self.trim.keep(stats.held as u64) {
-            self.trails.trim(usize::try_from(keep).unwrap_or(usize::MAX));
+            self.trails
+                .trim(usize::try_from(keep).unwrap_or(usize::MAX));
         }
     }
 
