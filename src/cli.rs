@@ -8,7 +8,9 @@ use framemem::sim::Strategy;
 
 /// Default `--frames`: a 50k-entity run takes a few seconds.
 pub const DEFAULT_FRAMES: u64 = 500;
-/// Default `--warmup`: enough for pools to fill and arena chunks to settle.
+/// Default `--warmup`: enough for pools to fill and arena chunks to settle
+/// (scenarios whose entities live longer warm up for their longest
+/// lifetime: see `RunConfig`).
 pub const DEFAULT_WARMUP: u64 = 10;
 
 /// Frame churn in a headless bevy_ecs game loop: spawn and despawn N entities
@@ -51,9 +53,11 @@ pub struct Cli {
           value_parser = clap::value_parser!(u32).range(1..=MAX_FPS))]
     pub fps: Option<u32>,
 
-    /// Frames to run first without measuring them
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_WARMUP, allow_negative_numbers = true)]
-    pub warmup: u64,
+    /// Frames to run first without measuring them [default: 10, or the
+    /// scenario's longest entity lifetime if longer, so that measuring starts
+    /// once as many entities die as are born]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub warmup: Option<u64>,
 
     /// Seed of the spawn generator, decimal or 0x-prefixed hex [default: 0x5eedf4a3e0000001]
     #[arg(long, value_name = "SEED", allow_negative_numbers = true, value_parser = parse_seed)]

@@ -532,3 +532,21 @@ fn strategies_that_cannot_hold_multi_frame_data_say_so() {
         stdout(&out)
     );
 }
+
+#[test]
+fn the_warm_up_covers_the_scenario_s_longest_lifetime_unless_given() {
+    let bullets = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/scenarios/bullets.ron");
+    let warmup = |extra: &[&str]| {
+        let mut args = vec!["--entities", "50", "--frames", "2", "--no-profile", "-q"];
+        args.extend(["--scenario", bullets, "--alloc", "slab", "--json"]);
+        args.extend(extra);
+        let out = framemem(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        v["warmup_frames"].as_u64().unwrap()
+    };
+    // bullets.ron's entities live up to 90 frames: measuring starts once
+    // as many die as are born.
+    assert_eq!(warmup(&[]), 90);
+    assert_eq!(warmup(&["--warmup", "3"]), 3);
+}

@@ -15,7 +15,7 @@ use framemem::sim::{
 use super::frame_order::{COMPARE_BLOCK_FRAMES, FrameOrder};
 use super::global_heap;
 use super::usage::usage;
-use crate::cli::Cli;
+use crate::cli::{Cli, DEFAULT_WARMUP};
 
 /// Everything a run needs to know, from the command line.
 #[derive(Debug)]
@@ -113,7 +113,11 @@ impl RunConfig {
             sim,
             threads: cli.threads.map(|t| t as usize),
             frames: (!cli.forever).then_some(cli.frames),
-            warmup: cli.warmup,
+            // Until the alive population is steady: a scenario whose
+            // entities live up to 90 frames is still filling up before that.
+            warmup: cli
+                .warmup
+                .unwrap_or_else(|| DEFAULT_WARMUP.max(u64::from(lifetime))),
             fps: cli.fps,
             quiet: cli.quiet,
             json: cli.json,

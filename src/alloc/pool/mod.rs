@@ -358,6 +358,17 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
         s
     }
 
+    /// Idle objects in the threads' own caches (not on the shared list):
+    /// each thread's working set, held by construction (up to
+    /// `LANE_CACHE_MAX` a lane), which a trim policy should not count as
+    /// surplus. A reading lane by lane, as [`stats`](Self::stats).
+    pub(crate) fn idle_in_lanes(&self) -> usize {
+        self.lanes
+            .lane_shared()
+            .map(|lane| lane.cached.get() as usize)
+            .sum()
+    }
+
     /// Creates up to `n` objects now, within the capacity, and puts them
     /// where every thread finds them (the shared list), so the first frames
     /// do not pay for them. Returns how many were made.

@@ -93,15 +93,18 @@ impl FrameMemory for PoolMemory {
     fn end_frame(&mut self) {
         self.bytes.end_frame();
         // A frame's demand is the trails it took; idle trails beyond what
-        // the recent frames took are a spike's leftovers (`TrimPolicy`),
-        // dropped down to that demand.
+        // the recent frames took (and beyond what the threads' caches hold
+        // by construction: trails returned on workers wait there) are a
+        // spike's leftovers (`TrimPolicy`), dropped down to that demand.
         let stats = self.trails.stats();
         let taken = stats.hits + stats.misses;
         self.trim.record(taken.saturating_sub(self.taken));
         self.taken = taken;
-        if let Some(keep) = self.trim.keep(stats.held as u64) {
-            self.trails
-                .trim(usize::try_from(keep).unwrap_or(usize::MAX));
+        let in_lanes = self.trails.idle_in_lanes();
+        let surplus = stats.held.saturating_sub(in_lanes);
+        if let Some(keep) = self.trim.keep(surplus as u64) {
+            let keep = usize::try_from(keep).unwrap_or(usize::MAX);
+            self.trails.trim(keep.saturating_add(in_lanes));
         }
     }
 
