@@ -362,6 +362,7 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
     /// each thread's working set, held by construction (up to
     /// `LANE_CACHE_MAX` a lane), which a trim policy should not count as
     /// surplus. A reading lane by lane, as [`stats`](Self::stats).
+    #[cfg(feature = "sim")]
     pub(crate) fn idle_in_lanes(&self) -> usize {
         self.lanes
             .lane_shared()
