@@ -299,6 +299,26 @@ mod tests {
         free_all(&slab, fill_chunks(&slab, 3));
         slab.check_invariants();
     }
+    #[cfg(feature = "bevy")]
+    #[test]
+    fn cached_bytes_are_every_slot_the_lanes_hold() {
+        let mut slab = Slab::new();
+        let blocks = fill_chunks(&slab, 3);
+        free_all(&slab, blocks.into_iter().take(20));
+        let small = Layout::from_size_align(48, 8).unwrap();
+        let p = slab.alloc(small).unwrap(); // a carving with most of a chunk left
+        let mut counted = 0;
+        for (lane, _) in slab.lanes.all_mut() {
+            for (class, size) in SIZE_CLASSES.iter().enumerate() {
+                lane.count_free(class, |_, n| counted += n * size);
+            }
+        }
+        assert_eq!(slab.lane_cached_bytes(), counted);
+        assert!(counted > 20 * 4096, "{counted} B cached");
+        // SAFETY: live, freed once with its layout.
+        unsafe { slab.free(p, small) };
+    }
+
     #[test]
     fn spare_chunks_after_a_reset_go_back() {
         let mut slab = Slab::new();
