@@ -141,6 +141,24 @@ fn mimalloc_calls_are_in_the_heap_counts() {
     );
 }
 
+/// The mimalloc strategy reports what mimalloc holds from the system
+/// (nothing else in this process allocates from it), so its memory can be
+/// set beside the other strategies'; the heap strategy's `malloc` is shared
+/// with everything else, and reported as nothing of its own.
+#[test]
+fn mimalloc_reports_what_it_holds_and_heap_reports_nothing() {
+    let scenario = Scenario::builtin();
+    let mut mimalloc = small(Strategy::Mimalloc, &scenario, 9);
+    let mut heap = small(Strategy::Heap, &scenario, 9);
+    let (mi, h) = (mimalloc.step().reserved_bytes, heap.step().reserved_bytes);
+    if cfg!(feature = "mimalloc") {
+        assert_eq!(mi, 0, "mimalloc is the global allocator: not measured");
+    } else {
+        assert!(mi > 0, "mimalloc holds memory for the trails");
+    }
+    assert_eq!(h, 0);
+}
+
 fn shipped(name: &str) -> Scenario {
     let path = format!("{}/assets/scenarios/{name}.ron", env!("CARGO_MANIFEST_DIR"));
     Scenario::load(path.as_ref()).unwrap()

@@ -51,12 +51,9 @@ pub(super) fn draw_reserved(area: &Area<'_>, f: &Frames<'_>) -> DrawResult {
         let c = colour(s.alloc);
         let r = s.reserved_bytes;
         let label = if r.max == 0 {
-            // The heap and mimalloc strategies hold nothing of their own:
-            // what the allocator under them keeps is not measured.
-            format!(
-                "{}: nothing of its own (its allocator's not measured)",
-                s.alloc
-            )
+            // The heap strategy holds nothing of its own: what `malloc`
+            // keeps is shared with bevy's tables, and not measured.
+            format!("{}: nothing of its own (malloc's not measured)", s.alloc)
         } else {
             format!(
                 "{}: p50 {}, max {}, final {}",

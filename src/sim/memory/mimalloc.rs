@@ -16,7 +16,7 @@ use glam::Vec3;
 
 use crate::sim::memory::frame_bytes::FrameBytes;
 use crate::sim::memory::frame_memory::{FrameMemory, MemoryFigures, MemoryPlan};
-use crate::sim::memory::mi_alloc::MiAlloc;
+use crate::sim::memory::mi_alloc::{self, MiAlloc};
 use crate::sim::memory::scratch::ScratchItem;
 use crate::sim::scenario::TRAIL_POINT_BYTES;
 use crate::sim::strategy::Strategy;
@@ -74,7 +74,7 @@ impl FrameMemory for MimallocMemory {
     fn figures(&self) -> MemoryFigures {
         MemoryFigures {
             peak_bytes_in_use: self.bytes.peak(),
-            ..MemoryFigures::default()
+            bytes_reserved: mi_alloc::committed_bytes(),
         }
     }
 }
