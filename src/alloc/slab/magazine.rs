@@ -91,21 +91,30 @@ impl SlabLane {
         }
     }
 
-    /// Counts the free slots of `class` this lane holds (its magazine, and
-    /// what its carving has left) by chunk: `count(chunk, n)`, with
-    /// exclusive access (a trim).
-    pub(super) fn count_free(&mut self, class: usize, mut count: impl FnMut(usize, usize)) {
+    /// Counts the free slots of `class` in this lane's magazine by chunk,
+    /// `magazine(chunk)` for each, with exclusive access (a trim); returns
+    /// the chunk the lane is carving, if any.
+    pub(super) fn count_free(
+        &mut self,
+        class: usize,
+        mut magazine: impl FnMut(usize),
+    ) -> Option<usize> {
         for slot in self.magazines[class].slots.get_mut().iter() {
-            count(chunk_of(slot.addr().get()), 1);
+            magazine(chunk_of(slot.addr().get()));
         }
-        let carving = &mut self.carvings[class];
-        let (next, end) = (*carving.next.get_mut(), *carving.end.get_mut());
-        if next != end {
-            count(
-                chunk_of(next.addr()),
-                (end.addr() - next.addr()) / SIZE_CLASSES[class],
-            );
-        }
+        let c = &mut self.carvings[class];
+        let (next, end) = (*c.next.get_mut(), *c.end.get_mut());
+        (next != end).then(|| chunk_of(next.addr()))
+    }
+
+    /// Forgets the slots of `class` in its magazine that lie in chunks
+    /// `released` says go back to the system (a trim, with exclusive
+    /// access; a trim never releases a chunk being carved).
+    pub(super) fn forget_released(&mut self, class: usize, released: impl Fn(usize) -> bool) {
+        self.magazines[class]
+            .slots
+            .get_mut()
+            .retain(|slot| !released(chunk_of(slot.addr().get())));
     }
 
     /// Free slots of `class` this lane keeps for itself: its magazine and
