@@ -6,8 +6,10 @@
 //! and the strategy's counters match the model's.
 //!
 //! Cases: 10,000 per strategy in a release run
-//! (`cargo test --release --test alloc_model`), 500 in a debug run, 8 under
+//! (`cargo test --release --test alloc_model`), 500 in a debug run, 4 under
 //! Miri.
+
+mod common;
 
 use std::alloc::Layout;
 use std::ptr::NonNull;
@@ -18,28 +20,6 @@ use proptest::prelude::*;
 /// The slab's chunk size (`src/alloc/slab/classes.rs`): what a trim gives
 /// back at a time.
 const CHUNK_BYTES: usize = 64 * 1024;
-
-fn cases() -> u32 {
-    if cfg!(miri) {
-        4
-    } else if cfg!(debug_assertions) {
-        500
-    } else {
-        10_000
-    }
-}
-
-fn config() -> ProptestConfig {
-    ProptestConfig {
-        cases: cases(),
-        failure_persistence: if cfg!(miri) {
-            None
-        } else {
-            ProptestConfig::default().failure_persistence
-        },
-        ..ProptestConfig::default()
-    }
-}
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -247,7 +227,7 @@ fn run<A: Accounting>(mut alloc: A, ops: Vec<Op>) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(common::model::config(500))]
 
     #[test]
     fn heap_matches_the_model(ops in prop::collection::vec(op(), 1..64)) {

@@ -6,29 +6,13 @@
 //! return keeps the object while fewer than `capacity` are idle and drops it
 //! otherwise. The counters must match.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use framemem::{Pool, PoolStats};
 use proptest::prelude::*;
-
-fn config() -> ProptestConfig {
-    ProptestConfig {
-        cases: if cfg!(miri) {
-            4
-        } else if cfg!(debug_assertions) {
-            300
-        } else {
-            10_000
-        },
-        failure_persistence: if cfg!(miri) {
-            None
-        } else {
-            ProptestConfig::default().failure_persistence
-        },
-        ..ProptestConfig::default()
-    }
-}
 
 /// A pooled object: its id, and whether it was used since it was cleaned.
 #[derive(Debug)]
@@ -111,7 +95,7 @@ fn run(capacity: usize, ops: Vec<Op>) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(common::model::config(300))]
 
     #[test]
     fn pool_matches_the_model(

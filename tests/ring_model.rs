@@ -11,30 +11,10 @@
 //! Cases: 10,000 in a release run (`cargo test --release --test
 //! ring_model`), 500 in a debug run, 4 under Miri.
 
+mod common;
+
 use framemem::{ExpiryRing, Overflow, RingError, RingSlice};
 use proptest::prelude::*;
-
-fn cases() -> u32 {
-    if cfg!(miri) {
-        4
-    } else if cfg!(debug_assertions) {
-        500
-    } else {
-        10_000
-    }
-}
-
-fn config() -> ProptestConfig {
-    ProptestConfig {
-        cases: cases(),
-        failure_persistence: if cfg!(miri) {
-            None
-        } else {
-            ProptestConfig::default().failure_persistence
-        },
-        ..ProptestConfig::default()
-    }
-}
 
 /// One allocation: `len` values made from `seed`, for `lifetime` frames.
 #[derive(Clone, Debug)]
@@ -246,7 +226,7 @@ fn ops() -> impl Strategy<Value = Vec<Op>> {
 }
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(common::model::config(500))]
 
     #[test]
     fn ring_matches_the_model(

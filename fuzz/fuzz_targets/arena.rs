@@ -17,37 +17,18 @@ use allocator_api2::alloc::Allocator as _;
 use allocator_api2::vec::Vec as AVec;
 use arbitrary::Arbitrary;
 use framemem::{AllocError, Allocator, Arena, ArenaSlice};
-use framemem_fuzz::{Live, layout};
+use framemem_fuzz::{AllocArgs, GrowArgs, Live, ShrinkArgs};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]
 enum Op {
-    Alloc {
-        size: u16,
-        align_log: u8,
-    },
-    Free {
-        which: u8,
-    },
-    Grow {
-        which: u8,
-        extra: u16,
-        align_log: u8,
-    },
-    Shrink {
-        which: u8,
-        keep: u16,
-        align_log: u8,
-    },
-    VecPush {
-        n: u8,
-    },
-    VecTruncate {
-        len: u16,
-    },
-    Handle {
-        len: u8,
-    },
+    Alloc(AllocArgs),
+    Free { which: u8 },
+    Grow(GrowArgs),
+    Shrink(ShrinkArgs),
+    VecPush { n: u8 },
+    VecTruncate { len: u16 },
+    Handle { len: u8 },
     Reset,
     Stats,
 }
@@ -84,11 +65,10 @@ fuzz_target!(|input: Input| {
             for op in ops.by_ref() {
                 match op {
                     Op::Reset => break,
-                    Op::Alloc { size, align_log } => {
-                        if !live.has_room() {
+                    Op::Alloc(a) => {
+                        let Some(l) = a.layout(&live, MAX_ALIGN_LOG) else {
                             continue;
-                        }
-                        let l = layout(size.into(), align_log, MAX_ALIGN_LOG);
+                        };
                         match Allocator::alloc(arena, l) {
                             Ok(p) => {
                                 live.add(p, l);
@@ -104,19 +84,16 @@ fuzz_target!(|input: Input| {
                             unsafe { Allocator::free(arena, b.ptr, b.layout) };
                         }
                     }
-                    Op::Grow {
-                        which,
-                        extra,
-                        align_log,
-                    } => {
-                        let Some(i) = live.pick(which) else { continue };
-                        let old = live.blocks[i].layout;
-                        let new = layout(old.size() + usize::from(extra), align_log, MAX_ALIGN_LOG);
-                        let old_start = live.blocks[i].ptr.as_ptr().addr();
+                    Op::Grow(g) => {
+                        let Some(r) = g.pick(&live, MAX_ALIGN_LOG) else {
+                            continue;
+                        };
+                        let new = r.new;
+                        let old_start = r.ptr.as_ptr().addr();
                         // SAFETY: a live block with its layout; `new` is no smaller.
-                        match unsafe { arena.grow(live.blocks[i].ptr, old, new) } {
+                        match unsafe { arena.grow(r.ptr, r.old, new) } {
                             Ok(p) => {
-                                live.replace(i, p.cast(), new, old.size());
+                                live.replace(r.index, p.cast(), new, r.kept);
                                 // In place (bumpalo extends the latest block
                                 // downwards, so the new block overlaps the
                                 // old), only the bytes below the old start
@@ -135,25 +112,20 @@ fuzz_target!(|input: Input| {
                             }
                         }
                     }
-                    Op::Shrink {
-                        which,
-                        keep,
-                        align_log,
-                    } => {
-                        let Some(i) = live.pick(which) else { continue };
-                        let old = live.blocks[i].layout;
-                        let size = usize::from(keep).min(old.size());
-                        let new = layout(size, align_log, MAX_ALIGN_LOG);
-                        let old_ptr = live.blocks[i].ptr;
+                    Op::Shrink(sh) => {
+                        let Some(r) = sh.pick(&live, MAX_ALIGN_LOG) else {
+                            continue;
+                        };
+                        let (new, old_ptr) = (r.new, r.ptr);
                         let keeps_place =
                             new.size() == 0 || old_ptr.as_ptr().addr() % new.align() == 0;
                         // SAFETY: a live block with its layout; `new` is no larger.
-                        match unsafe { arena.shrink(old_ptr, old, new) } {
+                        match unsafe { arena.shrink(old_ptr, r.old, new) } {
                             // A shrink to nothing frees the block (as std's
                             // `Global` does): gone, not to be freed again.
-                            Ok(_) if new.size() == 0 => drop(live.blocks.swap_remove(i)),
+                            Ok(_) if new.size() == 0 => drop(live.blocks.swap_remove(r.index)),
                             Ok(p) => {
-                                live.replace(i, p.cast(), new, size);
+                                live.replace(r.index, p.cast(), new, r.kept);
                                 // Kept in place (defect 1): nothing new. Moved
                                 // (more alignment than the block had): a new
                                 // block, counted in full.

@@ -17,15 +17,12 @@ use std::alloc::Layout;
 use allocator_api2::alloc::Allocator as _;
 use arbitrary::Arbitrary;
 use framemem::{Allocator, SIZE_CLASSES, Slab, SlabSlice};
-use framemem_fuzz::{Block, Live, layout};
+use framemem_fuzz::{AllocArgs, Block, GrowArgs, Live, ShrinkArgs};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]
 enum Op {
-    Alloc {
-        size: u16,
-        align_log: u8,
-    },
+    Alloc(AllocArgs),
     Free {
         which: u8,
     },
@@ -33,16 +30,8 @@ enum Op {
     FreeElsewhere {
         which: u8,
     },
-    Grow {
-        which: u8,
-        extra: u16,
-        align_log: u8,
-    },
-    Shrink {
-        which: u8,
-        keep: u16,
-        align_log: u8,
-    },
+    Grow(GrowArgs),
+    Shrink(ShrinkArgs),
     Slice {
         len: u8,
     },
@@ -106,11 +95,10 @@ fuzz_target!(|ops: Vec<Op>| {
     let mut resets = 0u64;
     for op in ops {
         match op {
-            Op::Alloc { size, align_log } => {
-                if !live.has_room() {
+            Op::Alloc(a) => {
+                let Some(l) = a.layout(&live, MAX_ALIGN_LOG) else {
                     continue;
-                }
-                let l = layout(size.into(), align_log, MAX_ALIGN_LOG);
+                };
                 let p = Allocator::alloc(&slab, l).expect("the slab has no limit");
                 live.add(p, l);
                 charges.push(charged(l));
@@ -137,34 +125,26 @@ fuzz_target!(|ops: Vec<Op>| {
                     });
                 }
             }
-            Op::Grow {
-                which,
-                extra,
-                align_log,
-            } => {
-                let Some(i) = live.pick(which) else { continue };
-                let old = live.blocks[i].layout;
-                let new = layout(old.size() + usize::from(extra), align_log, MAX_ALIGN_LOG);
+            Op::Grow(g) => {
+                let Some(r) = g.pick(&live, MAX_ALIGN_LOG) else {
+                    continue;
+                };
+                let (i, new) = (r.index, r.new);
                 let before = slab.stats().bytes_in_use;
                 // SAFETY: a live block with its layout; `new` is no smaller.
-                let p = unsafe { (&slab).grow(live.blocks[i].ptr, old, new) }
-                    .expect("the slab has no limit");
-                live.replace(i, p.cast(), new, old.size());
+                let p = unsafe { (&slab).grow(r.ptr, r.old, new) }.expect("the slab has no limit");
+                live.replace(i, p.cast(), new, r.kept);
                 charges[i] = recharge(charges[i], before, slab.stats().bytes_in_use, new);
             }
-            Op::Shrink {
-                which,
-                keep,
-                align_log,
-            } => {
-                let Some(i) = live.pick(which) else { continue };
-                let old = live.blocks[i].layout;
-                let size = usize::from(keep).min(old.size());
-                let new = layout(size, align_log, MAX_ALIGN_LOG);
+            Op::Shrink(sh) => {
+                let Some(r) = sh.pick(&live, MAX_ALIGN_LOG) else {
+                    continue;
+                };
+                let (i, new) = (r.index, r.new);
                 let before = slab.stats().bytes_in_use;
                 // SAFETY: a live block with its layout; `new` is no larger.
-                let p = unsafe { (&slab).shrink(live.blocks[i].ptr, old, new) }
-                    .expect("a shrink must not fail");
+                let p =
+                    unsafe { (&slab).shrink(r.ptr, r.old, new) }.expect("a shrink must not fail");
                 if new.size() == 0 {
                     // A shrink to nothing frees the block (as std's `Global`
                     // does): gone, not to be freed again.
@@ -172,7 +152,7 @@ fuzz_target!(|ops: Vec<Op>| {
                     assert_eq!(before - slab.stats().bytes_in_use, charges.swap_remove(i));
                     continue;
                 }
-                live.replace(i, p.cast(), new, size);
+                live.replace(i, p.cast(), new, r.kept);
                 charges[i] = recharge(charges[i], before, slab.stats().bytes_in_use, new);
             }
             Op::Slice { len } => {
@@ -205,9 +185,15 @@ fuzz_target!(|ops: Vec<Op>| {
                 let before = slab.stats();
                 let given_back = slab.trim(usize::from(keep_kib) * 1024);
                 let after = slab.stats();
-                assert_eq!(after.bytes_in_use, before.bytes_in_use, "{before:?} -> {after:?}");
+                assert_eq!(
+                    after.bytes_in_use, before.bytes_in_use,
+                    "{before:?} -> {after:?}"
+                );
                 assert_eq!(after.bytes_reserved, before.bytes_reserved - given_back);
-                assert!(given_back % (64 * 1024) == 0, "{given_back} B is not whole chunks");
+                assert!(
+                    given_back % (64 * 1024) == 0,
+                    "{given_back} B is not whole chunks"
+                );
                 live.check_all();
                 for (s, len) in &slices {
                     assert!(slab.get(s).iter().copied().eq(0..*len));

@@ -1,9 +1,17 @@
-//! The model the raw-memory fuzz targets share: the live blocks, each filled
-//! with its own byte pattern, so that a lost or overwritten byte, a
-//! misaligned block or two live blocks that overlap are caught at once.
+//! What the raw-memory fuzz targets (arena, slab) share: the model of the
+//! live blocks, each filled with its own byte pattern, so that a lost or
+//! overwritten byte, a misaligned block or two live blocks that overlap are
+//! caught at once; and the raw-block operations they decode ([`AllocArgs`],
+//! [`GrowArgs`], [`ShrinkArgs`]), turned into layouts here.
+//!
+//! The argument structs decode the same bytes as the struct variants they
+//! replaced (`Alloc { size, align_log }` and `Alloc(AllocArgs)` read the same
+//! fields in the same order), so a saved corpus means what it meant.
 
 use std::alloc::Layout;
 use std::ptr::NonNull;
+
+use arbitrary::Arbitrary;
 
 /// Live blocks kept at most, so that each check stays cheap.
 pub const MAX_LIVE: usize = 256;
@@ -24,6 +32,92 @@ fn byte(tag: u8, i: usize) -> u8 {
 /// A layout from fuzz input: `size` bytes, alignment `2^(align_log % max_log)`.
 pub fn layout(size: usize, align_log: u8, max_log: u8) -> Layout {
     Layout::from_size_align(size, 1 << (align_log % (max_log + 1))).unwrap()
+}
+
+/// An `Alloc` operation: a new block of `size` bytes.
+#[derive(Arbitrary, Debug)]
+pub struct AllocArgs {
+    pub size: u16,
+    pub align_log: u8,
+}
+
+impl AllocArgs {
+    /// The layout to allocate, with alignments up to `2^max_log`; `None`
+    /// when `live` holds as many blocks as it keeps.
+    pub fn layout(&self, live: &Live, max_log: u8) -> Option<Layout> {
+        live.has_room()
+            .then(|| layout(self.size.into(), self.align_log, max_log))
+    }
+}
+
+/// A `Grow` operation: live block `which` grown by `extra` bytes.
+#[derive(Arbitrary, Debug)]
+pub struct GrowArgs {
+    pub which: u8,
+    pub extra: u16,
+    pub align_log: u8,
+}
+
+impl GrowArgs {
+    /// The grow to make, with alignments up to `2^max_log`; `None` when no
+    /// block is live.
+    pub fn pick(&self, live: &Live, max_log: u8) -> Option<Resize> {
+        let index = live.pick(self.which)?;
+        let Block {
+            ptr, layout: old, ..
+        } = live.blocks[index];
+        let new = layout(
+            old.size() + usize::from(self.extra),
+            self.align_log,
+            max_log,
+        );
+        Some(Resize {
+            index,
+            ptr,
+            old,
+            new,
+            kept: old.size(),
+        })
+    }
+}
+
+/// A `Shrink` operation: live block `which` shrunk to `keep` bytes (or
+/// kept at its size when smaller).
+#[derive(Arbitrary, Debug)]
+pub struct ShrinkArgs {
+    pub which: u8,
+    pub keep: u16,
+    pub align_log: u8,
+}
+
+impl ShrinkArgs {
+    /// The shrink to make, with alignments up to `2^max_log`; `None` when
+    /// no block is live.
+    pub fn pick(&self, live: &Live, max_log: u8) -> Option<Resize> {
+        let index = live.pick(self.which)?;
+        let Block {
+            ptr, layout: old, ..
+        } = live.blocks[index];
+        let size = usize::from(self.keep).min(old.size());
+        Some(Resize {
+            index,
+            ptr,
+            old,
+            new: layout(size, self.align_log, max_log),
+            kept: size,
+        })
+    }
+}
+
+/// A grow or shrink of live block `index`, at `ptr`, from `old` to `new`:
+/// its first `kept` bytes must survive it ([`Live::replace`]).
+#[derive(Debug)]
+pub struct Resize {
+    pub index: usize,
+    pub ptr: NonNull<u8>,
+    pub old: Layout,
+    pub new: Layout,
+    pub kept: usize,
 }
 
 /// Every live block of one allocator.

@@ -24,6 +24,73 @@ use allocator_api2::alloc::{AllocError, Allocator};
 
 use super::dangling;
 
+/// A strategy's own `alloc` and `free`, which its allocator_api2 impl wraps:
+/// framemem's [`Allocator`](super::Allocator), or a per-thread handle's
+/// methods with the same contract ([`ArenaLocal`](super::ArenaLocal)).
+pub(crate) trait BlockSource {
+    /// As [`Allocator::alloc`](super::Allocator::alloc).
+    fn alloc_block(&self, layout: Layout) -> Result<NonNull<u8>, super::AllocError>;
+
+    /// As [`Allocator::free`](super::Allocator::free).
+    ///
+    /// # Safety
+    ///
+    /// As [`Allocator::free`](super::Allocator::free):
+    /// - `ptr` came from [`alloc_block`](Self::alloc_block) on this source,
+    ///   with this `layout`;
+    /// - it has not been freed (or reset) since, and is not used after.
+    unsafe fn free_block(&self, ptr: NonNull<u8>, layout: Layout);
+}
+
+impl<A: super::Allocator + ?Sized> BlockSource for A {
+    #[inline(always)]
+    fn alloc_block(&self, layout: Layout) -> Result<NonNull<u8>, super::AllocError> {
+        self.alloc(layout)
+    }
+
+    #[inline(always)]
+    unsafe fn free_block(&self, ptr: NonNull<u8>, layout: Layout) {
+        // SAFETY: the caller's promise is `free`'s contract.
+        unsafe { self.free(ptr, layout) }
+    }
+}
+
+/// allocator_api2's `allocate` on `source`: a zero size gets a dangling
+/// block and never reaches it (nor its counts); an error is `AllocError`.
+#[inline(always)]
+pub(crate) fn allocate<S: BlockSource + ?Sized>(
+    source: &S,
+    layout: Layout,
+) -> Result<NonNull<[u8]>, AllocError> {
+    if layout.size() == 0 {
+        return Ok(empty_block(layout));
+    }
+    let ptr = source.alloc_block(layout).map_err(|_| AllocError)?;
+    Ok(block(ptr, layout.size()))
+}
+
+/// allocator_api2's `deallocate` on `source`: a zero size was never
+/// allocated there (see [`allocate`]), so it is not passed on.
+///
+/// # Safety
+///
+/// allocator_api2's `deallocate` contract: `ptr` is a live block from
+/// [`allocate`] (or a resize) on this source, `layout` fits it, and it is not
+/// used after; the source's `free_block` takes such a layout (the arena's
+/// frees nothing, the slab finds the block's real class or size itself).
+#[inline(always)]
+pub(crate) unsafe fn deallocate<S: BlockSource + ?Sized>(
+    source: &S,
+    ptr: NonNull<u8>,
+    layout: Layout,
+) {
+    if layout.size() != 0 {
+        // SAFETY: a non-zero size, so `ptr` is a live block of the source
+        // (the caller's promise), with a layout its `free_block` takes.
+        unsafe { source.free_block(ptr, layout) }
+    }
+}
+
 /// A zero-size block for `layout`: dangling, aligned, never dereferenced.
 #[inline(always)]
 pub(crate) fn empty_block(layout: Layout) -> NonNull<[u8]> {
@@ -71,6 +138,67 @@ pub(crate) unsafe fn move_block<A: Allocator + ?Sized>(
     Ok(fresh)
 }
 
+/// allocator_api2's `grow`: a block of zero bytes is a fresh allocation;
+/// otherwise `in_place()`'s block if it has one (the block, or a new one
+/// holding the old contents, that the strategy made itself), else the block
+/// moves.
+///
+/// `in_place` runs only for a non-zero `old.size()`; returning `None`, it
+/// must leave the block untouched.
+///
+/// # Safety
+///
+/// allocator_api2's `grow` contract: `ptr` is a live block of `alloc`
+/// fitting `old`, and `new.size() >= old.size()`.
+#[inline(always)]
+pub(crate) unsafe fn grow_with<A: Allocator + ?Sized>(
+    alloc: &A,
+    ptr: NonNull<u8>,
+    old: Layout,
+    new: Layout,
+    in_place: impl FnOnce() -> Option<NonNull<[u8]>>,
+) -> Result<NonNull<[u8]>, AllocError> {
+    if old.size() == 0 {
+        return alloc.allocate(new);
+    }
+    match in_place() {
+        Some(block) => Ok(block),
+        // SAFETY: the caller's promise; `in_place` left the block untouched.
+        None => unsafe { move_block(alloc, ptr, old, new) },
+    }
+}
+
+/// allocator_api2's `shrink`: a shrink to zero bytes frees the block;
+/// otherwise `in_place()`'s block if it has one (the same block, or one the
+/// strategy resized, holding `new`), else the block moves.
+///
+/// `in_place` runs only for a non-zero `new.size()`; returning `None`, it
+/// must leave the block untouched.
+///
+/// # Safety
+///
+/// allocator_api2's `shrink` contract: `ptr` is a live block of `alloc`
+/// fitting `old`, and `new.size() <= old.size()`.
+#[inline(always)]
+pub(crate) unsafe fn shrink_with<A: Allocator + ?Sized>(
+    alloc: &A,
+    ptr: NonNull<u8>,
+    old: Layout,
+    new: Layout,
+    in_place: impl FnOnce() -> Option<NonNull<[u8]>>,
+) -> Result<NonNull<[u8]>, AllocError> {
+    if new.size() == 0 {
+        // SAFETY: the caller's promise; the block is not used after.
+        unsafe { alloc.deallocate(ptr, old) };
+        return Ok(empty_block(new));
+    }
+    match in_place() {
+        Some(block) => Ok(block),
+        // SAFETY: the caller's promise; `in_place` left the block untouched.
+        None => unsafe { move_block(alloc, ptr, old, new) },
+    }
+}
+
 /// allocator_api2's `shrink` for a strategy whose blocks hold any smaller
 /// size as they are (the arena): the same block, unless `new` asks for more
 /// alignment than it has. A shrink to zero frees it.
@@ -85,14 +213,7 @@ pub(crate) unsafe fn shrink_in_place<A: Allocator + ?Sized>(
     old: Layout,
     new: Layout,
 ) -> Result<NonNull<[u8]>, AllocError> {
-    if new.size() == 0 {
-        // SAFETY: the caller's promise; the block is not used after.
-        unsafe { alloc.deallocate(ptr, old) };
-        return Ok(empty_block(new));
-    }
-    if is_aligned_for(ptr, new) {
-        return Ok(block(ptr, new.size()));
-    }
+    let in_place = || is_aligned_for(ptr, new).then(|| block(ptr, new.size()));
     // SAFETY: the caller's promise, passed on.
-    unsafe { move_block(alloc, ptr, old, new) }
+    unsafe { shrink_with(alloc, ptr, old, new, in_place) }
 }

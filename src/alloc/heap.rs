@@ -162,22 +162,18 @@ unsafe impl Allocator for Heap {
 unsafe impl allocator_api2::alloc::Allocator for &Heap {
     #[inline(always)]
     fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, allocator_api2::alloc::AllocError> {
-        if layout.size() == 0 {
-            return Ok(api2::empty_block(layout));
-        }
-        let ptr = Allocator::alloc(*self, layout).map_err(|_| allocator_api2::alloc::AllocError)?;
-        Ok(api2::block(ptr, layout.size()))
+        api2::allocate(*self, layout)
     }
 
     #[inline(always)]
     unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
-        if layout.size() != 0 {
-            // SAFETY: allocator_api2 passes a block from `allocate` with its
-            // layout, not used afterwards: `free`'s contract.
-            unsafe { Allocator::free(*self, ptr, layout) }
-        }
+        // SAFETY: `deallocate`'s contract, passed on.
+        unsafe { api2::deallocate(*self, ptr, layout) }
     }
 
+    /// Not `api2::grow_with`: a `realloc` that cannot grow the block is
+    /// out of memory, an error here, where a move would ask the system for
+    /// the same memory again.
     unsafe fn grow(
         &self,
         ptr: NonNull<u8>,
@@ -196,31 +192,26 @@ unsafe impl allocator_api2::alloc::Allocator for &Heap {
     }
 
     /// Needs no memory when the alignment stays: the global allocator's
-    /// `realloc` shrinks the block (glibc's and mimalloc's in place).
+    /// `realloc` shrinks the block (glibc's and mimalloc's in place). A
+    /// global allocator that refuses (the system's never does) moves it:
+    /// the block must still be freed with the size it was made with, so it
+    /// cannot stay as it is.
     unsafe fn shrink(
         &self,
         ptr: NonNull<u8>,
         old: Layout,
         new: Layout,
     ) -> Result<NonNull<[u8]>, allocator_api2::alloc::AllocError> {
-        if new.size() == 0 {
-            // SAFETY: `shrink`'s contract: a live block of `old`.
-            unsafe { allocator_api2::alloc::Allocator::deallocate(self, ptr, old) };
-            return Ok(api2::empty_block(new));
-        }
-        if old.align() != new.align() {
-            // SAFETY: `shrink`'s contract, passed on.
-            return unsafe { api2::move_block(self, ptr, old, new) };
-        }
-        // SAFETY: `shrink`'s contract: a live block of `old`, non-zero sizes.
-        match unsafe { self.realloc(ptr, old, new.size()) } {
-            Some(block) => Ok(block),
-            // A global allocator that cannot shrink in place without memory
-            // (the system's always can): the block must still be freed with
-            // the size it was made with, so it cannot stay as it is.
-            // SAFETY: the failed `realloc` left the block untouched.
-            None => unsafe { api2::move_block(self, ptr, old, new) },
-        }
+        let in_place = || {
+            if old.align() != new.align() {
+                return None;
+            }
+            // SAFETY: `shrink`'s contract: a live block of `old`;
+            // `shrink_with` asks only for a non-zero `new.size()`.
+            unsafe { self.realloc(ptr, old, new.size()) }
+        };
+        // SAFETY: `shrink`'s contract, passed on.
+        unsafe { api2::shrink_with(self, ptr, old, new, in_place) }
     }
 }
 

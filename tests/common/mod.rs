@@ -3,12 +3,14 @@
 #![allow(dead_code)] // each test file uses its own subset
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
 /// Runs the `framemem` binary with `args`, with a quiet stderr (no
-/// progress bar: not a terminal anyway).
+/// progress bar: not a terminal anyway). Only with the `sim` feature: the
+/// binary needs it, and without it Cargo does not build it.
+#[cfg(feature = "sim")]
 pub fn framemem(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_framemem"))
+    std::process::Command::new(env!("CARGO_BIN_EXE_framemem"))
         .args(args)
         .output()
         .expect("the framemem binary runs")
@@ -43,5 +45,6 @@ pub const SMALL: &[&str] = &[
     "--quiet",
 ];
 
+pub mod model;
 #[cfg(feature = "sim")]
 pub mod puffin_frames;

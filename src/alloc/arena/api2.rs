@@ -11,7 +11,7 @@ use std::alloc::Layout;
 use std::ptr::NonNull;
 
 use super::Arena;
-use crate::alloc::{Allocator, api2};
+use crate::alloc::api2;
 
 // SAFETY: `allocate` and `deallocate` forward to the `Allocator` impl above
 // (zero sizes get a dangling pointer and are never passed on), whose blocks
@@ -25,20 +25,13 @@ use crate::alloc::{Allocator, api2};
 unsafe impl allocator_api2::alloc::Allocator for &Arena {
     #[inline(always)]
     fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, allocator_api2::alloc::AllocError> {
-        if layout.size() == 0 {
-            return Ok(api2::empty_block(layout));
-        }
-        let ptr = Allocator::alloc(*self, layout).map_err(|_| allocator_api2::alloc::AllocError)?;
-        Ok(api2::block(ptr, layout.size()))
+        api2::allocate(*self, layout)
     }
 
     #[inline(always)]
     unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
-        if layout.size() != 0 {
-            // SAFETY: allocator_api2 passes a block from `allocate` with its
-            // layout, not used afterwards: `free`'s contract.
-            unsafe { Allocator::free(*self, ptr, layout) }
-        }
+        // SAFETY: `deallocate`'s contract, passed on.
+        unsafe { api2::deallocate(*self, ptr, layout) }
     }
 
     /// Grows in place when `ptr` is the calling thread's lane's latest block
@@ -54,19 +47,15 @@ unsafe impl allocator_api2::alloc::Allocator for &Arena {
         old_layout: Layout,
         new_layout: Layout,
     ) -> Result<NonNull<[u8]>, allocator_api2::alloc::AllocError> {
-        if old_layout.size() == 0 {
-            return self.allocate(new_layout);
-        }
-        if let Some((lane, stats)) = self.lanes.local() {
+        let in_place = || {
+            let (lane, stats) = self.lanes.local()?;
             // SAFETY: allocator_api2's `grow` contract, passed on unchanged.
-            if let Some(block) = unsafe { lane.grow_block(ptr, old_layout, new_layout, stats) } {
-                return Ok(block);
-            }
-        }
+            unsafe { lane.grow_block(ptr, old_layout, new_layout, stats) }
+        };
         // No lane, or the lane needs a new chunk (bumpalo stops at the
-        // lane's lease): the default way, through our own slow path.
+        // lane's lease): the block moves, through our own slow path.
         // SAFETY: `grow`'s contract, passed on.
-        unsafe { api2::move_block(self, ptr, old_layout, new_layout) }
+        unsafe { api2::grow_with(self, ptr, old_layout, new_layout, in_place) }
     }
 
     /// Keeps the block: it needs no memory, so it cannot fail on a full

@@ -293,6 +293,19 @@ impl fmt::Debug for ArenaLocal<'_> {
     }
 }
 
+impl api2::BlockSource for ArenaLocal<'_> {
+    #[inline(always)]
+    fn alloc_block(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
+        self.alloc(layout)
+    }
+
+    #[inline(always)]
+    unsafe fn free_block(&self, ptr: NonNull<u8>, layout: Layout) {
+        // SAFETY: the caller's promise is `free`'s contract.
+        unsafe { self.free(ptr, layout) }
+    }
+}
+
 // SAFETY: `allocate` and `deallocate` forward to the handle's `alloc` and
 // `free` (zero sizes get a dangling pointer and are never passed on), whose
 // blocks are the arena's (the `Allocator` contract) and stay valid until a
@@ -305,20 +318,13 @@ impl fmt::Debug for ArenaLocal<'_> {
 unsafe impl allocator_api2::alloc::Allocator for &ArenaLocal<'_> {
     #[inline(always)]
     fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, allocator_api2::alloc::AllocError> {
-        if layout.size() == 0 {
-            return Ok(api2::empty_block(layout));
-        }
-        let ptr = ArenaLocal::alloc(self, layout).map_err(|_| allocator_api2::alloc::AllocError)?;
-        Ok(NonNull::slice_from_raw_parts(ptr, layout.size()))
+        api2::allocate(*self, layout)
     }
 
     #[inline(always)]
     unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
-        if layout.size() != 0 {
-            // SAFETY: allocator_api2 passes a block from `allocate` with its
-            // layout, not used afterwards: `free`'s contract.
-            unsafe { ArenaLocal::free(self, ptr, layout) }
-        }
+        // SAFETY: `deallocate`'s contract, passed on.
+        unsafe { api2::deallocate(*self, ptr, layout) }
     }
 
     /// In place when `ptr` is the lane's latest block, as for `&Arena`.
@@ -328,21 +334,16 @@ unsafe impl allocator_api2::alloc::Allocator for &ArenaLocal<'_> {
         old_layout: Layout,
         new_layout: Layout,
     ) -> Result<NonNull<[u8]>, allocator_api2::alloc::AllocError> {
-        if old_layout.size() == 0 {
-            return self.allocate(new_layout);
-        }
-        if let Some(lane) = &self.lane {
+        let in_place = || {
+            let lane = self.lane.as_ref()?;
             // SAFETY: allocator_api2's `grow` contract, passed on unchanged.
-            let grown = unsafe {
+            unsafe {
                 lane.local
                     .grow_block(ptr, old_layout, new_layout, lane.shared)
-            };
-            if let Some(block) = grown {
-                return Ok(block);
             }
-        }
+        };
         // SAFETY: `grow`'s contract, passed on.
-        unsafe { api2::move_block(self, ptr, old_layout, new_layout) }
+        unsafe { api2::grow_with(self, ptr, old_layout, new_layout, in_place) }
     }
 
     /// Keeps the block, as for `&Arena`: it needs no memory.

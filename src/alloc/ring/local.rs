@@ -5,7 +5,7 @@
 use std::cell::OnceCell;
 use std::fmt;
 
-use super::typed::{SlotArena, ring_alloc_failed};
+use super::typed::{SlotArena, SlotArenas};
 use super::{ExpiryRing, RingError, RingSlice};
 use crate::alloc::ArenaLocal;
 
@@ -80,25 +80,6 @@ impl<'a> RingLocal<'a> {
         self.ring
     }
 
-    /// The arena to allocate slot `slot`'s data from: a cached handle, a new
-    /// one in the first free entry, or the shared arena when all are taken.
-    ///
-    /// Cost: up to [`CACHED_SLOTS`](Self::CACHED_SLOTS) compares.
-    #[inline(always)]
-    fn arena_of(&self, slot: usize) -> SlotArena<'_, 'a> {
-        for entry in &self.arenas {
-            match entry.get() {
-                Some((cached, local)) if *cached == slot => return SlotArena::Local(local),
-                Some(_) => {}
-                None => {
-                    let (_, local) = entry.get_or_init(|| (slot, self.ring.slots[slot].local()));
-                    return SlotArena::Local(local);
-                }
-            }
-        }
-        SlotArena::Shared(&self.ring.slots[slot])
-    }
-
     /// As [`ExpiryRing::alloc_slice_copy_for`].
     ///
     /// # Panics
@@ -106,11 +87,7 @@ impl<'a> RingLocal<'a> {
     /// As [`ExpiryRing::alloc_slice_copy_for`].
     #[track_caller]
     pub fn alloc_slice_copy_for<T: Copy>(&self, lifetime_frames: u32, src: &[T]) -> RingSlice<T> {
-        match self.try_alloc_slice_copy_for(lifetime_frames, src) {
-            Ok(handle) => handle,
-            // A `match`, not a closure, so the panic names the caller.
-            Err(e) => ring_alloc_failed(e),
-        }
+        self.copy_for(lifetime_frames, src)
     }
 
     /// As [`ExpiryRing::try_alloc_slice_copy_for`].
@@ -123,8 +100,7 @@ impl<'a> RingLocal<'a> {
         lifetime_frames: u32,
         src: &[T],
     ) -> Result<RingSlice<T>, RingError> {
-        self.ring
-            .copy_with(lifetime_frames, src, |slot| self.arena_of(slot))
+        self.try_copy_for(lifetime_frames, src)
     }
 
     /// As [`ExpiryRing::alloc_slice_fill_with_for`].
@@ -139,11 +115,7 @@ impl<'a> RingLocal<'a> {
         len: usize,
         fill: impl FnMut(usize) -> T,
     ) -> RingSlice<T> {
-        match self.try_alloc_slice_fill_with_for(lifetime_frames, len, fill) {
-            Ok(handle) => handle,
-            // A `match`, not a closure, so the panic names the caller.
-            Err(e) => ring_alloc_failed(e),
-        }
+        self.fill_for(lifetime_frames, len, fill)
     }
 
     /// As [`ExpiryRing::try_alloc_slice_fill_with_for`].
@@ -157,8 +129,7 @@ impl<'a> RingLocal<'a> {
         len: usize,
         fill: impl FnMut(usize) -> T,
     ) -> Result<RingSlice<T>, RingError> {
-        self.ring
-            .fill_with(lifetime_frames, len, fill, |slot| self.arena_of(slot))
+        self.try_fill_for(lifetime_frames, len, fill)
     }
 
     /// The slots this handle holds a per-thread arena handle for.
@@ -166,6 +137,31 @@ impl<'a> RingLocal<'a> {
         self.arenas
             .iter()
             .map_while(|entry| entry.get().map(|(slot, _)| *slot))
+    }
+}
+
+impl SlotArenas for RingLocal<'_> {
+    fn ring(&self) -> &ExpiryRing {
+        self.ring
+    }
+
+    /// A cached handle, a new one in the first free entry, or the shared
+    /// arena when all are taken.
+    ///
+    /// Cost: up to [`CACHED_SLOTS`](RingLocal::CACHED_SLOTS) compares.
+    #[inline(always)]
+    fn arena_of(&self, slot: usize) -> SlotArena<'_, '_> {
+        for entry in &self.arenas {
+            match entry.get() {
+                Some((cached, local)) if *cached == slot => return SlotArena::Local(local),
+                Some(_) => {}
+                None => {
+                    let (_, local) = entry.get_or_init(|| (slot, self.ring.slots[slot].local()));
+                    return SlotArena::Local(local);
+                }
+            }
+        }
+        SlotArena::Shared(&self.ring.slots[slot])
     }
 }
 

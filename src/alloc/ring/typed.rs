@@ -73,54 +73,6 @@ impl ExpiryRing {
         }
     }
 
-    /// [`try_alloc_slice_copy_for`](Self::try_alloc_slice_copy_for), with
-    /// slot arenas from `arena_of`.
-    pub(super) fn copy_with<'s, 'a: 's, T: Copy>(
-        &'a self,
-        lifetime_frames: u32,
-        src: &[T],
-        arena_of: impl FnOnce(usize) -> SlotArena<'s, 'a>,
-    ) -> Result<RingSlice<T>, RingError> {
-        let (ptr, expires_at) = match self.target(lifetime_frames)? {
-            Target::Slot { slot, expires_at } => (arena_of(slot).copy(src)?, expires_at),
-            Target::Slab {
-                overflow,
-                expires_at,
-            } => {
-                let block = overflow.alloc(Layout::for_value(src), expires_at)?;
-                // SAFETY: a fresh slab block for `Layout::for_value(src)`,
-                // owned by the ring and exposed nowhere else.
-                (unsafe { write_copy(block, src) }, expires_at)
-            }
-        };
-        Ok(RingSlice::new(ptr, src.len(), expires_at, self.stamp))
-    }
-
-    /// [`try_alloc_slice_fill_with_for`](Self::try_alloc_slice_fill_with_for),
-    /// with slot arenas from `arena_of`.
-    pub(super) fn fill_with<'s, 'a: 's, T: Copy>(
-        &'a self,
-        lifetime_frames: u32,
-        len: usize,
-        fill: impl FnMut(usize) -> T,
-        arena_of: impl FnOnce(usize) -> SlotArena<'s, 'a>,
-    ) -> Result<RingSlice<T>, RingError> {
-        let (ptr, expires_at) = match self.target(lifetime_frames)? {
-            Target::Slot { slot, expires_at } => (arena_of(slot).fill(len, fill)?, expires_at),
-            Target::Slab {
-                overflow,
-                expires_at,
-            } => {
-                let layout = Layout::array::<T>(len).map_err(|_| AllocError::InvalidLayout)?;
-                let block = overflow.alloc(layout, expires_at)?;
-                // SAFETY: a fresh slab block for `len` values of `T`, owned
-                // by the ring and exposed nowhere else.
-                (unsafe { write_fill(block, len, fill) }, expires_at)
-            }
-        };
-        Ok(RingSlice::new(ptr, len, expires_at, self.stamp))
-    }
-
     /// Copies `src` into the ring, valid through the end of frame
     /// `frame() + lifetime_frames - 1` (see [`expires_at`](Self::expires_at)),
     /// and returns a `'static` handle to it.
@@ -131,11 +83,7 @@ impl ExpiryRing {
     /// fails.
     #[track_caller]
     pub fn alloc_slice_copy_for<T: Copy>(&self, lifetime_frames: u32, src: &[T]) -> RingSlice<T> {
-        match self.try_alloc_slice_copy_for(lifetime_frames, src) {
-            Ok(handle) => handle,
-            // A `match`, not a closure, so the panic names the caller.
-            Err(e) => ring_alloc_failed(e),
-        }
+        self.copy_for(lifetime_frames, src)
     }
 
     /// Copies `src` into the ring for `lifetime_frames` frames, or returns
@@ -151,9 +99,7 @@ impl ExpiryRing {
         lifetime_frames: u32,
         src: &[T],
     ) -> Result<RingSlice<T>, RingError> {
-        self.copy_with(lifetime_frames, src, |slot| {
-            SlotArena::Shared(&self.slots[slot])
-        })
+        self.try_copy_for(lifetime_frames, src)
     }
 
     /// Allocates `len` values made by `fill(index)` for `lifetime_frames`
@@ -171,11 +117,7 @@ impl ExpiryRing {
         len: usize,
         fill: impl FnMut(usize) -> T,
     ) -> RingSlice<T> {
-        match self.try_alloc_slice_fill_with_for(lifetime_frames, len, fill) {
-            Ok(handle) => handle,
-            // A `match`, not a closure, so the panic names the caller.
-            Err(e) => ring_alloc_failed(e),
-        }
+        self.fill_for(lifetime_frames, len, fill)
     }
 
     /// Allocates `len` values made by `fill(index)` for `lifetime_frames`
@@ -192,16 +134,109 @@ impl ExpiryRing {
         len: usize,
         fill: impl FnMut(usize) -> T,
     ) -> Result<RingSlice<T>, RingError> {
-        self.fill_with(lifetime_frames, len, fill, |slot| {
-            SlotArena::Shared(&self.slots[slot])
-        })
+        self.try_fill_for(lifetime_frames, len, fill)
+    }
+}
+
+/// Where a request's slot arena comes from: the slot's shared `&Arena` for
+/// [`ExpiryRing`], a cached per-thread handle for a
+/// [`RingLocal`](super::RingLocal). Both types' allocation methods are these
+/// provided methods, so the two share one path and differ only there.
+pub(super) trait SlotArenas {
+    /// The ring allocated from.
+    fn ring(&self) -> &ExpiryRing;
+
+    /// The arena to allocate slot `slot`'s data from.
+    fn arena_of(&self, slot: usize) -> SlotArena<'_, '_>;
+
+    /// [`ExpiryRing::alloc_slice_copy_for`].
+    #[track_caller]
+    fn copy_for<T: Copy>(&self, lifetime_frames: u32, src: &[T]) -> RingSlice<T> {
+        match self.try_copy_for(lifetime_frames, src) {
+            Ok(handle) => handle,
+            // A `match`, not a closure, so the panic names the caller.
+            Err(e) => ring_alloc_failed(e),
+        }
+    }
+
+    /// [`ExpiryRing::try_alloc_slice_copy_for`].
+    fn try_copy_for<T: Copy>(
+        &self,
+        lifetime_frames: u32,
+        src: &[T],
+    ) -> Result<RingSlice<T>, RingError> {
+        let ring = self.ring();
+        let (ptr, expires_at) = match ring.target(lifetime_frames)? {
+            Target::Slot { slot, expires_at } => (self.arena_of(slot).copy(src)?, expires_at),
+            Target::Slab {
+                overflow,
+                expires_at,
+            } => {
+                let block = overflow.alloc(Layout::for_value(src), expires_at)?;
+                // SAFETY: a fresh slab block for `Layout::for_value(src)`,
+                // owned by the ring and exposed nowhere else.
+                (unsafe { write_copy(block, src) }, expires_at)
+            }
+        };
+        Ok(RingSlice::new(ptr, src.len(), expires_at, ring.stamp))
+    }
+
+    /// [`ExpiryRing::alloc_slice_fill_with_for`].
+    #[track_caller]
+    fn fill_for<T: Copy>(
+        &self,
+        lifetime_frames: u32,
+        len: usize,
+        fill: impl FnMut(usize) -> T,
+    ) -> RingSlice<T> {
+        match self.try_fill_for(lifetime_frames, len, fill) {
+            Ok(handle) => handle,
+            // A `match`, not a closure, so the panic names the caller.
+            Err(e) => ring_alloc_failed(e),
+        }
+    }
+
+    /// [`ExpiryRing::try_alloc_slice_fill_with_for`].
+    fn try_fill_for<T: Copy>(
+        &self,
+        lifetime_frames: u32,
+        len: usize,
+        fill: impl FnMut(usize) -> T,
+    ) -> Result<RingSlice<T>, RingError> {
+        let ring = self.ring();
+        let (ptr, expires_at) = match ring.target(lifetime_frames)? {
+            Target::Slot { slot, expires_at } => (self.arena_of(slot).fill(len, fill)?, expires_at),
+            Target::Slab {
+                overflow,
+                expires_at,
+            } => {
+                let layout = Layout::array::<T>(len).map_err(|_| AllocError::InvalidLayout)?;
+                let block = overflow.alloc(layout, expires_at)?;
+                // SAFETY: a fresh slab block for `len` values of `T`, owned
+                // by the ring and exposed nowhere else.
+                (unsafe { write_fill(block, len, fill) }, expires_at)
+            }
+        };
+        Ok(RingSlice::new(ptr, len, expires_at, ring.stamp))
+    }
+}
+
+impl SlotArenas for ExpiryRing {
+    fn ring(&self) -> &ExpiryRing {
+        self
+    }
+
+    /// The slot's own arena: a lane lookup per call.
+    #[inline(always)]
+    fn arena_of(&self, slot: usize) -> SlotArena<'_, '_> {
+        SlotArena::Shared(&self.slots[slot])
     }
 }
 
 /// Panics for an allocation that failed in a panicking convenience method.
 #[cold]
 #[track_caller]
-pub(super) fn ring_alloc_failed(error: RingError) -> ! {
+fn ring_alloc_failed(error: RingError) -> ! {
     panic!("framemem::ExpiryRing: {error}")
 }
 

@@ -19,7 +19,7 @@ use std::ptr::NonNull;
 use allocator_api2::alloc::AllocError;
 
 use super::Slab;
-use crate::alloc::{Allocator, api2};
+use crate::alloc::api2;
 
 // SAFETY: `allocate` and `deallocate` forward to the `Allocator` impl (zero
 // sizes get a dangling pointer and are never passed on). A block resized in
@@ -31,21 +31,15 @@ use crate::alloc::{Allocator, api2};
 unsafe impl allocator_api2::alloc::Allocator for &Slab {
     #[inline(always)]
     fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
-        if layout.size() == 0 {
-            return Ok(api2::empty_block(layout));
-        }
-        let ptr = Allocator::alloc(*self, layout).map_err(|_| AllocError)?;
-        Ok(api2::block(ptr, layout.size()))
+        api2::allocate(*self, layout)
     }
 
     #[inline(always)]
     unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
-        if layout.size() != 0 {
-            // SAFETY: allocator_api2 passes a live block with a layout that
-            // fits it, not used afterwards: `free`'s contract (the slab
-            // finds the block's real class or size itself).
-            unsafe { Allocator::free(*self, ptr, layout) }
-        }
+        // SAFETY: `deallocate`'s contract, passed on: a live block with a
+        // layout that fits it, which `free` takes (the slab finds the
+        // block's real class or size itself).
+        unsafe { api2::deallocate(*self, ptr, layout) }
     }
 
     unsafe fn grow(
@@ -54,15 +48,11 @@ unsafe impl allocator_api2::alloc::Allocator for &Slab {
         old: Layout,
         new: Layout,
     ) -> Result<NonNull<[u8]>, AllocError> {
-        if old.size() == 0 {
-            return self.allocate(new);
-        }
-        // SAFETY: `grow`'s contract: a live block of this slab fitting `old`.
-        match unsafe { self.resize_in_place(ptr, new) } {
-            Some(block) => Ok(block),
-            // SAFETY: as above; the block was left untouched.
-            None => unsafe { api2::move_block(self, ptr, old, new) },
-        }
+        // SAFETY: `grow`'s contract: a live block of this slab fitting
+        // `old`; `grow_with` asks only for a non-zero size.
+        let in_place = || unsafe { self.resize_in_place(ptr, new) };
+        // SAFETY: `grow`'s contract, passed on.
+        unsafe { api2::grow_with(self, ptr, old, new, in_place) }
     }
 
     /// Needs no memory unless `new` asks for more alignment than the block
@@ -74,17 +64,11 @@ unsafe impl allocator_api2::alloc::Allocator for &Slab {
         old: Layout,
         new: Layout,
     ) -> Result<NonNull<[u8]>, AllocError> {
-        if new.size() == 0 {
-            // SAFETY: `shrink`'s contract: a live block fitting `old`.
-            unsafe { allocator_api2::alloc::Allocator::deallocate(self, ptr, old) };
-            return Ok(api2::empty_block(new));
-        }
-        // SAFETY: `shrink`'s contract: a live block of this slab fitting `old`.
-        match unsafe { self.resize_in_place(ptr, new) } {
-            Some(block) => Ok(block),
-            // SAFETY: as above; the block was left untouched.
-            None => unsafe { api2::move_block(self, ptr, old, new) },
-        }
+        // SAFETY: `shrink`'s contract: a live block of this slab fitting
+        // `old`; `shrink_with` asks only for a non-zero size.
+        let in_place = || unsafe { self.resize_in_place(ptr, new) };
+        // SAFETY: `shrink`'s contract, passed on.
+        unsafe { api2::shrink_with(self, ptr, old, new, in_place) }
     }
 }
 

@@ -29,6 +29,8 @@
 //! - `frame_bytes.rs`: the byte count of the strategies whose allocator keeps
 //!   none (heap, pool);
 //! - `mi_alloc.rs`: [`MiAlloc`], mimalloc as an `allocator_api2` allocator;
+//! - `vec_memory.rs`: `VecMemory`, a `Vec` per trail and per scratch on a
+//!   general-purpose allocator, which the heap and mimalloc strategies are;
 //! - `heap.rs`, `pool.rs`, `slab.rs`, `arena.rs`: framemem's strategies and
 //!   the baseline. The arena and the slab are the bevy module's resources
 //!   ([`FrameArena`], [`FrameSlab`]) with the trait implemented on them: no
@@ -57,6 +59,7 @@ mod pool;
 mod ring;
 mod scratch;
 mod slab;
+mod vec_memory;
 
 pub use frame_memory::{FrameMemory, MemoryFigures, MemoryPlan};
 pub use framevec::FrameVecMemory;
