@@ -46,9 +46,12 @@ def main(argv):
                 print(f"| {name} | {row['alloc']} | not applicable | | | | |")
                 continue
             held = row["reserved_bytes"]
+            # null: not measured (the heap strategy's malloc is shared with
+            # the rest of the process).
+            p50, final = (mib(held["p50"]), mib(held["final"])) if held else ("not measured", "")
             print(
                 f"| {name} | {row['alloc']} | {row['frame_ms']['p50']:.2f} | {row['allocs_per_frame']:.0f} "
-                f"| {mib(row['memory']['peak_bytes_in_use'])} | {mib(held['p50'])} | {mib(held['final'])} |"
+                f"| {mib(row['memory']['peak_bytes_in_use'])} | {p50} | {final} |"
             )
 
 

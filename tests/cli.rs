@@ -103,6 +103,26 @@ fn scenario_fields_are_named() {
     }
 }
 
+/// The heap strategy's memory from the system is `malloc`'s, shared with
+/// bevy and the rest of the process: `null` in the JSON and `-` in the
+/// table, never a 0 that would read as "holds nothing".
+#[test]
+fn the_heap_s_reserved_bytes_are_not_measured_rather_than_zero() {
+    let mut args = SMALL.to_vec();
+    args.extend(["--json", "--alloc", "heap"]);
+    let out = framemem(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("stdout is JSON");
+    assert!(v["reserved_bytes"].is_null(), "{v}");
+    let out = framemem(&[SMALL, &["--alloc", "heap"]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("reserved from the system not measured"),
+        "{}",
+        stdout(&out)
+    );
+}
+
 #[test]
 fn json_has_the_documented_keys() {
     let mut args = SMALL.to_vec();

@@ -10,7 +10,8 @@ use crate::sim::{FrameRecord, PhaseTimes, Strategy};
 /// A CSV file with a header and one row per frame:
 /// `alloc,frame,time_ms,heap_allocs,heap_frees,heap_bytes,contacts`, then
 /// each phase's time: `spawn_ms,simulate_ms,collide_ms,despawn_ms,end_frame_ms`,
-/// then `reserved_bytes` (what the strategy holds at the end of the frame).
+/// then `reserved_bytes` (what the strategy holds at the end of the frame;
+/// empty where not measured: the heap strategy).
 #[derive(Debug)]
 pub struct FrameCsv {
     writer: csv::Writer<io::BufWriter<File>>,
@@ -61,7 +62,7 @@ impl FrameCsv {
             r.contacts.to_string(),
         ];
         let phases = r.phase_ns.into_array().map(|ns| format!("{:.6}", ms(ns)));
-        let reserved = r.reserved_bytes.to_string();
+        let reserved = r.reserved_bytes.map_or_else(String::new, |b| b.to_string());
         self.writer
             .write_record(columns.iter().chain(&phases).chain([&reserved]))?;
         Ok(())

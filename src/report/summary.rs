@@ -81,8 +81,10 @@ pub struct Summary {
     /// they need not add up to the median frame.
     pub phase_ms: PhaseTimes<f64>,
     /// Bytes the strategy held from the system at the end of each measured
-    /// frame: median, most, and at the last frame.
-    pub reserved_bytes: ReservedBytes,
+    /// frame: median, most, and at the last frame. `None` (JSON `null`)
+    /// where not measured: the heap strategy, whose `malloc` is shared with
+    /// the rest of the process.
+    pub reserved_bytes: Option<ReservedBytes>,
     /// The median frame minus `framevec`'s, ms: what allocating per-frame
     /// memory this way costs over the hand-written frame `Vec`. `None`
     /// (JSON `null`) when `framevec` did not run; set by the
@@ -210,18 +212,23 @@ pub struct ReservedBytes {
 }
 
 impl ReservedBytes {
-    fn of(records: &[FrameRecord]) -> ReservedBytes {
-        let Some(last) = records.last() else {
-            return ReservedBytes::default();
+    /// The figures of `records`, or `None` when their strategy's holding is
+    /// not measured.
+    fn of(records: &[FrameRecord]) -> Option<ReservedBytes> {
+        let mut sorted: Vec<u64> = records
+            .iter()
+            .map(|r| r.reserved_bytes)
+            .collect::<Option<_>>()?;
+        let Some(&last) = sorted.last() else {
+            return Some(ReservedBytes::default());
         };
-        let mut sorted: Vec<u64> = records.iter().map(|r| r.reserved_bytes).collect();
         sorted.sort_unstable();
-        ReservedBytes {
+        Some(ReservedBytes {
             // Exact (bytes are not times: no histogram rounding wanted).
             p50: sorted[(sorted.len() - 1) / 2],
             max: sorted[sorted.len() - 1],
-            last: last.reserved_bytes,
-        }
+            last,
+        })
     }
 }
 
@@ -299,14 +306,20 @@ mod tests {
         let records: Vec<FrameRecord> = [5u64, 100, 7, 6, 8]
             .iter()
             .map(|&b| FrameRecord {
-                reserved_bytes: b,
+                reserved_bytes: Some(b),
                 ..FrameRecord::default()
             })
             .collect();
-        let r = ReservedBytes::of(&records);
+        let r = ReservedBytes::of(&records).expect("measured");
         assert_eq!((r.p50, r.max, r.last), (7, 100, 8));
-        assert_eq!(ReservedBytes::of(&[]), ReservedBytes::default());
+        assert_eq!(ReservedBytes::of(&[]), Some(ReservedBytes::default()));
         let json = serde_json::to_value(r).unwrap();
         assert_eq!(json["final"], 8, "{json}");
+    }
+
+    #[test]
+    fn reserved_bytes_not_measured_are_none_not_zero() {
+        let records = [FrameRecord::default(); 3];
+        assert_eq!(ReservedBytes::of(&records), None);
     }
 }

@@ -7,6 +7,10 @@ use std::io;
 use super::{Output, Report, Summary};
 use crate::sim::{PhaseTimes, Strategy};
 
+/// What stands for the memory a strategy holds where it is not measured.
+const NOT_MEASURED: &str = "reserved from the system not measured (malloc is shared with bevy and \
+                            the rest of the process)";
+
 /// Human-readable text, written to `out` (stdout for the binary) at the end.
 #[derive(Debug)]
 pub struct Table<W> {
@@ -72,14 +76,19 @@ fn write_single(s: &Summary, out: &mut dyn io::Write) -> io::Result<()> {
         s.frees_per_frame,
         format_bytes(s.bytes_per_frame)
     )?;
+    let reserved = match s.reserved_bytes {
+        Some(r) => format!(
+            "reserved from the system {} (p50), {} (max), {} (final)",
+            format_bytes(r.p50 as f64),
+            format_bytes(r.max as f64),
+            format_bytes(r.last as f64)
+        ),
+        None => NOT_MEASURED.to_owned(),
+    };
     writeln!(
         out,
-        "  memory        high-water {} in use; reserved from the system {} (p50), {} (max), {} \
-         (final)",
+        "  memory        high-water {} in use; {reserved}",
         format_bytes(s.memory.peak_bytes_in_use as f64),
-        format_bytes(s.reserved_bytes.p50 as f64),
-        format_bytes(s.reserved_bytes.max as f64),
-        format_bytes(s.reserved_bytes.last as f64)
     )?;
     let phases: Vec<String> = PhaseTimes::<f64>::NAMES
         .iter()
@@ -167,14 +176,17 @@ fn write_compare(all: &[Summary], out: &mut dyn io::Write) -> io::Result<()> {
     let rows: Vec<Vec<String>> = all
         .iter()
         .map(|s| {
-            let r = s.reserved_bytes;
-            [s.alloc.to_string()]
-                .into_iter()
-                .chain([r.p50, r.max, r.last].map(|b| format_bytes(b as f64)))
-                .collect()
+            let cells = match s.reserved_bytes {
+                Some(r) => [r.p50, r.max, r.last].map(|b| format_bytes(b as f64)),
+                None => ["-", "-", "-"].map(str::to_owned),
+            };
+            [s.alloc.to_string()].into_iter().chain(cells).collect()
         })
         .collect();
     write_columns(out, &header, &rows)?;
+    if all.iter().any(|s| s.reserved_bytes.is_none()) {
+        writeln!(out, "-: {NOT_MEASURED}")?;
+    }
     if let Some(block) = first.block_frames {
         writeln!(
             out,

@@ -115,8 +115,9 @@ pub struct FrameRecord {
     /// Contacts between transient entities and targets.
     pub contacts: u32,
     /// Bytes the strategy holds from the system at the end of the frame
-    /// ([`MemoryFigures::bytes_reserved`]).
-    pub reserved_bytes: u64,
+    /// ([`MemoryFigures::bytes_reserved`]); `None` where not measured (the
+    /// heap strategy).
+    pub reserved_bytes: Option<u64>,
 }
 
 /// A generous estimate of the memory one transient entity costs a running

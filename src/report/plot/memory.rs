@@ -21,7 +21,7 @@ pub(super) fn draw_reserved(area: &Area<'_>, f: &Frames<'_>) -> DrawResult {
         .map(|(_, records)| {
             records
                 .iter()
-                .map(|r| r.reserved_bytes as f64 / MIB)
+                .map(|r| r.reserved_bytes.map_or(0.0, |b| b as f64 / MIB))
                 .collect()
         })
         .collect();
@@ -49,20 +49,23 @@ pub(super) fn draw_reserved(area: &Area<'_>, f: &Frames<'_>) -> DrawResult {
         .draw()?;
     for ((s, _), values) in f.runs.iter().zip(&mib) {
         let c = colour(s.alloc);
-        let r = s.reserved_bytes;
-        let label = if r.max == 0 {
-            // The heap strategy holds nothing of its own: what `malloc`
-            // keeps is shared with bevy's tables, and not measured.
-            format!("{}: nothing of its own (malloc's not measured)", s.alloc)
-        } else {
-            format!(
-                "{}: p50 {}, max {}, final {}",
-                s.alloc,
-                format_bytes(r.p50 as f64),
-                format_bytes(r.max as f64),
-                format_bytes(r.last as f64)
-            )
+        let Some(r) = s.reserved_bytes else {
+            // The heap strategy: what `malloc` keeps is shared with bevy's
+            // tables and the rest of the process. No line, rather than a
+            // line at 0 that would read as "holds nothing".
+            chart
+                .draw_series(std::iter::empty::<PathElement<(f64, f64)>>())?
+                .label(format!("{}: not measured (malloc is shared)", s.alloc))
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 24, y)], c.stroke_width(3)));
+            continue;
         };
+        let label = format!(
+            "{}: p50 {}, max {}, final {}",
+            s.alloc,
+            format_bytes(r.p50 as f64),
+            format_bytes(r.max as f64),
+            format_bytes(r.last as f64)
+        );
         chart
             .draw_series(LineSeries::new(
                 frame_line(values, group, top),
@@ -87,14 +90,16 @@ mod tests {
     use crate::report::{Measured, RunInfo, Summary};
     use crate::sim::{FrameRecord, MemoryFigures, Strategy};
 
-    fn run(alloc: Strategy, reserved_mib: &[u64]) -> (Summary, Vec<FrameRecord>) {
+    /// A run of `alloc` holding `reserved_mib` at the end of each frame
+    /// (`None`: not measured).
+    fn run(alloc: Strategy, reserved_mib: &[Option<u64>]) -> (Summary, Vec<FrameRecord>) {
         let records: Vec<FrameRecord> = reserved_mib
             .iter()
             .enumerate()
             .map(|(i, &mib)| FrameRecord {
                 frame: i as u64,
                 time_ns: 1_000_000,
-                reserved_bytes: mib << 20,
+                reserved_bytes: mib.map(|mib| mib << 20),
                 ..FrameRecord::default()
             })
             .collect();
@@ -116,14 +121,17 @@ mod tests {
 
     #[test]
     fn each_strategy_s_memory_is_drawn_with_its_figures() {
-        let slab = run(Strategy::Slab, &[4, 4, 24, 24, 5]);
-        let heap = run(Strategy::Heap, &[0, 0, 0, 0, 0]);
+        let slab = run(Strategy::Slab, &[4, 4, 24, 24, 5].map(Some));
+        let heap = run(Strategy::Heap, &[None; 5]);
         let svg = render_svg(&[(&slab.0, &slab.1), (&heap.0, &heap.1)]).unwrap();
         assert!(svg.contains("reserved (MiB)"));
         assert!(
             svg.contains("slab: p50 5.0 MiB, max 24.0 MiB, final 5.0 MiB"),
             "no slab legend with its figures"
         );
-        assert!(svg.contains("heap: nothing of its own"), "no heap legend");
+        assert!(
+            svg.contains("heap: not measured (malloc is shared)"),
+            "no heap legend"
+        );
     }
 }

@@ -56,7 +56,7 @@ impl FrameMemory for FrameArena {
         let stats = self.arena().stats();
         MemoryFigures {
             peak_bytes_in_use: stats.peak_bytes_in_use as u64,
-            bytes_reserved: stats.bytes_reserved as u64,
+            bytes_reserved: Some(stats.bytes_reserved as u64),
         }
     }
 }

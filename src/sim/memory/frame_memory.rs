@@ -23,16 +23,20 @@ pub struct MemoryPlan {
 /// A strategy's memory figures, for the report.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct MemoryFigures {
-    /// High-water mark of the bytes the frame's payloads and scratch occupy.
-    /// Arena and slab: their own [`Stats::peak_bytes_in_use`]
-    /// (slab: slot sizes). Heap and pool: counted by the strategy's glue,
-    /// per frame (pool: the capacity of the vectors taken).
+    /// High-water mark of the bytes the payloads alive and the frame's
+    /// scratch occupy, at the end of a frame. Arena, ring and slab: their
+    /// own [`Stats::peak_bytes_in_use`] (slab: slot sizes). Heap, mimalloc,
+    /// pool and framevec: counted by the strategy's glue, each payload
+    /// through its last frame (pool: the capacity of the vectors taken).
     ///
     /// [`Stats::peak_bytes_in_use`]: crate::Stats::peak_bytes_in_use
     pub peak_bytes_in_use: u64,
-    /// Bytes the strategy holds from the system now. Arena and slab: their
-    /// chunks; pool: its idle trails; heap: 0 (everything was freed).
-    pub bytes_reserved: u64,
+    /// Bytes the strategy holds from the system now. Arena, ring and slab:
+    /// their chunks; pool: its trails, out and idle; mimalloc: what it has
+    /// committed; framevec: its buffers. `None` (not measured) for the heap
+    /// strategy: `malloc` is shared with bevy and the rest of the process,
+    /// so what it keeps is no one strategy's.
+    pub bytes_reserved: Option<u64>,
 }
 
 /// Where one strategy's per-frame memory comes from. See `memory/mod.rs`.

@@ -76,7 +76,7 @@ impl FrameMemory for FrameVecMemory {
             // grows only if a wave comes after a trim gave its room back.
             points: Vec::with_capacity(plan.entities_per_frame * plan.max_trail_len),
             scratch: KeptScratch::default(),
-            bytes: FrameBytes::default(),
+            bytes: FrameBytes::new(1),
             scratch_frame: AtomicUsize::new(0),
             trim_points: TrimPolicy::new(),
             trim_scratch: TrimPolicy::new(),
@@ -115,7 +115,8 @@ impl FrameMemory for FrameVecMemory {
 
     fn scratch<T: ScratchItem>(&self, capacity: usize) -> KeptVec<'_, T> {
         let v = KeptVec::take(T::kept(&self.scratch), capacity);
-        self.bytes.add(v.capacity() * std::mem::size_of::<T>());
+        self.bytes
+            .add_scratch(v.capacity() * std::mem::size_of::<T>());
         // The demand is what was asked for, not the capacity a kept vector
         // happens to have (a spike's vectors would make every later frame
         // look like a spike). Single writer (the collide system), as for
@@ -127,7 +128,8 @@ impl FrameMemory for FrameVecMemory {
     }
 
     fn end_frame(&mut self) {
-        self.bytes.add(self.points.len() * TRAIL_POINT_BYTES);
+        self.bytes
+            .add_payload(self.points.len() * TRAIL_POINT_BYTES, 1);
         self.bytes.end_frame();
         // What a careful programmer adds once a spike has shown that a
         // cleared buffer keeps its largest capacity for ever: give back what
@@ -154,8 +156,9 @@ impl FrameMemory for FrameVecMemory {
     fn figures(&self) -> MemoryFigures {
         MemoryFigures {
             peak_bytes_in_use: self.bytes.peak(),
-            bytes_reserved: (self.points.capacity() * TRAIL_POINT_BYTES
-                + self.scratch.bytes_reserved()) as u64,
+            bytes_reserved: Some(
+                (self.points.capacity() * TRAIL_POINT_BYTES + self.scratch.bytes_reserved()) as u64,
+            ),
         }
     }
 }

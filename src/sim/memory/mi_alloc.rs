@@ -32,12 +32,12 @@ pub fn counts() -> AllocCounts {
 /// on Linux mimalloc estimates as the read/write memory it has reserved
 /// (`mi_process_info`), eagerly committed arena memory not touched yet
 /// included. The mimalloc strategy's own holding, since nothing else in the
-/// process allocates from mimalloc; 0 (not measured) when the `mimalloc`
-/// feature made it the global allocator, where it would be the whole
-/// process's.
-pub fn committed_bytes() -> u64 {
+/// process allocates from mimalloc; `None` (not measured) when the
+/// `mimalloc` feature made it the global allocator, where it would be the
+/// whole process's.
+pub fn committed_bytes() -> Option<u64> {
     if cfg!(feature = "mimalloc") {
-        return 0;
+        return None;
     }
     let mut commit = 0usize;
     let none = std::ptr::null_mut();
@@ -46,7 +46,7 @@ pub fn committed_bytes() -> u64 {
     unsafe {
         libmimalloc_sys::mi_process_info(none, none, none, none, none, &mut commit, none, none)
     };
-    commit as u64
+    Some(commit as u64)
 }
 
 /// mimalloc through `allocator_api2`. See the module docs.

@@ -30,7 +30,7 @@ impl VecAlloc for MiAlloc {
 
     /// What mimalloc holds from the system (`mi_alloc::committed_bytes`):
     /// nothing else in the process allocates from it.
-    fn bytes_reserved() -> u64 {
+    fn bytes_reserved() -> Option<u64> {
         mi_alloc::committed_bytes()
     }
 }

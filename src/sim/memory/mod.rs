@@ -26,8 +26,9 @@
 //! - `frame_memory.rs`: the trait, the plan a strategy is sized from, its
 //!   figures;
 //! - `scratch.rs`: the scratch vector types and the rows kept in them;
-//! - `frame_bytes.rs`: the byte count of the strategies whose allocator keeps
-//!   none (heap, pool);
+//! - `frame_bytes.rs`: the bytes in use (payloads through their last frame,
+//!   and scratch) of the strategies whose allocator counts none (heap,
+//!   mimalloc, pool, framevec);
 //! - `mi_alloc.rs`: [`MiAlloc`], mimalloc as an `allocator_api2` allocator;
 //! - `vec_memory.rs`: `VecMemory`, a `Vec` per trail and per scratch on a
 //!   general-purpose allocator, which the heap and mimalloc strategies are;

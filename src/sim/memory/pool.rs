@@ -50,7 +50,7 @@ impl FrameMemory for PoolMemory {
             trails: Pool::new(idle),
             scratch: PoolScratch::new(),
             trail_capacity: plan.max_trail_len,
-            bytes: FrameBytes::default(),
+            bytes: FrameBytes::new(plan.max_lifetime_frames),
             taken: 0,
             trim: TrimPolicy::new(),
         }
@@ -60,14 +60,15 @@ impl FrameMemory for PoolMemory {
     fn alloc_trail(
         &mut self,
         len: usize,
-        _lifetime_frames: u32,
+        lifetime_frames: u32,
         fill: impl FnMut(usize) -> Vec3,
     ) -> PoolTrail {
         let mut trail = self.trails.take();
         // A new trail gets the longest length at once, so that recycled
         // trails never reallocate; for a recycled one this is a no-op.
         trail.reserve_exact(self.trail_capacity.max(len));
-        self.bytes.add(trail.capacity() * TRAIL_POINT_BYTES);
+        self.bytes
+            .add_payload(trail.capacity() * TRAIL_POINT_BYTES, lifetime_frames);
         trail.extend((0..len).map(fill));
         PoolTrail(trail)
     }
@@ -86,7 +87,8 @@ impl FrameMemory for PoolMemory {
     fn scratch<T: ScratchItem>(&self, capacity: usize) -> Pooled<'_, Vec<T>> {
         let mut v = T::vectors(&self.scratch).get();
         v.reserve(capacity);
-        self.bytes.add(v.capacity() * std::mem::size_of::<T>());
+        self.bytes
+            .add_scratch(v.capacity() * std::mem::size_of::<T>());
         v
     }
 
@@ -111,8 +113,13 @@ impl FrameMemory for PoolMemory {
     fn figures(&self) -> MemoryFigures {
         MemoryFigures {
             peak_bytes_in_use: self.bytes.peak(),
-            bytes_reserved: (self.trails.stats().held * self.trail_capacity * TRAIL_POINT_BYTES)
-                as u64,
+            // The trails out (alive, counted at their capacity) and the idle
+            // ones the pool keeps: what the trails hold from the system.
+            bytes_reserved: Some(
+                (self.bytes.payloads()
+                    + self.trails.stats().held * self.trail_capacity * TRAIL_POINT_BYTES)
+                    as u64,
+            ),
         }
     }
 }

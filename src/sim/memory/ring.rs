@@ -85,8 +85,9 @@ impl FrameMemory for RingMemory {
     fn figures(&self) -> MemoryFigures {
         MemoryFigures {
             peak_bytes_in_use: self.peak_bytes_in_use,
-            bytes_reserved: (self.ring.stats().bytes_reserved + self.scratch.stats().bytes_reserved)
-                as u64,
+            bytes_reserved: Some(
+                (self.ring.stats().bytes_reserved + self.scratch.stats().bytes_reserved) as u64,
+            ),
         }
     }
 }

@@ -35,16 +35,16 @@ pub trait VecAlloc: Default + fmt::Debug + Send + Sync + 'static {
     fn with_capacity<T: Copy + Send + Sync + 'static>(capacity: usize) -> Self::Vec<T>;
 
     /// What the allocator holds from the system, when that is the
-    /// strategy's alone; 0 (not measured) when the allocator is shared with
-    /// the rest of the process, as the global one is.
-    fn bytes_reserved() -> u64 {
-        0
+    /// strategy's alone; `None` (not measured) when the allocator is shared
+    /// with the rest of the process, as the global one is.
+    fn bytes_reserved() -> Option<u64> {
+        None
     }
 }
 
 /// A strategy whose trails and scratch are vectors on `A`. See the module
 /// docs.
-#[derive(Resource, Debug, Default)]
+#[derive(Resource, Debug)]
 pub struct VecMemory<A: VecAlloc> {
     bytes: FrameBytes,
     alloc: PhantomData<A>,
@@ -66,18 +66,22 @@ impl<A: VecAlloc> FrameMemory for VecMemory<A> {
     type Scratch<'a, T: ScratchItem> = A::Vec<T>;
     const RELEASES_PAYLOADS: bool = false;
 
-    fn new(_plan: &MemoryPlan) -> Self {
-        Self::default()
+    fn new(plan: &MemoryPlan) -> Self {
+        Self {
+            bytes: FrameBytes::new(plan.max_lifetime_frames),
+            alloc: PhantomData,
+        }
     }
 
     #[inline]
     fn alloc_trail(
         &mut self,
         len: usize,
-        _lifetime_frames: u32,
+        lifetime_frames: u32,
         fill: impl FnMut(usize) -> Vec3,
     ) -> VecTrail<A> {
-        self.bytes.add(len * TRAIL_POINT_BYTES);
+        self.bytes
+            .add_payload(len * TRAIL_POINT_BYTES, lifetime_frames);
         // One allocation of the exact size (none for an empty trail), as
         // `collect` from an exact-size iterator makes.
         let mut trail = A::with_capacity(len);
@@ -93,7 +97,7 @@ impl<A: VecAlloc> FrameMemory for VecMemory<A> {
     fn release_trail(&self, _payload: &mut VecTrail<A>) {}
 
     fn scratch<T: ScratchItem>(&self, capacity: usize) -> A::Vec<T> {
-        self.bytes.add(capacity * std::mem::size_of::<T>());
+        self.bytes.add_scratch(capacity * std::mem::size_of::<T>());
         A::with_capacity(capacity)
     }
 
