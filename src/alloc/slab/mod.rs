@@ -52,7 +52,7 @@
 //! # Files
 //!
 //! - `mod.rs` (this file): [`Slab`], its fast and slow paths, its
-//!   [`Allocator`] impl, stats and invariants;
+//!   [`Allocator`] impl and invariants;
 //! - `classes.rs`: the size classes and the chunk geometry;
 //! - `magazine.rs`: a lane's magazines and carvings, the lane-side unsafe code;
 //! - `central.rs`: the central list of free batches;
@@ -60,7 +60,8 @@
 //! - `handle.rs`: [`SlabSlice`], the `'static` epoch-checked handle;
 //! - `local.rs`: [`SlabLocal`], the calling thread's lane taken once per
 //!   batch ([`Slab::local`]), allocating with no lookup;
-//! - `stats.rs`: [`ClassStats`] and the per-lane counters;
+//! - `stats.rs`: [`ClassStats`], the per-lane counters, and the slab's
+//!   figures read from them (in an order that keeps them coherent);
 //! - `trim.rs`: [`Slab::trim`], empty chunks back to the system.
 //!
 //! # Invariants
@@ -87,7 +88,7 @@ mod trim;
 use std::alloc::Layout;
 use std::fmt;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 
 pub use classes::SIZE_CLASSES;
 pub use handle::SlabSlice;
@@ -155,53 +156,6 @@ impl Slab {
             peak_sampled: AtomicUsize::new(0),
             resets: 0,
         }
-    }
-
-    /// Counters per size class.
-    pub fn class_stats(&self) -> [ClassStats; NUM_CLASSES] {
-        let mut s: [ClassStats; NUM_CLASSES] = std::array::from_fn(|class| ClassStats {
-            slot_bytes: SIZE_CLASSES[class],
-            ..ClassStats::default()
-        });
-        // Frees first: every free seen has its allocation seen after it
-        // (`lanes/counters.rs`), so `slots_in_use` is never below zero.
-        for lane in self.lanes.all_shared() {
-            for (class, s) in s.iter_mut().enumerate() {
-                s.frees += lane.frees[class].get();
-            }
-        }
-        for lane in self.lanes.all_shared() {
-            for (class, s) in s.iter_mut().enumerate() {
-                s.allocations += lane.allocs[class].get();
-            }
-        }
-        for (class, s) in s.iter_mut().enumerate() {
-            s.slots_in_use = s
-                .allocations
-                .saturating_sub(s.frees + self.reclaimed[class]);
-        }
-        s
-    }
-
-    /// Slot bytes of live small blocks plus requested bytes of live large
-    /// ones (as resized in place since). Slot bytes, not requested bytes:
-    /// counting the requested size would cost a counter update on every
-    /// call, and the slot is what the block really occupies.
-    fn bytes_in_use(&self) -> usize {
-        self.small_bytes_in_use(&self.class_stats()) + self.registry.large_bytes_in_use()
-    }
-
-    fn small_bytes_in_use(&self, classes: &[ClassStats; NUM_CLASSES]) -> usize {
-        let small: u64 = classes
-            .iter()
-            .map(|c| c.slots_in_use * c.slot_bytes as u64)
-            .sum();
-        small as usize
-    }
-
-    fn sample_peak(&self) {
-        self.peak_sampled
-            .fetch_max(self.bytes_in_use(), Ordering::Relaxed);
     }
 
     /// Pops a slot of `class` from the lane's magazine, refilling it when
@@ -538,40 +492,6 @@ unsafe impl Allocator for Slab {
     }
 
     fn stats(&self) -> Stats {
-        // One reading of each counter, in the order that keeps the figures
-        // coherent while other threads work (`lanes/counters.rs`): frees
-        // before allocations (the large ones too), the bytes in use before
-        // the bytes reserved.
-        let large_frees = self.registry.large_frees();
-        let mut s = Stats {
-            resets: self.resets,
-            ..Stats::default()
-        };
-        for lane in self.lanes.all_shared() {
-            s.frees += lane.zero_size_frees.get();
-        }
-        let classes = self.class_stats();
-        for lane in self.lanes.all_shared() {
-            s.allocations += lane.zero_size_allocs.get();
-        }
-        for c in &classes {
-            s.allocations += c.allocations;
-            s.frees += c.frees;
-        }
-        let large_allocations = self.registry.large_allocations();
-        s.allocations += large_allocations;
-        s.frees += large_frees;
-        s.large_allocations = large_allocations;
-        let large_bytes = self.registry.large_bytes_in_use();
-        let in_use = self.small_bytes_in_use(&classes) + large_bytes;
-        s.bytes_reserved = self.registry.chunk_bytes() + large_bytes;
-        // A slot freed and handed out again between the readings of its
-        // frees and its allocations counts twice: never more than is held.
-        s.bytes_in_use = in_use.min(s.bytes_reserved);
-        let peak = self
-            .peak_sampled
-            .fetch_max(s.bytes_in_use, Ordering::Relaxed);
-        s.peak_bytes_in_use = peak.max(s.bytes_in_use);
-        s
+        self.read_stats()
     }
 }
