@@ -28,17 +28,33 @@ pub fn counts() -> AllocCounts {
     MIMALLOC.snapshot()
 }
 
-/// Bytes mimalloc holds from the system now: its committed memory, which
-/// on Linux mimalloc estimates as the read/write memory it has reserved
-/// (`mi_process_info`), eagerly committed arena memory not touched yet
-/// included. The mimalloc strategy's own holding, since nothing else in the
-/// process allocates from mimalloc; `None` (not measured) when the
+/// Bytes mimalloc holds from the system now; `None` (not measured) when the
 /// `mimalloc` feature made it the global allocator, where it would be the
-/// whole process's.
-pub fn committed_bytes() -> Option<u64> {
+/// whole process's. Nothing else in the process allocates from mimalloc, so
+/// this is the mimalloc strategy's own holding.
+///
+/// On Linux: the resident bytes of the arena mimalloc allocates from (its
+/// mapping's `Rss` in `/proc/self/smaps`). Not its committed counter
+/// (`mi_process_info`): mimalloc gives freed pages back with
+/// `MADV_DONTNEED`, which empties them but leaves that counter as it was
+/// (mimalloc 3.3's `_mi_prim_decommit` on Linux), so after a spike it would
+/// show the spike for ever. mimalloc reserves its arenas 1 GiB at a time,
+/// so the one holding its first block holds every block of these runs.
+/// Elsewhere, or if smaps cannot be read: the committed counter, an upper
+/// bound.
+pub fn resident_bytes() -> Option<u64> {
     if cfg!(feature = "mimalloc") {
         return None;
     }
+    #[cfg(target_os = "linux")]
+    if let Some(rss) = arena_rss_bytes() {
+        return Some(rss);
+    }
+    Some(committed_bytes())
+}
+
+/// mimalloc's committed counter (`mi_process_info`).
+fn committed_bytes() -> u64 {
     let mut commit = 0usize;
     let none = std::ptr::null_mut();
     // SAFETY: every out-parameter may be null (mimalloc's contract); `commit`
@@ -46,23 +62,49 @@ pub fn committed_bytes() -> Option<u64> {
     unsafe {
         libmimalloc_sys::mi_process_info(none, none, none, none, none, &mut commit, none, none)
     };
-    Some(commit as u64)
+    commit as u64
 }
 
-/// Has mimalloc give back what it can without stopping to search for it
-/// (`mi_collect(false)`): freed pages whose purge delay has passed go back
-/// to the system. What the `mimalloc` strategy calls at the end of every
-/// frame: mimalloc checks the delay only when it next needs memory, and
-/// after a spike it does not, so without this a spike's memory stays
-/// committed for ever. A no-op when the `mimalloc` feature made it the
-/// global allocator (the whole process is then on it, and the report does
-/// not measure it).
-pub fn collect() {
-    if cfg!(feature = "mimalloc") {
-        return;
+/// The `Rss` of the mapping that holds a block mimalloc handed out, from
+/// `/proc/self/smaps`; `None` if it cannot be read or found.
+#[cfg(target_os = "linux")]
+fn arena_rss_bytes() -> Option<u64> {
+    use std::io::BufRead;
+    use std::sync::OnceLock;
+    /// The address of a block kept for the life of the process, to find
+    /// mimalloc's arena by.
+    static PROBE: OnceLock<usize> = OnceLock::new();
+    let probe = *PROBE.get_or_init(|| {
+        let block = MiAlloc
+            .allocate(Layout::new::<u64>())
+            .expect("mimalloc has 8 bytes");
+        block.cast::<u8>().as_ptr().addr()
+    });
+    let smaps = std::fs::File::open("/proc/self/smaps").ok()?;
+    let mut inside = false;
+    for line in std::io::BufReader::new(smaps).lines() {
+        let line = line.ok()?;
+        // A mapping's header, `start-end perms offset dev inode [path]`
+        // with hex addresses, then its fields (`Rss:  123 kB`).
+        if let Some((start, end)) = mapping_range(&line) {
+            inside = (start..end).contains(&probe);
+        } else if inside && let Some(kib) = line.strip_prefix("Rss:") {
+            let kib: u64 = kib.trim().strip_suffix("kB")?.trim().parse().ok()?;
+            return Some(kib * 1024);
+        }
     }
-    // SAFETY: no preconditions; mimalloc's collect is thread-safe.
-    unsafe { libmimalloc_sys::mi_collect(false) }
+    None
+}
+
+/// The address range of an smaps header line; `None` for a field line.
+#[cfg(target_os = "linux")]
+fn mapping_range(line: &str) -> Option<(usize, usize)> {
+    let (range, _) = line.split_once(' ')?;
+    let (start, end) = range.split_once('-')?;
+    Some((
+        usize::from_str_radix(start, 16).ok()?,
+        usize::from_str_radix(end, 16).ok()?,
+    ))
 }
 
 /// mimalloc through `allocator_api2`. See the module docs.
@@ -168,6 +210,37 @@ unsafe impl Allocator for MiAlloc {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn smaps_headers_give_their_range_and_fields_none() {
+        let header = "7f3a1c000000-7f3a5c000000 rw-p 00000000 00:00 0 ";
+        assert_eq!(
+            mapping_range(header),
+            Some((0x7f3a1c000000, 0x7f3a5c000000))
+        );
+        assert_eq!(mapping_range("Rss:                1024 kB"), None);
+        assert_eq!(mapping_range("VmFlags: rd wr mr mw me ac sd"), None);
+    }
+
+    /// What mimalloc holds follows what is live in it: up after a large
+    /// allocation is touched, down once it is freed.
+    #[cfg(all(target_os = "linux", not(feature = "mimalloc")))]
+    #[test]
+    fn resident_bytes_follow_a_touched_block() {
+        let before = resident_bytes().expect("measured");
+        let layout = Layout::from_size_align(32 << 20, 64).unwrap();
+        let block = MiAlloc.allocate(layout).unwrap().cast::<u8>();
+        // SAFETY: the block holds 32 MiB.
+        unsafe { block.as_ptr().write_bytes(1, 32 << 20) };
+        let touched = resident_bytes().unwrap();
+        // SAFETY: `block` holds `layout` from this allocator.
+        unsafe { MiAlloc.deallocate(block, layout) };
+        assert!(
+            touched >= before + (24 << 20),
+            "{before} B before, {touched} B with 32 MiB touched"
+        );
+    }
 
     #[test]
     fn a_vec_on_mimalloc_grows_keeps_its_values_and_frees() {

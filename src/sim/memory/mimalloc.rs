@@ -28,16 +28,9 @@ impl VecAlloc for MiAlloc {
         ApiVec::with_capacity_in(capacity, MiAlloc)
     }
 
-    /// What mimalloc holds from the system (`mi_alloc::committed_bytes`):
+    /// What mimalloc holds from the system (`mi_alloc::resident_bytes`):
     /// nothing else in the process allocates from it.
     fn bytes_reserved() -> Option<u64> {
-        mi_alloc::committed_bytes()
-    }
-
-    /// `mi_collect(false)` (`mi_alloc::collect`): mimalloc purges the pages
-    /// a spike freed only after a delay, and checks the delay only when it
-    /// next needs memory, which a steady frame after a spike never does.
-    fn end_frame() {
-        mi_alloc::collect();
+        mi_alloc::resident_bytes()
     }
 }

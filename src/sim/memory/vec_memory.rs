@@ -40,10 +40,6 @@ pub trait VecAlloc: Default + fmt::Debug + Send + Sync + 'static {
     fn bytes_reserved() -> Option<u64> {
         None
     }
-
-    /// The allocator's end of frame: what a game on it would call to give
-    /// freed memory back. Nothing by default.
-    fn end_frame() {}
 }
 
 /// A strategy whose trails and scratch are vectors on `A`. See the module
@@ -107,7 +103,6 @@ impl<A: VecAlloc> FrameMemory for VecMemory<A> {
 
     fn end_frame(&mut self) {
         self.bytes.end_frame();
-        A::end_frame();
     }
 
     fn figures(&self) -> MemoryFigures {
