@@ -151,6 +151,10 @@ pub struct Stats {
     pub large_allocations: u64,
     /// Calls to `reset`.
     pub resets: u64,
+    /// New chunks taken from the system allocator, ever ([`Arena`] only; 0
+    /// for the others). Flat across steady frames: the arena reuses its
+    /// chunks.
+    pub chunks_taken: u64,
 }
 
 /// Panics for an allocation that failed in a strategy's panicking

@@ -1,33 +1,44 @@
-//! One thread's part of an [`Arena`](super::Arena): a `bumpalo::Bump` that
-//! takes a new chunk only with budget leased from the arena's byte limit.
+//! One thread's part of an [`Arena`](super::Arena): the chunk it bumps, the
+//! chunks it filled this frame, and its counters.
+//!
+//! The lane owns no memory across frames: it takes chunks from the arena's
+//! [`ChunkCache`] as it needs room and gives every one back at the reset
+//! (`chunks.rs` says why).
 //!
 //! Invariants (checked by [`ArenaLane::check_invariants`] after each new
-//! chunk and each reset):
-//! - the `Bump`'s allocation limit equals the bytes it holds, so every new
-//!   chunk goes through [`ArenaLane::grow`] and its lease;
-//! - the lane's `reserved` counter equals the bytes the `Bump` holds.
-//!
-//! And over all lanes ([`ChunkBudget::check_invariants`]): with a limit, the
-//! budget left plus the bytes all lanes hold equals the limit.
+//! chunk and in the arena's checks):
+//! - `current` holds at most one chunk, and can take no other from bumpalo
+//!   (its allocation limit is its size, or 0 while it holds none);
+//! - every chunk in `full` holds one chunk, limited the same way;
+//! - `taken` is the bytes of `current` and `full` together.
 
 use std::alloc::Layout;
+use std::cell::{Cell, UnsafeCell};
 use std::ptr::NonNull;
 
 use bumpalo::Bump;
 
+use super::chunks::{ChunkCache, check_chunk, chunk_bytes, empty_chunk};
 use crate::alloc::AllocError;
-use crate::alloc::lanes::{Budget, LaneCounter};
+use crate::alloc::lanes::LaneCounter;
 use crate::alloc::poison;
 
-/// Spare bytes leased on top of the chunk a lane is expected to ask for, so
-/// the lease covers bumpalo's rounding of chunk sizes.
-const LEASE_SLACK_BYTES: usize = 16 * 1024;
-
 /// One thread's bump allocator.
+///
+/// `current` and `full` are `UnsafeCell`s because a lane is reached through
+/// `&ArenaLane` (see `lanes/`: only by the thread holding its id, or under
+/// the fallback's lock). Every borrow of them is made inside a method of this
+/// file, lasts for one bumpalo call or one `Vec` call that runs no user code
+/// and no other lane method, and so never overlaps another.
 pub(super) struct ArenaLane {
-    /// Its allocation limit is always the bytes it holds, so every new chunk
-    /// goes through [`ArenaLane::grow`].
-    bump: Bump,
+    /// The chunk being bumped; an empty `Bump` limited to 0 before the
+    /// lane's first chunk of the frame.
+    current: UnsafeCell<Bump>,
+    /// This frame's chunks the lane filled before `current`: their blocks
+    /// are live until the reset.
+    full: UnsafeCell<Vec<Bump>>,
+    /// Chunk bytes in `current` and `full`.
+    taken: Cell<usize>,
 }
 
 /// A lane's counters, readable from any thread.
@@ -37,8 +48,6 @@ pub(super) struct LaneStats {
     pub(super) frees: LaneCounter,
     /// Requested bytes since the last reset.
     pub(super) bytes: LaneCounter,
-    /// Chunk bytes the lane's `Bump` holds.
-    pub(super) reserved: LaneCounter,
 }
 
 impl LaneStats {
@@ -51,63 +60,32 @@ impl LaneStats {
     }
 }
 
-/// The arena's byte limit, and the bytes lanes may still lease under it.
-#[derive(Debug)]
-pub(super) struct ChunkBudget {
-    /// The byte limit over all lanes' chunks, if any.
-    limit: Option<usize>,
-    /// Bytes lanes may still lease: `limit` (or `usize::MAX`) minus the sum of
-    /// the lanes' chunk bytes, minus leases in flight.
-    left: Budget,
-}
-
-impl ChunkBudget {
-    pub(super) fn new(limit: Option<usize>) -> Self {
-        Self {
-            limit,
-            left: Budget::new(limit.unwrap_or(usize::MAX)),
-        }
-    }
-
-    pub(super) fn limit(&self) -> Option<usize> {
-        self.limit
-    }
-
-    /// After a reset: the lanes together hold `held_bytes`.
-    pub(super) fn reset(&mut self, held_bytes: usize) {
-        self.left.set(
-            self.limit
-                .map_or(usize::MAX, |l| l.saturating_sub(held_bytes)),
-        );
-    }
-
-    /// With a limit, the bytes left plus `held_bytes` (all lanes' chunks)
-    /// make the limit. Without one there is nothing to check: the budget is
-    /// `usize::MAX` minus what lanes took since the last reset.
-    pub(super) fn check_invariants(&mut self, held_bytes: usize) {
-        if let Some(limit) = self.limit {
-            let left = self.left.left();
-            assert_eq!(
-                left + held_bytes,
-                limit,
-                "arena budget: {left} bytes left + {held_bytes} held by lanes != limit {limit}"
-            );
-        }
-    }
-}
-
 impl ArenaLane {
     pub(super) fn new() -> Self {
-        let bump = Bump::new();
-        // No chunk yet, and none without a lease.
-        bump.set_allocation_limit(Some(0));
-        Self { bump }
+        Self {
+            current: UnsafeCell::new(empty_chunk()),
+            full: UnsafeCell::new(Vec::new()),
+            taken: Cell::new(0),
+        }
     }
 
-    /// Whether the lane holds no chunk (it has never grown, or only ever
-    /// failed to).
+    /// The chunk being bumped, for one bumpalo call.
+    #[inline(always)]
+    fn current(&self) -> &Bump {
+        // SAFETY: see the struct docs: only this lane's thread reaches it,
+        // and `current` is replaced only in `grow` (through `&mut self`
+        // methods otherwise), which holds no `&Bump` from here meanwhile.
+        unsafe { &*self.current.get() }
+    }
+
+    /// Whether the lane holds no chunk this frame.
     pub(super) fn holds_nothing(&self) -> bool {
-        self.bump.allocated_bytes() == 0
+        self.taken.get() == 0
+    }
+
+    /// Chunk bytes the lane holds this frame.
+    pub(super) fn held_bytes(&self) -> usize {
+        self.taken.get()
     }
 
     /// Bump-allocates `layout` in the current chunk: a subtraction, a mask and
@@ -115,7 +93,7 @@ impl ArenaLane {
     /// the chunk is full: [`grow`](Self::grow) then.
     #[inline(always)]
     pub(super) fn try_bump(&self, layout: Layout, stats: &LaneStats) -> Option<NonNull<u8>> {
-        let ptr = self.bump.try_alloc_layout(layout).ok()?;
+        let ptr = self.current().try_alloc_layout(layout).ok()?;
         Some(self.count(ptr, layout, stats))
     }
 
@@ -123,7 +101,7 @@ impl ArenaLane {
     /// (a per-thread handle keeps its own counts until it drops).
     #[inline(always)]
     pub(super) fn try_bump_uncounted(&self, layout: Layout) -> Option<NonNull<u8>> {
-        let ptr = self.bump.try_alloc_layout(layout).ok()?;
+        let ptr = self.current().try_alloc_layout(layout).ok()?;
         // SAFETY: `ptr..ptr + size` is the block just handed out, inside one
         // of this lane's chunks.
         unsafe { poison::unpoison(ptr.as_ptr(), layout.size()) };
@@ -140,42 +118,35 @@ impl ArenaLane {
         ptr
     }
 
-    /// The current chunk is full: lease budget for a new one and allocate.
+    /// The current chunk is full: keep it with the frame's full chunks, take
+    /// another from the cache (or a new one), and allocate there.
     #[cold]
     #[inline(never)]
     pub(super) fn grow(
         &self,
         layout: Layout,
         stats: &LaneStats,
-        budget: &ChunkBudget,
+        cache: &ChunkCache,
     ) -> Result<NonNull<u8>, AllocError> {
-        let held = self.bump.allocated_bytes();
-        // bumpalo's next chunk is at most twice what it holds, or the request.
-        let want = held
-            .saturating_mul(2)
-            .max(layout.size().saturating_add(layout.align()))
-            .saturating_add(LEASE_SLACK_BYTES);
-        let lease = budget.left.lease(want);
-        self.bump.set_allocation_limit(Some(held + lease));
-        let result = self.bump.try_alloc_layout(layout);
-        let now = self.bump.allocated_bytes();
-        self.bump.set_allocation_limit(Some(now));
-        budget.left.give_back(lease - (now - held));
-        stats.reserved.set(now as u64);
-        if cfg!(debug_assertions) {
-            self.check_invariants(stats);
-        }
-        match result {
-            Ok(ptr) => Ok(self.count(ptr, layout, stats)),
-            Err(_) => Err(match budget.limit {
-                Some(limit) if lease < want => AllocError::LimitExceeded {
-                    requested: layout.size(),
-                    limit,
-                },
-                _ => AllocError::OutOfMemory {
-                    requested: layout.size(),
-                },
-            }),
+        loop {
+            let chunk = cache.take(layout, self.taken.get())?;
+            self.taken.set(self.taken.get() + chunk_bytes(&chunk));
+            // SAFETY: see the struct docs; no `&Bump` from `current()` is
+            // alive (this is the lane's only method running on it).
+            let old = unsafe { std::mem::replace(&mut *self.current.get(), chunk) };
+            if chunk_bytes(&old) > 0 {
+                // SAFETY: as above, for `full`. `push` may allocate, through
+                // the global allocator, never through this arena.
+                unsafe { (*self.full.get()).push(old) };
+            }
+            if cfg!(debug_assertions) {
+                self.check_invariants();
+            }
+            // A chunk that `fits` the layout serves it; a second round only
+            // if bumpalo's padding was underestimated.
+            if let Some(ptr) = self.try_bump(layout, stats) {
+                return Ok(ptr);
+            }
         }
     }
 
@@ -199,13 +170,14 @@ impl ArenaLane {
     ) -> Option<NonNull<[u8]>> {
         // SAFETY: the caller's promises are `grow`'s contract. bumpalo only
         // moves the block in place when `ptr` is its own latest block; for any
-        // other block (another lane's, or this lane's older one) it allocates
-        // a new one and copies, which is valid for any live block.
+        // other block (another chunk's, another lane's) it allocates a new one
+        // and copies, which is valid for any live block. The chunk cannot take
+        // a second chunk (its limit), so growth past it fails here.
         let grown = unsafe {
-            allocator_api2::alloc::Allocator::grow(&&self.bump, ptr, old_layout, new_layout)
+            allocator_api2::alloc::Allocator::grow(&self.current(), ptr, old_layout, new_layout)
         };
         let block = grown.ok()?;
-        // SAFETY: the block is inside one of this lane's chunks.
+        // SAFETY: the block is inside this lane's current chunk.
         unsafe { poison::unpoison(block.as_ptr().cast(), new_layout.size()) };
         // In place, bumpalo bumped down from the old block's start and moved
         // the contents there, so the new block overlaps the old one and only
@@ -222,69 +194,49 @@ impl ArenaLane {
         Some(block)
     }
 
-    /// Whether the lane holds no chunk bytes.
-    pub(super) fn held_bytes(&self) -> usize {
-        self.bump.allocated_bytes()
-    }
-
-    /// Releases every block, keeping the largest chunk. Returns the chunk
-    /// bytes still held.
-    pub(super) fn reset(&mut self, stats: &mut LaneStats) -> usize {
-        #[cfg(feature = "asan")]
-        // SAFETY: `&mut self` means no block of this lane is borrowed; the
-        // current chunk (the first yielded) is kept by `reset` and stays
-        // poisoned until handed out again.
-        unsafe {
-            if let Some((ptr, len)) = self.bump.iter_allocated_chunks_raw().next() {
-                poison::poison(ptr, len);
-            }
-        }
-        self.bump.reset();
-        let held = self.bump.allocated_bytes();
-        self.bump.set_allocation_limit(Some(held));
-        stats.reserved.set(held as u64);
+    /// Hands every chunk of the frame back to the cache and zeroes the frame's
+    /// byte count. Returns the chunk bytes the lane held.
+    pub(super) fn reset(&mut self, stats: &mut LaneStats, cache: &mut ChunkCache) -> usize {
+        let taken = self.taken.replace(0);
+        let current = std::mem::replace(self.current.get_mut(), empty_chunk());
+        let full = std::mem::take(self.full.get_mut());
+        let current = (chunk_bytes(&current) > 0).then_some(current);
+        cache.give_back(full.into_iter().chain(current));
         stats.bytes.set(0);
-        held
+        taken
     }
 
-    /// Releases every block and every chunk (the lane of a thread that has
-    /// exited). Returns the chunk bytes still held: none.
-    pub(super) fn release_all(&mut self, stats: &mut LaneStats) -> usize {
-        #[cfg(feature = "asan")]
-        // SAFETY: `&mut self`: no block of this lane is borrowed. The chunks
-        // go back to the system allocator clean.
-        unsafe {
-            for (ptr, len) in self.bump.iter_allocated_chunks_raw() {
-                poison::unpoison(ptr, len);
-            }
-        }
-        *self = Self::new();
-        stats.reserved.set(0);
-        stats.bytes.set(0);
-        0
-    }
-
-    /// Lifts the lease limit, breaking an invariant on purpose.
+    /// Lifts the current chunk's limit, breaking an invariant on purpose.
     #[cfg(test)]
-    pub(super) fn break_lease_limit_for_test(&self) {
-        self.bump.set_allocation_limit(None);
+    pub(super) fn break_chunk_limit_for_test(&self) {
+        self.current().set_allocation_limit(None);
     }
 
     /// The lane's invariants (see the module docs); panics naming the values
     /// when one is broken.
-    pub(super) fn check_invariants(&self, stats: &LaneStats) {
-        let held = self.bump.allocated_bytes();
-        let limit = self.bump.allocation_limit();
+    pub(super) fn check_invariants(&self) {
+        let current = self.current();
+        let mut held = chunk_bytes(current);
+        if held == 0 {
+            let limit = current.allocation_limit();
+            assert_eq!(
+                limit,
+                Some(0),
+                "arena lane: holds no chunk but its limit is {limit:?}, so bumpalo could take one \
+                 the cache never counted"
+            );
+        } else {
+            check_chunk(current);
+        }
+        // SAFETY: see the struct docs; a shared borrow for this loop only.
+        for chunk in unsafe { &*self.full.get() } {
+            check_chunk(chunk);
+            held += chunk_bytes(chunk);
+        }
+        let taken = self.taken.get();
         assert_eq!(
-            limit,
-            Some(held),
-            "arena lane: allocation limit {limit:?} is not the {held} bytes held, so a chunk \
-             could be taken without a lease"
-        );
-        let reserved = stats.reserved.get();
-        assert_eq!(
-            reserved, held as u64,
-            "arena lane: the reserved counter says {reserved} bytes but the Bump holds {held}"
+            taken, held,
+            "arena lane: counts {taken} chunk bytes taken, but its chunks hold {held}"
         );
     }
 }

@@ -10,14 +10,21 @@
 //!   atomic on the fast path. A bare `Bump` is `!Sync`; `Arena` is the
 //!   wrapper that makes sharing sound (`tests/compile_fail/bump_not_sync.rs`).
 //! - **Reset.** `reset` takes `&mut self`, so a reference into the arena cannot
-//!   survive it (`tests/compile_fail/arena_ref_after_reset.rs`). Each lane keeps
-//!   its largest chunk, so a steady frame loop stops calling `malloc` after
-//!   the first frames.
-//! - **Limit.** [`Arena::with_limit`] caps the bytes all lanes together hold
-//!   from the system. Growing past it is an [`AllocError::LimitExceeded`],
-//!   never an abort. Lanes lease budget only when they need a new chunk. A
-//!   reset releases every chunk of a lane whose thread has exited, so its
-//!   lease goes back to the threads still working.
+//!   survive it (`tests/compile_fail/arena_ref_after_reset.rs`). Every chunk
+//!   goes back to the arena's one cache of idle chunks (`chunks.rs`), which
+//!   the next frame's lanes take from, whichever threads they run on. So the
+//!   arena holds about one frame's peak in all, not one per thread, and a
+//!   steady frame loop stops calling `malloc` after its first frames even
+//!   when the executor moves work between threads.
+//! - **Limit.** [`Arena::with_limit`] caps the bytes of all the arena's chunks
+//!   together. Growing past it is an [`AllocError::LimitExceeded`], never an
+//!   abort. Idle chunks go to whichever lane needs room, so a frame fits
+//!   nearly its whole limit (one partly used chunk per busy thread is lost)
+//!   whichever threads fill it.
+//! - **Trim.** A reset gives idle chunks back to the system, largest first,
+//!   once what the arena holds has stayed above the chunk bytes the recent
+//!   frames took for a whole window ([`TrimPolicy`]): a spike's memory goes
+//!   back, a steady frame's never.
 //! - **Handles.** Components must be `'static`, so they cannot hold `&[T]` into
 //!   the arena. [`ArenaSlice<T>`] is a `'static`, `Copy` handle that records
 //!   the arena's *stamp* (unique per arena and per epoch); resolving it after a
@@ -33,7 +40,8 @@
 //!
 //! - `mod.rs` (this file): [`Arena`], its [`Allocator`] impl, reset, stats
 //!   and invariants;
-//! - `lane.rs`: one thread's `Bump` and the byte budget it leases from;
+//! - `chunks.rs`: the chunks (one-chunk `Bump`s), their cache, the limit;
+//! - `lane.rs`: one thread's current chunk and the chunks it filled;
 //! - `typed.rs`: typed allocation (`alloc_value`, `alloc_slice_copy`, …);
 //! - `handle.rs`: [`ArenaSlice`], the `'static` epoch-checked handle;
 //! - `api2.rs`: `allocator_api2::alloc::Allocator` for `&Arena`, with
@@ -46,12 +54,15 @@
 //! Checked by `Arena::check_invariants` after every reset (debug builds)
 //! and in the tests; each lane's own by `ArenaLane::check_invariants` after
 //! every new chunk:
-//! - every lane's `Bump` may take no chunk without a lease (its allocation
-//!   limit is the bytes it holds), and its `reserved` counter is those bytes;
+//! - every chunk, in a lane or idle, holds one chunk and can take no other
+//!   (its allocation limit is its size);
 //! - a lane that holds a chunk is marked used, so a reset visits it;
-//! - with a limit, the budget left plus the bytes all lanes hold is the limit.
+//! - the cache's `reserved` is the bytes of all chunks, and with a limit the
+//!   budget left plus `reserved` is the limit;
+//! - after a reset no lane holds a chunk.
 
 mod api2;
+mod chunks;
 mod handle;
 mod lane;
 mod local;
@@ -66,7 +77,8 @@ use std::ptr::NonNull;
 pub use handle::ArenaSlice;
 pub use local::ArenaLocal;
 
-use self::lane::{ArenaLane, ChunkBudget, LaneStats};
+use self::chunks::ChunkCache;
+use self::lane::{ArenaLane, LaneStats};
 use crate::alloc::lanes::Lanes;
 use crate::alloc::stamp::Stamp;
 use crate::alloc::trim::TrimPolicy;
@@ -90,24 +102,18 @@ pub struct Arena {
     /// One `Bump` per thread, and the fallback lane for threads without a
     /// lane id (see `lanes/`).
     lanes: Lanes<ArenaLane, LaneStats>,
-    /// The byte limit, and the bytes lanes may still lease under it.
-    budget: ChunkBudget,
+    /// The idle chunks, the byte limit and the count of all chunk bytes.
+    chunks: ChunkCache,
     /// Unique per arena and per epoch; recorded in every [`ArenaSlice`].
     stamp: Stamp,
     /// The largest `bytes_in_use` at any reset so far.
     peak_at_resets: usize,
     resets: u64,
-    /// When a reset gives the lanes' chunks back (`alloc/trim.rs`): a
-    /// bumpalo reset keeps the largest chunk, so without this one spike
-    /// frame pins its memory for the rest of the run.
+    /// When a reset gives idle chunks back (`alloc/trim.rs`), on the chunk
+    /// bytes each frame took: without it one spike frame would pin its
+    /// memory for the rest of the run.
     trim: TrimPolicy,
 }
-
-/// How many times the recent peak of bytes in use an arena may hold before
-/// a reset gives its chunks back: bumpalo doubles its chunks, so a steady
-/// lane holds up to 2x what it uses, plus a chunk per lane that two threads
-/// fill unevenly; 3x trims only what a spike left.
-const ARENA_TRIM_SLACK: f64 = 3.0;
 
 impl Arena {
     /// An arena without a byte limit. It holds no memory until the first
@@ -130,21 +136,23 @@ impl Arena {
     fn build(limit: Option<usize>) -> Self {
         Self {
             lanes: Lanes::new(ArenaLane::new, ArenaLane::new()),
-            budget: ChunkBudget::new(limit),
+            chunks: ChunkCache::new(limit),
             stamp: Stamp::next(),
             peak_at_resets: 0,
-            trim: TrimPolicy::with_slack(ARENA_TRIM_SLACK),
+            // The default slack: demand is counted in the chunks the frame
+            // took, so a steady arena holds what its recent frames took.
+            trim: TrimPolicy::new(),
             resets: 0,
         }
     }
 
     /// The configured byte limit, if any.
     pub fn limit(&self) -> Option<usize> {
-        self.budget.limit()
+        self.chunks.limit()
     }
 
     /// The lane's chunk is full: mark the lane used if this is its first
-    /// chunk, so that resets visit it, and grow it.
+    /// chunk of the frame, so that the reset visits it, and give it another.
     #[cold]
     #[inline(never)]
     fn grow(
@@ -156,26 +164,94 @@ impl Arena {
         if lane.holds_nothing() {
             self.lanes.mark_current();
         }
-        lane.grow(layout, stats, &self.budget)
+        lane.grow(layout, stats, &self.chunks)
     }
 
     /// The arena's invariants (see the [module docs](self)); panics naming
     /// the values when one is broken.
+    #[cfg(test)]
     pub(crate) fn check_invariants(&mut self) {
+        self.check_invariants_after(false);
+    }
+
+    /// [`check_invariants`](Self::check_invariants); `after_reset` adds
+    /// what holds right after a reset.
+    fn check_invariants_after(&mut self, after_reset: bool) {
         let mut held = 0;
-        for (i, (lane, stats, marked)) in self.lanes.lanes_mut_marked().enumerate() {
-            lane.check_invariants(stats);
+        for (i, (lane, _, marked)) in self.lanes.lanes_mut_marked().enumerate() {
+            lane.check_invariants();
             assert!(
                 marked || lane.holds_nothing(),
                 "arena lane {i} holds {} bytes but is not marked used: a reset would skip it",
                 lane.held_bytes()
             );
+            assert!(
+                !after_reset || lane.holds_nothing(),
+                "arena lane {i} still holds {} bytes after a reset",
+                lane.held_bytes()
+            );
             held += lane.held_bytes();
         }
-        let (fallback, stats) = self.lanes.fallback_mut();
-        fallback.check_invariants(stats);
+        let (fallback, _) = self.lanes.fallback_mut();
+        fallback.check_invariants();
         held += fallback.held_bytes();
-        self.budget.check_invariants(held);
+        self.chunks.check_invariants(held, after_reset);
+    }
+
+    /// Resets the arena: every block of the frame is released at once (the
+    /// `&mut` borrow proves none is still referenced), every chunk goes
+    /// back to the arena's cache for the next frame, and the stamp changes,
+    /// so no [`ArenaSlice`] made before resolves after. Gives idle chunks
+    /// back to the system after a spike (see the [module docs](self)).
+    pub fn reset(&mut self) {
+        // Only lanes that took a chunk this frame (marked in `grow`) hold
+        // any: the others are skipped, which keeps a reset O(threads used),
+        // not O(MAX_LANES). A dead thread's lane is one of them: its
+        // chunks come back like any other's.
+        let mut in_use = 0;
+        let mut taken = 0;
+        for (lane, stats) in self.lanes.drain_used_mut() {
+            in_use += stats.bytes.get() as usize;
+            taken += lane.reset(stats, &mut self.chunks);
+        }
+        self.chunks.sort();
+        self.peak_at_resets = self.peak_at_resets.max(in_use);
+        // Held far above what the recent frames took (a spike's chunks):
+        // give idle chunks back down to that.
+        self.trim.record(taken as u64);
+        if let Some(keep) = self.trim.keep(self.chunks.reserved() as u64) {
+            self.chunks
+                .trim(usize::try_from(keep).unwrap_or(usize::MAX));
+        }
+        self.stamp = Stamp::next();
+        self.resets += 1;
+        if cfg!(debug_assertions) {
+            self.check_invariants_after(true);
+        }
+    }
+
+    /// The arena's counters: allocations, frees and bytes since the last
+    /// reset, the high-water mark, and the chunk bytes it holds.
+    ///
+    /// A live [`ArenaLocal`]'s allocations are counted when it drops.
+    pub fn stats(&self) -> Stats {
+        let mut s = Stats {
+            resets: self.resets,
+            ..Stats::default()
+        };
+        // What happens last is read first (`lanes/counters.rs`): frees
+        // before allocations.
+        for lane in self.lanes.all_shared() {
+            s.frees += lane.frees.get();
+        }
+        for lane in self.lanes.all_shared() {
+            s.allocations += lane.allocations.get();
+            s.bytes_in_use += lane.bytes.get() as usize;
+        }
+        s.bytes_reserved = self.chunks.reserved();
+        s.chunks_taken = self.chunks.made();
+        s.peak_bytes_in_use = self.peak_at_resets.max(s.bytes_in_use);
+        s
     }
 }
 
@@ -195,10 +271,11 @@ impl fmt::Debug for Arena {
     }
 }
 
-// SAFETY: blocks come from a lane's `Bump`, which hands out disjoint, aligned
-// blocks (zero sizes get an aligned dangling pointer) that stay valid until
-// the `Bump` is reset or dropped; that only happens in `reset(&mut self)` and
-// in `drop`. `free` releases nothing, so it cannot invalidate a live block.
+// SAFETY: blocks come from a lane's chunk (a `Bump`), which hands out
+// disjoint, aligned blocks (zero sizes get an aligned dangling pointer) that
+// stay valid until the chunk is reset or dropped; that only happens in
+// `reset(&mut self)` (the lanes give their chunks to the cache, which resets
+// them and may drop idle ones) and in `drop`. `free` releases nothing, so it cannot invalidate a live block.
 unsafe impl Allocator for Arena {
     #[inline(always)]
     fn alloc(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
@@ -216,57 +293,10 @@ unsafe impl Allocator for Arena {
     }
 
     fn reset(&mut self) {
-        // Only lanes that took a chunk (marked in `grow`) hold bytes: the
-        // others are skipped, which keeps a reset O(threads used), not
-        // O(MAX_LANES). The lane of a thread that has exited gives all its
-        // chunks back (and, with a limit, their lease): no thread would
-        // allocate from it until one claims its id.
-        let mut in_use = 0;
-        let mut held = 0;
-        for (lane, stats, exited) in self.lanes.used_mut_exited() {
-            in_use += stats.bytes.get() as usize;
-            held += if exited {
-                lane.release_all(stats)
-            } else {
-                lane.reset(stats)
-            };
-        }
-        self.peak_at_resets = self.peak_at_resets.max(in_use);
-        // Held far above what the recent frames used (a spike's chunk):
-        // give every chunk back; the next frames grow what they need again.
-        self.trim.record(in_use as u64);
-        if self.trim.keep(held as u64).is_some() {
-            held = 0;
-            for (lane, stats, _) in self.lanes.used_mut_exited() {
-                lane.release_all(stats);
-            }
-        }
-        self.budget.reset(held);
-        self.stamp = Stamp::next();
-        self.resets += 1;
-        if cfg!(debug_assertions) {
-            self.check_invariants();
-        }
+        Arena::reset(self);
     }
 
     fn stats(&self) -> Stats {
-        let mut s = Stats {
-            resets: self.resets,
-            ..Stats::default()
-        };
-        // What happens last is read first (`lanes/counters.rs`): frees
-        // before allocations, bytes in use before the chunks that hold them.
-        for lane in self.lanes.all_shared() {
-            s.frees += lane.frees.get();
-        }
-        for lane in self.lanes.all_shared() {
-            s.allocations += lane.allocations.get();
-            s.bytes_in_use += lane.bytes.get() as usize;
-        }
-        for lane in self.lanes.all_shared() {
-            s.bytes_reserved += lane.reserved.get() as usize;
-        }
-        s.peak_bytes_in_use = self.peak_at_resets.max(s.bytes_in_use);
-        s
+        Arena::stats(self)
     }
 }

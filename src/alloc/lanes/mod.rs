@@ -20,8 +20,8 @@
 //! id; until then what they hold (a pool's idle objects, a slab's free
 //! slots) would be stranded. So strategies reclaim them: a slow path calls
 //! [`Lanes::reclaim_dead`], which claims each dead lane's id for a moment
-//! and empties the lane, and a reset (`&mut self`) uses
-//! [`Lanes::used_mut_exited`] to release what exited threads' lanes hold.
+//! and empties the lane, and the arena's reset (`&mut self`) empties every
+//! used lane through [`Lanes::drain_used_mut`].
 //!
 //! Invariants: a lane's `local` part is reached only by the thread holding
 //! its id (its own, or one claimed for a reclaim), or through `&mut self`;
@@ -299,29 +299,23 @@ impl<L, S> Lanes<L, S> {
             .map(Lane::parts_mut)
             .chain(std::iter::once(fallback))
     }
+}
 
-    /// The lanes marked by [`mark_current`](Self::mark_current), each with
-    /// whether its thread has exited (no thread holds its id: the lane may
-    /// give back everything it holds, and is unmarked), then the fallback
-    /// (`false`), exclusively.
-    ///
-    /// An id read as free may be claimed by a new thread at once, but that
-    /// thread reaches this structure only after the `&mut` borrow ends.
-    pub(crate) fn used_mut_exited(&mut self) -> impl Iterator<Item = (&mut L, &mut S, bool)> {
-        let used = self.used.load(Ordering::Relaxed);
-        let exited = used & !ids::held_ids();
-        // Unmarked, but still visited below (through `used`, read before).
-        self.used.fetch_and(!exited, Ordering::Relaxed);
-        let (lanes, _, (fallback, fallback_shared)) = self.split_mut();
+impl<L, S> Lanes<L, S> {
+    /// The lanes marked by [`mark_current`](Self::mark_current), then the
+    /// fallback, exclusively; every lane is unmarked: the caller empties
+    /// each (the arena's reset gives every chunk back).
+    pub(crate) fn drain_used_mut(&mut self) -> impl Iterator<Item = (&mut L, &mut S)> {
+        // With `&mut self` no lane can be marked meanwhile; each marks
+        // itself again when it next takes memory.
+        let used = self.used.swap(0, Ordering::Relaxed);
+        let (lanes, _, fallback) = self.split_mut();
         lanes
             .iter_mut()
             .enumerate()
             .filter(move |(i, _)| used & (1 << i) != 0)
-            .map(move |(i, lane)| {
-                let (local, shared) = lane.parts_mut();
-                (local, shared, exited & (1 << i) != 0)
-            })
-            .chain(std::iter::once((fallback, fallback_shared, false)))
+            .map(|(_, lane)| lane.parts_mut())
+            .chain(std::iter::once(fallback))
     }
 }
 

@@ -79,7 +79,7 @@ pub use stats::{RingStats, SlotStats};
 use self::expiry::{expiry_frame, slot_of};
 use self::overflow::SlabOverflow;
 use crate::alloc::stamp::Stamp;
-use crate::alloc::{Allocator, Arena};
+use crate::alloc::Arena;
 
 /// An expiry-keyed ring of frame arenas. See the [module docs](self).
 ///

@@ -5,7 +5,6 @@
 
 use super::ExpiryRing;
 use super::expiry::slot_of;
-use crate::alloc::Allocator;
 
 /// The ring's counters. `allocations` and `overflow_allocations` only grow;
 /// `bytes_in_use` is the sum of the slots' and the overflow's.
