@@ -570,3 +570,42 @@ fn the_warm_up_covers_the_scenario_s_longest_lifetime_unless_given() {
     assert_eq!(warmup(&[]), 90);
     assert_eq!(warmup(&["--warmup", "3"]), 3);
 }
+
+/// Issue 17: with more threads than cores, bevy's executor moves the spawn
+/// system and the parallel batches between threads every frame. The arena's
+/// chunks go back to one cache at each reset, so its heap traffic stays what
+/// it is at 2 threads (about 20 KB a frame, the rest of the program's) and
+/// what it holds stays flat.
+#[test]
+fn the_arena_takes_no_heap_per_frame_when_work_moves_between_threads() {
+    for threads in ["8", "32"] {
+        let args = [
+            "--alloc",
+            "arena",
+            "--entities",
+            "20000",
+            "--frames",
+            "40",
+            "--warmup",
+            "20",
+            "--threads",
+            threads,
+            "--no-profile",
+            "--json",
+            "-q",
+        ];
+        let out = framemem(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        let per_frame = v["bytes_per_frame"].as_f64().unwrap();
+        assert!(
+            per_frame <= 64.0 * 1024.0,
+            "--threads {threads}: {per_frame} heap bytes a frame (more than 64 KiB)"
+        );
+        let reserved = &v["reserved_bytes"];
+        assert_eq!(
+            reserved["p50"], reserved["max"],
+            "--threads {threads}: the arena's holding moved at a steady load: {reserved}"
+        );
+    }
+}

@@ -7,7 +7,7 @@ use std::ops::Deref;
 use bevy_ecs::resource::Resource;
 use bevy_ecs::system::{Res, ResMut, SystemParam};
 
-use crate::alloc::{Allocator, Arena, ArenaLocal};
+use crate::alloc::{Arena, ArenaLocal};
 
 /// The frame [`Arena`] as a resource. Derefs to the arena, so systems call
 /// its methods on `Res<FrameArena>` directly; [`FrameAlloc`] adds the

@@ -317,7 +317,11 @@ fn frames_taking_turns(threads: usize, frames: usize, blocks: usize) -> (Arena, 
 #[test]
 fn a_steady_load_moving_between_threads_takes_no_new_chunk() {
     // 16,384 x 64 B = 1 MiB a frame (a quarter under Miri).
-    let (blocks, frames) = if cfg!(miri) { (1024, 24) } else { (16_384, 240) };
+    let (blocks, frames) = if cfg!(miri) {
+        (1024, 24)
+    } else {
+        (16_384, 240)
+    };
     for threads in [1, 2, 4] {
         let (mut arena, after) = frames_taking_turns(threads, frames, blocks);
         let warm = frames / 4;

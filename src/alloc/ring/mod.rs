@@ -78,8 +78,8 @@ pub use stats::{RingStats, SlotStats};
 
 use self::expiry::{expiry_frame, slot_of};
 use self::overflow::SlabOverflow;
-use crate::alloc::stamp::Stamp;
 use crate::alloc::Arena;
+use crate::alloc::stamp::Stamp;
 
 /// An expiry-keyed ring of frame arenas. See the [module docs](self).
 ///

@@ -7,7 +7,7 @@
 use bevy_ecs::component::Component;
 use glam::Vec3;
 
-use crate::alloc::{Allocator, Arena, ArenaSlice};
+use crate::alloc::{Arena, ArenaSlice};
 use crate::bevy::FrameArena;
 use crate::sim::memory::frame_memory::{FrameMemory, MemoryFigures, MemoryPlan};
 use crate::sim::memory::scratch::ScratchItem;

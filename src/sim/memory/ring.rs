@@ -13,7 +13,7 @@ use bevy_ecs::component::Component;
 use bevy_ecs::resource::Resource;
 use glam::Vec3;
 
-use crate::alloc::{Allocator, Arena, ExpiryRing, Overflow, RingSlice};
+use crate::alloc::{Arena, ExpiryRing, Overflow, RingSlice};
 use crate::sim::memory::frame_memory::{FrameMemory, MemoryFigures, MemoryPlan};
 use crate::sim::memory::scratch::ScratchItem;
 use crate::sim::strategy::Strategy;
