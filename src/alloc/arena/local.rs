@@ -58,8 +58,8 @@ use crate::alloc::{AllocError, Allocator, alloc_failed, api2};
 ///     assert_eq!(xs, &[1, 2, 3]);
 ///     assert_eq!(arena.get(handle), &[0.5; 4]);
 /// } // the handle's counts go into the arena's
-/// assert_eq!(framemem::Allocator::stats(&arena).allocations, 2);
-/// framemem::Allocator::reset(&mut arena);
+/// assert_eq!(arena.stats().allocations, 2);
+/// arena.reset();
 /// ```
 pub struct ArenaLocal<'a> {
     arena: &'a Arena,

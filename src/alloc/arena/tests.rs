@@ -272,30 +272,30 @@ fn a_spike_s_chunk_goes_back_a_window_after_the_spike() {
 }
 
 /// Frames that move between threads, as a bevy executor moves systems:
-/// frame `f` runs on thread `f % threads` (threads that live for the whole
-/// run, so each keeps its lane), allocating `blocks` 64-byte blocks, and the
-/// arena resets between frames. Returns, per frame, the bytes reserved and
-/// the chunks taken from the system after the reset.
-fn frames_taking_turns(threads: usize, frames: usize, blocks: usize) -> (Arena, Vec<(usize, u64)>) {
+/// frame `f` runs `work` on thread `f % threads` (threads that live for the
+/// whole run, so each keeps its lane), and the arena resets between frames.
+/// Returns the arena and, per frame, what `work` returned and the arena's
+/// stats after the reset.
+fn take_turns<R: Send>(
+    arena: Arena,
+    threads: usize,
+    frames: usize,
+    work: impl Fn(&Arena) -> R + Sync,
+) -> (Arena, Vec<(R, Stats)>) {
     use std::sync::{RwLock, mpsc};
-    let layout = Layout::from_size_align(64, 8).unwrap();
     // Workers read-lock it for their frame; the reset write-locks it.
-    let arena = RwLock::new(Arena::new());
+    let arena = RwLock::new(arena);
     let mut after = Vec::with_capacity(frames);
     std::thread::scope(|s| {
         let (done_tx, done_rx) = mpsc::channel();
         let turns: Vec<_> = (0..threads)
             .map(|_| {
                 let (tx, rx) = mpsc::channel::<()>();
-                let (done, arena) = (done_tx.clone(), &arena);
+                let (done, arena, work) = (done_tx.clone(), &arena, &work);
                 s.spawn(move || {
                     for () in rx {
-                        let arena = arena.read().unwrap();
-                        for _ in 0..blocks {
-                            Allocator::alloc(&*arena, layout).unwrap();
-                        }
-                        drop(arena);
-                        done.send(()).unwrap();
+                        let result = work(&arena.read().unwrap());
+                        done.send(result).unwrap();
                     }
                 });
                 tx
@@ -303,11 +303,10 @@ fn frames_taking_turns(threads: usize, frames: usize, blocks: usize) -> (Arena, 
             .collect();
         for frame in 0..frames {
             turns[frame % threads].send(()).unwrap();
-            done_rx.recv().unwrap();
+            let result = done_rx.recv().unwrap();
             let mut arena = arena.write().unwrap();
             arena.reset();
-            let stats = arena.stats();
-            after.push((stats.bytes_reserved, stats.chunks_taken));
+            after.push((result, arena.stats()));
         }
         drop(turns);
     });
@@ -316,30 +315,36 @@ fn frames_taking_turns(threads: usize, frames: usize, blocks: usize) -> (Arena, 
 
 #[test]
 fn a_steady_load_moving_between_threads_takes_no_new_chunk() {
-    // 16,384 x 64 B = 1 MiB a frame (a quarter under Miri).
+    // 16,384 x 64 B = 1 MiB a frame (1/16 of it under Miri).
     let (blocks, frames) = if cfg!(miri) {
         (1024, 24)
     } else {
         (16_384, 240)
     };
+    let layout = Layout::from_size_align(64, 8).unwrap();
     for threads in [1, 2, 4] {
-        let (mut arena, after) = frames_taking_turns(threads, frames, blocks);
+        let (mut arena, after) = take_turns(Arena::new(), threads, frames, |arena| {
+            for _ in 0..blocks {
+                Allocator::alloc(arena, layout).unwrap();
+            }
+        });
         let warm = frames / 4;
-        let (reserved, chunks) = after[warm];
-        for (frame, &(r, c)) in after.iter().enumerate().skip(warm) {
+        let first = &after[warm].1;
+        for (frame, ((), s)) in after.iter().enumerate().skip(warm) {
             assert_eq!(
-                (r, c),
-                (reserved, chunks),
+                (s.bytes_reserved, s.chunks_taken),
+                (first.bytes_reserved, first.chunks_taken),
                 "{threads} threads taking turns, frame {frame}: the arena took a chunk from the \
-                 system ({chunks} -> {c} chunks, {reserved} -> {r} bytes) at a steady load"
+                 system at a steady load"
             );
         }
         let used = blocks * 64;
         // Chunks grow by half what a lane took: at most 1.5x, plus a page.
         assert!(
-            reserved <= used + used / 2 + 4096,
-            "{threads} threads taking turns hold {reserved} bytes for {used} in use: more than \
-             one frame's peak"
+            first.bytes_reserved <= used + used / 2 + 4096,
+            "{threads} threads taking turns hold {} bytes for {used} in use: more than one \
+             frame's peak",
+            first.bytes_reserved
         );
         arena.check_invariants();
     }
@@ -349,26 +354,22 @@ fn a_steady_load_moving_between_threads_takes_no_new_chunk() {
 fn a_limited_arena_fits_nearly_its_limit_whichever_thread_fills_it() {
     const LIMIT: usize = 1 << 20;
     let block = Layout::from_size_align(4096, 8).unwrap();
-    let mut arena = Arena::with_limit(LIMIT);
-    let frames = if cfg!(miri) { 4 } else { 12 };
-    for frame in 0..frames {
-        let fitted = std::thread::scope(|s| {
-            let arena = &arena;
-            s.spawn(move || {
-                let mut fitted = 0;
-                while Allocator::alloc(arena, block).is_ok() {
-                    fitted += block.size();
-                }
-                fitted
-            })
-            .join()
-            .unwrap()
+    let frames = if cfg!(miri) { 4 } else { 20 };
+    for threads in [1, 4] {
+        let (mut arena, after) = take_turns(Arena::with_limit(LIMIT), threads, frames, |arena| {
+            let mut fitted = 0;
+            while Allocator::alloc(arena, block).is_ok() {
+                fitted += block.size();
+            }
+            fitted
         });
-        assert!(
-            fitted * 10 >= LIMIT * 9,
-            "frame {frame}: only {fitted} of a {LIMIT}-byte limit fitted"
-        );
+        for (frame, (fitted, _)) in after.iter().enumerate() {
+            assert!(
+                fitted * 10 >= LIMIT * 9,
+                "{threads} threads taking turns, frame {frame}: only {fitted} bytes of a \
+                 {LIMIT}-byte limit fitted"
+            );
+        }
         arena.check_invariants();
-        arena.reset();
     }
 }
