@@ -53,6 +53,12 @@ pub(super) const MIN_CHUNK_BYTES: usize = 4096;
 /// that the last, partly used chunk of each busy lane wastes little.
 pub(super) const MAX_CHUNK_BYTES: usize = 1 << 20;
 
+/// A lane that fills this many chunks smaller than [`MAX_CHUNK_BYTES`] in
+/// one frame gets them merged at the reset (see [`ChunkCache::give_back`]):
+/// a few chunks a frame cost a few locks; a dozen small ones, as a first
+/// frame grows, would cost one each every frame.
+pub(super) const COALESCE_MIN_CHUNKS: usize = 4;
+
 /// Chunks are whole pages: bumpalo rounds a chunk of a page or more to whole
 /// pages including its footer and the system allocator's overhead, so asking
 /// for a page multiple minus [`CHUNK_OVERHEAD_BYTES`] gets that many bytes
@@ -165,6 +171,12 @@ impl ChunkCache {
             .clamp(MIN_CHUNK_BYTES, MAX_CHUNK_BYTES)
             .next_multiple_of(PAGE_BYTES)
             .max(need);
+        self.make_sized(want, need, requested)
+    }
+
+    /// A new chunk of `want` bytes (whole pages), or of at least `need`
+    /// bytes near the limit; `requested` names the request in errors.
+    fn make_sized(&self, want: usize, need: usize, requested: usize) -> Result<Bump, AllocError> {
         let mut lease = self.left.lease(want);
         if lease < need {
             self.left.give_back(lease);
@@ -204,14 +216,52 @@ impl ChunkCache {
     }
 
     /// Takes back a lane's chunks at a reset: each is reset (its blocks are
-    /// gone; `&mut` proves none is borrowed) and kept idle. Call
-    /// [`sort`](Self::sort) after the last lane.
-    pub(super) fn give_back(&mut self, chunks: impl IntoIterator<Item = Bump>) {
+    /// gone; `&mut` proves none is borrowed) and kept idle. A lane that
+    /// filled [`COALESCE_MIN_CHUNKS`] or more small chunks in one frame,
+    /// for `used_bytes` in all, gets them replaced by one chunk of
+    /// `used_bytes` plus a quarter (or a few of at most [`MAX_CHUNK_BYTES`];
+    /// never more than they held), so that a steady load settles on one
+    /// chunk per thread and one lock per frame, with room for the load to
+    /// vary. Call [`sort`](Self::sort) after the last lane.
+    pub(super) fn give_back(&mut self, chunks: &mut Vec<Bump>, used_bytes: usize) {
+        let small = chunks
+            .iter()
+            .filter(|c| chunk_bytes(c) < MAX_CHUNK_BYTES)
+            .count();
         let idle = self.idle.get_mut().unwrap_or_else(PoisonError::into_inner);
-        for mut chunk in chunks {
+        let mut merged = 0;
+        for mut chunk in chunks.drain(..) {
             poison_chunk(&chunk);
             chunk.reset();
-            idle.push(chunk);
+            let bytes = chunk_bytes(&chunk);
+            if small >= COALESCE_MIN_CHUNKS && bytes < MAX_CHUNK_BYTES {
+                unpoison_chunk(&chunk);
+                drop(chunk);
+                *self.reserved.get_mut() -= bytes;
+                self.left.give_back(bytes);
+                merged += bytes;
+            } else {
+                idle.push(chunk);
+            }
+        }
+        let mut left = used_bytes
+            .saturating_add(used_bytes / 4)
+            .next_multiple_of(PAGE_BYTES)
+            .min(merged);
+        while left > 0 {
+            let want = left.min(MAX_CHUNK_BYTES).max(MIN_CHUNK_BYTES);
+            // Near the limit or out of memory: fewer bytes stay; the next
+            // frame grows what it needs.
+            let Ok(chunk) = self.make_sized(want, MIN_CHUNK_BYTES, want) else {
+                break;
+            };
+            // Counted as the pages asked for (bumpalo keeps a footer of
+            // each), so a page short is not a second chunk.
+            left = left.saturating_sub(want);
+            self.idle
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(chunk);
         }
     }
 

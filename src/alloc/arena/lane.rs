@@ -199,9 +199,12 @@ impl ArenaLane {
     pub(super) fn reset(&mut self, stats: &mut LaneStats, cache: &mut ChunkCache) -> usize {
         let taken = self.taken.replace(0);
         let current = std::mem::replace(self.current.get_mut(), empty_chunk());
-        let full = std::mem::take(self.full.get_mut());
-        let current = (chunk_bytes(&current) > 0).then_some(current);
-        cache.give_back(full.into_iter().chain(current));
+        // Through `full`, which keeps its capacity: no heap traffic a frame.
+        let chunks = self.full.get_mut();
+        if chunk_bytes(&current) > 0 {
+            chunks.push(current);
+        }
+        cache.give_back(chunks, stats.bytes.get() as usize);
         stats.bytes.set(0);
         taken
     }

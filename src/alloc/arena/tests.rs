@@ -315,12 +315,8 @@ fn take_turns<R: Send>(
 
 #[test]
 fn a_steady_load_moving_between_threads_takes_no_new_chunk() {
-    // 16,384 x 64 B = 1 MiB a frame (1/16 of it under Miri).
-    let (blocks, frames) = if cfg!(miri) {
-        (1024, 24)
-    } else {
-        (16_384, 240)
-    };
+    // 16,384 x 64 B = 1 MiB a frame (8 KiB under Miri).
+    let (blocks, frames) = if cfg!(miri) { (128, 12) } else { (16_384, 240) };
     let layout = Layout::from_size_align(64, 8).unwrap();
     for threads in [1, 2, 4] {
         let (mut arena, after) = take_turns(Arena::new(), threads, frames, |arena| {
