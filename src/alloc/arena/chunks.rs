@@ -249,7 +249,7 @@ impl ChunkCache {
             .next_multiple_of(PAGE_BYTES)
             .min(merged);
         while left > 0 {
-            let want = left.min(MAX_CHUNK_BYTES).max(MIN_CHUNK_BYTES);
+            let want = left.clamp(MIN_CHUNK_BYTES, MAX_CHUNK_BYTES);
             // Near the limit or out of memory: fewer bytes stay; the next
             // frame grows what it needs.
             let Ok(chunk) = self.make_sized(want, MIN_CHUNK_BYTES, want) else {
