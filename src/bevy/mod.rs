@@ -13,6 +13,7 @@
 //! | [`end_ring_frame`] | the system that ends the ring's frame: the data whose last frame it was goes |
 //! | [`FrameSlab`], [`FramePool`] | the [`Slab`](crate::Slab) and a [`Pool`](crate::Pool) as resources (neither resets per frame) |
 //! | [`trim_slab`], [`trim_pool`] | the systems that give back what a spike left idle ([`FrameSlab::end_frame`], [`FramePool::end_frame`]) |
+//! | [`EndFrameInstance`] | the `Local` by which each end-of-frame system instance is known: the first that runs owns the frame's end |
 //! | [`FrameMemSystems`] | the `SystemSet` all four end-of-frame systems go in (`Last` with the plugins): order against `FrameMemSystems::EndFrame` |
 //! | [`FrameArenaPlugin`] | (`bevy_app`) inserts the arena and its figures, runs [`end_arena_frame`] in `Last`; options for the slab and the ring |
 //! | [`FramePoolPlugin`] | (`bevy_app`) inserts a [`FramePool<T>`](FramePool), runs [`trim_pool`] in `Last` |
