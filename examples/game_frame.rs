@@ -17,13 +17,13 @@
 //!    of a bare bump. Data of entities that live one frame goes into their
 //!    components as [`ArenaSlice`] handles (components must be `'static`),
 //!    resolved through the arena, which checks they are from this frame.
-//! 3. **The frame ends in a system**, [`end_frame`], last in the schedule:
+//! 3. **The frame ends in a system**, [`end_arena_frame`], last in the schedule:
 //!    it resets the arena (which needs `&mut`, so no borrow of it survives,
 //!    and a handle kept by mistake stops resolving) and publishes the
 //!    frame's [`FrameFigures`]. The bare `World` + `Schedule` loop also calls
 //!    `world.clear_trackers()` each frame. (With `bevy_app`,
-//!    `FrameArenaPlugin` inserts both resources and runs `end_frame` in
-//!    `Last`.)
+//!    `FrameArenaPlugin` inserts both resources and runs `end_arena_frame` in
+//!    `Last`, in `FrameMemSystems::EndFrame`.)
 //!
 //! The schedule runs on bevy's multi-threaded executor. For comparison, the
 //! same frame runs a second time with a heap `Vec` in each spark and a heap
@@ -34,7 +34,7 @@ use std::alloc::System;
 use std::time::{Duration, Instant};
 
 use bevy_ecs::prelude::*;
-use framemem::bevy::{FrameAlloc, FrameArena, FrameFigures, end_frame};
+use framemem::bevy::{FrameAlloc, FrameArena, FrameFigures, end_arena_frame};
 use framemem::{ArenaSlice, CountingAllocator};
 
 // Counts every heap allocation, so the program can show what the arena saves.
@@ -174,7 +174,7 @@ fn run_with_arena() -> Figures {
             cool_sparks,
             find_hottest_cell,
             despawn_sparks,
-            end_frame, // last: resets the arena, publishes FrameFigures
+            end_arena_frame, // last: resets the arena, publishes FrameFigures
         )
             .chain(),
     );

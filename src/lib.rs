@@ -15,7 +15,9 @@
 //!   citizens — the [`FrameArena`](bevy::FrameArena) resource, the
 //!   [`FrameAlloc`](bevy::FrameAlloc) system parameter whose `local()` a
 //!   `par_iter().for_each_init` takes once per batch, the
-//!   [`end_frame`](bevy::end_frame) system, and with `bevy_app` a plugin.
+//!   [`end_arena_frame`](bevy::end_arena_frame) system (with the other
+//!   ends of frame in the [`FrameMemSystems`](bevy::FrameMemSystems) set),
+//!   and with `bevy_app` plugins.
 //!   Uses `alloc` only.
 //! - [`sim`]: the frame-churn simulation, a headless `bevy_ecs` world whose
 //!   per-frame memory goes through the strategy chosen at run time.

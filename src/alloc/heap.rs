@@ -78,6 +78,20 @@ impl Heap {
         }
     }
 
+    /// Counts a reset: the heap frees nothing at a frame's end, each block
+    /// goes when it is freed ([`Allocator::reset`]; inherent, so it needs
+    /// no `use framemem::Allocator`).
+    pub fn reset(&mut self) {
+        self.sample();
+        self.resets += 1;
+    }
+
+    /// The heap's counters, see [`Stats`] ([`Allocator::stats`]; inherent,
+    /// so it needs no `use framemem::Allocator`).
+    pub fn stats(&self) -> Stats {
+        self.sample()
+    }
+
     #[inline(always)]
     fn count(&self, allocation: bool, bytes: usize) {
         self.lanes
@@ -144,12 +158,11 @@ unsafe impl Allocator for Heap {
     }
 
     fn reset(&mut self) {
-        self.sample();
-        self.resets += 1;
+        Heap::reset(self);
     }
 
     fn stats(&self) -> Stats {
-        self.sample()
+        Heap::stats(self)
     }
 }
 

@@ -1,23 +1,42 @@
 //! framemem's allocators as bevy citizens: resources, a system parameter
-//! for `par_iter().for_each_init`, an end-of-frame system and (with the
-//! `bevy_app` feature) a plugin. Needs only `bevy_ecs` (the `bevy` feature).
+//! for `par_iter().for_each_init`, end-of-frame systems in one system set
+//! and (with the `bevy_app` feature) plugins. Needs only `bevy_ecs` (the
+//! `bevy` feature).
 //!
 //! | item | what it is |
 //! | --- | --- |
 //! | [`FrameArena`] | the frame [`Arena`](crate::Arena) as a resource |
 //! | [`FrameAlloc`] | a `SystemParam`: the arena, and its per-thread [`local`](FrameAlloc::local) handle for `for_each_init` |
-//! | [`end_frame`] | the system that ends the frame: resets the arena, publishes [`FrameFigures`] |
+//! | [`end_arena_frame`] | the system that ends the arena's frame: resets it, publishes [`FrameFigures`] |
 //! | [`FrameFigures`] | the last frame's bytes, allocations and high-water, as a resource |
+//! | [`FrameRing`] | the [`ExpiryRing`](crate::ExpiryRing) as a resource: data that lives a chosen number of frames |
+//! | [`end_ring_frame`] | the system that ends the ring's frame: the data whose last frame it was goes |
 //! | [`FrameSlab`], [`FramePool`] | the [`Slab`](crate::Slab) and a [`Pool`](crate::Pool) as resources (neither resets per frame) |
-//! | [`trim_slab`] | the system that gives back the slab chunks a spike left empty ([`FrameSlab::end_frame`]) |
-//! | [`FrameArenaPlugin`] | (`bevy_app`) inserts the arena and its figures, runs [`end_frame`] in `Last` |
+//! | [`trim_slab`], [`trim_pool`] | the systems that give back what a spike left idle ([`FrameSlab::end_frame`], [`FramePool::end_frame`]) |
+//! | [`EndFrameInstance`] | the `Local` by which each end-of-frame system instance is known: the first that runs owns the frame's end |
+//! | [`FrameMemSystems`] | the `SystemSet` all four end-of-frame systems go in (`Last` with the plugins): order against `FrameMemSystems::EndFrame` |
+//! | [`FrameArenaPlugin`] | (`bevy_app`) inserts the arena and its figures, runs [`end_arena_frame`] in `Last`; options for the slab and the ring |
+//! | [`FramePoolPlugin`] | (`bevy_app`) inserts a [`FramePool<T>`](FramePool), runs [`trim_pool`] in `Last` |
+//!
+//! Each end-of-frame system runs once a frame per resource: a second
+//! instance (say `end_arena_frame` chained in `Update` beside the plugin's)
+//! does nothing and logs a warning that names it (see [`end_arena_frame`]).
+//!
+//! Data made in `FixedUpdate` and read in `Update` crosses an end of frame
+//! whenever `FixedUpdate` did not run in this update (it runs zero or more
+//! times per update, as time requires): an [`ArenaSlice`](crate::ArenaSlice)
+//! kept in a component then no longer resolves ([`try_get`](crate::Arena::try_get)
+//! returns `None`, [`get`](crate::Arena::get) panics saying the handle is
+//! stale), and a `&[T]` cannot be kept at all. Keep such data in the
+//! [`FrameRing`] for the frames it must live (a fixed step of 1/20 s at 60
+//! updates a second: 3 frames), or in the [`FrameSlab`].
 //!
 //! The pattern: systems allocate per-frame data from the arena, one lane
 //! lookup per batch in parallel queries:
 //!
 //! ```
 //! use bevy_ecs::prelude::*;
-//! use framemem::bevy::{FrameAlloc, FrameArena, FrameFigures, end_frame};
+//! use framemem::bevy::{FrameAlloc, FrameArena, FrameFigures, end_arena_frame};
 //!
 //! #[derive(Component)]
 //! struct Heat(f32);
@@ -37,7 +56,7 @@
 //! world.init_resource::<FrameFigures>();
 //! world.spawn_batch((0..1000).map(|i| Heat(i as f32)));
 //! let mut schedule = Schedule::default(); // the multi-threaded executor
-//! schedule.add_systems((spread_heat, end_frame).chain());
+//! schedule.add_systems((spread_heat, end_arena_frame).chain());
 //! schedule.run(&mut world);
 //! world.clear_trackers();
 //! let figures = world.resource::<FrameFigures>();
@@ -46,11 +65,17 @@
 //! ```
 
 mod arena;
+mod owner;
 #[cfg(feature = "bevy_app")]
 mod plugin;
 mod resources;
+mod ring;
+mod set;
 
-pub use arena::{FrameAlloc, FrameArena, FrameFigures, end_frame};
+pub use arena::{FrameAlloc, FrameArena, FrameFigures, end_arena_frame};
+pub use owner::EndFrameInstance;
 #[cfg(feature = "bevy_app")]
-pub use plugin::FrameArenaPlugin;
-pub use resources::{FramePool, FrameSlab, SLAB_TRIM_SLACK, trim_slab};
+pub use plugin::{FrameArenaPlugin, FramePoolPlugin};
+pub use resources::{FramePool, FrameSlab, SLAB_TRIM_SLACK, trim_pool, trim_slab};
+pub use ring::{FrameRing, end_ring_frame};
+pub use set::FrameMemSystems;

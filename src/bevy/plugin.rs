@@ -1,18 +1,29 @@
-//! [`FrameArenaPlugin`]: everything a bevy app needs for frame memory, in
-//! one line (the `bevy_app` feature).
+//! [`FrameArenaPlugin`] and [`FramePoolPlugin`]: everything a bevy app
+//! needs for frame memory, in one line each (the `bevy_app` feature).
+
+use std::marker::PhantomData;
 
 use bevy_app::{App, Last, Plugin};
+use bevy_ecs::schedule::IntoScheduleConfigs;
 
-use super::arena::{FrameArena, FrameFigures, end_frame};
+use super::arena::{FrameArena, FrameFigures, end_arena_frame};
+use super::resources::{FramePool, FrameSlab, trim_pool, trim_slab};
+use super::ring::{FrameRing, end_ring_frame};
+use super::set::FrameMemSystems;
+use crate::alloc::{Overflow, Recycle, Recycled};
 
 /// Inserts a [`FrameArena`] (with the byte limit, if any) and
-/// [`FrameFigures`], and runs [`end_frame`] in the `Last` schedule, after
-/// everything that allocates in `Update` and the other main schedules.
+/// [`FrameFigures`], and runs [`end_arena_frame`] in the `Last` schedule,
+/// in [`FrameMemSystems::EndFrame`], after everything that allocates in
+/// `Update` and the other main schedules. With its options it also sets up
+/// the slab ([`FrameSlab`] and [`trim_slab`]) and the expiry ring
+/// ([`FrameRing`] and [`end_ring_frame`]) in the same set; pools, which are
+/// typed, come with [`FramePoolPlugin`].
 ///
 /// ```
 /// use bevy_app::{App, Update};
 /// use bevy_ecs::prelude::*;
-/// use framemem::bevy::{FrameAlloc, FrameArenaPlugin, FrameFigures};
+/// use framemem::bevy::{FrameAlloc, FrameArenaPlugin, FrameFigures, FrameRing, FrameSlab};
 ///
 /// #[derive(Component)]
 /// struct Spark(f32);
@@ -25,18 +36,49 @@ use super::arena::{FrameArena, FrameFigures, end_frame};
 /// }
 ///
 /// let mut app = App::new();
-/// app.add_plugins(FrameArenaPlugin::default())
+/// app.add_plugins(FrameArenaPlugin::default().with_slab().with_ring(8))
 ///     .add_systems(Update, sparkle);
 /// app.world_mut().spawn_batch((0..64).map(|i| Spark(i as f32)));
 /// app.update();
 /// app.update();
 /// let figures = *app.world().resource::<FrameFigures>();
 /// assert_eq!((figures.frame, figures.allocations, figures.bytes), (1, 64, 64 * 16));
+/// assert_eq!(app.world().resource::<FrameRing>().frame(), 2);
+/// assert!(app.world().get_resource::<FrameSlab>().is_some());
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct FrameArenaPlugin {
     /// The arena's byte limit ([`FrameArena::with_limit`]), if any.
     pub limit_bytes: Option<usize>,
+    /// Also insert a [`FrameSlab`] and run [`trim_slab`].
+    pub slab: bool,
+    /// Also insert a [`FrameRing`] of this depth and run [`end_ring_frame`].
+    pub ring_depth: Option<usize>,
+    /// What the ring does with lifetimes beyond its depth (with
+    /// `ring_depth`).
+    pub ring_overflow: Overflow,
+}
+
+impl FrameArenaPlugin {
+    /// The plugin with the arena limited to `limit_bytes`.
+    pub fn with_limit(mut self, limit_bytes: usize) -> Self {
+        self.limit_bytes = Some(limit_bytes);
+        self
+    }
+
+    /// The plugin, also setting up the slab.
+    pub fn with_slab(mut self) -> Self {
+        self.slab = true;
+        self
+    }
+
+    /// The plugin, also setting up an expiry ring of `depth` slots, whose
+    /// longer lifetimes fail ([`Overflow::Fail`]; set `ring_overflow` for
+    /// the slab instead).
+    pub fn with_ring(mut self, depth: usize) -> Self {
+        self.ring_depth = Some(depth);
+        self
+    }
 }
 
 impl Plugin for FrameArenaPlugin {
@@ -47,6 +89,89 @@ impl Plugin for FrameArenaPlugin {
         };
         app.insert_resource(arena)
             .init_resource::<FrameFigures>()
-            .add_systems(Last, end_frame);
+            .configure_sets(Last, FrameMemSystems::EndFrame)
+            .add_systems(Last, end_arena_frame.in_set(FrameMemSystems::EndFrame));
+        if self.slab {
+            app.init_resource::<FrameSlab>()
+                .add_systems(Last, trim_slab.in_set(FrameMemSystems::EndFrame));
+        }
+        if let Some(depth) = self.ring_depth {
+            app.insert_resource(FrameRing::with_overflow(depth, self.ring_overflow))
+                .add_systems(Last, end_ring_frame.in_set(FrameMemSystems::EndFrame));
+        }
+    }
+}
+
+/// Inserts a [`FramePool<T>`] of `capacity` idle objects and runs
+/// [`trim_pool::<T>`](trim_pool) in `Last`, in [`FrameMemSystems::EndFrame`].
+/// One plugin per pooled type.
+///
+/// ```
+/// use bevy_app::{App, Update};
+/// use bevy_ecs::prelude::*;
+/// use framemem::bevy::{FramePool, FramePoolPlugin};
+///
+/// #[derive(Component)]
+/// struct Path(Vec<u32>);
+///
+/// fn plan(mut commands: Commands, pool: Res<FramePool<Vec<u32>>>) {
+///     let mut steps = pool.take(); // recycled when a despawn put one back
+///     steps.extend([1, 2, 3]);
+///     commands.spawn(Path(steps));
+/// }
+///
+/// fn arrive(
+///     mut commands: Commands,
+///     pool: Res<FramePool<Vec<u32>>>,
+///     mut paths: Query<(Entity, &mut Path)>,
+/// ) {
+///     for (entity, mut path) in &mut paths {
+///         pool.put(std::mem::take(&mut path.0));
+///         commands.entity(entity).despawn();
+///     }
+/// }
+///
+/// let mut app = App::new();
+/// app.add_plugins(FramePoolPlugin::<Vec<u32>>::new(64))
+///     .add_systems(Update, (arrive, plan).chain());
+/// for _ in 0..10 {
+///     app.update();
+/// }
+/// let stats = app.world().resource::<FramePool<Vec<u32>>>().stats();
+/// assert_eq!((stats.hits + stats.misses, stats.returns), (10, 9));
+/// ```
+pub struct FramePoolPlugin<T> {
+    capacity: usize,
+    _pooled: PhantomData<fn() -> T>,
+}
+
+impl<T> FramePoolPlugin<T> {
+    /// A plugin for a pool keeping up to `capacity` idle objects: at least
+    /// what one frame takes, so that a steady frame finds all it needs.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            _pooled: PhantomData,
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for FramePoolPlugin<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FramePoolPlugin")
+            .field("type", &std::any::type_name::<T>())
+            .field("capacity", &self.capacity)
+            .finish()
+    }
+}
+
+impl<T: Send + Default + Recycle + 'static> Plugin for FramePoolPlugin<T> {
+    fn build(&self, app: &mut App) {
+        app.insert_resource(FramePool::<T>::new(self.capacity))
+            .configure_sets(Last, FrameMemSystems::EndFrame)
+            .add_systems(
+                Last,
+                trim_pool::<T, Recycled>.in_set(FrameMemSystems::EndFrame),
+            );
     }
 }

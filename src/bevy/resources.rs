@@ -1,14 +1,16 @@
 //! The slab and the pool as resources. Neither resets per frame: slab
-//! blocks and pooled objects are freed one by one. The slab's end of frame
-//! ([`FrameSlab::end_frame`], the [`trim_slab`] system) only gives back the
-//! chunks a spike left empty.
+//! blocks and pooled objects are freed one by one. Their ends of frame
+//! ([`FrameSlab::end_frame`] and the [`trim_slab`] system,
+//! [`FramePool::end_frame`] and the [`trim_pool`] system) only give back
+//! what a spike left idle.
 
 use std::ops::Deref;
 
 use bevy_ecs::resource::Resource;
-use bevy_ecs::system::ResMut;
+use bevy_ecs::system::{Local, ResMut};
 
-use crate::alloc::{Allocator, Pool, Recycle, Recycled, ResetHook, Slab, TrimPolicy};
+use super::owner::{EndFrameInstance, FrameOwner};
+use crate::alloc::{Pool, Recycle, Recycled, ResetHook, Slab, TrimPolicy};
 
 /// The size-class [`Slab`] as a resource; derefs to it. Its per-thread
 /// handle is [`Slab::local`]; [`end_frame`](Self::end_frame) (or the
@@ -41,7 +43,7 @@ use crate::alloc::{Allocator, Pool, Recycle, Recycled, ResetHook, Slab, TrimPoli
 /// schedule.add_systems(grow_trails);
 /// schedule.run(&mut world);
 /// schedule.run(&mut world);
-/// let stats = framemem::Allocator::stats(&**world.resource::<FrameSlab>());
+/// let stats = world.resource::<FrameSlab>().stats();
 /// assert_eq!((stats.allocations, stats.frees), (200, 100));
 /// ```
 #[derive(Resource, Debug)]
@@ -51,6 +53,8 @@ pub struct FrameSlab {
     trim: TrimPolicy,
     /// Slot bytes handed out ever, at the last end of frame.
     allocated_before: u64,
+    /// The [`trim_slab`] instance that ends the frame.
+    owner: FrameOwner,
 }
 
 /// How far the slab's free chunk memory (beyond what its threads cache)
@@ -68,6 +72,7 @@ impl Default for FrameSlab {
             slab: Slab::new(),
             trim: TrimPolicy::with_slack(SLAB_TRIM_SLACK),
             allocated_before: 0,
+            owner: FrameOwner::default(),
         }
     }
 }
@@ -83,7 +88,7 @@ impl FrameSlab {
         &self.slab
     }
 
-    /// The slab, exclusively (to [`reset`](Allocator::reset) or
+    /// The slab, exclusively (to [`reset`](Slab::reset) or
     /// [`trim`](Slab::trim) it directly).
     pub fn slab_mut(&mut self) -> &mut Slab {
         &mut self.slab
@@ -98,7 +103,6 @@ impl FrameSlab {
     /// back.
     ///
     /// ```
-    /// use framemem::Allocator;
     /// use framemem::bevy::FrameSlab;
     ///
     /// let mut slab = FrameSlab::new();
@@ -158,14 +162,22 @@ impl Deref for FrameSlab {
 }
 
 /// The slab's end of frame as a system: [`FrameSlab::end_frame`]. Run it
-/// once a frame, after the systems that free (in `Last`, as the arena's
-/// `end_frame` is).
-pub fn trim_slab(mut slab: ResMut<FrameSlab>) {
-    slab.end_frame();
+/// once a frame, after the systems that free (in `Last`, in
+/// [`FrameMemSystems::EndFrame`](crate::bevy::FrameMemSystems), as
+/// [`FrameArenaPlugin`](crate::bevy::FrameArenaPlugin) does with its `slab`
+/// option). Like [`end_arena_frame`](crate::bevy::end_arena_frame), only
+/// the first instance that runs ends the frame; a second one does nothing
+/// and warns once.
+pub fn trim_slab(mut slab: ResMut<FrameSlab>, mut instance: Local<EndFrameInstance>) {
+    let slab = &mut *slab;
+    if slab.owner.claim(&mut instance, "trim_slab", "FrameSlab") {
+        slab.end_frame();
+    }
 }
 
 /// A [`Pool`] as a resource; derefs to it. Its per-thread handle is
-/// [`Pool::local`].
+/// [`Pool::local`]; [`end_frame`](Self::end_frame) (or the [`trim_pool`]
+/// system, once a frame) drops the idle objects a spike left.
 ///
 /// ```
 /// use bevy_ecs::prelude::*;
@@ -193,20 +205,104 @@ pub fn trim_slab(mut slab: ResMut<FrameSlab>) {
 /// assert_eq!(world.resource::<FramePool<Vec<u32>>>().stats().returns, 100);
 /// ```
 #[derive(Resource, Debug)]
-pub struct FramePool<T: Send + 'static, H: ResetHook<T> + Send + Sync + 'static = Recycled>(
-    pub Pool<T, H>,
-);
+pub struct FramePool<T: Send + 'static, H: ResetHook<T> + Send + Sync + 'static = Recycled> {
+    pool: Pool<T, H>,
+    /// When the idle objects a spike left are dropped.
+    trim: TrimPolicy,
+    /// Objects taken ever (hits and misses), at the last end of frame.
+    taken_before: u64,
+    /// The [`trim_pool`] instance that ends the frame.
+    owner: FrameOwner,
+}
 
 impl<T: Send + Default + Recycle + 'static> FramePool<T> {
     /// A pool keeping up to `capacity` idle objects ([`Pool::new`]).
     pub fn new(capacity: usize) -> Self {
-        Self(Pool::new(capacity))
+        Self::from(Pool::new(capacity))
+    }
+}
+
+impl<T: Send + 'static, H: ResetHook<T> + Send + Sync + 'static> FramePool<T, H> {
+    /// The pool.
+    pub fn pool(&self) -> &Pool<T, H> {
+        &self.pool
+    }
+
+    /// The pool, exclusively (to [`clear`](Pool::clear) or
+    /// [`trim`](Pool::trim) it directly).
+    pub fn pool_mut(&mut self) -> &mut Pool<T, H> {
+        &mut self.pool
+    }
+
+    /// Ends the frame for the pool: records the frame's demand (the objects
+    /// it took) and, once the idle objects have exceeded what the recent
+    /// frames took for a whole window ([`TrimPolicy`]: 60 frames, 1.25x),
+    /// drops idle objects down to that ([`Pool::trim`]). Returns how many
+    /// it dropped.
+    ///
+    /// The idle objects counted include those the threads' own caches
+    /// hold, which a steady frame takes again; the slack covers them for
+    /// pools whose demand is much larger than a thread's cache.
+    ///
+    /// ```
+    /// use framemem::bevy::FramePool;
+    ///
+    /// let mut pool = FramePool::<Vec<u8>>::new(10_000);
+    /// // A spike: 5,000 buffers out and back for one frame, then calm.
+    /// let spike: Vec<_> = (0..5_000).map(|_| pool.take()).collect();
+    /// spike.into_iter().for_each(|v| pool.put(v));
+    /// let mut dropped = pool.end_frame();
+    /// for _ in 0..61 {
+    ///     drop(pool.get());
+    ///     dropped += pool.end_frame();
+    /// }
+    /// assert!(dropped > 4_000, "{dropped}");
+    /// ```
+    pub fn end_frame(&mut self) -> usize {
+        let stats = self.pool.stats();
+        let taken = stats.hits + stats.misses;
+        self.trim.record(taken.saturating_sub(self.taken_before));
+        self.taken_before = taken;
+        match self.trim.keep(stats.held as u64) {
+            Some(keep) => self.pool.trim(usize::try_from(keep).unwrap_or(usize::MAX)),
+            None => 0,
+        }
+    }
+}
+
+impl<T: Send + 'static, H: ResetHook<T> + Send + Sync + 'static> From<Pool<T, H>>
+    for FramePool<T, H>
+{
+    fn from(pool: Pool<T, H>) -> Self {
+        Self {
+            pool,
+            trim: TrimPolicy::new(),
+            taken_before: 0,
+            owner: FrameOwner::default(),
+        }
     }
 }
 
 impl<T: Send + 'static, H: ResetHook<T> + Send + Sync + 'static> Deref for FramePool<T, H> {
     type Target = Pool<T, H>;
     fn deref(&self) -> &Pool<T, H> {
-        &self.0
+        &self.pool
+    }
+}
+
+/// A pool's end of frame as a system: [`FramePool::end_frame`]. Run it once
+/// a frame, after the systems that return objects (in `Last`, in
+/// [`FrameMemSystems::EndFrame`](crate::bevy::FrameMemSystems), as
+/// [`FramePoolPlugin`](crate::bevy::FramePoolPlugin) does). Like
+/// [`end_arena_frame`](crate::bevy::end_arena_frame), only the first
+/// instance that runs for a pool ends its frame; a second one does nothing
+/// and warns once.
+pub fn trim_pool<T: Send + 'static, H: ResetHook<T> + Send + Sync + 'static>(
+    mut pool: ResMut<FramePool<T, H>>,
+    mut instance: Local<EndFrameInstance>,
+) {
+    let pool = &mut *pool;
+    if pool.owner.claim(&mut instance, "trim_pool", "FramePool") {
+        pool.end_frame();
     }
 }

@@ -4,6 +4,18 @@
 //!
 //! Each `try_*` returns the [`AllocError`]; the panicking form is built on it
 //! with `#[track_caller]`.
+//!
+//! The arena never drops what it holds, so a type that needs drop (a
+//! `String`, a `Vec`, a `Box`: whatever owns memory or another resource)
+//! would leak silently. Every typed path (`alloc_value`,
+//! `alloc_slice_fill_with`, `handle_slice_fill_with`, on [`Arena`] and
+//! [`ArenaLocal`](super::ArenaLocal), `try_*` included) writes through
+//! [`init_value`] or [`init_slice_fill`], which refuse such a `T` at compile
+//! time (`NO_DROP`): a post-monomorphisation error, so `cargo build` and
+//! `cargo test` report it, `cargo check` does not. The error points here and
+//! names the type; the note under it says which call instantiated it
+//! (`tests/compile_fail/post_mono/`). Keep such values in a
+//! `Vec<T, &Arena>` (allocator_api2), which drops its items.
 
 use std::alloc::Layout;
 use std::ptr::NonNull;
@@ -12,7 +24,9 @@ use super::Arena;
 use crate::alloc::{AllocError, Allocator, alloc_failed};
 
 impl Arena {
-    /// Allocates `value` in the arena. It will never be dropped.
+    /// Allocates `value` in the arena. It will never be dropped, so `T`
+    /// must not need drop: a `String` or a `Vec` does not compile (see the
+    /// [module docs](self)).
     ///
     /// # Panics
     ///
@@ -62,7 +76,8 @@ impl Arena {
         Ok(unsafe { init_slice_copy(ptr, src) })
     }
 
-    /// Allocates `len` values made by `fill(index)`.
+    /// Allocates `len` values made by `fill(index)`. They will never be
+    /// dropped, so `T` must not need drop (see [`alloc_value`](Self::alloc_value)).
     ///
     /// # Panics
     ///
@@ -101,7 +116,13 @@ pub(super) fn array_layout<T>(len: usize) -> Result<Layout, AllocError> {
     Layout::array::<T>(len).map_err(|_| AllocError::InvalidLayout)
 }
 
-/// Moves `value` into the block and returns it.
+/// Why a `T` that needs drop does not compile (see the module docs).
+const NO_DROP: &str = "framemem::Arena never drops the values it holds, and this type needs \
+    drop (it would leak): allocate values without drop glue, or keep them in a `Vec<T, &Arena>`, \
+    which drops its items";
+
+/// Moves `value` into the block and returns it. Refuses a `T` that needs
+/// drop at compile time.
 ///
 /// # Safety
 ///
@@ -110,6 +131,7 @@ pub(super) fn array_layout<T>(len: usize) -> Result<Layout, AllocError> {
 /// - it stays allocated for `'b` (the arena is borrowed for `'b`, so no
 ///   reset can happen meanwhile).
 pub(super) unsafe fn init_value<'b, T>(ptr: NonNull<u8>, value: T) -> &'b mut T {
+    const { assert!(!std::mem::needs_drop::<T>(), "{}", NO_DROP) };
     let ptr = ptr.cast::<T>();
     // SAFETY: the caller's promises: sized and aligned for `T`, unaliased,
     // valid for `'b`; written before the reference is made.
@@ -136,6 +158,7 @@ pub(super) unsafe fn init_slice_copy<'b, T: Copy>(ptr: NonNull<u8>, src: &[T]) -
 }
 
 /// Fills the block with `len` values made by `fill(index)` and returns it.
+/// Refuses a `T` that needs drop at compile time.
 ///
 /// # Safety
 ///
@@ -145,6 +168,7 @@ pub(super) unsafe fn init_slice_fill<'b, T>(
     len: usize,
     mut fill: impl FnMut(usize) -> T,
 ) -> &'b mut [T] {
+    const { assert!(!std::mem::needs_drop::<T>(), "{}", NO_DROP) };
     let ptr = ptr.cast::<T>();
     for i in 0..len {
         // SAFETY: `i < len`, inside the fresh block. If `fill` panics, the

@@ -158,6 +158,35 @@ impl Slab {
         }
     }
 
+    /// Every slot back to the free state at once ([`Allocator::reset`]):
+    /// the chunks stay, and every [`SlabSlice`] made before no longer
+    /// resolves. Inherent, so it needs no `use framemem::Allocator`.
+    pub fn reset(&mut self) {
+        self.sample_peak();
+        let in_use = self.class_stats();
+        for (class, s) in in_use.iter().enumerate() {
+            self.reclaimed[class] += s.slots_in_use;
+        }
+        for (lane, _) in self.lanes.all_mut() {
+            lane.clear();
+        }
+        for central in &mut self.central {
+            central.clear();
+        }
+        self.registry.reset();
+        self.stamp = Stamp::next();
+        self.resets += 1;
+        if cfg!(debug_assertions) {
+            self.check_invariants();
+        }
+    }
+
+    /// The slab's counters, see [`Stats`] ([`Allocator::stats`]; inherent,
+    /// so it needs no `use framemem::Allocator`).
+    pub fn stats(&self) -> Stats {
+        self.read_stats()
+    }
+
     /// Pops a slot of `class` from the lane's magazine, refilling it when
     /// empty.
     #[inline(always)]
@@ -472,26 +501,10 @@ unsafe impl Allocator for Slab {
     }
 
     fn reset(&mut self) {
-        self.sample_peak();
-        let in_use = self.class_stats();
-        for (class, s) in in_use.iter().enumerate() {
-            self.reclaimed[class] += s.slots_in_use;
-        }
-        for (lane, _) in self.lanes.all_mut() {
-            lane.clear();
-        }
-        for central in &mut self.central {
-            central.clear();
-        }
-        self.registry.reset();
-        self.stamp = Stamp::next();
-        self.resets += 1;
-        if cfg!(debug_assertions) {
-            self.check_invariants();
-        }
+        Slab::reset(self);
     }
 
     fn stats(&self) -> Stats {
-        self.read_stats()
+        Slab::stats(self)
     }
 }

@@ -6,7 +6,7 @@
 use bevy_ecs::component::Component;
 use glam::Vec3;
 
-use crate::alloc::{Allocator, Slab, SlabSlice};
+use crate::alloc::{Slab, SlabSlice};
 use crate::bevy::FrameSlab;
 use crate::sim::memory::frame_memory::{FrameMemory, MemoryFigures, MemoryPlan};
 use crate::sim::memory::scratch::ScratchItem;

@@ -1,0 +1,621 @@
+//! framemem inside real bevy Apps, on bevy's multi-threaded executor with
+//! 1, 2, 8 and 96 compute threads (issue 17).
+//!
+//! bevy's `ComputeTaskPool` is a process-wide singleton: the first
+//! `TaskPoolPlugin` fixes the thread count for good. So this is a
+//! `harness = false` binary (bumpalo's `tests/try_alloc.rs` pattern): run
+//! plainly, it re-runs itself once per thread count with
+//! `FRAMEMEM_BEVY_APP_THREADS=n`, and fails when any child fails. Each
+//! child builds one App per scenario, on its `n` compute threads, and runs
+//! every scenario even when one fails, printing one line each.
+//!
+//! Run one thread count by hand:
+//! `FRAMEMEM_BEVY_APP_THREADS=8 cargo test --no-default-features --features bevy_app --test bevy_app`.
+//!
+//! Scenarios (each a function below): `steady_load`, `limited_arena`,
+//! `pool_component_pattern`, `end_frame_twice`, `fixed_update_crossing`,
+//! and `steady_load_under_load` (two spinner threads keep both cores busy).
+//! The executor places systems on whichever thread is free, so each
+//! scenario has several systems that allocate, through `&Arena` and
+//! through `local()` in `par_iter_mut().for_each_init`.
+
+use std::collections::HashSet;
+use std::panic::{self, AssertUnwindSafe};
+use std::process::{Command, ExitCode};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, ThreadId};
+use std::time::Instant;
+
+use bevy_app::{
+    App, FixedMain, FixedUpdate, Last, RunFixedMainLoop, RunFixedMainLoopSystems, TaskPoolOptions,
+    TaskPoolPlugin, TaskPoolThreadAssignmentPolicy, Update,
+};
+use bevy_ecs::prelude::*;
+use framemem::ArenaSlice;
+use framemem::bevy::{
+    FrameAlloc, FrameArena, FrameArenaPlugin, FrameFigures, FrameMemSystems, FramePool,
+    FramePoolPlugin, end_arena_frame,
+};
+
+/// The thread counts the issue asks for.
+const THREAD_COUNTS: [usize; 4] = [1, 2, 8, 96];
+/// Set in a child: its compute thread count.
+const CHILD_ENV: &str = "FRAMEMEM_BEVY_APP_THREADS";
+
+fn main() -> ExitCode {
+    match std::env::var(CHILD_ENV) {
+        Ok(n) => child(
+            n.parse()
+                .expect("FRAMEMEM_BEVY_APP_THREADS is a thread count"),
+        ),
+        Err(_) => parent(),
+    }
+}
+
+/// Runs one child per thread count; fails when any fails.
+fn parent() -> ExitCode {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let mut failed = Vec::new();
+    for threads in THREAD_COUNTS {
+        let status = Command::new(&exe)
+            .env(CHILD_ENV, threads.to_string())
+            .status()
+            .expect("re-run the test binary");
+        if !status.success() {
+            failed.push(threads);
+        }
+    }
+    if failed.is_empty() {
+        println!("bevy_app: every scenario passed on {THREAD_COUNTS:?} compute threads");
+        ExitCode::SUCCESS
+    } else {
+        eprintln!(
+            "bevy_app: FAILED at {failed:?} compute threads (see the FAILED lines above; \
+             rerun one with {CHILD_ENV}=n)"
+        );
+        ExitCode::FAILURE
+    }
+}
+
+type Scenario = fn(usize) -> Result<String, String>;
+
+/// Runs every scenario on `threads` compute threads, one line each.
+fn child(threads: usize) -> ExitCode {
+    log::set_logger(&WARNINGS).expect("the only logger");
+    log::set_max_level(log::LevelFilter::Warn);
+    // The compute pool, once for the process: exactly `threads` threads.
+    compute_threads(threads).create_default_pools();
+    let pool_threads = bevy_tasks::ComputeTaskPool::get().thread_num();
+    assert_eq!(pool_threads, threads, "the compute pool's thread count");
+
+    let scenarios: [(&str, Scenario); 6] = [
+        ("steady_load", steady_load),
+        ("limited_arena", limited_arena),
+        ("pool_component_pattern", pool_component_pattern),
+        ("end_frame_twice", end_frame_twice),
+        ("fixed_update_crossing", fixed_update_crossing),
+        ("steady_load_under_load", steady_load_under_load),
+    ];
+    let mut failures = 0;
+    for (name, scenario) in scenarios {
+        let start = Instant::now();
+        let outcome = panic::catch_unwind(|| scenario(threads))
+            .unwrap_or_else(|payload| Err(format!("panicked: {}", panic_text(&*payload))));
+        let ms = start.elapsed().as_millis();
+        match outcome {
+            Ok(note) => println!("threads={threads:>2} {name}: ok ({ms} ms) {note}"),
+            Err(why) => {
+                failures += 1;
+                println!("threads={threads:>2} {name}: FAILED ({ms} ms): {why}");
+            }
+        }
+    }
+    if failures == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// Task pool options giving exactly `threads` compute threads (the IO and
+/// async pools get their defaults, at least one thread each).
+fn compute_threads(threads: usize) -> TaskPoolOptions {
+    TaskPoolOptions {
+        compute: TaskPoolThreadAssignmentPolicy {
+            min_threads: threads,
+            max_threads: threads,
+            percent: 1.0,
+            on_thread_spawn: None,
+            on_thread_destroy: None,
+        },
+        ..TaskPoolOptions::default()
+    }
+}
+
+/// An App on the process's compute pool (already built, so the plugin's
+/// own options change nothing) with the frame arena plugin.
+fn app_with(plugin: FrameArenaPlugin) -> App {
+    let mut app = App::new();
+    app.add_plugins((TaskPoolPlugin::default(), plugin));
+    app
+}
+
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(not a string)".to_owned()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// What the systems record
+
+/// The threads the allocating systems ran on: the executor should move them.
+#[derive(Resource, Default)]
+struct ThreadsSeen(Mutex<HashSet<ThreadId>>);
+
+impl ThreadsSeen {
+    fn note(&self) {
+        self.0.lock().unwrap().insert(thread::current().id());
+    }
+    fn count(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+}
+
+/// The `log` records at warn level and above, as the `log` facade gives
+/// them (bevy's LogPlugin would print them).
+struct Warnings(Mutex<Vec<String>>);
+
+static WARNINGS: Warnings = Warnings(Mutex::new(Vec::new()));
+
+impl log::Log for Warnings {
+    fn enabled(&self, metadata: &log::Metadata) -> bool {
+        metadata.level() <= log::Level::Warn
+    }
+    fn log(&self, record: &log::Record) {
+        if self.enabled(record.metadata()) {
+            self.0.lock().unwrap().push(record.args().to_string());
+        }
+    }
+    fn flush(&self) {}
+}
+
+impl Warnings {
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Steady load: what the arena holds settles
+
+/// Entities whose per-frame data goes through `local()` in `par_iter_mut`.
+#[derive(Component)]
+struct ByLocal(u64);
+
+/// Entities whose per-frame data goes through `&Arena`, per item.
+#[derive(Component)]
+struct ByArena(u64);
+
+const STEADY_ENTITIES: usize = 20_000;
+const WARM_UP_FRAMES: usize = 60;
+const MEASURED_FRAMES: usize = 180;
+
+/// 64 B per entity per frame, half through `local()`, half through
+/// `&Arena` per item, in two systems that run in parallel.
+fn alloc_by_local(frame: FrameAlloc, seen: Res<ThreadsSeen>, mut items: Query<&mut ByLocal>) {
+    items.par_iter_mut().for_each_init(
+        || {
+            seen.note();
+            frame.local()
+        },
+        |local, mut item| {
+            let words = local.alloc_slice_fill_with(8, |k| item.0 ^ k as u64);
+            item.0 = words.iter().fold(0, |a, w| a ^ w).wrapping_add(1);
+        },
+    );
+}
+
+fn alloc_by_arena(frame: FrameAlloc, seen: Res<ThreadsSeen>, mut items: Query<&mut ByArena>) {
+    items.par_iter_mut().for_each_init(
+        || seen.note(),
+        |(), mut item| {
+            let words = frame.alloc_slice_copy(&[item.0; 8]);
+            item.0 = words[7].wrapping_add(1);
+        },
+    );
+}
+
+/// A third allocating system: one frame-long `Vec` on `&Arena`, on
+/// whichever thread runs it.
+fn scratch_vec(frame: FrameAlloc, seen: Res<ThreadsSeen>, items: Query<&ByLocal>) {
+    seen.note();
+    let mut ids = allocator_api2::vec::Vec::with_capacity_in(64, frame.arena());
+    ids.extend(items.iter().take(64).map(|i| i.0));
+    assert_eq!(ids.len(), 64);
+}
+
+fn steady_load(_threads: usize) -> Result<String, String> {
+    let mut app = app_with(FrameArenaPlugin::default());
+    app.init_resource::<ThreadsSeen>()
+        .add_systems(Update, (alloc_by_local, alloc_by_arena, scratch_vec));
+    let half = STEADY_ENTITIES / 2;
+    app.world_mut().spawn_batch((0..half as u64).map(ByLocal));
+    app.world_mut().spawn_batch((0..half as u64).map(ByArena));
+    for _ in 0..WARM_UP_FRAMES {
+        app.update();
+    }
+    // No new chunk from the system over the measured frames.
+    let chunks_before = app.world().resource::<FrameArena>().stats().chunks_taken;
+    let mut reserved = Vec::with_capacity(MEASURED_FRAMES);
+    for _ in 0..MEASURED_FRAMES {
+        app.update();
+        let figures = *app.world().resource::<FrameFigures>();
+        let expected = STEADY_ENTITIES * 64 + 64 * 8;
+        if figures.bytes != expected {
+            return Err(format!(
+                "frame {}: {} bytes allocated, expected {expected}",
+                figures.frame, figures.bytes
+            ));
+        }
+        reserved.push(figures.bytes_reserved);
+    }
+    let threads_seen = app.world().resource::<ThreadsSeen>().count();
+    let (min, max) = (
+        reserved.iter().min().unwrap(),
+        reserved.iter().max().unwrap(),
+    );
+    let chunks = app.world().resource::<FrameArena>().stats().chunks_taken - chunks_before;
+    if chunks > 0 {
+        return Err(format!(
+            "the arena took {chunks} new chunks from the system in {MEASURED_FRAMES} steady              frames after {WARM_UP_FRAMES} of warm-up (systems ran on {threads_seen} threads)"
+        ));
+    }
+    let changes = reserved.windows(2).filter(|w| w[0] != w[1]).count();
+    if changes > 0 {
+        return Err(format!(
+            "bytes_reserved moved {changes} times in {MEASURED_FRAMES} steady frames after \
+             {WARM_UP_FRAMES} of warm-up, between {min} and {max} (one frame uses {} B; \
+             systems ran on {threads_seen} threads); first frames: {:?}",
+            STEADY_ENTITIES * 64,
+            &reserved[..reserved.len().min(12)]
+        ));
+    }
+    Ok(format!(
+        "bytes_reserved {min} for {} B a frame; systems on {threads_seen} threads",
+        STEADY_ENTITIES * 64
+    ))
+}
+
+/// `steady_load` while two spinner threads keep both cores busy, so
+/// workers are preempted mid-batch and batches move between threads.
+fn steady_load_under_load(threads: usize) -> Result<String, String> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let spinners: Vec<_> = (0..2)
+        .map(|_| {
+            let stop = Arc::clone(&stop);
+            thread::spawn(move || {
+                let mut x = 0u64;
+                while !stop.load(Relaxed) {
+                    x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                }
+            })
+        })
+        .collect();
+    let outcome = panic::catch_unwind(|| steady_load(threads));
+    stop.store(true, Relaxed);
+    for spinner in spinners {
+        spinner.join().expect("spinner");
+    }
+    outcome.unwrap_or_else(|payload| panic::resume_unwind(payload))
+}
+
+// ---------------------------------------------------------------------------
+// A limited arena fills to its limit whichever threads fill it
+
+const LIMIT_BYTES: usize = 1 << 20;
+const BLOCK_BYTES: usize = 4096;
+const LIMITED_FRAMES: usize = 30;
+
+/// Tokens for the `par_iter` filler: each item allocates until the arena
+/// refuses.
+#[derive(Component)]
+struct Filler;
+
+/// Set once any filler saw the arena refuse, this frame.
+#[derive(Resource, Default)]
+struct Full(AtomicBool);
+
+fn fill_by_arena(frame: FrameAlloc, full: Res<Full>, seen: Res<ThreadsSeen>) {
+    seen.note();
+    while frame.try_alloc_value([0u8; BLOCK_BYTES]).is_ok() {}
+    full.0.store(true, Relaxed);
+}
+
+fn fill_by_local(
+    frame: FrameAlloc,
+    full: Res<Full>,
+    seen: Res<ThreadsSeen>,
+    items: Query<&Filler>,
+) {
+    items.par_iter().for_each_init(
+        || {
+            seen.note();
+            frame.local()
+        },
+        |local, _| {
+            while !full.0.load(Relaxed) {
+                if local.try_alloc_value([0u8; BLOCK_BYTES]).is_err() {
+                    full.0.store(true, Relaxed);
+                }
+            }
+        },
+    );
+}
+
+fn reset_full(full: Res<Full>) {
+    full.0.store(false, Relaxed);
+}
+
+fn limited_arena(_threads: usize) -> Result<String, String> {
+    let mut app = app_with(FrameArenaPlugin {
+        limit_bytes: Some(LIMIT_BYTES),
+        ..FrameArenaPlugin::default()
+    });
+    app.init_resource::<ThreadsSeen>()
+        .init_resource::<Full>()
+        .add_systems(Update, (fill_by_arena, fill_by_arena, fill_by_local))
+        .add_systems(Last, reset_full.after(FrameMemSystems::EndFrame));
+    app.world_mut().spawn_batch((0..256).map(|_| Filler));
+    let mut worst = usize::MAX;
+    for _ in 0..LIMITED_FRAMES {
+        app.update();
+        let figures = *app.world().resource::<FrameFigures>();
+        worst = worst.min(figures.bytes);
+        if figures.bytes * 10 < LIMIT_BYTES * 9 {
+            return Err(format!(
+                "frame {}: the arena fit {} B ({:.1}% of its {LIMIT_BYTES} B limit, \
+                 {} blocks of {BLOCK_BYTES} B); at least 90% expected; systems ran on {} threads",
+                figures.frame,
+                figures.bytes,
+                100.0 * figures.bytes as f64 / LIMIT_BYTES as f64,
+                figures.bytes / BLOCK_BYTES,
+                app.world().resource::<ThreadsSeen>().count()
+            ));
+        }
+    }
+    Ok(format!(
+        "worst frame fit {:.1}% of the limit",
+        100.0 * worst as f64 / LIMIT_BYTES as f64
+    ))
+}
+
+// ---------------------------------------------------------------------------
+// A pool: taken from in one system, returned in another
+
+/// A pooled buffer in a component, taken at spawn, returned at despawn.
+#[derive(Component)]
+struct Buffer(Vec<u8>);
+
+const POOL_DEMAND: usize = 2_000;
+const POOL_FRAMES: usize = 60;
+
+/// Returns last frame's buffers to the pool, in parallel, then despawns
+/// their entities.
+fn return_buffers(
+    mut commands: Commands,
+    pool: Res<FramePool<Vec<u8>>>,
+    seen: Res<ThreadsSeen>,
+    mut buffers: Query<(Entity, &mut Buffer)>,
+) {
+    buffers.par_iter_mut().for_each_init(
+        || {
+            seen.note();
+            pool.local()
+        },
+        |local, (_, mut buffer)| local.put(std::mem::take(&mut buffer.0)),
+    );
+    for (entity, _) in &buffers {
+        commands.entity(entity).despawn();
+    }
+}
+
+/// Spawns this frame's entities, each with a buffer from the pool.
+fn spawn_with_buffers(
+    mut commands: Commands,
+    pool: Res<FramePool<Vec<u8>>>,
+    seen: Res<ThreadsSeen>,
+) {
+    seen.note();
+    commands.spawn_batch(
+        (0..POOL_DEMAND)
+            .map(|_| {
+                let mut buffer = pool.take();
+                buffer.extend_from_slice(&[7; 32]);
+                Buffer(buffer)
+            })
+            .collect::<Vec<_>>(),
+    );
+}
+
+fn pool_component_pattern(_threads: usize) -> Result<String, String> {
+    let mut app = app_with(FrameArenaPlugin::default());
+    app.add_plugins(FramePoolPlugin::<Vec<u8>>::new(POOL_DEMAND))
+        .init_resource::<ThreadsSeen>()
+        .add_systems(Update, (return_buffers, spawn_with_buffers).chain());
+    app.update(); // the first frame: every take is a miss
+    let before = app.world().resource::<FramePool<Vec<u8>>>().stats();
+    for _ in 0..POOL_FRAMES {
+        app.update();
+    }
+    let after = app.world().resource::<FramePool<Vec<u8>>>().stats();
+    let hits = after.hits - before.hits;
+    let misses = after.misses - before.misses;
+    let dropped = after.dropped - before.dropped;
+    let rate = hits as f64 / (hits + misses) as f64;
+    let seen = app.world().resource::<ThreadsSeen>().count();
+    let summary = format!(
+        "{:.2}% hits ({hits} hits, {misses} misses), {dropped} dropped over {POOL_FRAMES} frames \
+         of {POOL_DEMAND} takes, capacity {POOL_DEMAND}; systems on {seen} threads",
+        100.0 * rate
+    );
+    // TODO(merge): expected to pass once the pool's shared cache (wt-pool)
+    // lets a take on one thread find what another thread returned.
+    if rate < 0.99 || dropped > 0 {
+        return Err(format!("{summary}; expected >= 99% hits and none dropped"));
+    }
+    Ok(summary)
+}
+
+// ---------------------------------------------------------------------------
+// end_arena_frame twice: the plugin's and a chained one
+
+const TWICE_ALLOCATIONS: usize = 100;
+
+fn alloc_a_hundred(frame: FrameAlloc) {
+    for i in 0..TWICE_ALLOCATIONS {
+        frame.alloc_value(i as u32);
+    }
+}
+
+fn end_frame_twice(_threads: usize) -> Result<String, String> {
+    WARNINGS.take();
+    let mut app = app_with(FrameArenaPlugin::default());
+    // What the README shows for a bare World, here beside the plugin's.
+    app.add_systems(Update, (alloc_a_hundred, end_arena_frame).chain());
+    for update in 0..10u64 {
+        app.update();
+        let figures = *app.world().resource::<FrameFigures>();
+        let got = (figures.frame, figures.allocations, figures.bytes);
+        let want = (update, TWICE_ALLOCATIONS as u64, TWICE_ALLOCATIONS * 4);
+        if got != want {
+            return Err(format!(
+                "update {update}: (frame, allocations, bytes) = {got:?}, expected {want:?}"
+            ));
+        }
+    }
+    let warnings = WARNINGS.take();
+    let duplicate: Vec<_> = warnings
+        .iter()
+        .filter(|w| w.contains("a second `end_arena_frame`"))
+        .collect();
+    if duplicate.len() != 1 || !duplicate[0].contains("Remove the extra `end_arena_frame`") {
+        return Err(format!(
+            "expected one warning naming the duplicate, got {warnings:?}"
+        ));
+    }
+    Ok("figures of every update right; one warning".to_owned())
+}
+
+// ---------------------------------------------------------------------------
+// FixedUpdate data read in Update
+
+/// What the last fixed step allocated, and in which update.
+#[derive(Resource, Default)]
+struct LastFixedStep {
+    data: Option<ArenaSlice<u64>>,
+    update: u64,
+}
+
+/// The update under way, counted in `First`-like fashion by the driver.
+#[derive(Resource, Default)]
+struct UpdateCount(u64);
+
+/// bevy_time's fixed-step driver is not a dependency here (framemem uses
+/// bevy_ecs and bevy_app only), so this one stands in for it: it runs
+/// `FixedMain` (and so `FixedUpdate`) in one update of three, as a 20 Hz
+/// step does at 60 updates a second, and zero times in the others.
+fn run_fixed_main_some_updates(world: &mut World) {
+    let update = {
+        let mut count = world.resource_mut::<UpdateCount>();
+        count.0 += 1;
+        count.0
+    };
+    if update % 3 == 1 {
+        world.run_schedule(FixedMain);
+    }
+}
+
+fn fixed_step(frame: FrameAlloc, count: Res<UpdateCount>, mut last: ResMut<LastFixedStep>) {
+    last.data = Some(frame.handle_slice_copy(&[count.0; 4]));
+    last.update = count.0;
+}
+
+/// Counts the updates whose `Update` found the fixed step's data alive.
+#[derive(Resource, Default)]
+struct Reads {
+    live: AtomicUsize,
+    stale: AtomicUsize,
+    stale_get_panics: AtomicUsize,
+}
+
+fn read_fixed_step(
+    arena: Res<FrameArena>,
+    count: Res<UpdateCount>,
+    last: Res<LastFixedStep>,
+    reads: Res<Reads>,
+) {
+    let Some(handle) = last.data else { return };
+    match arena.try_get(handle) {
+        Some(data) => {
+            assert_eq!(last.update, count.0, "live data from an earlier update");
+            assert_eq!(data, &[count.0; 4]);
+            reads.live.fetch_add(1, Relaxed);
+        }
+        None => {
+            assert_ne!(
+                last.update, count.0,
+                "this update's fixed-step data is stale"
+            );
+            reads.stale.fetch_add(1, Relaxed);
+            let get = panic::catch_unwind(AssertUnwindSafe(|| arena.get(handle).len()));
+            if let Err(payload) = get
+                && panic_text(&*payload).contains("stale ArenaSlice")
+            {
+                reads.stale_get_panics.fetch_add(1, Relaxed);
+            }
+        }
+    }
+}
+
+fn fixed_update_crossing(_threads: usize) -> Result<String, String> {
+    let mut app = app_with(FrameArenaPlugin::default());
+    app.init_resource::<UpdateCount>()
+        .init_resource::<LastFixedStep>()
+        .init_resource::<Reads>()
+        .add_systems(
+            RunFixedMainLoop,
+            run_fixed_main_some_updates.in_set(RunFixedMainLoopSystems::FixedMainLoop),
+        )
+        .add_systems(FixedUpdate, fixed_step)
+        .add_systems(Update, read_fixed_step);
+    // The expected panics of `get` on a stale handle stay quiet.
+    let hook = panic::take_hook();
+    panic::set_hook(Box::new(move |info| {
+        if !panic_text(info.payload()).contains("stale ArenaSlice") {
+            hook(info);
+        }
+    }));
+    for _ in 0..30 {
+        app.update();
+    }
+    drop(panic::take_hook()); // back to the default hook
+    let reads = app.world().resource::<Reads>();
+    let (live, stale, panics) = (
+        reads.live.load(Relaxed),
+        reads.stale.load(Relaxed),
+        reads.stale_get_panics.load(Relaxed),
+    );
+    if (live, stale, panics) != (10, 20, 20) {
+        return Err(format!(
+            "in 30 updates with 10 fixed steps: {live} live reads, {stale} stale, {panics} \
+             stale `get` panics; expected 10, 20, 20"
+        ));
+    }
+    Ok("fixed-step data resolves in its own update only".to_owned())
+}
