@@ -81,6 +81,13 @@ impl FrameArena {
             peak_bytes: stats.peak_bytes_in_use,
             bytes_reserved: stats.bytes_reserved,
         };
+        // bevy runs systems and `par_iter` batches on the compute pool's
+        // threads and the main thread: the arena keeps a chunk ahead for
+        // each, so that no frame takes one from the system however bevy
+        // splits it.
+        if let Some(pool) = bevy_tasks::ComputeTaskPool::try_get() {
+            self.arena.set_threads(pool.thread_num() + 1);
+        }
         self.arena.reset();
         self.allocations_before = stats.allocations;
         self.frames += 1;

@@ -19,19 +19,21 @@
 //! the cache's lock is taken once per chunk a lane fills, never per
 //! allocation.
 //!
-//! Sizes: a lane's new chunk is half as large as all the chunks it took
-//! this frame (so a busy lane grows geometrically, as bumpalo's doubling
-//! does, but holds at most about 1.5x what it used, not 2x), at least
-//! [`MIN_CHUNK_BYTES`], at most [`MAX_CHUNK_BYTES`] unless one request
-//! needs more; rounded to whole pages. Idle chunks are handed out smallest
-//! first, so lanes with little to do take little.
+//! Sizes: every chunk is [`CHUNK_BYTES`] (64 KiB), except the *large*
+//! ones made for a single request that does not fit in one, which are
+//! kept apart and serve only such requests.
+//! One size means any lane can use any idle chunk, and what a thread loses
+//! is at most the unused tail of the chunk it filled last: a frame of 1 MiB
+//! in 4 KiB blocks fits 15 blocks in each chunk (94%) however many threads
+//! share it. It also means one lock per 64 KiB a lane allocates.
 //!
 //! Invariants ([`ChunkCache::check_invariants`], with `&mut`):
 //! - every chunk (idle or in a lane) holds one chunk and its allocation
 //!   limit is that chunk's size;
 //! - `reserved` is the sum of every chunk's bytes, idle or in a lane;
 //! - with a limit, the budget left plus `reserved` is the limit;
-//! - the idle chunks are sorted largest first (only checked after a reset).
+//! - idle ordinary chunks are [`CHUNK_BYTES`] (or smaller, made near the
+//!   limit); idle large chunks are sorted largest first (after a reset).
 
 use std::alloc::Layout;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -44,20 +46,12 @@ use crate::alloc::lanes::Budget;
 #[cfg(feature = "asan")]
 use crate::alloc::poison;
 
-/// The smallest chunk: one page. An arena that serves a few small blocks a
-/// frame holds no more than this per thread that used it.
-pub(super) const MIN_CHUNK_BYTES: usize = 4096;
-
-/// The largest chunk made for ordinary requests: big enough that a frame of
-/// tens of megabytes takes a few dozen chunks (one lock each), small enough
-/// that the last, partly used chunk of each busy lane wastes little.
-pub(super) const MAX_CHUNK_BYTES: usize = 1 << 20;
-
-/// A lane that fills this many chunks smaller than [`MAX_CHUNK_BYTES`] in
-/// one frame gets them merged at the reset (see [`ChunkCache::give_back`]):
-/// a few chunks a frame cost a few locks; a dozen small ones, as a first
-/// frame grows, would cost one each every frame.
-pub(super) const COALESCE_MIN_CHUNKS: usize = 4;
+/// The size of every ordinary chunk, in whole pages: big enough that a
+/// lane takes the cache's lock once per 64 KiB it allocates (a frame of
+/// 1,000 64-byte blocks fits in one), small enough that the last, partly
+/// filled chunk of each busy thread wastes little, and that a byte limit of
+/// a megabyte is 16 chunks.
+pub(super) const CHUNK_BYTES: usize = 64 * 1024;
 
 /// Chunks are whole pages: bumpalo rounds a chunk of a page or more to whole
 /// pages including its footer and the system allocator's overhead, so asking
@@ -98,10 +92,8 @@ fn fits(bytes: usize, layout: Layout) -> bool {
 /// The arena's byte limit, the chunks no lane is using, and the count of
 /// every chunk's bytes. See the [module docs](self).
 pub(super) struct ChunkCache {
-    /// Idle chunks, reset, largest first: [`take`](Self::take) pops the
-    /// smallest. Sorted at every reset; lanes only remove from it between
-    /// resets.
-    idle: Mutex<Vec<Bump>>,
+    /// Idle chunks, reset.
+    idle: Mutex<Idle>,
     /// The byte limit over all chunks, if any.
     limit: Option<usize>,
     /// Bytes new chunks may still take: `limit` (or `usize::MAX`) minus
@@ -113,10 +105,24 @@ pub(super) struct ChunkCache {
     made: AtomicU64,
 }
 
+/// The idle chunks: ordinary ones, and large ones largest first (sorted at
+/// every reset; lanes only remove from them between resets).
+#[derive(Default)]
+struct Idle {
+    ordinary: Vec<Bump>,
+    large: Vec<Bump>,
+}
+
+impl Idle {
+    fn all(&self) -> impl Iterator<Item = &Bump> {
+        self.ordinary.iter().chain(&self.large)
+    }
+}
+
 impl ChunkCache {
     pub(super) fn new(limit: Option<usize>) -> Self {
         Self {
-            idle: Mutex::new(Vec::new()),
+            idle: Mutex::new(Idle::default()),
             limit,
             left: Budget::new(limit.unwrap_or(usize::MAX)),
             reserved: AtomicUsize::new(0),
@@ -138,28 +144,42 @@ impl ChunkCache {
         self.made.load(Ordering::Relaxed)
     }
 
-    /// A chunk for a lane that needs room for `layout` and has taken
-    /// `lane_taken` chunk bytes this frame: the smallest idle chunk that
-    /// fits, or a new one.
+    /// A chunk for a lane that needs room for `layout`: an idle one that
+    /// fits (for a large request, the smallest), or a new one (then `true`).
     ///
     /// # Errors
     ///
     /// [`AllocError::LimitExceeded`] when a new chunk would pass the limit;
     /// [`AllocError::OutOfMemory`] when the system refuses one.
-    pub(super) fn take(&self, layout: Layout, lane_taken: usize) -> Result<Bump, AllocError> {
+    pub(super) fn take(&self, layout: Layout) -> Result<(Bump, bool), AllocError> {
+        let large = !fits(CHUNK_BYTES - CHUNK_OVERHEAD_BYTES, layout);
         {
             let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-            // Largest first: the smallest that fits is the last that fits.
-            if let Some(i) = idle.iter().rposition(|c| fits(chunk_bytes(c), layout)) {
-                return Ok(idle.remove(i));
+            if large {
+                // Largest first: the last that fits is the smallest.
+                if let Some(i) = idle
+                    .large
+                    .iter()
+                    .rposition(|c| fits(chunk_bytes(c), layout))
+                {
+                    return Ok((idle.large.remove(i), false));
+                }
+            } else if let Some(i) = idle
+                .ordinary
+                .iter()
+                // All fit, but one made short near the limit.
+                .rposition(|c| fits(chunk_bytes(c), layout))
+            {
+                return Ok((idle.ordinary.swap_remove(i), false));
             }
         }
-        self.make(layout, lane_taken)
+        self.make(layout).map(|chunk| (chunk, true))
     }
 
-    /// A new chunk from the system, within the limit.
+    /// A new chunk from the system, within the limit: an ordinary one, or
+    /// for a request that does not fit in one, one of its own size.
     #[cold]
-    fn make(&self, layout: Layout, lane_taken: usize) -> Result<Bump, AllocError> {
+    fn make(&self, layout: Layout) -> Result<Bump, AllocError> {
         let requested = layout.size();
         // Room for the block and any alignment padding, in whole pages.
         let need = requested
@@ -167,16 +187,7 @@ impl ChunkCache {
             .and_then(|n| n.checked_add(CHUNK_OVERHEAD_BYTES))
             .and_then(|n| n.checked_next_multiple_of(PAGE_BYTES))
             .ok_or(AllocError::OutOfMemory { requested })?;
-        let want = (lane_taken / 2)
-            .clamp(MIN_CHUNK_BYTES, MAX_CHUNK_BYTES)
-            .next_multiple_of(PAGE_BYTES)
-            .max(need);
-        self.make_sized(want, need, requested)
-    }
-
-    /// A new chunk of `want` bytes (whole pages), or of at least `need`
-    /// bytes near the limit; `requested` names the request in errors.
-    fn make_sized(&self, want: usize, need: usize, requested: usize) -> Result<Bump, AllocError> {
+        let want = CHUNK_BYTES.max(need);
         let mut lease = self.left.lease(want);
         if lease < need {
             self.left.give_back(lease);
@@ -215,79 +226,72 @@ impl ChunkCache {
         }
     }
 
-    /// Takes back a lane's chunks at a reset: each is reset (its blocks are
-    /// gone; `&mut` proves none is borrowed) and kept idle. A lane that
-    /// filled [`COALESCE_MIN_CHUNKS`] or more small chunks in one frame,
-    /// for `used_bytes` in all, gets them replaced by one chunk of
-    /// `used_bytes` plus a quarter (or a few of at most [`MAX_CHUNK_BYTES`];
-    /// never more than they held), so that a steady load settles on one
-    /// chunk per thread and one lock per frame, with room for the load to
-    /// vary. Call [`sort`](Self::sort) after the last lane.
-    pub(super) fn give_back(&mut self, chunks: &mut Vec<Bump>, used_bytes: usize) {
-        let small = chunks
-            .iter()
-            .filter(|c| chunk_bytes(c) < MAX_CHUNK_BYTES)
-            .count();
-        let idle = self.idle.get_mut().unwrap_or_else(PoisonError::into_inner);
-        let mut merged = 0;
-        for mut chunk in chunks.drain(..) {
-            poison_chunk(&chunk);
-            chunk.reset();
-            let bytes = chunk_bytes(&chunk);
-            if small >= COALESCE_MIN_CHUNKS && bytes < MAX_CHUNK_BYTES {
-                unpoison_chunk(&chunk);
-                drop(chunk);
-                *self.reserved.get_mut() -= bytes;
-                self.left.give_back(bytes);
-                merged += bytes;
-            } else {
-                idle.push(chunk);
-            }
-        }
-        let mut left = used_bytes
-            .saturating_add(used_bytes / 4)
-            .next_multiple_of(PAGE_BYTES)
-            .min(merged);
-        while left > 0 {
-            let want = left.clamp(MIN_CHUNK_BYTES, MAX_CHUNK_BYTES);
-            // Near the limit or out of memory: fewer bytes stay; the next
-            // frame grows what it needs.
-            let Ok(chunk) = self.make_sized(want, MIN_CHUNK_BYTES, want) else {
+    /// Makes idle ordinary chunks until the arena holds `needed` bytes (at
+    /// a reset, for the next frame), or the limit or the system says no.
+    /// Returns how many it made.
+    pub(super) fn provision(&mut self, needed: usize) -> usize {
+        let mut made = 0;
+        while *self.reserved.get_mut() < needed {
+            let Ok(chunk) = self.make(Layout::new::<u8>()) else {
                 break;
             };
-            // Counted as the pages asked for (bumpalo keeps a footer of
-            // each), so a page short is not a second chunk.
-            left = left.saturating_sub(want);
             self.idle
                 .get_mut()
                 .unwrap_or_else(PoisonError::into_inner)
+                .ordinary
                 .push(chunk);
+            made += 1;
+        }
+        made
+    }
+
+    /// Takes back a lane's chunks at a reset: each is reset (its blocks are
+    /// gone; `&mut` proves none is borrowed) and kept idle. Call
+    /// [`sort`](Self::sort) after the last lane.
+    pub(super) fn give_back(&mut self, chunks: &mut Vec<Bump>) {
+        let idle = self.idle.get_mut().unwrap_or_else(PoisonError::into_inner);
+        for mut chunk in chunks.drain(..) {
+            poison_chunk(&chunk);
+            chunk.reset();
+            if chunk_bytes(&chunk) > CHUNK_BYTES {
+                idle.large.push(chunk);
+            } else {
+                idle.ordinary.push(chunk);
+            }
         }
     }
 
-    /// Sorts the idle chunks largest first (after a reset's give-backs).
+    /// Sorts the idle large chunks largest first (after a reset's
+    /// give-backs).
     pub(super) fn sort(&mut self) {
         let idle = self.idle.get_mut().unwrap_or_else(PoisonError::into_inner);
-        idle.sort_unstable_by_key(|c| std::cmp::Reverse(chunk_bytes(c)));
+        idle.large
+            .sort_unstable_by_key(|c| std::cmp::Reverse(chunk_bytes(c)));
     }
 
-    /// Gives idle chunks back to the system, largest first, while what stays
-    /// is at least `keep` bytes. Returns the bytes given back.
+    /// Gives idle chunks back to the system, large ones first (largest
+    /// first), while what stays is at least `keep` bytes. Returns the bytes
+    /// given back.
     pub(super) fn trim(&mut self, keep: usize) -> usize {
         let idle = self.idle.get_mut().unwrap_or_else(PoisonError::into_inner);
         let reserved = self.reserved.get_mut();
         let mut freed = 0;
-        while let Some(first) = idle.first() {
-            let bytes = chunk_bytes(first);
-            if *reserved - bytes < keep {
-                break;
+        // Large ones from the largest, then ordinary ones.
+        idle.large.reverse();
+        for list in [&mut idle.large, &mut idle.ordinary] {
+            while let Some(last) = list.last() {
+                let bytes = chunk_bytes(last);
+                if *reserved - bytes < keep {
+                    break;
+                }
+                let chunk = list.pop().expect("the chunk just looked at");
+                unpoison_chunk(&chunk);
+                drop(chunk);
+                *reserved -= bytes;
+                freed += bytes;
             }
-            let chunk = idle.remove(0);
-            unpoison_chunk(&chunk);
-            drop(chunk);
-            *reserved -= bytes;
-            freed += bytes;
         }
+        idle.large.reverse();
         self.left.give_back(freed);
         freed
     }
@@ -297,14 +301,22 @@ impl ChunkCache {
     pub(super) fn check_invariants(&mut self, in_lanes: usize, sorted: bool) {
         let idle = self.idle.get_mut().unwrap_or_else(PoisonError::into_inner);
         let mut idle_bytes = 0;
-        for chunk in idle.iter() {
+        for chunk in idle.all() {
             check_chunk(chunk);
             idle_bytes += chunk_bytes(chunk);
         }
+        for chunk in &idle.ordinary {
+            let bytes = chunk_bytes(chunk);
+            assert!(
+                bytes <= CHUNK_BYTES,
+                "arena: an idle ordinary chunk holds {bytes} bytes, more than {CHUNK_BYTES}"
+            );
+        }
         if sorted {
             assert!(
-                idle.is_sorted_by_key(|c| std::cmp::Reverse(chunk_bytes(c))),
-                "arena: idle chunks are not sorted largest first"
+                idle.large
+                    .is_sorted_by_key(|c| std::cmp::Reverse(chunk_bytes(c))),
+                "arena: idle large chunks are not sorted largest first"
             );
         }
         let reserved = *self.reserved.get_mut();
@@ -331,7 +343,7 @@ impl Drop for ChunkCache {
             .idle
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner)
-            .iter()
+            .all()
         {
             unpoison_chunk(chunk);
         }

@@ -129,7 +129,7 @@ impl ArenaLane {
         cache: &ChunkCache,
     ) -> Result<NonNull<u8>, AllocError> {
         loop {
-            let chunk = cache.take(layout, self.taken.get())?;
+            let (chunk, _made) = cache.take(layout)?;
             self.taken.set(self.taken.get() + chunk_bytes(&chunk));
             // SAFETY: see the struct docs; no `&Bump` from `current()` is
             // alive (this is the lane's only method running on it).
@@ -204,7 +204,7 @@ impl ArenaLane {
         if chunk_bytes(&current) > 0 {
             chunks.push(current);
         }
-        cache.give_back(chunks, stats.bytes.get() as usize);
+        cache.give_back(chunks);
         stats.bytes.set(0);
         taken
     }

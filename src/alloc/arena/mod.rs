@@ -77,9 +77,9 @@ use std::ptr::NonNull;
 pub use handle::ArenaSlice;
 pub use local::ArenaLocal;
 
-use self::chunks::ChunkCache;
+use self::chunks::{CHUNK_BYTES, ChunkCache};
 use self::lane::{ArenaLane, LaneStats};
-use crate::alloc::lanes::Lanes;
+use crate::alloc::lanes::{Lanes, MAX_LANES};
 use crate::alloc::stamp::Stamp;
 use crate::alloc::trim::TrimPolicy;
 use crate::alloc::{AllocError, Allocator, Stats};
@@ -110,9 +110,16 @@ pub struct Arena {
     peak_at_resets: usize,
     resets: u64,
     /// When a reset gives idle chunks back (`alloc/trim.rs`), on the chunk
-    /// bytes each frame took: without it one spike frame would pin its
+    /// bytes each frame needed: without it one spike frame would pin its
     /// memory for the rest of the run.
     trim: TrimPolicy,
+    /// The lanes of live threads that have taken a chunk (bits, as
+    /// `Lanes::used_bits`): the threads a frame's work may be split between
+    /// (see `reset`). A thread pool's workers live as long as the app.
+    busy_lanes: u64,
+    /// How many threads may allocate in one frame, if the user said
+    /// ([`Arena::set_threads`]); 0 when not.
+    threads: usize,
 }
 
 impl Arena {
@@ -147,8 +154,22 @@ impl Arena {
             // The default slack: demand is counted in the chunks the frame
             // took, so a steady arena holds what its recent frames took.
             trim: TrimPolicy::new(),
+            busy_lanes: 0,
+            threads: 0,
             resets: 0,
         }
+    }
+
+    /// Tells the arena how many threads may allocate from it in one frame
+    /// (a thread pool's workers and the main thread): each keeps the tail
+    /// of the chunk it filled last, so the reset keeps one chunk
+    /// (64 KiB) per thread ahead, and no frame takes a chunk from the
+    /// system however its work is split between them. Without it the arena
+    /// counts the live threads that have allocated from it, which grows as
+    /// new workers first join in. [`FrameArena`](crate::bevy::FrameArena)
+    /// sets it from bevy's `ComputeTaskPool`.
+    pub fn set_threads(&mut self, threads: usize) {
+        self.threads = threads;
     }
 
     /// The configured byte limit, if any.
@@ -215,19 +236,34 @@ impl Arena {
         // chunks come back like any other's.
         let mut in_use = 0;
         let mut taken = 0;
+        self.busy_lanes = (self.busy_lanes | self.lanes.used_bits()) & self.lanes.live_bits();
+        let mut fallback_busy = false;
         for (lane, stats) in self.lanes.drain_used_mut() {
             in_use += stats.bytes.get() as usize;
+            // The fallback comes last; the lanes are counted by their bits.
+            fallback_busy = !lane.holds_nothing();
             taken += lane.reset(stats, &mut self.chunks);
         }
+        let busy_lanes = (self.busy_lanes.count_ones() as usize + usize::from(fallback_busy))
+            .max(self.threads.min(MAX_LANES + 1));
         self.chunks.sort();
         self.peak_at_resets = self.peak_at_resets.max(in_use);
-        // Held far above what the recent frames took (a spike's chunks):
+        // What a frame like this one may need, whichever way its work is
+        // split between the live threads that have used the arena (a bevy
+        // executor picks any of them): its bytes, plus a chunk per such
+        // thread (the unused tail of the chunk each fills last) and one for
+        // rounding. Held ahead, at the reset, so that a split not seen
+        // before takes no chunk mid-frame; and the trim's measure of demand,
+        // so that it never gives back what a steady frame needs.
+        let needed = taken.max(in_use + (busy_lanes + 1) * CHUNK_BYTES);
+        // Held far above what the recent frames needed (a spike's chunks):
         // give idle chunks back down to that.
-        self.trim.record(taken as u64);
+        self.trim.record(needed as u64);
         if let Some(keep) = self.trim.keep(self.chunks.reserved() as u64) {
             self.chunks
                 .trim(usize::try_from(keep).unwrap_or(usize::MAX));
         }
+        self.chunks.provision(needed);
         self.stamp = Stamp::next();
         self.resets += 1;
         if cfg!(debug_assertions) {

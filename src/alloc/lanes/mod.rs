@@ -114,6 +114,18 @@ impl<L, S: Default, F> Lanes<L, S, F> {
 }
 
 impl<L, S, F> Lanes<L, S, F> {
+    /// The lanes marked used now, one bit each (for `&mut` passes that want
+    /// to know how many threads took memory).
+    pub(crate) fn used_bits(&mut self) -> u64 {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    /// The lane ids live threads hold now, one bit each (a hint: threads
+    /// come and go).
+    pub(crate) fn live_bits(&self) -> u64 {
+        ids::held_ids()
+    }
+
     /// Marks the calling thread's lane as used (see `used`). For slow paths.
     pub(crate) fn mark_current(&self) {
         if let Some(id) = current_lane() {
