@@ -658,8 +658,13 @@ fn late_thread_gets_a_lane() {
             for _ in 0..1000 {
                 drop(pool.get());
             }
+            // A handle locks this thread's lane (if it has one) while the
+            // main thread checks, so that the main thread cannot take the
+            // object from it, as it would from an idle lane.
+            let lane_locked = pool.local();
             to_main.send("returned after the lanes freed up").unwrap();
             from_main.recv().unwrap(); // stay alive until checked
+            drop(lane_locked);
         });
         from_late.recv().unwrap();
         let before = pool.stats();

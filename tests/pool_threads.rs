@@ -151,8 +151,12 @@ fn roles_move_between(workers: usize, capacity: usize, demand: usize) -> (PoolSt
                         objects.into_iter().for_each(|v| pool.put(v));
                     }
                     step.wait();
-                    if frame == 0 && me == 0 {
-                        *after_first.lock().unwrap() = pool.stats();
+                    if frame == 0 {
+                        if me == 0 {
+                            *after_first.lock().unwrap() = pool.stats();
+                        }
+                        // No one takes for the next frame before the reading.
+                        step.wait();
                     }
                 }
             });

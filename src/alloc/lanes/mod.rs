@@ -208,6 +208,18 @@ impl<L, S, F> Lanes<L, S, F> {
             .chain(std::iter::once(&self.fallback_shared))
     }
 
+    /// The shared part of every lane marked used (see `used`): where a slow
+    /// path looks for what other threads' lanes hold. A snapshot of the
+    /// marks: a lane may be marked or unmarked meanwhile.
+    pub(crate) fn marked_shared(&self) -> impl Iterator<Item = &S> {
+        let used = self.used.load(Ordering::Relaxed);
+        self.lanes
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| used & (1 << i) != 0)
+            .map(|(_, lane)| &lane.shared)
+    }
+
     /// Every lane's shared part, without the fallback's.
     pub(crate) fn lane_shared(&self) -> impl Iterator<Item = &S> + Clone {
         self.lanes.iter().map(|lane| &lane.shared)
