@@ -209,15 +209,16 @@ fn on_a_helper(exit: Exit, pool: &Arc<Pool<Vec<u8>>>, f: fn(&Pool<Vec<u8>>)) {
 
 /// Keeps both cores busy while it lives.
 struct Spinners {
-    stop: &'static AtomicBool,
+    stop: Arc<AtomicBool>,
     threads: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Spinners {
     fn start(n: usize) -> Self {
-        let stop: &'static AtomicBool = Box::leak(Box::new(AtomicBool::new(false)));
+        let stop = Arc::new(AtomicBool::new(false));
         let threads = (0..n)
             .map(|_| {
+                let stop = Arc::clone(&stop);
                 std::thread::spawn(move || {
                     while !stop.load(Ordering::Relaxed) {
                         std::hint::spin_loop();

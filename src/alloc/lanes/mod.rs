@@ -30,6 +30,7 @@
 
 mod counters;
 mod ids;
+mod lock;
 #[cfg(framemem_loom)]
 mod model;
 mod pins;
@@ -48,8 +49,9 @@ pub(crate) use counters::{Budget, LaneCounter};
 pub use ids::LaneIds;
 pub(crate) use ids::MAX_LANES;
 use ids::current_lane;
+pub(crate) use lock::LaneLock;
 #[cfg(framemem_loom)]
-pub use model::ModelLanes;
+pub use model::{ModelLaneLock, ModelLanes};
 pub(crate) use pins::Pin;
 
 /// One value per lane, for the thread that holds the lane's id, and a

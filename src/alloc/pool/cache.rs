@@ -6,12 +6,14 @@
 //! # The lock
 //!
 //! A lane's store (its cache of idle objects and its units) is reached only
-//! by a thread that holds the lane's lock word:
+//! by a thread that holds the lane's lock word (`lanes/lock.rs`, checked
+//! under loom):
 //! - **the owner** (the thread holding the lane id) takes it for each `&Pool`
 //!   call, and a [`PoolLocal`](super::PoolLocal) takes it for its whole life.
-//!   Holds nest on the owner's thread (a `depth` count in [`LaneOwner`]): only
-//!   the outermost one touches the word. Cost: one uncontended
-//!   compare-exchange on a line the owner already has, and one store;
+//!   Holds nest on the owner's thread: a hold that finds the word already
+//!   held by the owner is nested in another, and leaves it alone. Cost: one
+//!   uncontended compare-exchange on a line the owner already has, and one
+//!   store;
 //! - **a thief** (another thread whose own lane and the shared list are
 //!   empty, or that needs a unit) takes it with [`LaneShared::try_steal`],
 //!   which fails at once on a lane in use and never waits;
@@ -42,33 +44,22 @@
 //!   [`LANE_CACHE_MAX`];
 //! - the lane's `cached` and `units` counters are the cache length and the
 //!   units (so `stats` and thieves read real values, never differences);
-//! - the word is `OWNER` exactly while the owner's `depth` is above 0, and
+//! - the word is held by the owner only while one of its holds lives (with
+//!   `&mut` access to the pool, only a leaked `PoolLocal` can keep it), and
 //!   no thief's hold outlives the call that took it.
 
+use super::stats::LaneStats;
+use crate::alloc::lanes::LaneLock;
 use std::cell::{Cell, UnsafeCell};
 use std::marker::PhantomData;
 use std::ops::Deref;
-use std::sync::atomic::{AtomicU8, Ordering};
-
-use super::stats::LaneStats;
 
 /// Idle objects one lane keeps before handing a batch to the shared list.
 pub(super) const LANE_CACHE_MAX: usize = 1024;
 
-/// The lock word's states.
-const FREE: u8 = 0;
-/// Held by the lane's thread (one or more nested holds).
-const OWNER: u8 = 1;
-/// Held by another thread, for a steal or a reclaim.
-const THIEF: u8 = 2;
-
 /// The part of a lane only its thread reaches (`Lanes`' `L`).
 #[derive(Default)]
 pub(super) struct LaneOwner {
-    /// The thread's holds on the lane's lock: a `PoolLocal` each, plus one
-    /// per `&Pool` call in progress. The word is `OWNER` exactly while this
-    /// is above 0.
-    depth: Cell<u32>,
     /// Hits and returns of this thread's `PoolLocal` handles not yet counted
     /// in the lane's shared counters (`local.rs`). In the lane, not in each
     /// handle, so that a slow path on this thread sees them all.
@@ -94,8 +85,8 @@ impl LaneOwner {
 /// The part of a lane every thread reaches (`Lanes`' `S`): the lock word,
 /// the store it guards, and the counters.
 pub(super) struct LaneShared<T> {
-    /// `FREE`, `OWNER` or `THIEF`; see the [module docs](self).
-    lock: AtomicU8,
+    /// Guards `store`; see the [module docs](self).
+    lock: LaneLock,
     /// Reached only by the thread holding `lock`, or with `&mut self`.
     store: UnsafeCell<Store<T>>,
     /// The lane's counters. `hits`, `misses`, `returns` and `dropped` are
@@ -122,7 +113,7 @@ unsafe impl<T: Send> Sync for LaneShared<T> {}
 impl<T> Default for LaneShared<T> {
     fn default() -> Self {
         Self {
-            lock: AtomicU8::new(FREE),
+            lock: LaneLock::default(),
             store: UnsafeCell::new(Store {
                 cache: Vec::new(),
                 units: 0,
@@ -141,75 +132,37 @@ impl<T> LaneShared<T> {
     ///
     /// - `owner` is this lane's owner part;
     /// - the calling thread holds the lane's id (it got both from
-    ///   `Lanes::local` or a pin), so no other thread reaches `owner`.
+    ///   `Lanes::local` or a pin), so no other thread reaches `owner` or
+    ///   sets the word to `OWNER`, and keeps it until the hold drops (for
+    ///   the length of a call, or under a pin).
     #[inline(always)]
     pub(super) unsafe fn hold<'a>(&'a self, owner: &'a LaneOwner) -> OwnerHold<'a, T> {
-        let depth = owner.depth.get();
-        if depth == 0
-            && self
-                .lock
-                .compare_exchange(FREE, OWNER, Ordering::Acquire, Ordering::Relaxed)
-                .is_err()
-        {
-            self.wait_for(OWNER);
-        }
-        owner.depth.set(depth + 1);
+        // SAFETY: the caller is the lane's owner (this function's contract),
+        // and the hold unlocks only if it took the word (`Drop`).
+        let outermost = unsafe { self.lock.lock_owner() };
         OwnerHold {
             locked: Locked::new(self),
             owner,
+            outermost,
         }
     }
 
     /// Takes the lane's lock for a thief, if no one holds it; `None` at once
     /// otherwise (the lane is in use).
     pub(super) fn try_steal(&self) -> Option<ThiefHold<'_, T>> {
-        self.lock
-            .compare_exchange(FREE, THIEF, Ordering::Acquire, Ordering::Relaxed)
-            .ok()
-            .map(|_| ThiefHold {
-                locked: Locked::new(self),
-            })
+        self.lock.try_lock_thief().then(|| ThiefHold {
+            locked: Locked::new(self),
+        })
     }
 
     /// Takes the lock of a lane whose thread has exited, for the reclaimer
     /// that holds its id: no owner can hold it, and a thief holds it only
     /// for a moment.
     pub(super) fn hold_dead(&self) -> ThiefHold<'_, T> {
-        if self
-            .lock
-            .compare_exchange(FREE, THIEF, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
-            self.wait_for(THIEF);
-        }
+        self.lock.lock_reclaimer();
         ThiefHold {
             locked: Locked::new(self),
         }
-    }
-
-    /// Spins, then yields, until the word goes from `FREE` to `state`.
-    #[cold]
-    #[inline(never)]
-    fn wait_for(&self, state: u8) {
-        let mut spins = 0u32;
-        while self
-            .lock
-            .compare_exchange_weak(FREE, state, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
-            spins += 1;
-            if spins < 64 {
-                std::hint::spin_loop();
-            } else {
-                std::thread::yield_now();
-            }
-        }
-    }
-
-    /// Releases the lock (the last hold of the holder's thread).
-    #[inline(always)]
-    fn release(&self) {
-        self.lock.store(FREE, Ordering::Release);
     }
 
     /// Whether the lane may have objects or empty units to give (hints read
@@ -257,12 +210,9 @@ impl<T> LaneShared<T> {
 
     /// The lane's invariants (see the [module docs](self)), with exclusive
     /// access; panics naming the values when one is broken.
-    pub(super) fn check_invariants(&mut self, owner: &LaneOwner) {
-        let (lock, depth) = (*self.lock.get_mut(), owner.depth.get());
-        assert!(
-            lock != THIEF && (lock == OWNER) == (depth > 0),
-            "pool lane: lock word {lock} with {depth} owner holds"
-        );
+    pub(super) fn check_invariants(&mut self) {
+        let (_, by_thief) = self.lock.held_mut();
+        assert!(!by_thief, "pool lane: a thief's hold outlived its steal");
         let store = self.store.get_mut();
         check_store(
             (store.cache.len(), store.cache.capacity(), store.units),
@@ -466,6 +416,9 @@ impl<'a, T> Locked<'a, T> {
 pub(super) struct OwnerHold<'a, T> {
     locked: Locked<'a, T>,
     owner: &'a LaneOwner,
+    /// Whether this hold took the word (and so releases it), rather than
+    /// nesting in another hold of the thread.
+    outermost: bool,
 }
 
 impl<T> OwnerHold<'_, T> {
@@ -487,10 +440,8 @@ impl<'a, T> Deref for OwnerHold<'a, T> {
 impl<T> Drop for OwnerHold<'_, T> {
     #[inline(always)]
     fn drop(&mut self) {
-        let depth = self.owner.depth.get() - 1;
-        self.owner.depth.set(depth);
-        if depth == 0 {
-            self.locked.lane.release();
+        if self.outermost {
+            self.locked.lane.lock.unlock();
         }
     }
 }
@@ -510,7 +461,7 @@ impl<'a, T> Deref for ThiefHold<'a, T> {
 
 impl<T> Drop for ThiefHold<'_, T> {
     fn drop(&mut self) {
-        self.locked.lane.release();
+        self.locked.lane.lock.unlock();
     }
 }
 

@@ -130,7 +130,7 @@ impl<'a, T: Send, H: ResetHook<T>> PoolLocal<'a, T, H> {
     #[inline(always)]
     pub fn take(&self) -> T {
         let Some(lane) = &self.lane else {
-            return self.pool.take();
+            return self.take_without_lane();
         };
         match lane.held.pop() {
             Some(value) => {
@@ -140,6 +140,21 @@ impl<'a, T: Send, H: ResetHook<T>> PoolLocal<'a, T, H> {
             }
             None => self.take_slow(&lane.held),
         }
+    }
+
+    /// On a thread without a lane: through `&Pool` (its fallback), out of
+    /// line so that the fast path stays small.
+    #[cold]
+    #[inline(never)]
+    fn take_without_lane(&self) -> T {
+        self.pool.take()
+    }
+
+    /// As [`take_without_lane`](Self::take_without_lane), for returns.
+    #[cold]
+    #[inline(never)]
+    fn put_without_lane(&self, value: T) {
+        self.pool.put(value)
     }
 
     /// The lane is empty: refill it, or create (with the lane still locked
@@ -159,17 +174,24 @@ impl<'a, T: Send, H: ResetHook<T>> PoolLocal<'a, T, H> {
     #[inline(always)]
     pub fn put(&self, mut value: T) {
         let Some(lane) = &self.lane else {
-            return self.pool.put(value);
+            return self.put_without_lane(value);
         };
         // User code: it runs before the cache is touched.
         self.pool.hook.reset(&mut value);
         let returns = &lane.held.owner().pending().returns;
         returns.set(returns.get() + 1);
         if let Err(value) = lane.held.push_within_units(value) {
-            // `T::drop` runs with the lane consistent (still locked by this
-            // handle).
-            drop(self.pool.put_slow(&lane.held, value));
+            self.put_slow(&lane.held, value);
         }
+    }
+
+    /// `put`'s slow path, out of line (the fast path then keeps no
+    /// registers for the drops). `T::drop` runs with the lane consistent,
+    /// still locked by this handle.
+    #[cold]
+    #[inline(never)]
+    fn put_slow(&self, held: &OwnerHold<'a, T>, value: T) {
+        drop(self.pool.put_slow(held, value));
     }
 }
 

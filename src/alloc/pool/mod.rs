@@ -250,11 +250,19 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
         // SAFETY: as in `take`: this thread's lane, from `Lanes::local`.
         let held = unsafe { lane.hold(owner) };
         if let Err(value) = held.push_within_units(value) {
-            let (rejected, stray) = self.put_slow(&held, value);
-            // `T::drop` is user code: it runs with the lane unlocked.
-            drop(held);
-            drop((stray, rejected));
+            self.put_slow_unlocking(held, value);
         }
+    }
+
+    /// `put`'s slow path; then unlocks the lane and drops what it rejected
+    /// (`T::drop` is user code: it runs with the lane unlocked). Out of line,
+    /// so that the fast path keeps no registers for the drops.
+    #[cold]
+    #[inline(never)]
+    fn put_slow_unlocking(&self, held: OwnerHold<'_, T>, value: T) {
+        let (rejected, stray) = self.put_slow(&held, value);
+        drop(held);
+        drop((stray, rejected));
     }
 
     /// `take`'s lane is empty: refill it, or create with the lane unlocked.
@@ -611,8 +619,8 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
     /// the values when one is broken.
     pub(crate) fn check_invariants(&mut self) {
         let mut units = 0;
-        for (owner, lane) in self.lanes.lanes_mut() {
-            lane.check_invariants(owner);
+        for (_, lane) in self.lanes.lanes_mut() {
+            lane.check_invariants();
             units += lane.units_mut();
         }
         let shared = self
