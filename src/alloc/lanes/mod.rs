@@ -23,6 +23,11 @@
 //! and empties the lane, and a reset (`&mut self`) uses
 //! [`Lanes::used_mut_exited`] to release what exited threads' lanes hold.
 //!
+//! A strategy whose lanes other threads may take from (the pool: a thread
+//! with nothing left takes another lane's idle objects) guards what they
+//! may take with a [`LaneLock`] (`lock.rs`) in the lane's `shared` part:
+//! taken by the owner per call, tried by others, who skip a lane in use.
+//!
 //! Invariants: a lane's `local` part is reached only by the thread holding
 //! its id (its own, or one claimed for a reclaim), or through `&mut self`;
 //! the fallback only under its lock or through `&mut self`; the fallback's

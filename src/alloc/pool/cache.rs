@@ -1,7 +1,7 @@
 //! One lane of a [`Pool`](super::Pool): its idle objects and units of
 //! capacity ([`LaneShared`]), the lock word that guards them, and the part
-//! only the lane's thread touches ([`LaneOwner`]). The pool's only unsafe
-//! code besides the guards' `ManuallyDrop`.
+//! only the lane's thread touches ([`LaneOwner`]). The pool's unsafe code,
+//! but for the guards' `ManuallyDrop`.
 //!
 //! # The lock
 //!
