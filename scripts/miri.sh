@@ -19,7 +19,7 @@ export MIRIFLAGS="${MIRIFLAGS:-} -Zmiri-strict-provenance"
 # left out: 4 to 6 minutes each under Miri (13 minutes for the whole script
 # with them, about 6 without), and their allocator_api2 paths are the ones
 # the library's tests drive.
-tests=(--lib --test alloc_model --test alloc_threads --test pool_model --test local_handles
+tests=(--lib --test alloc_model --test alloc_threads --test pool_model --test pool_threads --test local_handles
     --test torture --test ring_model)
 skip=collections_match_std_models
 if cargo nextest --version >/dev/null 2>&1; then

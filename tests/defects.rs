@@ -426,9 +426,10 @@ fn claim_a_lane() {
 fn pool_idle_objects_of_an_exited_thread() {
     claim_a_lane();
     let pool: Pool<Vec<u8>> = Pool::new(16);
-    // Joined explicitly: a scope's end waits for the closure, not for the
-    // thread's exit, and the lane id is released by a thread-local's
-    // destructor, which runs after the closure (`join` waits for it).
+    // Joined explicitly, so that this checks the reclaim of a lane whose id
+    // was released. (Without the join, the id may still be held when the
+    // takes below run; the objects are then taken from the idle lane
+    // instead: `tests/pool_threads.rs` checks every form.)
     std::thread::scope(|s| {
         s.spawn(|| {
             let taken: Vec<_> = (0..16).map(|_| pool.take()).collect();
@@ -658,8 +659,13 @@ fn late_thread_gets_a_lane() {
             for _ in 0..1000 {
                 drop(pool.get());
             }
+            // A handle locks this thread's lane (if it has one) while the
+            // main thread checks, so that the main thread cannot take the
+            // object from it, as it would from an idle lane.
+            let lane_locked = pool.local();
             to_main.send("returned after the lanes freed up").unwrap();
             from_main.recv().unwrap(); // stay alive until checked
+            drop(lane_locked);
         });
         from_late.recv().unwrap();
         let before = pool.stats();

@@ -21,13 +21,20 @@
 //!   next call. Every update must
 //!   be counted exactly once, either reclaimed or still in a lane.
 //!
+//! - `a_lane_lock_lets_one_thread_at_a_time_move_the_lanes_objects`: the
+//!   lock word of a lane others may take from (the pool's). The owner adds
+//!   objects twice (taking the word each time, waiting for a thief) and
+//!   exits, a thief tries to take them all (skipping a held lane), and once
+//!   the owner is gone a reclaimer waits for the thief to take what is left. Every object must be counted once, and
+//!   every access to the count ordered after the previous holder's.
+//!
 //! loom runs every interleaving the memory model allows (up to a preemption
 //! bound of 3 for the second model: about a minute; 2 missed a released
 //! id double-release that 3 finds).
 
 #![cfg(framemem_loom)]
 
-use framemem::alloc::{LaneIds, ModelLanes};
+use framemem::alloc::{LaneIds, ModelLaneLock, ModelLanes};
 use loom::cell::UnsafeCell;
 use loom::sync::Arc;
 use loom::thread;
@@ -124,6 +131,38 @@ fn a_dead_threads_lane_is_reclaimed_once_and_its_id_reused() {
             reclaimed + left,
             4,
             "every bump counted once: {reclaimed} reclaimed, {left} left in lanes"
+        );
+    });
+}
+
+#[test]
+fn a_lane_lock_lets_one_thread_at_a_time_move_the_lanes_objects() {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(3);
+    builder.check(|| {
+        let lane = Arc::new(ModelLaneLock::default());
+        let owner = {
+            let lane = lane.clone();
+            thread::spawn(move || {
+                lane.owner_add(1);
+                lane.owner_add(2);
+            })
+        };
+        let thief = {
+            let lane = lane.clone();
+            thread::spawn(move || lane.try_steal().unwrap_or(0))
+        };
+        // As in the pool: a lane is reclaimed only once its owner is gone,
+        // and may still meet a thief.
+        owner.join().unwrap();
+        let reclaimed = lane.reclaim();
+        let stolen = thief.join().unwrap();
+        let mut lane = Arc::try_unwrap(lane).expect("every thread joined");
+        let left = lane.left();
+        assert_eq!(
+            stolen + reclaimed + left,
+            3,
+            "every object counted once: {stolen} stolen, {reclaimed} reclaimed, {left} left"
         );
     });
 }

@@ -5,6 +5,12 @@
 //! object when there is one (cleaned by the hook) and create one otherwise; a
 //! return keeps the object while fewer than `capacity` are idle and drops it
 //! otherwise. The counters must match.
+//!
+//! The model holds whichever thread runs an operation, as long as no other
+//! thread is inside a call meanwhile: so an operation may run on a short-lived
+//! helper thread (which exits after it, its lane left with what it returned,
+//! its lane id released whenever its thread-local destructors run), and the
+//! next one on the test's thread finds what the helper left.
 
 mod common;
 
@@ -23,20 +29,32 @@ struct Obj {
 
 #[derive(Clone, Debug)]
 enum Op {
-    /// Take `n` objects.
-    Take(usize),
-    /// Return `n` of the objects out on loan (the most recent first).
-    Put(usize),
+    /// Take `n` objects, on a helper thread if `.1`.
+    Take(usize, bool),
+    /// Return `n` of the objects out on loan (the most recent first), on a
+    /// helper thread if `.1`.
+    Put(usize, bool),
     /// Drop every idle object.
     Clear,
 }
 
 fn op() -> impl Strategy<Value = Op> {
+    let n = || prop_oneof![4 => 1usize..4, 1 => 100usize..1500];
     prop_oneof![
-        5 => prop_oneof![4 => 1usize..4, 1 => 100usize..1500].prop_map(Op::Take),
-        5 => prop_oneof![4 => 1usize..4, 1 => 100usize..1500].prop_map(Op::Put),
+        5 => (n(), any::<bool>()).prop_map(|(n, helper)| Op::Take(n, helper)),
+        5 => (n(), any::<bool>()).prop_map(|(n, helper)| Op::Put(n, helper)),
         1 => Just(Op::Clear),
     ]
+}
+
+/// Runs `f` on a helper thread that exits after it (only its scope is
+/// waited for, not its thread-local destructors), or here.
+fn on<R: Send>(helper: bool, f: impl FnOnce() -> R + Send) -> R {
+    if helper {
+        std::thread::scope(|s| s.spawn(f).join().unwrap())
+    } else {
+        f()
+    }
 }
 
 fn run(capacity: usize, ops: Vec<Op>) -> Result<(), TestCaseError> {
@@ -57,9 +75,9 @@ fn run(capacity: usize, ops: Vec<Op>) -> Result<(), TestCaseError> {
     };
     for op in ops {
         match op {
-            Op::Take(n) => {
-                for _ in 0..n {
-                    let mut obj = pool.take();
+            Op::Take(n, helper) => {
+                let taken: Vec<Obj> = on(helper, || (0..n).map(|_| pool.take()).collect());
+                for mut obj in taken {
                     prop_assert!(!obj.dirty, "object {} came back dirty", obj.id);
                     if idle.is_empty() {
                         expected.misses += 1;
@@ -71,17 +89,19 @@ fn run(capacity: usize, ops: Vec<Op>) -> Result<(), TestCaseError> {
                     out.push(obj);
                 }
             }
-            Op::Put(n) => {
-                for _ in 0..n.min(out.len()) {
-                    let obj = out.pop().unwrap();
+            Op::Put(n, helper) => {
+                let returned = out.split_off(out.len() - n.min(out.len()));
+                for obj in returned.iter().rev() {
                     expected.returns += 1;
                     if idle.len() < capacity {
                         idle.insert(obj.id);
                     } else {
                         expected.dropped += 1;
                     }
-                    pool.put(obj);
                 }
+                on(helper, || {
+                    returned.into_iter().rev().for_each(|obj| pool.put(obj))
+                });
             }
             Op::Clear => {
                 pool.clear();

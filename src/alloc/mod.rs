@@ -43,7 +43,7 @@ pub use trim::TrimPolicy;
 
 #[cfg(framemem_loom)]
 #[doc(hidden)]
-pub use lanes::{LaneIds, ModelLanes};
+pub use lanes::{LaneIds, ModelLaneLock, ModelLanes};
 
 /// A source of raw memory with a frame-oriented contract.
 ///

@@ -29,7 +29,9 @@ impl LaneCounter {
         self.0.load(std::sync::atomic::Ordering::Acquire)
     }
 
-    /// Sets the value. Only the lane's owner, or `&mut` access, may call it.
+    /// Sets the value. Only one writer at a time may call it: the lane's
+    /// owner, `&mut` access, or (the pool's `cached` and `units`) the holder
+    /// of a lock that orders the writers.
     #[inline(always)]
     pub(crate) fn set(&self, n: u64) {
         self.0.store(n, std::sync::atomic::Ordering::Release);

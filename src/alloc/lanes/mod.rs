@@ -23,6 +23,11 @@
 //! and empties the lane, and the arena's reset (`&mut self`) empties every
 //! used lane through [`Lanes::drain_used_mut`].
 //!
+//! A strategy whose lanes other threads may take from (the pool: a thread
+//! with nothing left takes another lane's idle objects) guards what they
+//! may take with a [`LaneLock`] (`lock.rs`) in the lane's `shared` part:
+//! taken by the owner per call, tried by others, who skip a lane in use.
+//!
 //! Invariants: a lane's `local` part is reached only by the thread holding
 //! its id (its own, or one claimed for a reclaim), or through `&mut self`;
 //! the fallback only under its lock or through `&mut self`; the fallback's
@@ -30,6 +35,7 @@
 
 mod counters;
 mod ids;
+mod lock;
 #[cfg(framemem_loom)]
 mod model;
 mod pins;
@@ -48,8 +54,9 @@ pub(crate) use counters::{Budget, LaneCounter};
 pub use ids::LaneIds;
 pub(crate) use ids::MAX_LANES;
 use ids::current_lane;
+pub(crate) use lock::LaneLock;
 #[cfg(framemem_loom)]
-pub use model::ModelLanes;
+pub use model::{ModelLaneLock, ModelLanes};
 pub(crate) use pins::Pin;
 
 /// One value per lane, for the thread that holds the lane's id, and a
@@ -218,6 +225,18 @@ impl<L, S, F> Lanes<L, S, F> {
     pub(crate) fn all_shared(&self) -> impl Iterator<Item = &S> + Clone {
         self.lane_shared()
             .chain(std::iter::once(&self.fallback_shared))
+    }
+
+    /// The shared part of every lane marked used (see `used`): where a slow
+    /// path looks for what other threads' lanes hold. A snapshot of the
+    /// marks: a lane may be marked or unmarked meanwhile.
+    pub(crate) fn marked_shared(&self) -> impl Iterator<Item = &S> {
+        let used = self.used.load(Ordering::Relaxed);
+        self.lanes
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| used & (1 << i) != 0)
+            .map(|(_, lane)| &lane.shared)
     }
 
     /// Every lane's shared part, without the fallback's.

@@ -10,7 +10,7 @@
 
 use loom::cell::UnsafeCell;
 
-use super::Lanes;
+use super::{LaneLock, Lanes};
 
 /// Lanes of one counter each. See the [module docs](self).
 #[derive(Debug)]
@@ -72,5 +72,62 @@ impl ModelLanes {
             // SAFETY: `&mut self`: no other access.
             .map(|(count, ())| count.with(|count| unsafe { *count }))
             .sum()
+    }
+}
+
+/// A [`LaneLock`] guarding a loom-checked count of objects, as a pool lane's
+/// lock guards its cache: the owner adds under it, thieves try it and take
+/// everything, a reclaimer waits for it. For `tests/loom_lanes.rs`.
+#[derive(Debug, Default)]
+pub struct ModelLaneLock {
+    lock: LaneLock,
+    objects: UnsafeCell<u64>,
+}
+
+impl ModelLaneLock {
+    /// The owner's call: takes the lock (waiting only for a thief), adds `n`
+    /// objects, releases it. Only one thread may play the owner.
+    pub fn owner_add(&self, n: u64) {
+        // SAFETY: the model's one owner thread calls this, and unlocks below
+        // since it took the word (no nested holds here).
+        let took = unsafe { self.lock.lock_owner() };
+        assert!(took, "no hold to nest in");
+        // SAFETY: under the lock; loom reports an access not ordered after
+        // the previous holder's.
+        self.objects.with_mut(|objects| unsafe { *objects += n });
+        self.lock.unlock();
+    }
+
+    /// A thief: takes every object if the lock is free, none otherwise
+    /// (never waits).
+    pub fn try_steal(&self) -> Option<u64> {
+        if !self.lock.try_lock_thief() {
+            return None;
+        }
+        // SAFETY: under the lock, as above.
+        let taken = self
+            .objects
+            .with_mut(|objects| unsafe { std::mem::take(&mut *objects) });
+        self.lock.unlock();
+        Some(taken)
+    }
+
+    /// A reclaimer: waits for any thief, then takes every object.
+    pub fn reclaim(&self) -> u64 {
+        self.lock.lock_reclaimer();
+        // SAFETY: under the lock, as above.
+        let taken = self
+            .objects
+            .with_mut(|objects| unsafe { std::mem::take(&mut *objects) });
+        self.lock.unlock();
+        taken
+    }
+
+    /// The objects left, with exclusive access; also checks that no one
+    /// holds the lock.
+    pub fn left(&mut self) -> u64 {
+        assert_eq!(self.lock.held_mut(), (false, false), "lock left held");
+        // SAFETY: `&mut self`: no other access.
+        self.objects.with(|objects| unsafe { *objects })
     }
 }

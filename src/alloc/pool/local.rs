@@ -2,21 +2,28 @@
 //! task or batch, and [`LocalPooled`], the guard it lends.
 //!
 //! `&Pool` finds the calling thread's lane on every `get` and every return
-//! (a thread-local read each) and bumps a shared counter. [`Pool::local`]
-//! finds it once; the handle then pops from and pushes to the lane's cache
-//! directly and counts hits and returns in `Cell`s of the lane
-//! ([`PendingCounts`]), folded into the lane's shared counters when a handle
-//! drops.
+//! (a thread-local read each), takes the lane's lock word for the call (a
+//! compare-exchange and a store) and bumps a shared counter.
+//! [`Pool::local`] finds the lane and takes its lock once; the handle then
+//! pops from and pushes to the lane's cache directly and counts hits and
+//! returns in `Cell`s of the lane ([`PendingCounts`]), folded into the
+//! lane's shared counters when a handle drops.
 //!
-//! Why it is sound (the same argument as `arena/local.rs`):
-//! - **One thread.** `!Send` and `!Sync` (it holds a lane pin), so the
-//!   handle is used and dropped on the thread whose lane it borrows, and the
-//!   pin keeps the lane id on that thread until the handle is gone
-//!   (`lanes/pins.rs`).
-//! - **Shared references only.** The handle holds `&LaneCache`, whose cache
-//!   is borrowed mutably only inside one `Vec` call that runs no user code
-//!   (`cache.rs`); the hook runs before that borrow. So two handles on one
-//!   thread, and `&Pool` calls in between, never overlap a borrow.
+//! The price: while a handle lives, other threads cannot take its lane's
+//! idle objects or empty units (their steals skip a locked lane). Take a
+//! handle per task or batch, not per thread for good.
+//!
+//! Why it is sound (the same argument as `arena/local.rs`, plus the lock):
+//! - **One thread.** `!Send` and `!Sync` (it holds a lane pin and a lock
+//!   hold), so the handle is used and dropped on the thread whose lane it
+//!   borrows, and the pin keeps the lane id on that thread until the handle
+//!   is gone (`lanes/pins.rs`). The hold is released before the pin.
+//! - **Locked.** The hold keeps thieves out of the lane's store for the
+//!   handle's life; `&Pool` calls on this thread nest in it (`cache.rs`).
+//! - **Shared references only.** The store is borrowed mutably only inside
+//!   one `Vec` call that runs no user code (`cache.rs`); the hook runs
+//!   before that borrow. So two handles on one thread, and `&Pool` calls in
+//!   between, never overlap a borrow.
 //! - **Counts in the lane.** The pending counts live in the lane, not in
 //!   each handle, so a slow path (of any handle, or of `&Pool`) checks the
 //!   lane's invariant (its counters give its cache length) with every
@@ -32,15 +39,16 @@ use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
 
 use super::Pool;
-use super::cache::LaneCache;
+use super::cache::{LaneOwner, LaneShared, OwnerHold};
 use super::recycle::{Recycled, ResetHook};
 use super::stats::LaneStats;
 use crate::alloc::lanes::PinnedLane;
 
 /// The calling thread's lane of a [`Pool`], from [`Pool::local`]. It is neither
-/// `Send` nor `Sync`, keeps its thread's lane for itself while it lives, and
-/// borrows the pool, so no reset can happen meanwhile; the full soundness
-/// argument is at the top of `src/alloc/pool/local.rs`.
+/// `Send` nor `Sync`, keeps its thread's lane for itself (locked: other
+/// threads cannot take its idle objects) while it lives, and borrows the
+/// pool, so no reset can happen meanwhile; the full soundness argument is at
+/// the top of `src/alloc/pool/local.rs`.
 ///
 /// ```
 /// use framemem::Pool;
@@ -58,19 +66,36 @@ use crate::alloc::lanes::PinnedLane;
 /// ```
 pub struct PoolLocal<'a, T: Send, H: ResetHook<T> = Recycled> {
     pool: &'a Pool<T, H>,
-    /// The thread's lane, pinned; `None` when the thread has none, and every
-    /// call goes through `&Pool` instead.
-    lane: Option<PinnedLane<'a, LaneCache<T>, LaneStats>>,
+    /// The thread's lane, pinned and locked; `None` when the thread has
+    /// none, and every call goes through `&Pool` instead.
+    lane: Option<LocalLane<'a, T>>,
+}
+
+/// A handle's lane: locked for the handle's life, and pinned. The hold is
+/// declared first so that it is released before the pin (which may release
+/// the lane id, after which another thread may own the lane).
+struct LocalLane<'a, T> {
+    held: OwnerHold<'a, T>,
+    _pinned: PinnedLane<'a, LaneOwner, LaneShared<T>>,
 }
 
 impl<T: Send, H: ResetHook<T>> Pool<T, H> {
     /// The calling thread's lane, for many `get`s and returns with no
-    /// lookup: see [`PoolLocal`]. Take one per task or batch.
+    /// lookup and no lock per call: see [`PoolLocal`]. Take one per task
+    /// or batch: while it lives, other threads cannot take this lane's idle
+    /// objects or empty units.
     #[inline]
     pub fn local(&self) -> PoolLocal<'_, T, H> {
         PoolLocal {
             pool: self,
-            lane: self.lanes.pin_local(),
+            lane: self.lanes.pin_local().map(|pinned| LocalLane {
+                // SAFETY: `pinned.local` and `pinned.shared` are the two
+                // parts of the calling thread's lane, and the pin keeps its
+                // id on this thread while the hold lives (the hold drops
+                // first).
+                held: unsafe { pinned.shared.hold(pinned.local) },
+                _pinned: pinned,
+            }),
         }
     }
 }
@@ -101,20 +126,45 @@ impl<'a, T: Send, H: ResetHook<T>> PoolLocal<'a, T, H> {
     /// [`Pool::take`].
     ///
     /// Cost when the lane has an object: a `Vec::pop` and one addition to a
-    /// `Cell`.
+    /// `Cell` (the handle holds the lane's lock already).
     #[inline(always)]
     pub fn take(&self) -> T {
         let Some(lane) = &self.lane else {
-            return self.pool.take();
+            return self.take_without_lane();
         };
-        match lane.local.pop(&lane.shared.cached) {
+        match lane.held.pop() {
             Some(value) => {
-                let hits = &lane.local.pending().hits;
+                let hits = &lane.held.owner().pending().hits;
                 hits.set(hits.get() + 1);
                 value
             }
-            None => self.pool.take_slow(lane.local, lane.shared),
+            None => self.take_slow(&lane.held),
         }
+    }
+
+    /// On a thread without a lane: through `&Pool` (its fallback), out of
+    /// line so that the fast path stays small.
+    #[cold]
+    #[inline(never)]
+    fn take_without_lane(&self) -> T {
+        self.pool.take()
+    }
+
+    /// As [`take_without_lane`](Self::take_without_lane), for returns.
+    #[cold]
+    #[inline(never)]
+    fn put_without_lane(&self, value: T) {
+        self.pool.put(value)
+    }
+
+    /// The lane is empty: refill it, or create (with the lane still locked
+    /// by this handle; the lane is consistent).
+    #[cold]
+    #[inline(never)]
+    fn take_slow(&self, held: &OwnerHold<'a, T>) -> T {
+        let (found, stray) = self.pool.refill(held);
+        drop(stray);
+        found.unwrap_or_else(|| (self.pool.create)())
     }
 
     /// Gives an object back, as [`Pool::put`].
@@ -124,32 +174,41 @@ impl<'a, T: Send, H: ResetHook<T>> PoolLocal<'a, T, H> {
     #[inline(always)]
     pub fn put(&self, mut value: T) {
         let Some(lane) = &self.lane else {
-            return self.pool.put(value);
+            return self.put_without_lane(value);
         };
         // User code: it runs before the cache is touched.
         self.pool.hook.reset(&mut value);
-        let returns = &lane.local.pending().returns;
+        let returns = &lane.held.owner().pending().returns;
         returns.set(returns.get() + 1);
-        if let Err(value) = lane.local.push_within_units(value, &lane.shared.cached) {
-            self.pool.put_slow(lane.local, lane.shared, value);
+        if let Err(value) = lane.held.push_within_units(value) {
+            self.put_slow(&lane.held, value);
         }
+    }
+
+    /// `put`'s slow path, out of line (the fast path then keeps no
+    /// registers for the drops). `T::drop` runs with the lane consistent,
+    /// still locked by this handle.
+    #[cold]
+    #[inline(never)]
+    fn put_slow(&self, held: &OwnerHold<'a, T>, value: T) {
+        drop(self.pool.put_slow(held, value));
     }
 }
 
 /// Folds the lane's pending counts (its thread's handles') into its shared
 /// counters. Only the lane's thread, or `&mut` access, calls it.
-pub(super) fn fold_pending<T>(lane: &LaneCache<T>, stats: &LaneStats) {
-    let pending = lane.pending();
+pub(super) fn fold_pending(owner: &LaneOwner, stats: &LaneStats) {
+    let pending = owner.pending();
     stats.hits.add(pending.hits.take());
     stats.returns.add(pending.returns.take());
 }
 
 impl<T: Send, H: ResetHook<T>> Drop for PoolLocal<'_, T, H> {
     fn drop(&mut self) {
-        // This thread is the lane's only writer: the handle is `!Send`, and
-        // its pin keeps the lane id here.
+        // This thread is the lane's only writer of these counts: the handle
+        // is `!Send`, and its pin keeps the lane id here.
         if let Some(lane) = &self.lane {
-            fold_pending(lane.local, lane.shared);
+            fold_pending(lane.held.owner(), &lane.held.lane().stats);
         }
     }
 }

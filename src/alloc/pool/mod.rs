@@ -8,46 +8,89 @@
 //! - **Clean on return.** A reset hook runs on every object that comes back
 //!   ([`Recycle`] for `T: Recycle`, or a closure given to [`Pool::with`]), so
 //!   the next user gets it clean.
-//! - **Bounded.** The pool keeps at most `capacity` idle objects in all;
-//!   objects returned beyond that are dropped, not hoarded.
+//! - **Bounded.** The pool keeps at most `capacity` idle objects in all
+//!   ([`PoolStats::held`] never exceeds it); objects returned beyond that
+//!   are dropped, not hoarded.
 //! - **Threads.** `&Pool<T>` is shared between threads. Each thread keeps idle
 //!   objects in its own lane (see `lanes.rs`): `get` and the return are a pop
-//!   and a push on a thread-local `Vec`, with no lock and no atomic. The bound
-//!   is kept by lanes leasing *units* of capacity in batches from a shared
-//!   budget; lanes that hold too many idle objects hand a batch to a shared
-//!   list, where other threads find them.
+//!   and a push on the lane's `Vec` under the lane's own lock word, which
+//!   only that thread takes in the common case (an uncontended
+//!   compare-exchange; a [`PoolLocal`] takes it once for its whole life). The
+//!   bound is kept by lanes leasing *units* of capacity in batches from a
+//!   shared budget; lanes that hold more than `LANE_CACHE_MAX` idle objects
+//!   hand a batch to a shared list.
+//! - **Work that moves between threads.** A thread whose lane and the shared
+//!   list are empty takes a batch from the lanes of exited threads, then
+//!   from the lane of any thread not inside a pool call at that moment
+//!   (without waiting: a lane in use is skipped); a thread with no unit left
+//!   for a return takes the empty units of such lanes before it drops the
+//!   object. So objects taken on one thread and returned on another are
+//!   recycled, and a thread's exit strands nothing, however it was joined.
+//!
+//! # What the pool holds when work moves between threads
+//!
+//! Measured by `tests/pool_threads.rs` (400 objects a frame, 30 frames;
+//! the taking and the returning run one after the other, as two systems
+//! of a frame do):
+//! - one thread takes, another returns: every take after the first frame
+//!   is a hit and nothing is dropped at capacities 4096, 1024, 512 and 400
+//!   (= the objects out at once); at 399 one take a frame misses and one
+//!   return is dropped; in general a capacity below the objects out at once
+//!   drops the difference each frame;
+//! - the taker and the returner chosen anew each frame among 4 or 8
+//!   threads: the same;
+//! - a helper thread returns 16 objects to a pool of 16 and exits: the next
+//!   16 takes are hits and the returns keep them, whether the helper was
+//!   joined or only its scope ended (50 rounds each, both cores busy).
+//!
+//! So a capacity equal to the most objects out on loan at once is enough,
+//! as long as the lanes holding the idle objects are not in use when others
+//! need them. A lane in use (a thread inside a call, or holding a
+//! [`PoolLocal`]) keeps its idle objects and its empty units: at most one
+//! lease (a sixteenth of the capacity, at most 128) plus the objects it took
+//! since its last slow path. Work that keeps `PoolLocal`s alive on several
+//! threads at once needs that much more capacity.
 //!
 //! # Files
 //!
-//! - `mod.rs` (this file): [`Pool`], its fast and slow paths, stats and
-//!   invariants;
+//! - `mod.rs` (this file): [`Pool`], its fast paths, stats and invariants;
+//! - `slow_paths.rs`: where a thread that ran out finds objects and units
+//!   (the shared list, exited threads' lanes, idle lanes);
 //! - `recycle.rs`: the hooks that clean returned objects;
-//! - `cache.rs`: one lane's idle objects, the pool's only unsafe code;
+//! - `cache.rs`: one lane's idle objects and units, and the lock word that
+//!   lets other threads take from it: the pool's unsafe code;
 //! - `guard.rs`: [`Pooled`], the guard [`Pool::get`] lends;
-//! - `local.rs`: [`PoolLocal`], the calling thread's lane taken once per
-//!   batch ([`Pool::local`]), and its guard [`LocalPooled`];
-//! - `stats.rs`: [`PoolStats`] and the per-lane counters.
+//! - `local.rs`: [`PoolLocal`], the calling thread's lane taken (and locked)
+//!   once per batch ([`Pool::local`]), and its guard [`LocalPooled`];
+//! - `stats.rs`: [`PoolStats`] and the per-lane counters;
+//! - `trim.rs`: [`Pool::trim`].
 //!
 //! # Invariants
 //!
 //! Checked by `Pool::check_invariants` after every `clear` (debug builds)
-//! and in the tests; each lane's own after its slow paths:
+//! and in the tests; each lane's own after its slow paths and steals:
 //! - the units held by all lanes, plus the objects on the shared list, plus
-//!   the free budget, equal `capacity`;
+//!   the free budget, equal `capacity` (a steal moves objects or empty units
+//!   from one lane to another, or to the shared list, with both locked);
 //! - each lane caches at most as many objects as it holds units, in a cache
 //!   of capacity at most `LANE_CACHE_MAX`;
-//! - each lane's `cached` counter is its cache length (so `stats` reads
-//!   lengths, never a difference of counters read at different moments).
+//! - each lane's `cached` and `units` counters are its cache length and its
+//!   units (so `stats` reads lengths, never a difference of counters read at
+//!   different moments);
+//! - a lane's lock word is held by its owner exactly while the owner has a
+//!   hold on it (a `&Pool` call in progress, a live `PoolLocal`), and by no
+//!   thief outside a steal.
 //!
 //! Panics in user code (`create`, the reset hook, `T::drop`) leave these
-//! invariants whole: hooks run before the cache is touched, `create` runs
-//! with nothing leased but what a guard gives back, and objects are dropped
-//! only once the structure around them is consistent.
+//! invariants whole: hooks run before the lane is locked, a `&Pool` call
+//! runs `create` and `T::drop` with its lane unlocked, and a `PoolLocal`
+//! runs them with its lane consistent (its hold is released by the unwind).
 
 mod cache;
 mod guard;
 mod local;
 mod recycle;
+mod slow_paths;
 mod stats;
 #[cfg(test)]
 mod tests;
@@ -61,18 +104,28 @@ pub use local::{LocalPooled, PoolLocal};
 pub use recycle::{ClearBuffer, Recycle, Recycled, ResetHook};
 pub use stats::PoolStats;
 
-use self::cache::{LANE_CACHE_MAX, LaneCache, reserve_up_to};
+use self::cache::{LaneOwner, LaneShared, OwnerHold};
 use self::stats::LaneStats;
 use crate::alloc::lanes::{Budget, Lanes};
 
-/// Objects moved to or from the shared list at once, and the most units of
-/// capacity a lane leases at once (see `Pool::lease_batch`).
+/// Objects moved to or from the shared list, or taken from another lane,
+/// at once, and the most units of capacity a lane leases at once (see
+/// `Pool::lease_batch`).
 const LANE_BATCH: usize = 128;
 
 type Create<T> = Box<dyn Fn() -> T + Send + Sync>;
 
 /// A bounded, thread-safe pool of `T`, cleaned by the hook `H` on return.
 /// See the [module docs](self).
+///
+/// It keeps at most `capacity` idle objects. Objects taken on one thread and
+/// returned on another are recycled: a take that finds its thread's lane
+/// and the shared list empty takes the idle objects other threads' lanes
+/// hold (unless those threads are inside a call or hold a [`PoolLocal`] at
+/// that moment), and a return takes their empty units before it drops.
+/// Measured: one thread taking 400 objects a frame and another returning
+/// them, every take after the first frame hits and nothing is dropped with a
+/// capacity of 400 or more (`tests/pool_threads.rs`).
 ///
 /// ```
 /// use framemem::Pool;
@@ -93,7 +146,7 @@ pub struct Pool<T: Send, H: ResetHook<T> = Recycled> {
     /// Each thread's idle objects. Threads without a lane id take from and
     /// return to the `shared` list; the fallback's lock serialises their
     /// counters.
-    lanes: Lanes<LaneCache<T>, LaneStats, ()>,
+    lanes: Lanes<LaneOwner, LaneShared<T>, ()>,
     /// Objects handed over by lanes, and the store of threads without a lane.
     shared: Mutex<Vec<T>>,
     /// Units of capacity no lane holds and no shared object uses.
@@ -134,7 +187,7 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
     /// will do).
     pub fn with(capacity: usize, create: impl Fn() -> T + Send + Sync + 'static, hook: H) -> Self {
         Self {
-            lanes: Lanes::new(LaneCache::new, ()),
+            lanes: Lanes::new(LaneOwner::default, ()),
             shared: Mutex::new(Vec::new()),
             budget: Budget::new(capacity),
             capacity,
@@ -148,191 +201,82 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
     /// goes back only through [`put`](Self::put). Use it where a guard cannot
     /// go, such as an ECS component, which must be `'static`.
     ///
-    /// Cost when the thread's lane has an object: a thread-local load, a
-    /// `Vec::pop` and one counter store.
+    /// Where the object comes from, in order: the calling thread's lane; the
+    /// shared list; the lanes of threads that have exited; the idle objects
+    /// of other threads' lanes not in use at that moment (a thread running
+    /// a `&Pool` call or holding a [`PoolLocal`] skips); a new one from
+    /// `create`. So a pool whose objects are taken on one thread and
+    /// returned on another recycles them: see the [module docs](self) for
+    /// the figures.
+    ///
+    /// Cost when the thread's lane has an object: a thread-local load, the
+    /// lane's lock (an uncontended compare-exchange and a store), a
+    /// `Vec::pop` and one counter store. [`PoolLocal::take`] skips the
+    /// lookup and the lock.
     #[inline(always)]
     pub fn take(&self) -> T {
-        let Some((lane, stats)) = self.lanes.local() else {
+        let Some((owner, lane)) = self.lanes.local() else {
             return self.take_fallback();
         };
-        match lane.pop(&stats.cached) {
+        // SAFETY: `owner` and `lane` are the two parts of the calling
+        // thread's lane, from `Lanes::local`, which hands them only to the
+        // thread holding the lane's id.
+        let held = unsafe { lane.hold(owner) };
+        match held.pop() {
             Some(value) => {
-                stats.hits.add(1);
+                lane.stats.hits.add(1);
                 value
             }
-            None => self.take_slow(lane, stats),
+            None => self.take_slow(held),
         }
     }
 
     /// Gives an object back: it is cleaned by the hook and kept, or dropped
-    /// if the pool already holds `capacity` idle objects.
+    /// if the pool is full.
     ///
-    /// Cost when the lane has a unit free: the hook, a thread-local load, a
-    /// `Vec::push` within capacity and one counter store.
+    /// Full means: the pool's idle objects use every unit of its capacity,
+    /// but for the empty units of lanes in use at that moment (those of
+    /// threads running a `&Pool` call or holding a [`PoolLocal`], up to the
+    /// objects each took since its last slow path). An idle thread's empty
+    /// units, and an exited thread's, are taken before an object is dropped.
+    ///
+    /// Cost when the lane has a unit free: the hook, a thread-local load,
+    /// the lane's lock, a `Vec::push` within capacity and one counter store.
     #[inline(always)]
     pub fn put(&self, mut value: T) {
         self.hook.reset(&mut value);
-        let Some((lane, stats)) = self.lanes.local() else {
+        let Some((owner, lane)) = self.lanes.local() else {
             return self.put_fallback(value);
         };
-        stats.returns.add(1);
-        if let Err(value) = lane.push_within_units(value, &stats.cached) {
-            self.put_slow(lane, stats, value);
+        lane.stats.returns.add(1);
+        // SAFETY: as in `take`: this thread's lane, from `Lanes::local`.
+        let held = unsafe { lane.hold(owner) };
+        if let Err(value) = held.push_within_units(value) {
+            self.put_slow_unlocking(held, value);
         }
     }
 
-    /// The lane is empty: refill a batch from the shared list, or create.
+    /// `put`'s slow path; then unlocks the lane and drops what it rejected
+    /// (`T::drop` is user code: it runs with the lane unlocked). Out of line,
+    /// so that the fast path keeps no registers for the drops.
     #[cold]
     #[inline(never)]
-    fn take_slow(&self, lane: &LaneCache<T>, stats: &LaneStats) -> T {
-        // This thread's handles' counts first, so the lane's counters are
-        // whole before this path adds to them.
-        local::fold_pending(lane, stats);
-        // The lane may hold units and objects from here on: a reclaim must
-        // look at it once its thread has exited.
-        self.lanes.mark_current();
-        // Units left empty by objects this lane handed out beyond one lease go
-        // back to the budget, so a lane that only takes does not hoard them.
-        let units = lane.units();
-        if units > self.lease_batch {
-            self.budget.give_back(units - self.lease_batch);
-            lane.set_units(self.lease_batch);
-        }
-        let mut shared = self.lock_shared();
-        if shared.is_empty() {
-            // Before making a new object: the idle objects of exited
-            // threads' lanes.
-            drop(shared);
-            self.reclaim_dead_lanes();
-            shared = self.lock_shared();
-        }
-        let n = shared.len().min(LANE_BATCH);
-        if n == 0 {
-            drop(shared);
-            stats.misses.add(1);
-            if cfg!(debug_assertions) {
-                check_lane(lane, stats);
-            }
-            return (self.create)();
-        }
-        let mut cache = lane.take_out();
-        reserve_up_to(&mut cache, lane.units() + n);
-        let from = shared.len() - n;
-        cache.extend(shared.drain(from..));
-        drop(shared);
-        // The objects bring their units with them.
-        lane.set_units(lane.units() + n);
-        let value = cache.pop().expect("n > 0 objects were just moved in");
-        stats.hits.add(1);
-        lane.put_back(cache, &stats.cached);
-        if cfg!(debug_assertions) {
-            check_lane(lane, stats);
-        }
-        value
+    fn put_slow_unlocking(&self, held: OwnerHold<'_, T>, value: T) {
+        let (rejected, stray) = self.put_slow(&held, value);
+        drop(held);
+        drop((stray, rejected));
     }
 
-    /// The lane has no unit free, no room, or is full: hand a batch over,
-    /// lease units, grow, or drop the object.
+    /// `take`'s lane is empty: refill it, or create with the lane unlocked.
     #[cold]
     #[inline(never)]
-    fn put_slow(&self, lane: &LaneCache<T>, stats: &LaneStats, value: T) {
-        // As in `take_slow`: a drop counted below comes after its return.
-        local::fold_pending(lane, stats);
-        self.lanes.mark_current();
-        let mut cache = lane.take_out();
-        if cache.len() >= LANE_CACHE_MAX {
-            let mut shared = self.lock_shared();
-            let len = cache.len();
-            shared.extend(cache.drain(len - LANE_BATCH..));
-            // The objects take their units to the shared list.
-            lane.set_units(lane.units() - LANE_BATCH);
-        }
-        if cache.len() >= lane.units() {
-            let mut leased = self.budget.lease(self.lease_batch);
-            // Before dropping the object: the units of exited threads' lanes.
-            if leased == 0 && self.reclaim_dead_lanes() > 0 {
-                leased = self.budget.lease(self.lease_batch);
-            }
-            lane.set_units(lane.units() + leased);
-        }
-        let rejected = if cache.len() < lane.units() {
-            reserve_up_to(&mut cache, lane.units());
-            cache.push(value);
-            None
-        } else {
-            Some(value)
-        };
-        lane.put_back(cache, &stats.cached);
-        if let Some(value) = rejected {
-            stats.dropped.add(1);
-            drop(value); // `T::drop` runs with the cache back in place
-        }
-        if cfg!(debug_assertions) {
-            check_lane(lane, stats);
-        }
-    }
-
-    /// Moves the idle objects of exited threads' lanes to the shared list
-    /// (their units with them) and gives their empty units back to the
-    /// budget. Returns how many lanes it emptied. A slow path: before
-    /// creating an object or dropping one.
-    #[cold]
-    #[inline(never)]
-    fn reclaim_dead_lanes(&self) -> usize {
-        self.lanes.reclaim_dead(|lane, stats| {
-            // Counts of a handle the thread leaked (its pin would have kept
-            // the id, so normally none).
-            local::fold_pending(lane, stats);
-            let idle = lane.take_out();
-            stats.cached.set(0);
-            let units = lane.units();
-            lane.set_units(0);
-            self.budget.give_back(units - idle.len());
-            // No user code runs: the objects only move.
-            self.lock_shared().extend(idle);
-            if cfg!(debug_assertions) {
-                check_lane(lane, stats);
-            }
-        })
-    }
-
-    /// A thread without a lane takes from the shared list, or creates.
-    #[cold]
-    #[inline(never)]
-    fn take_fallback(&self) -> T {
-        if self.lock_shared().is_empty() {
-            self.reclaim_dead_lanes();
-        }
-        let (fallback, stats) = self.lanes.lock_fallback();
-        let mut shared = self.lock_shared();
-        if let Some(value) = shared.pop() {
-            // Its unit goes back to the budget: the shared list holds no
-            // empty units.
-            self.budget.give_back(1);
-            stats.hits.add(1);
-            return value;
-        }
-        stats.misses.add(1);
-        // `create` is user code, which may use the pool: no lock held.
-        drop((shared, fallback));
-        (self.create)()
-    }
-
-    /// A thread without a lane returns to the shared list, or drops.
-    #[cold]
-    #[inline(never)]
-    fn put_fallback(&self, value: T) {
-        let (fallback, stats) = self.lanes.lock_fallback();
-        let mut shared = self.lock_shared();
-        stats.returns.add(1);
-        if self.budget.lease(1) == 1 {
-            shared.push(value);
-        } else {
-            stats.dropped.add(1);
-            // `T::drop` is user code, which may use the pool: no lock held.
-            drop((shared, fallback));
-            drop(value);
-        }
+    fn take_slow(&self, held: OwnerHold<'_, T>) -> T {
+        let (found, stray) = self.refill(&held);
+        drop(held);
+        drop(stray);
+        // `create` is user code, which may use the pool: the lane is
+        // unlocked, so other threads may take from it meanwhile.
+        found.unwrap_or_else(|| (self.create)())
     }
 
     fn lock_shared(&self) -> std::sync::MutexGuard<'_, Vec<T>> {
@@ -351,8 +295,12 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
             capacity: self.capacity,
             ..PoolStats::default()
         };
-        LaneStats::add_all(self.lanes.all_shared(), &mut s);
-        let cached: u64 = self.lanes.lane_shared().map(|lane| lane.cached.get()).sum();
+        LaneStats::add_all(self.lanes.all_shared().map(|lane| &lane.stats), &mut s);
+        let cached: u64 = self
+            .lanes
+            .lane_shared()
+            .map(|lane| lane.stats.cached.get())
+            .sum();
         let shared = self.lock_shared().len();
         s.held = (cached as usize).saturating_add(shared).min(self.capacity);
         s
@@ -366,7 +314,7 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
     pub(crate) fn idle_in_lanes(&self) -> usize {
         self.lanes
             .lane_shared()
-            .map(|lane| lane.cached.get() as usize)
+            .map(|lane| lane.stats.cached.get() as usize)
             .sum()
     }
 
@@ -400,11 +348,10 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
     /// whole capacity (the other objects are still dropped by the unwind).
     pub fn clear(&mut self) {
         let mut idle: Vec<Vec<T>> = Vec::new();
-        for (lane, stats) in self.lanes.lanes_mut() {
+        for (owner, lane) in self.lanes.lanes_mut() {
             // Counts of a handle that was leaked rather than dropped.
-            local::fold_pending(lane, stats);
+            local::fold_pending(owner, &lane.stats);
             idle.push(lane.clear());
-            stats.cached.set(0);
         }
         idle.push(std::mem::take(
             self.shared
@@ -422,9 +369,9 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
     /// the values when one is broken.
     pub(crate) fn check_invariants(&mut self) {
         let mut units = 0;
-        for (lane, stats) in self.lanes.lanes_mut() {
-            check_lane(lane, stats);
-            units += lane.units();
+        for (_, lane) in self.lanes.lanes_mut() {
+            lane.check_invariants();
+            units += lane.units_mut();
         }
         let shared = self
             .shared
@@ -452,18 +399,6 @@ impl Drop for LeaseGuard<'_> {
     fn drop(&mut self) {
         self.budget.give_back(self.units);
     }
-}
-
-/// A lane's invariants: its cache's, and its `cached` counter is the cache
-/// length.
-fn check_lane<T>(lane: &LaneCache<T>, stats: &LaneStats) {
-    lane.check_invariants();
-    let cached = stats.cached.get();
-    let len = lane.len();
-    assert_eq!(
-        cached, len as u64,
-        "pool lane: its counters say {cached} cached objects, its cache holds {len}"
-    );
 }
 
 impl<T: Send, H: ResetHook<T>> fmt::Debug for Pool<T, H> {

@@ -207,3 +207,91 @@ fn a_panicking_create_in_prefill_gives_its_lease_back() {
     assert_eq!(pool.prefill(4), 4, "the whole capacity is still there");
     pool.check_invariants();
 }
+
+/// Runs `f` on a helper thread, then `then` here with what `f` returned,
+/// while the helper stays alive and idle (its lane id held, no call in
+/// progress).
+fn while_a_helper_idles<R: Send>(
+    pool: &Pool<Vec<u8>>,
+    f: impl FnOnce(&Pool<Vec<u8>>) -> R + Send,
+    then: impl FnOnce(R),
+) {
+    let (to_main, from_helper) = std::sync::mpsc::channel();
+    let (to_helper, from_main) = std::sync::mpsc::channel::<()>();
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            to_main.send(f(pool)).unwrap();
+            from_main.recv().unwrap(); // idle, alive, lane id held
+        });
+        then(from_helper.recv().unwrap());
+        to_helper.send(()).unwrap();
+    });
+}
+
+#[test]
+fn a_taker_finds_the_idle_objects_of_a_live_threads_lane() {
+    let mut pool: Pool<Vec<u8>> = Pool::new(8);
+    while_a_helper_idles(
+        &pool,
+        |p| {
+            let taken: Vec<_> = (0..8).map(|_| p.take()).collect();
+            taken.into_iter().for_each(|v| p.put(v));
+        },
+        |()| {
+            let taken: Vec<_> = (0..8).map(|_| pool.take()).collect();
+            let s = pool.stats();
+            assert_eq!((s.hits, s.misses), (8, 8), "{s:?}");
+            taken.into_iter().for_each(|v| pool.put(v));
+            let s = pool.stats();
+            assert_eq!((s.dropped, s.held), (0, 8), "{s:?}");
+        },
+    );
+    pool.check_invariants();
+}
+
+#[test]
+fn a_returner_takes_the_empty_units_of_an_idle_lane() {
+    let mut pool: Pool<Vec<u8>> = Pool::new(4);
+    assert_eq!(pool.prefill(4), 4);
+    // The helper takes the 4 prefilled objects, and with them their units,
+    // and hands the objects over: its lane is left holding 4 empty units.
+    while_a_helper_idles(
+        &pool,
+        |p| (0..4).map(|_| p.take()).collect::<Vec<_>>(),
+        |taken| {
+            taken.into_iter().for_each(|v| pool.put(v));
+            let s = pool.stats();
+            assert_eq!(
+                (s.hits, s.dropped, s.held),
+                (4, 0, 4),
+                "the returns found the idle helper's empty units: {s:?}"
+            );
+        },
+    );
+    pool.check_invariants();
+}
+
+#[test]
+fn a_lane_held_by_a_handle_is_skipped_not_waited_for() {
+    let mut pool: Pool<Vec<u8>> = Pool::new(4);
+    let (to_main, from_helper) = std::sync::mpsc::channel();
+    let (to_helper, from_main) = std::sync::mpsc::channel::<()>();
+    std::thread::scope(|s| {
+        let pool = &pool;
+        s.spawn(move || {
+            let local = pool.local();
+            drop(local.get());
+            // The handle keeps the lane locked while the main thread takes.
+            to_main.send(local.has_lane()).unwrap();
+            from_main.recv().unwrap();
+        });
+        let helper_has_lane = from_helper.recv().unwrap();
+        drop(pool.take()); // does not block
+        let s = pool.stats();
+        if helper_has_lane {
+            assert_eq!((s.hits, s.misses), (0, 2), "{s:?}");
+        }
+        to_helper.send(()).unwrap();
+    });
+    pool.check_invariants();
+}

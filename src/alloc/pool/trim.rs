@@ -27,7 +27,7 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
     /// ```
     pub fn trim(&mut self, keep: usize) -> usize {
         let mut dropped: Vec<Vec<T>> = Vec::new();
-        let in_lanes: usize = self.lanes.lanes_mut().map(|(lane, _)| lane.len()).sum();
+        let in_lanes: usize = self.lanes.lanes_mut().map(|(_, lane)| lane.len_mut()).sum();
         let shared = self
             .shared
             .get_mut()
@@ -38,15 +38,14 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
         // Units of dropped shared objects go back to the budget.
         self.budget.give_back(from_shared);
         surplus -= from_shared;
-        for (lane, stats) in self.lanes.lanes_mut() {
+        for (owner, lane) in self.lanes.lanes_mut() {
             if surplus == 0 {
                 break;
             }
-            local::fold_pending(lane, stats);
-            let keep_here = lane.len().saturating_sub(surplus);
+            local::fold_pending(owner, &lane.stats);
+            let keep_here = lane.len_mut().saturating_sub(surplus);
             let out = lane.keep_newest(keep_here);
             surplus -= out.len();
-            stats.cached.set(lane.len() as u64);
             dropped.push(out);
         }
         if cfg!(debug_assertions) {
