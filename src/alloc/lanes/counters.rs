@@ -62,6 +62,21 @@ impl Budget {
         got
     }
 
+    /// Takes up to `want` units, but at most a quarter of what is left
+    /// (rounded up): when units run short, several lanes leasing in turn
+    /// each get some, rather than the first taking what the others need.
+    /// Returns how many it got (0 when empty).
+    pub(crate) fn lease_share(&self, want: usize) -> usize {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut got = 0;
+        // As in `lease`: the closure always returns `Some`.
+        let _ = self.0.fetch_update(Relaxed, Relaxed, |left| {
+            got = left.div_ceil(4).min(want);
+            Some(left - got)
+        });
+        got
+    }
+
     /// Returns `units` leased earlier.
     pub(crate) fn give_back(&self, units: usize) {
         self.0

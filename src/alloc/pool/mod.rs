@@ -47,9 +47,14 @@
 //! as long as the lanes holding the idle objects are not in use when others
 //! need them. A lane in use (a thread inside a call, or holding a
 //! [`PoolLocal`]) keeps its idle objects and its empty units: at most one
-//! lease (a sixteenth of the capacity, at most 128) plus the objects it took
+//! lease (a sixteenth of the capacity, at most 128, and no more than a
+//! quarter of the units left when they run short) plus the objects it took
 //! since its last slow path. Work that keeps `PoolLocal`s alive on several
-//! threads at once needs that much more capacity.
+//! threads at once needs that much more capacity: in `tests/bevy_app.rs`,
+//! 2,000 objects taken in one system and returned through per-batch
+//! handles on up to 18 of 96 threads, a capacity of 2,250 (an eighth more)
+//! gives every take after the first frame a hit and drops nothing; 2,000
+//! drops up to 0.05% of the returns.
 //!
 //! # Files
 //!

@@ -144,11 +144,14 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
             held.set_units(held.units() - LANE_BATCH);
         }
         if cache.len() >= held.units() {
-            let mut leased = self.budget.lease(self.lease_batch);
+            // A share, not a whole batch, when units run short: a lane that
+            // leases and then stays in use (a live `PoolLocal`) keeps what
+            // it leased from the other threads' returns.
+            let mut leased = self.budget.lease_share(self.lease_batch);
             // Before dropping the object: the units of exited threads' lanes,
             // then the empty units of lanes not in use.
             if leased == 0 && self.reclaim_dead_lanes() > 0 {
-                leased = self.budget.lease(self.lease_batch);
+                leased = self.budget.lease_share(self.lease_batch);
             }
             if leased == 0 {
                 leased = self.steal_units(Some(lane), self.lease_batch);
