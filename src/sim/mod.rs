@@ -222,7 +222,7 @@ impl Simulation {
 
     /// Makes [`step`](Self::step) record the heap traffic of each frame with
     /// `snapshot`, typically `|| GLOBAL.snapshot()` on the binary's
-    /// [`CountingAllocator`](crate::CountingAllocator).
+    /// [`CountingAllocator`](framemem::CountingAllocator).
     pub fn count_allocations_with(mut self, snapshot: fn() -> AllocCounts) -> Self {
         self.count_allocations = Some(snapshot);
         self

@@ -32,7 +32,7 @@
 //! - **Drop.** Values are never dropped, so allocation needs `T: Copy`.
 //!
 //! A raw `alloc(layout)` needs a lifetime, so the ring does not implement
-//! [`Allocator`]; and a collection on a borrowed allocator could not outlive
+//! [`Allocator`](crate::Allocator); and a collection on a borrowed allocator could not outlive
 //! the frame anyway, so there is no `allocator_api2` view either.
 //!
 //! # Files
