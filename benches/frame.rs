@@ -30,7 +30,7 @@ use std::time::Duration;
 use criterion::{
     BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
 };
-use framemem::sim::{self, EntitiesPerFrame, Scenario, SimOptions, Simulation, Strategy};
+use framemem_lab::sim::{self, EntitiesPerFrame, Scenario, SimOptions, Simulation, Strategy};
 
 #[cfg(feature = "mimalloc")]
 #[global_allocator]

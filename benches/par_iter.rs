@@ -29,7 +29,7 @@ struct Payload(Option<ArenaSlice<f32>>);
 struct HeapPayload(Vec<f32>);
 
 fn par_iter_50k(c: &mut Criterion) {
-    framemem::sim::init_task_pool(Some(2));
+    framemem_lab::sim::init_task_pool(Some(2));
     let mut g = c.benchmark_group("par_iter_50k_2threads");
     g.throughput(Throughput::Elements(u64::from(ENTITIES)));
 

@@ -10,5 +10,5 @@ target="$(rustc -vV | sed -n 's/^host: //p')"
 export RUSTFLAGS="${RUSTFLAGS:-} -Zsanitizer=address"
 export RUSTDOCFLAGS="${RUSTDOCFLAGS:-} -Zsanitizer=address"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}"
-cargo +nightly test --no-default-features --features asan --target "$target" \
+cargo +nightly test -p framemem --features asan --target "$target" \
     --lib --test asan_poison --test alloc_model --test alloc_threads --test pool_model

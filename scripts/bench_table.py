@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Prints criterion's medians for one benchmark group as a markdown table.
 
-Usage, after `cargo bench --bench allocators -- GROUP`:
+Usage, after `cargo bench -p framemem --bench allocators -- GROUP`:
     python3 scripts/bench_table.py frame_1000x64B [baseline-id]
 
 Each row: the id, the median time per element (criterion's Throughput), and
@@ -15,7 +15,7 @@ group = sys.argv[1] if len(sys.argv) > 1 else "frame_1000x64B"
 baseline = sys.argv[2] if len(sys.argv) > 2 else "system"
 root = pathlib.Path(__file__).resolve().parent.parent / "target" / "criterion" / group
 if not root.is_dir():
-    sys.exit(f"error: no criterion results in {root}: run `cargo bench --bench allocators -- {group}` first")
+    sys.exit(f"error: no criterion results in {root}: run `cargo bench -p framemem --bench allocators -- {group}` first")
 
 rows = {}
 for estimates in sorted(root.glob("*/new/estimates.json")):

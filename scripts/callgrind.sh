@@ -17,7 +17,7 @@ frames="${1:-200}"
 if ! command -v valgrind >/dev/null; then
     apt-get update -qq && apt-get install -y -qq valgrind
 fi
-exe=$(cargo bench --bench instructions --no-run --message-format=json 2>/dev/null |
+exe=$(cargo bench -p framemem --bench instructions --no-run --message-format=json 2>/dev/null |
     python3 -c '
 import json, sys
 for line in sys.stdin:

@@ -12,7 +12,7 @@ cargo +nightly miri setup
 # Strict provenance: every pointer the allocators hand out must be derived
 # from an allocation, never conjured from an integer.
 export MIRIFLAGS="${MIRIFLAGS:-} -Zmiri-strict-provenance"
-# --no-default-features: the allocators alone, without the bevy simulation.
+# -p framemem: the library alone (no features: the allocators), not the lab.
 # The library's tests include the reclaim of exited threads' lanes, the slab's
 # free checks (chunk map) and the allocator_api2 resizes; torture.rs shrinks
 # its sizes under Miri. Its three `*_collections_match_std_models` runs are
@@ -24,8 +24,8 @@ tests=(--lib --test alloc_model --test alloc_threads --test pool_model --test po
 skip=collections_match_std_models
 if cargo nextest --version >/dev/null 2>&1; then
     # One Miri process per test, two at a time: about half the wall time.
-    cargo +nightly miri nextest run --no-default-features -j 2 "${tests[@]}" \
+    cargo +nightly miri nextest run -p framemem -j 2 "${tests[@]}" \
         -E "not test(/$skip/)"
 else
-    cargo +nightly miri test --no-default-features "${tests[@]}" -- --skip "$skip"
+    cargo +nightly miri test -p framemem "${tests[@]}" -- --skip "$skip"
 fi

@@ -20,7 +20,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target/tsan}"
 export RUSTFLAGS="${RUSTFLAGS:-} -Zsanitizer=thread"
 export RUSTDOCFLAGS="${RUSTDOCFLAGS:-} -Zsanitizer=thread"
 export TSAN_OPTIONS="${TSAN_OPTIONS:-second_deadlock_stack=1}"
-tsan=(cargo +nightly test -Zbuild-std --target "$target" --no-default-features)
+tsan=(cargo +nightly test -Zbuild-std --target "$target" -p framemem)
 "${tsan[@]}" --test alloc_threads
 "${tsan[@]}" --lib --test torture -- thread
 # The defects tests that race threads: stats read while others work, the

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
-use framemem::sim::Strategy;
+use framemem_lab::sim::Strategy;
 
 /// Default `--frames`: a 50k-entity run takes a few seconds.
 pub const DEFAULT_FRAMES: u64 = 500;

@@ -4,14 +4,16 @@
 //! `error: ...` on stderr: exit code 2 for bad input ([`UsageError`]), 1
 //! otherwise. The parts of a run live in `runner/`.
 
+#![forbid(unsafe_code)]
+
 mod cli;
 mod runner;
 
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 
-use framemem::report::Report;
-use framemem::sim;
+use framemem_lab::report::Report;
+use framemem_lab::sim;
 use runner::driver::{self, Pace};
 use runner::global_heap::HeapProfile;
 use runner::{Outputs, RunConfig, UsageError};

@@ -1,8 +1,6 @@
 //! The binary: bad input exits 2 with one line naming the problem, JSON has
 //! its keys, checksums agree across strategies and thread counts.
 
-#![cfg(feature = "sim")]
-
 mod common;
 
 use common::{SMALL, framemem, scratch_dir, stderr, stdout};
@@ -89,7 +87,7 @@ fn bad_scenario_files_are_rejected() {
 #[test]
 fn scenario_fields_are_named() {
     let dir = scratch_dir("fields");
-    let swarm = framemem::sim::DEFAULT_SCENARIO_RON;
+    let swarm = framemem_lab::sim::DEFAULT_SCENARIO_RON;
     let cases = [
         ("cell_size: 4.0", "cell_size: -1.0", "`cell_size`"),
         ("weight: 3", "weight: 0", "`emitters[0].weight`"),

@@ -2,8 +2,6 @@
 //! several threads to viewers that come and go, and a recording reads back
 //! with the frames and scopes it was given.
 
-#![cfg(feature = "sim")]
-
 mod common;
 
 use std::io::{BufRead, BufReader};
@@ -13,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use common::puffin_frames::{Seen, seen, seen_latest};
 use common::scratch_dir;
-use framemem::profile::{Profiling, Recording};
-use framemem::sim::{self, EntitiesPerFrame, Scenario, SimOptions, Simulation, Strategy};
+use framemem_lab::profile::{Profiling, Recording};
+use framemem_lab::sim::{self, EntitiesPerFrame, Scenario, SimOptions, Simulation, Strategy};
 
 /// Scopes every frame has: the top scope, the frame's phases, the systems,
 /// the phases of `collide` and the parallel batches.

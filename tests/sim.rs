@@ -2,9 +2,7 @@
 //! thing, entity ids are reused. (That an arena handle does not survive the
 //! frame is a unit test of `sim/memory/arena.rs`.)
 
-#![cfg(feature = "sim")]
-
-use framemem::sim::{self, EntitiesPerFrame, Scenario, SimOptions, Simulation, Strategy};
+use framemem_lab::sim::{self, EntitiesPerFrame, Scenario, SimOptions, Simulation, Strategy};
 
 fn small(strategy: Strategy, scenario: &Scenario, seed: u64) -> Simulation {
     sim::init_task_pool(Some(2));

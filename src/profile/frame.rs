@@ -3,8 +3,8 @@
 
 use std::fmt::Write as _;
 
-use crate::alloc::AllocCounts;
 use crate::sim::{FrameRecord, Simulation, Strategy};
+use framemem::AllocCounts;
 
 /// Opens the top scope of each frame around [`Simulation::step`].
 ///

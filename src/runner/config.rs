@@ -6,9 +6,9 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use framemem::profile::{self, Profiling, Recording};
-use framemem::report::{NotApplicable, RunInfo, format_bytes};
-use framemem::sim::{
+use framemem_lab::profile::{self, Profiling, Recording};
+use framemem_lab::report::{NotApplicable, RunInfo, format_bytes};
+use framemem_lab::sim::{
     self, DEFAULT_SEED, EntitiesPerFrame, Scenario, SimOptions, Simulation, Strategy,
 };
 

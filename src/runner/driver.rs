@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use framemem::profile::Profiling;
-use framemem::report::Measured;
-use framemem::sim::Simulation;
+use framemem_lab::profile::Profiling;
+use framemem_lab::report::Measured;
+use framemem_lab::sim::Simulation;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::frame_order::{FrameOrder, Step};

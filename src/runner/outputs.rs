@@ -12,9 +12,9 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use framemem::profile::{Profiled, Recording};
-use framemem::report::{FrameCsv, FramePlot, Json, Output, Report, Table};
-use framemem::sim::{FrameRecord, Strategy};
+use framemem_lab::profile::{Profiled, Recording};
+use framemem_lab::report::{FrameCsv, FramePlot, Json, Output, Report, Table};
+use framemem_lab::sim::{FrameRecord, Strategy};
 
 use super::config::RunConfig;
 use super::usage::usage;

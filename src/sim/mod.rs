@@ -43,10 +43,10 @@ use std::time::Instant;
 use bevy_ecs::schedule::Schedule;
 use bevy_ecs::world::World;
 
-use crate::alloc::AllocCounts;
+use framemem::AllocCounts;
 
-use crate::bevy::{FrameArena, FrameSlab};
 use components::{Transform, Transient, Velocity};
+use framemem::bevy::{FrameArena, FrameSlab};
 use memory::{FrameMemory, FrameVecMemory, HeapMemory, MemoryPlan};
 use memory::{MimallocMemory, PoolMemory, RingMemory};
 use memory::{PoolTrail, SlabTrail};
@@ -222,7 +222,7 @@ impl Simulation {
 
     /// Makes [`step`](Self::step) record the heap traffic of each frame with
     /// `snapshot`, typically `|| GLOBAL.snapshot()` on the binary's
-    /// [`CountingAllocator`](crate::CountingAllocator).
+    /// [`CountingAllocator`](framemem::CountingAllocator).
     pub fn count_allocations_with(mut self, snapshot: fn() -> AllocCounts) -> Self {
         self.count_allocations = Some(snapshot);
         self

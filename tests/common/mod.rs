@@ -1,14 +1,12 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the lab's integration tests.
 
 #![allow(dead_code)] // each test file uses its own subset
 
 use std::path::PathBuf;
 use std::process::Output;
 
-/// Runs the `framemem` binary with `args`, with a quiet stderr (no
-/// progress bar: not a terminal anyway). Only with the `sim` feature: the
-/// binary needs it, and without it Cargo does not build it.
-#[cfg(feature = "sim")]
+/// Runs the lab's `framemem` binary with `args`, with a quiet stderr (no
+/// progress bar: not a terminal anyway).
 pub fn framemem(args: &[&str]) -> Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_framemem"))
         .args(args)
@@ -45,6 +43,4 @@ pub const SMALL: &[&str] = &[
     "--quiet",
 ];
 
-pub mod model;
-#[cfg(feature = "sim")]
 pub mod puffin_frames;

@@ -7,11 +7,11 @@
 use bevy_ecs::component::Component;
 use glam::Vec3;
 
-use crate::alloc::{Arena, ArenaSlice};
-use crate::bevy::FrameArena;
 use crate::sim::memory::frame_memory::{FrameMemory, MemoryFigures, MemoryPlan};
 use crate::sim::memory::scratch::ScratchItem;
 use crate::sim::strategy::Strategy;
+use framemem::bevy::FrameArena;
+use framemem::{Arena, ArenaSlice};
 
 /// An arena trail: a `Copy` handle that resolves only until the reset.
 #[derive(Component, Clone, Copy, Debug)]

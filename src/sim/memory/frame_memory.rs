@@ -29,7 +29,7 @@ pub struct MemoryFigures {
     /// pool and framevec: counted by the strategy's glue, each payload
     /// through its last frame (pool: the capacity of the vectors taken).
     ///
-    /// [`Stats::peak_bytes_in_use`]: crate::Stats::peak_bytes_in_use
+    /// [`Stats::peak_bytes_in_use`]: framemem::Stats::peak_bytes_in_use
     pub peak_bytes_in_use: u64,
     /// Bytes the strategy holds from the system now. Arena, ring and slab:
     /// their chunks; pool: its trails, out and idle; mimalloc: what it has

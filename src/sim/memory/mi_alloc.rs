@@ -3,25 +3,33 @@
 //! the process's global allocator is. The `mimalloc` strategy's payloads
 //! and scratch use it.
 //!
-//! A zero-sized adaptor over `mimalloc::MiMalloc`'s `GlobalAlloc`, behind a
-//! [`CountingAllocator`] of its own: the binary's global allocator is
-//! counted the same way, so the heap strategy (`malloc`) and this one pay
-//! the same counter (one uncontended atomic add per call), and the reports'
-//! heap counts ([`counts`], added to the global allocator's by
-//! `Simulation::step`) include mimalloc's calls. mimalloc keeps its own
-//! per-thread heaps, so this is thread-safe and lock-free on its fast path,
-//! as the global allocator would be.
+//! A reference to a `static` [`CountingAllocator`] over
+//! `mimalloc::MiMalloc`'s `GlobalAlloc`: framemem implements
+//! `allocator_api2`'s `Allocator` for `&CountingAllocator<A>` (its zero-size
+//! and resize rules, under Miri there), so this file needs no unsafe code.
+//! The binary's global allocator is counted the same way, so the heap
+//! strategy (`malloc`) and this one pay the same counter (one uncontended
+//! atomic add per call), and the reports' heap counts ([`counts`], added to
+//! the global allocator's by `Simulation::step`) include mimalloc's calls.
+//! mimalloc keeps its own per-thread heaps, so this is thread-safe and
+//! lock-free on its fast path, as the global allocator would be.
 
-use std::alloc::{GlobalAlloc, Layout};
-use std::ptr::NonNull;
+use std::alloc::Layout;
 
-use allocator_api2::alloc::{AllocError, Allocator};
+use allocator_api2::alloc::Allocator;
+use framemem::{AllocCounts, CountingAllocator};
 use mimalloc::MiMalloc;
-
-use crate::alloc::{AllocCounts, CountingAllocator};
 
 /// Every block [`MiAlloc`] hands out comes from here.
 static MIMALLOC: CountingAllocator<MiMalloc> = CountingAllocator::new(MiMalloc);
+
+/// mimalloc through `allocator_api2`, counted. See the module docs.
+pub type MiAlloc = &'static CountingAllocator<MiMalloc>;
+
+/// The allocator: every [`MiAlloc`] is this one.
+pub fn mi_alloc() -> MiAlloc {
+    &MIMALLOC
+}
 
 /// Calls into mimalloc through [`MiAlloc`] so far, process-wide.
 pub fn counts() -> AllocCounts {
@@ -40,29 +48,21 @@ pub fn counts() -> AllocCounts {
 /// (mimalloc 3.3's `_mi_prim_decommit` on Linux), so after a spike it would
 /// show the spike for ever. mimalloc reserves its arenas 1 GiB at a time,
 /// so the one holding its first block holds every block of these runs.
-/// Elsewhere, or if smaps cannot be read: the committed counter, an upper
-/// bound.
+/// Elsewhere, or if smaps cannot be read: `None` (not measured). The
+/// committed counter would be an upper bound there, but reading it is an
+/// FFI call, and the lab has no unsafe code.
 pub fn resident_bytes() -> Option<u64> {
     if cfg!(feature = "mimalloc") {
         return None;
     }
     #[cfg(target_os = "linux")]
-    if let Some(rss) = arena_rss_bytes() {
-        return Some(rss);
+    {
+        arena_rss_bytes()
     }
-    Some(committed_bytes())
-}
-
-/// mimalloc's committed counter (`mi_process_info`).
-fn committed_bytes() -> u64 {
-    let mut commit = 0usize;
-    let none = std::ptr::null_mut();
-    // SAFETY: every out-parameter may be null (mimalloc's contract); `commit`
-    // is a live, writable `usize`.
-    unsafe {
-        libmimalloc_sys::mi_process_info(none, none, none, none, none, &mut commit, none, none)
-    };
-    commit as u64
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
 }
 
 /// The `Rss` of the mapping that holds a block mimalloc handed out, from
@@ -75,7 +75,7 @@ fn arena_rss_bytes() -> Option<u64> {
     /// mimalloc's arena by.
     static PROBE: OnceLock<usize> = OnceLock::new();
     let probe = *PROBE.get_or_init(|| {
-        let block = MiAlloc
+        let block = mi_alloc()
             .allocate(Layout::new::<u64>())
             .expect("mimalloc has 8 bytes");
         block.cast::<u8>().as_ptr().addr()
@@ -107,106 +107,6 @@ fn mapping_range(line: &str) -> Option<(usize, usize)> {
     ))
 }
 
-/// mimalloc through `allocator_api2`. See the module docs.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct MiAlloc;
-
-impl MiAlloc {
-    /// A zero-length block for `layout`: a dangling pointer aligned for it,
-    /// as the standard allocators return (nothing to free).
-    fn empty(layout: Layout) -> NonNull<[u8]> {
-        // An alignment is a non-zero power of two, so this is a valid,
-        // aligned, non-null address; no provenance is needed for 0 bytes.
-        let dangling = NonNull::<u8>::without_provenance(
-            std::num::NonZeroUsize::new(layout.align()).expect("alignments are non-zero"),
-        );
-        NonNull::slice_from_raw_parts(dangling, 0)
-    }
-
-    /// `ptr` from mimalloc as a block of `size` bytes, or the error when it
-    /// is null.
-    fn block(ptr: *mut u8, size: usize) -> Result<NonNull<[u8]>, AllocError> {
-        NonNull::new(ptr)
-            .map(|p| NonNull::slice_from_raw_parts(p, size))
-            .ok_or(AllocError)
-    }
-}
-
-// SAFETY: every block handed out comes from mimalloc (`GlobalAlloc::alloc`,
-// `alloc_zeroed` or `realloc`) with the layout asked for, or is the empty
-// block for a zero size, and stays valid until it is deallocated through
-// `MiAlloc` (any copy: the adaptor has no state, so all `MiAlloc`s are the
-// same allocator). Moving or copying `MiAlloc` does not invalidate blocks.
-unsafe impl Allocator for MiAlloc {
-    #[inline]
-    fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
-        if layout.size() == 0 {
-            return Ok(Self::empty(layout));
-        }
-        // SAFETY: `layout` has a non-zero size (checked above), as
-        // `GlobalAlloc::alloc` requires.
-        Self::block(unsafe { MIMALLOC.alloc(layout) }, layout.size())
-    }
-
-    #[inline]
-    fn allocate_zeroed(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
-        if layout.size() == 0 {
-            return Ok(Self::empty(layout));
-        }
-        // SAFETY: `layout` has a non-zero size (checked above).
-        Self::block(unsafe { MIMALLOC.alloc_zeroed(layout) }, layout.size())
-    }
-
-    #[inline]
-    unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
-        if layout.size() != 0 {
-            // SAFETY: the caller guarantees that `ptr` is a block currently
-            // allocated by this allocator with `layout`; a non-zero size
-            // means it came from mimalloc (zero-sized blocks are dangling
-            // and never reach it).
-            unsafe { MIMALLOC.dealloc(ptr.as_ptr(), layout) }
-        }
-    }
-
-    #[inline]
-    unsafe fn grow(
-        &self,
-        ptr: NonNull<u8>,
-        old_layout: Layout,
-        new_layout: Layout,
-    ) -> Result<NonNull<[u8]>, AllocError> {
-        debug_assert!(
-            new_layout.size() >= old_layout.size(),
-            "grow from {old_layout:?} to the smaller {new_layout:?}"
-        );
-        if old_layout.size() == 0 || old_layout.align() != new_layout.align() {
-            // Nothing to keep, or an alignment `realloc` cannot change:
-            // allocate, copy, free.
-            let new = self.allocate(new_layout)?;
-            // SAFETY: the caller guarantees that `ptr` holds `old_layout`
-            // from this allocator; the new block is at least as large and
-            // distinct from it (it is live while `ptr` is); `ptr` is freed
-            // once, after the copy.
-            unsafe {
-                std::ptr::copy_nonoverlapping(
-                    ptr.as_ptr(),
-                    new.cast::<u8>().as_ptr(),
-                    old_layout.size(),
-                );
-                self.deallocate(ptr, old_layout);
-            }
-            return Ok(new);
-        }
-        // SAFETY: `ptr` is a block currently allocated by mimalloc with
-        // `old_layout` (the caller's guarantee, and a non-zero size means
-        // it came from mimalloc), the new size is non-zero (at least the
-        // old one), and the alignment is unchanged, as `realloc` requires.
-        // `realloc` copies the old size's bytes, not the new one's.
-        let new = unsafe { MIMALLOC.realloc(ptr.as_ptr(), old_layout, new_layout.size()) };
-        Self::block(new, new_layout.size())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,13 +129,10 @@ mod tests {
     #[test]
     fn resident_bytes_follow_a_touched_block() {
         let before = resident_bytes().expect("measured");
-        let layout = Layout::from_size_align(32 << 20, 64).unwrap();
-        let block = MiAlloc.allocate(layout).unwrap().cast::<u8>();
-        // SAFETY: the block holds 32 MiB.
-        unsafe { block.as_ptr().write_bytes(1, 32 << 20) };
+        let mut block = allocator_api2::vec::Vec::with_capacity_in(32 << 20, mi_alloc());
+        block.resize(32 << 20, 1u8); // every page touched
         let touched = resident_bytes().unwrap();
-        // SAFETY: `block` holds `layout` from this allocator.
-        unsafe { MiAlloc.deallocate(block, layout) };
+        drop(block);
         assert!(
             touched >= before + (24 << 20),
             "{before} B before, {touched} B with 32 MiB touched"
@@ -243,8 +140,9 @@ mod tests {
     }
 
     #[test]
-    fn a_vec_on_mimalloc_grows_keeps_its_values_and_frees() {
-        let mut v = allocator_api2::vec::Vec::new_in(MiAlloc);
+    fn a_vec_on_mimalloc_grows_keeps_its_values_frees_and_is_counted() {
+        let before = counts();
+        let mut v = allocator_api2::vec::Vec::new_in(mi_alloc());
         for i in 0..10_000u64 {
             v.push(i);
         }
@@ -252,30 +150,8 @@ mod tests {
         v.truncate(3);
         v.shrink_to_fit();
         assert_eq!(v.as_slice(), [0, 1, 2]);
-    }
-
-    #[test]
-    fn zero_sized_and_over_aligned_layouts_are_honoured() {
-        let empty = Layout::from_size_align(0, 64).unwrap();
-        let block = MiAlloc.allocate(empty).unwrap();
-        assert_eq!(block.cast::<u8>().as_ptr() as usize % 64, 0);
-        // SAFETY: `block` came from `MiAlloc` with `empty`.
-        unsafe { MiAlloc.deallocate(block.cast(), empty) };
-
-        let small = Layout::from_size_align(24, 8).unwrap();
-        let big = Layout::from_size_align(4096, 256).unwrap();
-        let block = MiAlloc.allocate_zeroed(small).unwrap().cast::<u8>();
-        // SAFETY: the block holds 24 bytes.
-        unsafe { block.as_ptr().write_bytes(7, 24) };
-        // SAFETY: `block` holds `small` from this allocator; 4096 >= 24.
-        let grown = unsafe { MiAlloc.grow(block, small, big) }
-            .unwrap()
-            .cast::<u8>();
-        assert_eq!(grown.as_ptr() as usize % 256, 0);
-        // SAFETY: the first 24 bytes were copied by `grow`.
-        let kept = unsafe { std::slice::from_raw_parts(grown.as_ptr(), 24) };
-        assert!(kept.iter().all(|&b| b == 7));
-        // SAFETY: `grown` holds `big` from this allocator.
-        unsafe { MiAlloc.deallocate(grown, big) };
+        drop(v);
+        let calls = counts().since(&before);
+        assert!(calls.allocations >= 1 && calls.frees >= 1, "{calls:?}");
     }
 }

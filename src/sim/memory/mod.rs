@@ -11,10 +11,10 @@
 //! | strategy | payload component | scratch | end of frame |
 //! | --- | --- | --- | --- |
 //! | [`HeapMemory`] | `Vec<Vec3>`, freed by its `Drop` at despawn | a new `Vec` per use | nothing |
-//! | [`PoolMemory`] | a `Vec<Vec3>` taken from a [`Pool`], put back before despawn | a [`Pooled`] `Vec` | idle trails dropped a window after a spike ([`TrimPolicy`](crate::TrimPolicy)) |
-//! | [`FrameSlab`] | a [`SlabSlice`], freed before despawn | a `Vec` in the [`Slab`] (over 4 KiB: the system heap) | empty chunks given back a window after a spike ([`FrameSlab::end_frame`](crate::bevy::FrameSlab::end_frame)) |
+//! | [`PoolMemory`] | a `Vec<Vec3>` taken from a [`Pool`], put back before despawn | a [`Pooled`] `Vec` | idle trails dropped a window after a spike ([`TrimPolicy`](framemem::TrimPolicy)) |
+//! | [`FrameSlab`] | a [`SlabSlice`], freed before despawn | a `Vec` in the [`Slab`] (over 4 KiB: the system heap) | empty chunks given back a window after a spike ([`FrameSlab::end_frame`](framemem::bevy::FrameSlab::end_frame)) |
 //! | [`FrameArena`] | an [`ArenaSlice`], resolved through the epoch check | a `Vec` in the [`Arena`] | [`Allocator::reset`] |
-//! | [`RingMemory`] (the arena strategy when entities outlive their frame) | a [`RingSlice`](crate::alloc::RingSlice) in the ring slot that resets at the end of the entity's last frame | a `Vec` in a frame [`Arena`] | one ring slot and the scratch arena |
+//! | [`RingMemory`] (the arena strategy when entities outlive their frame) | a [`RingSlice`](framemem::RingSlice) in the ring slot that resets at the end of the entity's last frame | a `Vec` in a frame [`Arena`] | one ring slot and the scratch arena |
 //! | [`MimallocMemory`] | a `Vec<Vec3>` on mimalloc ([`MiAlloc`]), freed by its `Drop` at despawn | a new `Vec` on mimalloc per use | nothing |
 //! | [`FrameVecMemory`] | an `(offset, len)` index into one frame-wide `Vec<Vec3>` | a `Vec` kept from frame to frame, cleared | the buffer is cleared (and shrunk a window after a spike) |
 //!
@@ -39,15 +39,15 @@
 //! - `mimalloc.rs`, `framevec.rs`: the references they are held against
 //!   (swapping `malloc`, and the hand-written frame `Vec`).
 //!
-//! [`Pool`]: crate::alloc::Pool
-//! [`Pooled`]: crate::alloc::Pooled
-//! [`SlabSlice`]: crate::alloc::SlabSlice
-//! [`Slab`]: crate::alloc::Slab
-//! [`ArenaSlice`]: crate::alloc::ArenaSlice
-//! [`Arena`]: crate::alloc::Arena
-//! [`Allocator::reset`]: crate::alloc::Allocator::reset
-//! [`FrameArena`]: crate::bevy::FrameArena
-//! [`FrameSlab`]: crate::bevy::FrameSlab
+//! [`Pool`]: framemem::Pool
+//! [`Pooled`]: framemem::Pooled
+//! [`SlabSlice`]: framemem::SlabSlice
+//! [`Slab`]: framemem::Slab
+//! [`ArenaSlice`]: framemem::ArenaSlice
+//! [`Arena`]: framemem::Arena
+//! [`Allocator::reset`]: framemem::Allocator::reset
+//! [`FrameArena`]: framemem::bevy::FrameArena
+//! [`FrameSlab`]: framemem::bevy::FrameSlab
 
 mod arena;
 mod frame_bytes;

@@ -6,12 +6,12 @@ use bevy_ecs::component::Component;
 use bevy_ecs::resource::Resource;
 use glam::Vec3;
 
-use crate::alloc::{Pool, Pooled, TrimPolicy};
 use crate::sim::memory::frame_bytes::FrameBytes;
 use crate::sim::memory::frame_memory::{FrameMemory, MemoryFigures, MemoryPlan};
 use crate::sim::memory::scratch::{PoolScratch, ScratchItem};
 use crate::sim::scenario::TRAIL_POINT_BYTES;
 use crate::sim::strategy::Strategy;
+use framemem::{Pool, Pooled, TrimPolicy};
 
 /// The pool strategy. See the module docs.
 #[derive(Resource, Debug)]

@@ -13,10 +13,10 @@ use bevy_ecs::component::Component;
 use bevy_ecs::resource::Resource;
 use glam::Vec3;
 
-use crate::alloc::{Arena, ExpiryRing, Overflow, RingSlice};
 use crate::sim::memory::frame_memory::{FrameMemory, MemoryFigures, MemoryPlan};
 use crate::sim::memory::scratch::ScratchItem;
 use crate::sim::strategy::Strategy;
+use framemem::{Arena, ExpiryRing, Overflow, RingSlice};
 
 /// Most slots of the ring: lifetimes up to this many frames get a slot
 /// (a frame arena each, lanes and all: about 8 KiB idle); longer ones go

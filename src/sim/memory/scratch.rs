@@ -15,8 +15,8 @@
 use std::ops::{Deref, DerefMut};
 use std::sync::{Mutex, PoisonError};
 
-use crate::alloc::{Pool, Pooled};
 use crate::sim::rows::{Body, Contact, TargetRow};
+use framemem::{Pool, Pooled};
 
 /// The few operations the systems need from a scratch vector.
 pub trait ScratchVec<T> {

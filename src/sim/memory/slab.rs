@@ -6,11 +6,11 @@
 use bevy_ecs::component::Component;
 use glam::Vec3;
 
-use crate::alloc::{Slab, SlabSlice};
-use crate::bevy::FrameSlab;
 use crate::sim::memory::frame_memory::{FrameMemory, MemoryFigures, MemoryPlan};
 use crate::sim::memory::scratch::ScratchItem;
 use crate::sim::strategy::Strategy;
+use framemem::bevy::FrameSlab;
+use framemem::{Slab, SlabSlice};
 
 /// A slab trail. `None` once released (a [`SlabSlice`] is freed by value).
 #[derive(Component, Debug)]

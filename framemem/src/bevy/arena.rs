@@ -131,7 +131,8 @@ impl Deref for FrameArena {
 /// let figures = *world.resource::<FrameFigures>();
 /// assert_eq!((figures.frame, figures.allocations, figures.bytes), (0, 1, 8));
 /// ```
-#[derive(Resource, Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Resource, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct FrameFigures {
     /// The frame's number, from 0: the frames ended so far by the one
     /// [`end_arena_frame`] that owns the arena, so one per update in an App

@@ -25,8 +25,8 @@ use crate::alloc::{AllocError, Allocator, alloc_failed};
 
 impl Arena {
     /// Allocates `value` in the arena. It will never be dropped, so `T`
-    /// must not need drop: a `String` or a `Vec` does not compile (see the
-    /// [arena's docs](Arena)).
+    /// must not need drop: a `String` or a `Vec` does not compile (a
+    /// compile-time check, `tests/compile_fail/post_mono/`).
     ///
     /// # Panics
     ///

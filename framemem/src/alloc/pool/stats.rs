@@ -52,7 +52,8 @@ impl LaneStats {
 }
 
 /// A pool's counters, from [`Pool::stats`](super::Pool::stats).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct PoolStats {
     /// `get`/`take` served by an idle object (from the thread's lane, the
     /// shared list, or another thread's lane).

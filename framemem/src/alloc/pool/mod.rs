@@ -314,9 +314,23 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
     /// Idle objects in the threads' own caches (not on the shared list):
     /// each thread's working set, held by construction (up to
     /// `LANE_CACHE_MAX` a lane), which a trim policy should not count as
-    /// surplus. A reading lane by lane, as [`stats`](Self::stats).
-    #[cfg(feature = "sim")]
-    pub(crate) fn idle_in_lanes(&self) -> usize {
+    /// surplus. A reading lane by lane, as [`stats`](Self::stats); at most
+    /// [`PoolStats::held`].
+    ///
+    /// A frame loop that trims the pool to its recent demand keeps these
+    /// on top of what it trims to:
+    ///
+    /// ```
+    /// use framemem::Pool;
+    ///
+    /// let mut pool: Pool<Vec<u8>> = Pool::new(64);
+    /// drop(pool.get()); // back in this thread's lane
+    /// let in_lanes = pool.idle_in_lanes();
+    /// assert!(in_lanes <= pool.stats().held);
+    /// let demand = 0; // what the recent frames took, say
+    /// pool.trim(demand + in_lanes);
+    /// ```
+    pub fn idle_in_lanes(&self) -> usize {
         self.lanes
             .lane_shared()
             .map(|lane| lane.stats.cached.get() as usize)

@@ -8,7 +8,8 @@ use super::expiry::slot_of;
 
 /// The ring's counters. `allocations` and `overflow_allocations` only grow;
 /// `bytes_in_use` is the sum of the slots' and the overflow's.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct RingStats {
     /// The frame under way: the frame ends so far.
     pub frame: u64,
@@ -25,7 +26,8 @@ pub struct RingStats {
 }
 
 /// One slot's counters, from [`ExpiryRing::slot_stats`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct SlotStats {
     /// The slot's index.
     pub slot: usize,

@@ -20,7 +20,8 @@ pub(super) struct LaneStats {
 }
 
 /// Per-class counters, from [`Slab::class_stats`](super::Slab::class_stats).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ClassStats {
     /// The class's slot size in bytes.
     pub slot_bytes: usize,

@@ -10,7 +10,7 @@
 //! every scenario even when one fails, printing one line each.
 //!
 //! Run one thread count by hand:
-//! `FRAMEMEM_BEVY_APP_THREADS=8 cargo test --no-default-features --features bevy_app --test bevy_app`.
+//! `FRAMEMEM_BEVY_APP_THREADS=8 cargo test -p framemem --features bevy_app --test bevy_app`.
 //!
 //! Scenarios (each a function below): `steady_load`, `limited_arena`,
 //! `pool_component_pattern`, `end_frame_twice`, `fixed_update_crossing`,

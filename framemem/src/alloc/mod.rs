@@ -129,7 +129,8 @@ impl std::error::Error for AllocError {}
 /// Counters every strategy keeps.
 ///
 /// `allocations` and `frees` only grow (a reset does not count as frees).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Stats {
     /// Successful calls to `alloc`, zero-size ones included.
     pub allocations: u64,

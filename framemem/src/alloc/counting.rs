@@ -19,18 +19,38 @@
 //! stripes; it is exact once the counted threads are quiet, and off by the
 //! operations in flight otherwise.
 //!
+//! `&CountingAllocator<A>` is also an `allocator_api2` allocator, so a
+//! collection can allocate from a second, counted allocator beside the
+//! global one (a `static` mimalloc, say) with no unsafe code of its own:
+//!
+//! ```
+//! use allocator_api2::vec::Vec;
+//! use framemem::CountingAllocator;
+//! use std::alloc::System;
+//!
+//! static SIDE: CountingAllocator<System> = CountingAllocator::new(System);
+//!
+//! let mut v = Vec::new_in(&SIDE);
+//! v.extend_from_slice(&[1u32, 2, 3]);
+//! assert!(SIDE.snapshot().allocations >= 1);
+//! ```
+//!
 //! [`snapshot`]: CountingAllocator::snapshot
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::cell::Cell;
 use std::fmt;
+use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+
+use super::api2;
 
 /// Counter groups; a power of two above the thread counts of a desktop game.
 const STRIPES: usize = 16;
 
 /// Counts of heap operations, as returned by [`CountingAllocator::snapshot`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct AllocCounts {
     /// Successful calls to `alloc` and `alloc_zeroed` (a null result is not
     /// counted).
@@ -245,6 +265,102 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for CountingAllocator<A> {
     }
 }
 
+// SAFETY: every block comes from `GlobalAlloc::alloc`, `alloc_zeroed` or
+// `realloc` on `self` with the layout asked for (so it is valid, aligned and
+// distinct from every other live block, by `A`'s contract), or is the
+// dangling empty block for a zero size, which never reaches `A`
+// (`api2.rs`'s rule). A block stays valid until it is deallocated through a
+// reference to the same `CountingAllocator`: copies of `&self` are the same
+// allocator, and moving the reference moves no block. `grow` and `shrink`
+// with the same alignment are `realloc`, which keeps the contents up to the
+// smaller size and leaves the old block untouched when it fails; other
+// alignments move the block (allocate, copy, free).
+unsafe impl<A: GlobalAlloc> allocator_api2::alloc::Allocator for &CountingAllocator<A> {
+    #[inline]
+    fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, allocator_api2::alloc::AllocError> {
+        if layout.size() == 0 {
+            return Ok(api2::empty_block(layout));
+        }
+        // SAFETY: a non-zero size, as `GlobalAlloc::alloc` requires.
+        let ptr = unsafe { GlobalAlloc::alloc(*self, layout) };
+        api2_block(ptr, layout.size())
+    }
+
+    #[inline]
+    fn allocate_zeroed(
+        &self,
+        layout: Layout,
+    ) -> Result<NonNull<[u8]>, allocator_api2::alloc::AllocError> {
+        if layout.size() == 0 {
+            return Ok(api2::empty_block(layout));
+        }
+        // SAFETY: a non-zero size, as `GlobalAlloc::alloc_zeroed` requires.
+        let ptr = unsafe { GlobalAlloc::alloc_zeroed(*self, layout) };
+        api2_block(ptr, layout.size())
+    }
+
+    #[inline]
+    unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
+        if layout.size() != 0 {
+            // SAFETY: the caller's promise: `ptr` is a live block from this
+            // allocator with `layout`; a non-zero size means it came from
+            // `A` (zero-sized blocks are dangling and never reach it).
+            unsafe { GlobalAlloc::dealloc(*self, ptr.as_ptr(), layout) }
+        }
+    }
+
+    unsafe fn grow(
+        &self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, allocator_api2::alloc::AllocError> {
+        if old.size() == 0 {
+            return self.allocate(new);
+        }
+        if old.align() != new.align() {
+            // SAFETY: `grow`'s contract, passed on.
+            return unsafe { api2::move_block(self, ptr, old, new) };
+        }
+        // SAFETY: `grow`'s contract: a live block of `old` from `A` (a
+        // non-zero size), a new size at least as large (so non-zero), the
+        // same alignment, as `realloc` requires.
+        let new_ptr = unsafe { GlobalAlloc::realloc(*self, ptr.as_ptr(), old, new.size()) };
+        api2_block(new_ptr, new.size())
+    }
+
+    unsafe fn shrink(
+        &self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, allocator_api2::alloc::AllocError> {
+        let in_place = || {
+            if old.align() != new.align() {
+                return None;
+            }
+            // SAFETY: `shrink`'s contract: a live block of `old` from `A`;
+            // `shrink_with` asks only for a non-zero `new.size()`.
+            let new_ptr = unsafe { GlobalAlloc::realloc(*self, ptr.as_ptr(), old, new.size()) };
+            NonNull::new(new_ptr).map(|p| api2::block(p, new.size()))
+        };
+        // SAFETY: `shrink`'s contract, passed on.
+        unsafe { api2::shrink_with(self, ptr, old, new, in_place) }
+    }
+}
+
+/// A block of `size` bytes at `ptr` from `A`, or allocator_api2's error
+/// when `A` returned null.
+#[inline(always)]
+fn api2_block(
+    ptr: *mut u8,
+    size: usize,
+) -> Result<NonNull<[u8]>, allocator_api2::alloc::AllocError> {
+    NonNull::new(ptr)
+        .map(|p| api2::block(p, size))
+        .ok_or(allocator_api2::alloc::AllocError)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,5 +414,61 @@ mod tests {
         let c = counting.snapshot();
         let n = if cfg!(miri) { 200 } else { 4000 };
         assert_eq!((c.allocations, c.frees), (n, n));
+    }
+
+    /// The allocator_api2 face: zero sizes never reach the inner allocator
+    /// nor the counts, over-aligned layouts are honoured, a grow keeps the
+    /// contents and a changed alignment moves the block.
+    #[test]
+    fn api2_zero_sizes_alignment_and_grow() {
+        use allocator_api2::alloc::Allocator as _;
+        let counting = CountingAllocator::new(System);
+        let a = &counting;
+        let empty = Layout::from_size_align(0, 64).unwrap();
+        let block = a.allocate(empty).unwrap();
+        assert_eq!(block.cast::<u8>().as_ptr().addr() % 64, 0);
+        // SAFETY: `block` came from `a` with `empty`.
+        unsafe { a.deallocate(block.cast(), empty) };
+        assert_eq!(counting.snapshot(), AllocCounts::default());
+
+        let small = Layout::from_size_align(24, 8).unwrap();
+        let big = Layout::from_size_align(4096, 256).unwrap();
+        let block = a.allocate_zeroed(small).unwrap().cast::<u8>();
+        // SAFETY: the block holds 24 bytes.
+        unsafe { block.as_ptr().write_bytes(7, 24) };
+        // SAFETY: `block` holds `small` from `a`; 4096 >= 24.
+        let grown = unsafe { a.grow(block, small, big) }.unwrap().cast::<u8>();
+        assert_eq!(grown.as_ptr().addr() % 256, 0);
+        // SAFETY: `grow` copied the first 24 bytes.
+        let kept = unsafe { std::slice::from_raw_parts(grown.as_ptr(), 24) };
+        assert!(kept.iter().all(|&b| b == 7));
+        let same_align = Layout::from_size_align(8192, 256).unwrap();
+        // SAFETY: `grown` holds `big` from `a`; 8192 >= 4096.
+        let regrown = unsafe { a.grow(grown, big, same_align) }.unwrap();
+        // SAFETY: `regrown` holds `same_align`; 24 <= 8192, same alignment.
+        let shrunk =
+            unsafe { a.shrink(regrown.cast(), same_align, small.align_to(256).unwrap()) }.unwrap();
+        // SAFETY: `shrunk` holds 24 bytes aligned to 256 from `a`.
+        unsafe { a.deallocate(shrunk.cast(), small.align_to(256).unwrap()) };
+        let c = counting.snapshot();
+        assert_eq!(c.allocations, 2, "{c:?}"); // the first and the moved block
+        assert_eq!(c.frees, 2, "{c:?}"); // the moved-from block and the last
+        assert_eq!(c.reallocations, 2, "{c:?}"); // the grow and the shrink in place
+    }
+
+    #[test]
+    fn api2_vec_grows_keeps_its_values_and_frees() {
+        let counting = CountingAllocator::new(System);
+        let mut v = allocator_api2::vec::Vec::new_in(&counting);
+        for i in 0..10_000u64 {
+            v.push(i);
+        }
+        assert!(v.iter().copied().eq(0..10_000));
+        v.truncate(3);
+        v.shrink_to_fit();
+        assert_eq!(v.as_slice(), [0, 1, 2]);
+        drop(v);
+        let c = counting.snapshot();
+        assert_eq!(c.allocations, c.frees, "{c:?}");
     }
 }
