@@ -86,7 +86,6 @@ mod tests;
 mod trim;
 
 use std::alloc::Layout;
-use std::fmt;
 use std::ptr::NonNull;
 use std::sync::atomic::AtomicUsize;
 
@@ -179,12 +178,6 @@ impl Slab {
         if cfg!(debug_assertions) {
             self.check_invariants();
         }
-    }
-
-    /// The slab's counters, see [`Stats`] ([`Allocator::stats`]; inherent,
-    /// so it needs no `use framemem::Allocator`).
-    pub fn stats(&self) -> Stats {
-        self.read_stats()
     }
 
     /// Pops a slot of `class` from the lane's magazine, refilling it when
@@ -458,15 +451,6 @@ impl Slab {
 impl Default for Slab {
     fn default() -> Self {
         Self::new()
-    }
-}
-
-impl fmt::Debug for Slab {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Slab")
-            .field("stamp", &self.stamp)
-            .field("stats", &self.stats())
-            .finish_non_exhaustive()
     }
 }
 

@@ -3,6 +3,7 @@
 //! [`LaneStats`], the per-lane counters it sums; and the slab's methods that
 //! read them.
 
+use std::fmt;
 use std::sync::atomic::Ordering;
 
 use super::Slab;
@@ -81,8 +82,9 @@ impl Slab {
             .fetch_max(self.bytes_in_use(), Ordering::Relaxed);
     }
 
-    /// [`Allocator::stats`](crate::Allocator::stats) for the slab.
-    pub(super) fn read_stats(&self) -> Stats {
+    /// The slab's counters, see [`Stats`] ([`Allocator::stats`](crate::Allocator::stats);
+    /// inherent, so it needs no `use framemem::Allocator`).
+    pub fn stats(&self) -> Stats {
         // One reading of each counter, in the order that keeps the figures
         // coherent while other threads work (`lanes/counters.rs`): frees
         // before allocations (the large ones too), the bytes in use before
@@ -118,5 +120,14 @@ impl Slab {
             .fetch_max(s.bytes_in_use, Ordering::Relaxed);
         s.peak_bytes_in_use = peak.max(s.bytes_in_use);
         s
+    }
+}
+
+impl fmt::Debug for Slab {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Slab")
+            .field("stamp", &self.stamp)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
     }
 }
