@@ -2,7 +2,7 @@
 # The multi-threaded tests under ThreadSanitizer: tests/alloc_threads.rs,
 # the thread tests of tests/torture.rs and of the library's unit tests
 # (every test whose name says "thread"), and the racing tests of
-# tests/defects.rs. TSan sees the lanes' hand-over of
+# tests/defects/. TSan sees the lanes' hand-over of
 # ids, the counters read by `stats`, the central lists and the pool's shared
 # list; a report fails the run (TSan's exit code 66).
 # Needs the nightly toolchain and its rust-src (std is rebuilt with TSan so
@@ -23,7 +23,9 @@ export TSAN_OPTIONS="${TSAN_OPTIONS:-second_deadlock_stack=1}"
 tsan=(cargo +nightly test -Zbuild-std --target "$target" -p framemem)
 "${tsan[@]}" --test alloc_threads
 "${tsan[@]}" --lib --test torture -- thread
-# The defects tests that race threads: stats read while others work, the
-# reclaim of an exited thread's lane, a late lane claim (these re-run the
-# instrumented binary as a child process).
-"${tsan[@]}" --test defects -- coherent exited no_free_lane
+# The defects tests that race threads: stats read while others work; then
+# the reclaim of an exited thread's lane and a late lane claim, each in a
+# child process of the instrumented binary (a TSan report fails the child,
+# and so the binary).
+"${tsan[@]}" --test defects -- coherent
+"${tsan[@]}" --test fresh_process -- exited no_free_lane

@@ -13,7 +13,7 @@
 //!   `try_reserve` error), never an abort.
 //!
 //! Checks that today's code fails because of a known defect live in
-//! `tests/defects.rs` instead (named there): shrinking on a full limited
+//! `tests/defects/` and `tests/fresh_process.rs` instead (named there): shrinking on a full limited
 //! arena, counts that drift on a zero-size shrink, stats read while other
 //! threads work, resources of exited threads. So nothing here calls
 //! `shrink_to_fit` on a limited arena, or compares `allocations` with
@@ -536,7 +536,7 @@ fn a_limited_arena_filled_to_the_brim_fails_with_alloc_errors() {
         let s = arena.stats();
         assert!(s.bytes_reserved <= LIMIT, "frame {frame}: {s:?}");
         assert!(s.bytes_in_use <= s.bytes_reserved, "frame {frame}: {s:?}");
-        // Nothing may shrink here: that is defect 1 (tests/defects.rs).
+        // Nothing may shrink here: that is defect 1 (tests/fresh_process.rs).
         drop((v, map));
         arena.reset();
         assert_eq!(arena.stats().bytes_in_use, 0);

@@ -2,7 +2,7 @@
 //! a `Vec` on `&Arena`, handles, resets, checked against a model of the live
 //! blocks and of the stats.
 //!
-//! Held back (known defects, see `tests/defects.rs`; enable once fixed):
+//! Held back (known defects, see `framemem/tests/defects/`; enable once fixed):
 //! - `Vec::shrink_to_fit` / `shrink_to` on a *limited* arena: aborts the
 //!   process when the arena is full (defect 1). Only the raw `shrink` call
 //!   is made, and its `Err` on a limited arena is tolerated (see `Shrink`);

@@ -3,7 +3,7 @@
 //! exactly when an object is idle, a return is dropped exactly when
 //! `capacity` objects are idle.
 //!
-//! Held back (known defects, see `tests/defects.rs`; enable once fixed):
+//! Held back (known defects, see `framemem/tests/defects/`; enable once fixed):
 //! - a panicking `create`, reset hook or `T::drop` (defect 4): a panicking
 //!   `create` in `prefill` loses capacity for good, which breaks the model;
 //! - other threads (defects 2 and 3): objects returned on a thread that then

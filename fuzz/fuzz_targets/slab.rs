@@ -3,7 +3,7 @@
 //! large path, frees on another thread, `SlabSlice` handles, resets; checked
 //! against a model of the live blocks and of `bytes_in_use`.
 //!
-//! Held back (known defects, see `tests/defects.rs`; enable once fixed):
+//! Held back (known defects, see `framemem/tests/defects/`; enable once fixed):
 //! - exact `allocations == frees` bookkeeping: a shrink to size zero counts
 //!   an allocation that is never freed (defect 7);
 //! - frees of foreign pointers or with a wrong layout: release builds do not

@@ -227,7 +227,7 @@ fn check_invariants_reports_a_lane_that_could_take_an_uncounted_chunk() {
 /// Drives the reclaim of an exited thread's lane (for Miri and TSan). Other
 /// tests' threads run in this process and may inherit the exited thread's id
 /// at once (then its lane is theirs, not dead), so only what holds either
-/// way is checked here; `tests/defects.rs` proves the outcome in a process
+/// way is checked here; `tests/fresh_process.rs` proves the outcome in a process
 /// of its own.
 #[test]
 fn reset_releases_the_chunks_of_an_exited_thread() {

@@ -8,7 +8,7 @@
 //! allocation counted before its block was sent to the thread that freed
 //! it). So `stats` reads what happens *last* first (frees before
 //! allocations, the bytes in use before the bytes reserved), and no figure
-//! comes out above its bound (`tests/defects.rs`, `*_stats_are_coherent_*`).
+//! comes out above its bound (`tests/defects/`, `*_stats_are_coherent_*`).
 
 /// A counter written by one thread and read by any: a load and a `Release`
 /// store, no read-modify-write, so bumping it costs what a `Cell` would.

@@ -164,7 +164,7 @@ fn on_a_thread_that_exits<P: Sync>(
 /// Drives the reclaim of an exited thread's lane (for Miri and TSan). Other
 /// tests' threads run in this process and may inherit the exited thread's id
 /// at once (then its lane is theirs, not dead), so only what holds either
-/// way is checked here; `tests/defects.rs` proves the outcome in a process
+/// way is checked here; `tests/fresh_process.rs` proves the outcome in a process
 /// of its own.
 #[test]
 fn idle_objects_of_an_exited_thread_are_found_again() {
