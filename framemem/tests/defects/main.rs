@@ -2,15 +2,15 @@
 //! issue was filed against and passes once that defect is fixed. Public API
 //! only.
 //!
-//! | # | defect | tests |
+//! | # | defect | tests (module here, or `fresh_process` scenario) |
 //! | --- | --- | --- |
-//! | 1 | a shrink needs memory (`allocator_api2` defaults); a resize inside one slab class moves | `shrink_*`, `grow_within_a_slab_class_*` |
-//! | 2 | stats read counters at different moments | `*_stats_are_coherent_*` |
-//! | 3 | resources stranded in dead threads' lanes | `*_of_an_exited_thread_*` |
-//! | 4 | panics in user code lose pool capacity | `pool_keeps_its_capacity_after_a_panicking_*` |
-//! | 5 | a thread past the 64 lanes never gets one | `a_thread_that_found_no_free_lane_gets_one_once_lanes_free_up` |
-//! | 6 | release builds trust the caller of `Slab::free` | `slab_free_*_panics_in_every_build` |
-//! | 7 | counts that drift | `counting_allocator_*`, `zero_size_shrink_*` |
+//! | 1 | a shrink needs memory (`allocator_api2` defaults); a resize inside one slab class moves | `slab::*_within_a_slab_class_*`; `fresh_process`: `*shrink*` |
+//! | 2 | stats read counters at different moments | `*_stats_are_coherent_*` in each module |
+//! | 3 | resources stranded in dead threads' lanes | `fresh_process`: `*_of_an_exited_thread*` |
+//! | 4 | panics in user code lose pool capacity | `pool::pool_keeps_its_capacity_after_a_panicking_*` |
+//! | 5 | a thread past the 64 lanes never gets one | `fresh_process`: `lanes::a_thread_that_found_no_free_lane_gets_one_once_lanes_free_up` |
+//! | 6 | release builds trust the caller of `Slab::free` | `slab::slab_free_*_panics_in_every_build` |
+//! | 7 | counts that drift | `heap::counting_allocator_*`, `zero_size_shrink_*` in each module |
 //!
 //! On the code of the issue every test fails except two kinds, kept as guards:
 //! `pool_keeps_its_capacity_after_a_panicking_reset_hook` (no capacity is lost
