@@ -226,21 +226,25 @@ fn run<A: Accounting>(mut alloc: A, ops: Vec<Op>) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// Operations per case: fewer under Miri, where each is slow (the ring's
+/// model does the same).
+const MAX_OPS: usize = if cfg!(miri) { 24 } else { 64 };
+
 proptest! {
     #![proptest_config(common::model::config(500))]
 
     #[test]
-    fn heap_matches_the_model(ops in prop::collection::vec(op(), 1..64)) {
+    fn heap_matches_the_model(ops in prop::collection::vec(op(), 1..MAX_OPS)) {
         run(Heap::new(), ops)?;
     }
 
     #[test]
-    fn arena_matches_the_model(ops in prop::collection::vec(op(), 1..64)) {
+    fn arena_matches_the_model(ops in prop::collection::vec(op(), 1..MAX_OPS)) {
         run(Arena::new(), ops)?;
     }
 
     #[test]
-    fn slab_matches_the_model(ops in prop::collection::vec(op(), 1..64)) {
+    fn slab_matches_the_model(ops in prop::collection::vec(op(), 1..MAX_OPS)) {
         run(Slab::new(), ops)?;
     }
 }

@@ -32,11 +32,11 @@ use allocator_api2::vec::Vec as AVec;
 use framemem::{AllocError, Allocator, Arena, Heap, Pool, Slab};
 
 /// Random operations per model run.
-const OPS: usize = if cfg!(miri) { 300 } else { 6_000 };
+const OPS: usize = if cfg!(miri) { 150 } else { 6_000 };
 /// Threads at once: more than the 64 lanes (Miri: more than its 4).
 const THREADS: usize = if cfg!(miri) { 6 } else { 128 };
 /// Work per thread in the many-threads tests.
-const THREAD_ROUNDS: usize = if cfg!(miri) { 10 } else { 100 };
+const THREAD_ROUNDS: usize = if cfg!(miri) { 5 } else { 100 };
 
 type Map<'a, A> = hashbrown::HashMap<u32, u64, RandomState, &'a A>;
 

@@ -259,7 +259,7 @@ fn a_spike_s_chunk_goes_back_a_window_after_the_spike() {
     let steady = arena.stats().bytes_reserved;
     // The spike: bumpalo keeps its chunk. Smaller under Miri, which fills
     // each byte through the closure slowly.
-    let spike = if cfg!(miri) { 512 << 10 } else { 8 << 20 };
+    let spike = if cfg!(miri) { 320 << 10 } else { 8 << 20 };
     frame(&mut arena, spike);
     assert!(arena.stats().bytes_reserved >= spike);
     for _ in 0..WINDOW_FRAMES {
