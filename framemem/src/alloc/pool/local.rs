@@ -39,9 +39,8 @@ use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
 
 use super::Pool;
-use super::cache::{LaneOwner, LaneShared, OwnerHold};
+use super::cache::{LaneShared, OwnerHold};
 use super::recycle::{Recycled, ResetHook};
-use super::stats::LaneStats;
 use crate::alloc::lanes::PinnedLane;
 
 /// The calling thread's lane of a [`Pool`], from [`Pool::local`]. It is neither
@@ -76,7 +75,7 @@ pub struct PoolLocal<'a, T: Send, H: ResetHook<T> = Recycled> {
 /// the lane id, after which another thread may own the lane).
 struct LocalLane<'a, T> {
     held: OwnerHold<'a, T>,
-    _pinned: PinnedLane<'a, LaneOwner, LaneShared<T>>,
+    _pinned: PinnedLane<'a, (), LaneShared<T>>,
 }
 
 impl<T: Send, H: ResetHook<T>> Pool<T, H> {
@@ -89,11 +88,10 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
         PoolLocal {
             pool: self,
             lane: self.lanes.pin_local().map(|pinned| LocalLane {
-                // SAFETY: `pinned.local` and `pinned.shared` are the two
-                // parts of the calling thread's lane, and the pin keeps its
-                // id on this thread while the hold lives (the hold drops
-                // first).
-                held: unsafe { pinned.shared.hold(pinned.local) },
+                // SAFETY: `pinned.shared` is the calling thread's lane, and
+                // the pin keeps its id on this thread while the hold lives
+                // (the hold drops first).
+                held: unsafe { pinned.shared.hold() },
                 _pinned: pinned,
             }),
         }
@@ -134,8 +132,7 @@ impl<'a, T: Send, H: ResetHook<T>> PoolLocal<'a, T, H> {
         };
         match lane.held.pop() {
             Some(value) => {
-                let hits = &lane.held.owner().pending().hits;
-                hits.set(hits.get() + 1);
+                lane.held.count_pending_hit();
                 value
             }
             None => self.take_slow(&lane.held),
@@ -178,8 +175,7 @@ impl<'a, T: Send, H: ResetHook<T>> PoolLocal<'a, T, H> {
         };
         // User code: it runs before the cache is touched.
         self.pool.hook.reset(&mut value);
-        let returns = &lane.held.owner().pending().returns;
-        returns.set(returns.get() + 1);
+        lane.held.count_pending_return();
         if let Err(value) = lane.held.push_within_units(value) {
             self.put_slow(&lane.held, value);
         }
@@ -195,20 +191,12 @@ impl<'a, T: Send, H: ResetHook<T>> PoolLocal<'a, T, H> {
     }
 }
 
-/// Folds the lane's pending counts (its thread's handles') into its shared
-/// counters. Only the lane's thread, or `&mut` access, calls it.
-pub(super) fn fold_pending(owner: &LaneOwner, stats: &LaneStats) {
-    let pending = owner.pending();
-    stats.hits.add(pending.hits.take());
-    stats.returns.add(pending.returns.take());
-}
-
 impl<T: Send, H: ResetHook<T>> Drop for PoolLocal<'_, T, H> {
     fn drop(&mut self) {
         // This thread is the lane's only writer of these counts: the handle
         // is `!Send`, and its pin keeps the lane id here.
         if let Some(lane) = &self.lane {
-            fold_pending(lane.held.owner(), &lane.held.lane().stats);
+            lane.held.fold_pending();
         }
     }
 }

@@ -109,7 +109,7 @@ pub use local::{LocalPooled, PoolLocal};
 pub use recycle::{ClearBuffer, Recycle, Recycled, ResetHook};
 pub use stats::PoolStats;
 
-use self::cache::{LaneOwner, LaneShared, OwnerHold};
+use self::cache::{LaneShared, OwnerHold};
 use self::stats::LaneStats;
 use crate::alloc::lanes::{Budget, Lanes};
 
@@ -151,7 +151,7 @@ pub struct Pool<T: Send, H: ResetHook<T> = Recycled> {
     /// Each thread's idle objects. Threads without a lane id take from and
     /// return to the `shared` list; the fallback's lock serialises their
     /// counters.
-    lanes: Lanes<LaneOwner, LaneShared<T>, ()>,
+    lanes: Lanes<(), LaneShared<T>, ()>,
     /// Objects handed over by lanes, and the store of threads without a lane.
     shared: Mutex<Vec<T>>,
     /// Units of capacity no lane holds and no shared object uses.
@@ -192,7 +192,7 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
     /// will do).
     pub fn with(capacity: usize, create: impl Fn() -> T + Send + Sync + 'static, hook: H) -> Self {
         Self {
-            lanes: Lanes::new(LaneOwner::default, ()),
+            lanes: Lanes::new(|| (), ()),
             shared: Mutex::new(Vec::new()),
             budget: Budget::new(capacity),
             capacity,
@@ -220,20 +220,38 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
     /// lookup and the lock.
     #[inline(always)]
     pub fn take(&self) -> T {
-        let Some((owner, lane)) = self.lanes.local() else {
+        let Some(((), lane)) = self.lanes.local() else {
             return self.take_fallback();
         };
-        // SAFETY: `owner` and `lane` are the two parts of the calling
-        // thread's lane, from `Lanes::local`, which hands them only to the
-        // thread holding the lane's id.
-        let held = unsafe { lane.hold(owner) };
+        // SAFETY: `lane` is the calling thread's lane, from `Lanes::local`,
+        // which hands it only to the thread holding the lane's id.
+        let Some(held) = (unsafe { lane.try_hold_free() }) else {
+            return self.take_contended(lane);
+        };
+        self.take_held(held)
+    }
+
+    /// `take` once the lane is held: a pop, or the slow path.
+    #[inline(always)]
+    fn take_held(&self, held: OwnerHold<'_, T>) -> T {
         match held.pop() {
             Some(value) => {
-                lane.stats.hits.add(1);
+                held.lane().stats.hits.add(1);
                 value
             }
             None => self.take_slow(held),
         }
+    }
+
+    /// `take` when the lane's word is held: by this thread (a call nested in
+    /// a [`PoolLocal`] or another call), or by a thief for a moment. Out of
+    /// line: the fast path then needs no flag for which hold unlocks.
+    #[cold]
+    #[inline(never)]
+    fn take_contended(&self, lane: &LaneShared<T>) -> T {
+        // SAFETY: as in `take`, whose lane this is, on the same thread.
+        let held = unsafe { lane.hold() };
+        self.take_held(held)
     }
 
     /// Gives an object back: it is cleaned by the hook and kept, or dropped
@@ -250,15 +268,34 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
     #[inline(always)]
     pub fn put(&self, mut value: T) {
         self.hook.reset(&mut value);
-        let Some((owner, lane)) = self.lanes.local() else {
+        let Some(((), lane)) = self.lanes.local() else {
             return self.put_fallback(value);
         };
         lane.stats.returns.add(1);
         // SAFETY: as in `take`: this thread's lane, from `Lanes::local`.
-        let held = unsafe { lane.hold(owner) };
+        let Some(held) = (unsafe { lane.try_hold_free() }) else {
+            return self.put_contended(lane, value);
+        };
+        self.put_held(held, value);
+    }
+
+    /// `put` once the lane is held and the object counted: a push, or the
+    /// slow path.
+    #[inline(always)]
+    fn put_held(&self, held: OwnerHold<'_, T>, value: T) {
         if let Err(value) = held.push_within_units(value) {
             self.put_slow_unlocking(held, value);
         }
+    }
+
+    /// `put` when the lane's word is held (see
+    /// [`take_contended`](Self::take_contended)).
+    #[cold]
+    #[inline(never)]
+    fn put_contended(&self, lane: &LaneShared<T>, value: T) {
+        // SAFETY: as in `put`, whose lane this is, on the same thread.
+        let held = unsafe { lane.hold() };
+        self.put_held(held, value);
     }
 
     /// `put`'s slow path; then unlocks the lane and drops what it rejected
@@ -367,9 +404,9 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
     /// whole capacity (the other objects are still dropped by the unwind).
     pub fn clear(&mut self) {
         let mut idle: Vec<Vec<T>> = Vec::new();
-        for (owner, lane) in self.lanes.lanes_mut() {
+        for ((), lane) in self.lanes.lanes_mut() {
             // Counts of a handle that was leaked rather than dropped.
-            local::fold_pending(owner, &lane.stats);
+            lane.fold_pending_mut();
             idle.push(lane.clear());
         }
         idle.push(std::mem::take(
