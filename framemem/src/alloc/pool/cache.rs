@@ -78,7 +78,12 @@ pub(super) struct LaneShared<T> {
 
 /// A lane's idle objects and units of capacity.
 struct Store<T> {
-    /// Idle objects: at most `units`; capacity at most [`LANE_CACHE_MAX`].
+    /// The idle objects' buffer: its first `stats.cached` values (the lane's
+    /// counter) are the idle objects, at most `units`; capacity at most
+    /// [`LANE_CACHE_MAX`]. The `Vec`'s own length stays 0 in the store: the
+    /// counter is the one length, so a pop or a push writes one length,
+    /// which `stats` and thieves read too. Moved out with its length by
+    /// [`Store::take_cache`], back by [`Store::put_cache`].
     cache: Vec<T>,
     /// Units of capacity this lane holds.
     units: usize,
@@ -109,6 +114,42 @@ impl<T> Store<T> {
     fn sync_room(&mut self) {
         self.room = self.units.min(self.cache.capacity());
     }
+
+    /// Moves the cache out as a `Vec` of its `len` idle objects, leaving an
+    /// empty one (the caller sets the lane's `cached` to 0).
+    ///
+    /// # Safety
+    ///
+    /// `len` is the lane's `cached` count, read by the holder of the lock
+    /// (or with `&mut` access): the number of idle objects at the start of
+    /// the buffer.
+    unsafe fn take_cache(&mut self, len: usize) -> Vec<T> {
+        let mut cache = std::mem::take(&mut self.cache);
+        debug_assert!(
+            cache.is_empty() && len <= cache.capacity(),
+            "pool lane: {len} cached objects in a buffer of length {} and capacity {}",
+            cache.len(),
+            cache.capacity()
+        );
+        // SAFETY: the first `len` values are initialised and `len` is at
+        // most the capacity (`cache`'s invariant, with the caller's `len`).
+        unsafe { cache.set_len(len) };
+        self.sync_room();
+        cache
+    }
+
+    /// Moves `cache` in, in place of the store's, which must have been taken
+    /// out (an idle object left in it would be leaked); returns its length,
+    /// for the lane's `cached`.
+    fn put_cache(&mut self, mut cache: Vec<T>) -> usize {
+        let len = cache.len();
+        // SAFETY: 0 is at most the capacity; the values stay initialised in
+        // the buffer, owned by the store through the lane's `cached`.
+        unsafe { cache.set_len(0) };
+        self.cache = cache;
+        self.sync_room();
+        len
+    }
 }
 
 // SAFETY: `store` is reached only by the one thread holding `lock` (whose
@@ -117,6 +158,15 @@ impl<T> Store<T> {
 // between threads moves `T` values between them but never shares one:
 // `T: Send` is enough. `lock` and `stats` are atomics.
 unsafe impl<T: Send> Sync for LaneShared<T> {}
+
+impl<T> Drop for LaneShared<T> {
+    fn drop(&mut self) {
+        let len = self.stats.cached.get() as usize;
+        // SAFETY: `&mut self`: `cached` is the number of idle objects in the
+        // store's buffer. They drop with the returned `Vec`.
+        drop(unsafe { self.store.get_mut().take_cache(len) });
+    }
+}
 
 impl<T> Default for LaneShared<T> {
     fn default() -> Self {
@@ -198,22 +248,28 @@ impl<T> LaneShared<T> {
     /// Returns the objects it held, for the caller to drop once the pool is
     /// consistent again (`T::drop` is user code, and may panic).
     pub(super) fn clear(&mut self) -> Vec<T> {
+        let len = self.len_mut();
         let store = self.store.get_mut();
         store.units = 0;
-        store.room = 0;
+        // SAFETY: `&mut self`: `len` is the lane's `cached` count.
+        let idle = unsafe { store.take_cache(len) };
         self.stats.units.set(0);
         self.stats.cached.set(0);
-        std::mem::take(&mut store.cache)
+        idle
     }
 
     /// Keeps the `keep` most recently cached objects and its units, with
     /// exclusive access; returns the others, for the caller to drop once
     /// the pool is consistent again (as [`clear`](Self::clear)).
     pub(super) fn keep_newest(&mut self, keep: usize) -> Vec<T> {
-        let cache = &mut self.store.get_mut().cache;
+        let len = self.len_mut();
+        let store = self.store.get_mut();
+        // SAFETY: `&mut self`: `len` is the lane's `cached` count.
+        let mut cache = unsafe { store.take_cache(len) };
         let surplus = cache.len().saturating_sub(keep);
         let out = cache.drain(..surplus).collect();
-        self.stats.cached.set(cache.len() as u64);
+        let kept = store.put_cache(cache);
+        self.stats.cached.set(kept as u64);
         out
     }
 
@@ -228,7 +284,7 @@ impl<T> LaneShared<T> {
 
     /// Idle objects cached, with exclusive access.
     pub(super) fn len_mut(&mut self) -> usize {
-        self.store.get_mut().cache.len()
+        self.stats.cached.get() as usize
     }
 
     /// Units held, with exclusive access.
@@ -241,22 +297,33 @@ impl<T> LaneShared<T> {
     pub(super) fn check_invariants(&mut self) {
         let (_, by_thief) = self.lock.held_mut();
         assert!(!by_thief, "pool lane: a thief's hold outlived its steal");
+        let len = self.len_mut();
         let store = self.store.get_mut();
         check_counts(
             (
-                store.cache.len(),
+                len,
                 store.cache.capacity(),
                 store.units,
                 store.room,
+                store.cache.len(),
             ),
             &self.stats,
         );
     }
 }
 
-/// A store's invariants, given its cache's length and capacity, its units
-/// and its room, against its lane's counters.
-fn check_counts((len, capacity, units, room): (usize, usize, usize, usize), stats: &LaneStats) {
+/// A store's invariants, given its cache's length (the lane's `cached`) and
+/// capacity, its units, its room and its buffer's own length, against its
+/// lane's counters.
+fn check_counts(
+    (len, capacity, units, room, vec_len): (usize, usize, usize, usize, usize),
+    stats: &LaneStats,
+) {
+    assert_eq!(
+        vec_len, 0,
+        "pool lane: the buffer's own length is {vec_len}, not 0 (its length is the lane's \
+         `cached` counter)"
+    );
     assert_eq!(
         room,
         units.min(capacity),
@@ -270,12 +337,10 @@ fn check_counts((len, capacity, units, room): (usize, usize, usize, usize), stat
         capacity <= LANE_CACHE_MAX,
         "pool lane cache has capacity {capacity}, past LANE_CACHE_MAX {LANE_CACHE_MAX}"
     );
-    let (cached, units_seen) = (stats.cached.get(), stats.units.get());
+    let units_seen = stats.units.get();
     assert_eq!(
-        (cached, units_seen),
-        (len as u64, units as u64),
-        "pool lane: its counters say {cached} cached objects and {units_seen} units, its store \
-         holds {len} and {units}"
+        units_seen, units as u64,
+        "pool lane: its counter says {units_seen} units, its store holds {units}"
     );
 }
 

@@ -6,8 +6,8 @@
 //! compare-exchange and a store) and bumps a shared counter.
 //! [`Pool::local`] finds the lane and takes its lock once; the handle then
 //! pops from and pushes to the lane's cache directly and counts hits and
-//! returns in `Cell`s of the lane ([`PendingCounts`]), folded into the
-//! lane's shared counters when a handle drops.
+//! returns in plain counts of the lane's store (under the lock the handle
+//! holds), folded into the lane's shared counters when a handle drops.
 //!
 //! The price: while a handle lives, other threads cannot take its lane's
 //! idle objects or empty units (their steals skip a locked lane). Take a
@@ -24,10 +24,9 @@
 //!   one `Vec` call that runs no user code (`cache.rs`); the hook runs
 //!   before that borrow. So two handles on one thread, and `&Pool` calls in
 //!   between, never overlap a borrow.
-//! - **Counts in the lane.** The pending counts live in the lane, not in
-//!   each handle, so a slow path (of any handle, or of `&Pool`) checks the
-//!   lane's invariant (its counters give its cache length) with every
-//!   handle's counts included.
+//! - **Counts in the lane.** The pending counts live in the lane's store,
+//!   not in each handle, so a slow path (of any handle, or of `&Pool`) folds
+//!   every handle's counts in before it adds its own.
 //! - **No lane.** On a thread without a lane id every call goes through
 //!   `&Pool` to the shared list.
 //!
@@ -123,8 +122,9 @@ impl<'a, T: Send, H: ResetHook<T>> PoolLocal<'a, T, H> {
     /// An object from the pool (or a new one), for the caller to keep, as
     /// [`Pool::take`].
     ///
-    /// Cost when the lane has an object: a `Vec::pop` and one addition to a
-    /// `Cell` (the handle holds the lane's lock already).
+    /// Cost when the lane has an object: a pop from the lane's cache and one
+    /// addition to the lane's pending hits (the handle holds the lane's lock
+    /// already).
     #[inline(always)]
     pub fn take(&self) -> T {
         let Some(lane) = &self.lane else {
@@ -166,8 +166,8 @@ impl<'a, T: Send, H: ResetHook<T>> PoolLocal<'a, T, H> {
 
     /// Gives an object back, as [`Pool::put`].
     ///
-    /// Cost when the lane has a unit free: the hook, a `Vec::push` within
-    /// capacity and one addition to a `Cell`.
+    /// Cost when the lane has a unit free: the hook, a push within the cache's
+    /// capacity and one addition to the lane's pending returns.
     #[inline(always)]
     pub fn put(&self, mut value: T) {
         let Some(lane) = &self.lane else {

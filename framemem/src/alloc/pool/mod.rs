@@ -12,8 +12,8 @@
 //!   ([`PoolStats::held`] never exceeds it); objects returned beyond that
 //!   are dropped, not hoarded.
 //! - **Threads.** `&Pool<T>` is shared between threads. Each thread keeps idle
-//!   objects in its own lane (see `lanes.rs`): `get` and the return are a pop
-//!   and a push on the lane's `Vec` under the lane's own lock word, which
+//!   objects in its own lane (see `cache.rs`): `get` and the return are a
+//!   pop and a push on the lane's cache under the lane's own lock word, which
 //!   only that thread takes in the common case (an uncontended
 //!   compare-exchange; a [`PoolLocal`] takes it once for its whole life). The
 //!   bound is kept by lanes leasing *units* of capacity in batches from a
@@ -215,9 +215,10 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
     /// the figures.
     ///
     /// Cost when the thread's lane has an object: a thread-local load, the
-    /// lane's lock (an uncontended compare-exchange and a store), a
-    /// `Vec::pop` and one counter store. [`PoolLocal::take`] skips the
-    /// lookup and the lock.
+    /// lane's lock (an uncontended compare-exchange and a store), a pop
+    /// (the cache's length, which is the lane's `cached` counter, loaded and
+    /// stored, and one move) and one counter store. [`PoolLocal::take`]
+    /// skips the lookup and the lock.
     #[inline(always)]
     pub fn take(&self) -> T {
         let Some(((), lane)) = self.lanes.local() else {
@@ -264,7 +265,8 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
     /// units, and an exited thread's, are taken before an object is dropped.
     ///
     /// Cost when the lane has a unit free: the hook, a thread-local load,
-    /// the lane's lock, a `Vec::push` within capacity and one counter store.
+    /// the lane's lock, a push within the cache's capacity (one compare
+    /// with its room, one move, the length stored) and one counter store.
     #[inline(always)]
     pub fn put(&self, mut value: T) {
         self.hook.reset(&mut value);

@@ -50,17 +50,24 @@ impl<'a, T> Locked<'a, T> {
         f(unsafe { &mut *self.lane.store.get() })
     }
 
-    /// An idle object, if the cache has one. Cost: a length load and store,
-    /// one move, one counter store.
+    /// An idle object, if the cache has one. Cost: the length (the lane's
+    /// `cached` counter) loaded and stored, the buffer pointer, one move.
     #[inline(always)]
     pub(in crate::alloc::pool) fn pop(&self) -> Option<T> {
         let cached = &self.lane.stats.cached;
-        // SAFETY: `pop` and a counter store run no user code and never
-        // allocate.
+        let len = cached.get() as usize;
+        if len == 0 {
+            return None;
+        }
+        // SAFETY: `with_store`: a read and a counter store run no user code
+        // and never allocate. The read: this hold's thread is the lock
+        // holder, so `len` is the number of idle objects at the start of
+        // the buffer (`Store::cache`); the one at `len - 1` is initialised,
+        // and is moved out exactly once, as the counter drops below it.
         unsafe {
             self.with_store(|store| {
-                let value = store.cache.pop()?;
-                cached.set(store.cache.len() as u64);
+                let value = store.cache.as_ptr().add(len - 1).read();
+                cached.set(len as u64 - 1);
                 Some(value)
             })
         }
@@ -72,21 +79,20 @@ impl<'a, T> Locked<'a, T> {
     #[inline(always)]
     pub(in crate::alloc::pool) fn push_within_units(&self, value: T) -> Result<(), T> {
         let cached = &self.lane.stats.cached;
-        // SAFETY: `with_store`: the push happens only within capacity
+        let len = cached.get() as usize;
+        // SAFETY: `with_store`: the write happens only within capacity
         // (`room` is at most the capacity), so it never allocates, and
-        // moving `value` or storing a counter runs no user code. The write
-        // and `set_len`: `len < room <= capacity` (`room`'s invariant), so
-        // the slot at `len` is within the allocation and uninitialised, and
-        // after the write the first `len + 1` values are initialised.
-        // (`Vec::push` would test the capacity a second time.)
+        // moving `value` or storing a counter runs no user code. The write:
+        // `len` (the lock holder's reading of `cached`) counts the idle
+        // objects at the start of the buffer, and `len < room <= capacity`
+        // (`room`'s invariant), so the slot at `len` is within the
+        // allocation and holds no object; once the counter is `len + 1` the
+        // buffer owns it.
         unsafe {
             self.with_store(|store| {
-                let cache = &mut store.cache;
-                let len = cache.len();
                 if len < store.room {
-                    cache.as_mut_ptr().add(len).write(value);
-                    cache.set_len(len + 1);
-                    cached.set(cache.len() as u64);
+                    store.cache.as_mut_ptr().add(len).write(value);
+                    cached.set(len as u64 + 1);
                     Ok(())
                 } else {
                     Err(value)
@@ -143,14 +149,14 @@ impl<'a, T> Locked<'a, T> {
     /// out the lane has an empty cache. [`put_back`](Self::put_back)
     /// returns it, under the same hold.
     pub(in crate::alloc::pool) fn take_out(&self) -> Vec<T> {
-        // SAFETY: `mem::take` neither allocates nor runs user code.
-        unsafe {
-            self.with_store(|store| {
-                let cache = std::mem::take(&mut store.cache);
-                store.sync_room();
-                cache
-            })
-        }
+        let cached = &self.lane.stats.cached;
+        let len = cached.get() as usize;
+        // SAFETY: `with_store`: moving the `Vec` out neither allocates nor
+        // runs user code. `take_cache`: `len` is `cached`, read under the
+        // lock.
+        let cache = unsafe { self.with_store(|store| store.take_cache(len)) };
+        cached.set(0);
+        cache
     }
 
     /// Returns a cache moved out by [`take_out`](Self::take_out). A cache
@@ -159,16 +165,19 @@ impl<'a, T> Locked<'a, T> {
     /// allocator gets here).
     #[must_use = "a stray cache must be dropped after the hold ends"]
     pub(in crate::alloc::pool) fn put_back(&self, cache: Vec<T>) -> Vec<T> {
-        self.lane.stats.cached.set(cache.len() as u64);
-        // SAFETY: `mem::replace` neither allocates nor runs user code; the
-        // old value is returned, dropped by the caller.
-        unsafe {
+        let cached = &self.lane.stats.cached;
+        let stray_len = cached.get() as usize;
+        // SAFETY: `with_store`: moving `Vec`s neither allocates nor runs user
+        // code; the stray is returned, dropped by the caller. `take_cache`:
+        // `stray_len` is `cached`, read under the lock.
+        let (stray, len) = unsafe {
             self.with_store(|store| {
-                let stray = std::mem::replace(&mut store.cache, cache);
-                store.sync_room();
-                stray
+                let stray = store.take_cache(stray_len);
+                (stray, store.put_cache(cache))
             })
-        }
+        };
+        cached.set(len as u64);
+        stray
     }
 
     /// Moves up to `max` of this lane's newest idle objects, with their
@@ -177,16 +186,18 @@ impl<'a, T> Locked<'a, T> {
     pub(in crate::alloc::pool) fn give_objects(&self, into: &mut Vec<T>, max: usize) -> usize {
         let room = into.capacity() - into.len();
         let cached = &self.lane.stats.cached;
-        // SAFETY: `drain` and `extend` within `into`'s capacity move
-        // objects: no user code, no allocation (`into` is not the store).
+        let len = cached.get() as usize;
+        // SAFETY: `with_store`: `drain` and `extend` within `into`'s
+        // capacity move objects: no user code, no allocation (`into` is not
+        // the store). `take_cache`: `len` is `cached`, read under the lock.
         let n = unsafe {
             self.with_store(|store| {
-                let n = store.cache.len().min(max).min(room);
-                let from = store.cache.len() - n;
-                into.extend(store.cache.drain(from..));
+                let mut cache = store.take_cache(len);
+                let n = len.min(max).min(room);
+                into.extend(cache.drain(len - n..));
                 store.units -= n;
-                store.sync_room();
-                cached.set(store.cache.len() as u64);
+                let left = store.put_cache(cache);
+                cached.set(left as u64);
                 n
             })
         };
@@ -197,10 +208,11 @@ impl<'a, T> Locked<'a, T> {
     /// Gives up to `max` of the lane's empty units (units no cached object
     /// uses); returns how many.
     pub(in crate::alloc::pool) fn give_empty_units(&self, max: usize) -> usize {
+        let cached = self.lane.stats.cached.get() as usize;
         // SAFETY: reads and writes fields: no user code, no allocation.
         let n = unsafe {
             self.with_store(|store| {
-                let n = (store.units - store.cache.len()).min(max);
+                let n = (store.units - cached).min(max);
                 store.units -= n;
                 store.sync_room();
                 n
@@ -223,15 +235,17 @@ impl<'a, T> Locked<'a, T> {
     /// The store's invariants against the lane's counters (see the
     /// [module docs](self)); panics naming the values when one is broken.
     pub(in crate::alloc::pool) fn check_invariants(&self) {
+        let len = self.lane.stats.cached.get() as usize;
         // SAFETY: reads lengths and fields: no user code, no allocation.
         // (The checks, which may format a message, run after, on a copy.)
         let read = unsafe {
             self.with_store(|store| {
                 (
-                    store.cache.len(),
+                    len,
                     store.cache.capacity(),
                     store.units,
                     store.room,
+                    store.cache.len(),
                 )
             })
         };
