@@ -72,6 +72,23 @@ impl LaneLock {
         }
     }
 
+    /// Takes the word for the lane's owner if it is free: the uncontended
+    /// case of [`lock_owner`](Self::lock_owner), for fast paths that leave
+    /// a nested hold and a waiting one to a cold path. `false`, changing
+    /// nothing, when the word is held (by the owner itself or a thief).
+    ///
+    /// Cost: one compare-exchange and its branch; a hold that took the word
+    /// this way needs no flag to know it must unlock.
+    ///
+    /// # Safety
+    ///
+    /// - as [`lock_owner`](Self::lock_owner): the caller is the lane's owner;
+    /// - it unlocks once its hold ends when this returned `true`.
+    #[inline(always)]
+    pub(crate) unsafe fn try_lock_owner(&self) -> bool {
+        self.try_set(OWNER)
+    }
+
     /// Takes the word for a thief if it is free; `false` at once otherwise.
     #[inline]
     pub(crate) fn try_lock_thief(&self) -> bool {

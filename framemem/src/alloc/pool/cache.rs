@@ -38,6 +38,8 @@
 //!
 //! # Invariants
 //!
+//! The holds and the store operations they allow live in `cache/locked.rs`.
+//!
 //! Checked by [`LaneShared::check_invariants`] (with exclusive access) and
 //! [`Locked::check_invariants`] (under the lock):
 //! - the cache holds at most `units` objects, in a `Vec` of capacity at most
@@ -48,39 +50,18 @@
 //!   `&mut` access to the pool, only a leaked `PoolLocal` can keep it), and
 //!   no thief's hold outlives the call that took it.
 
+mod locked;
+
+#[cfg(doc)]
+use locked::Locked;
+pub(super) use locked::{OwnerHold, ThiefHold};
+
 use super::stats::LaneStats;
 use crate::alloc::lanes::LaneLock;
-use std::cell::{Cell, UnsafeCell};
-use std::marker::PhantomData;
-use std::ops::Deref;
+use std::cell::UnsafeCell;
 
 /// Idle objects one lane keeps before handing a batch to the shared list.
 pub(super) const LANE_CACHE_MAX: usize = 1024;
-
-/// The part of a lane only its thread reaches (`Lanes`' `L`).
-#[derive(Default)]
-pub(super) struct LaneOwner {
-    /// Hits and returns of this thread's `PoolLocal` handles not yet counted
-    /// in the lane's shared counters (`local.rs`). In the lane, not in each
-    /// handle, so that a slow path on this thread sees them all.
-    pending: PendingCounts,
-}
-
-/// Counts kept by a thread's handles until one of them drops: plain `Cell`s,
-/// written only by the lane's thread.
-#[derive(Default)]
-pub(super) struct PendingCounts {
-    pub(super) hits: Cell<u64>,
-    pub(super) returns: Cell<u64>,
-}
-
-impl LaneOwner {
-    /// The counts this thread's handles have not folded in yet.
-    #[inline(always)]
-    pub(super) fn pending(&self) -> &PendingCounts {
-        &self.pending
-    }
-}
 
 /// The part of a lane every thread reaches (`Lanes`' `S`): the lock word,
 /// the store it guards, and the counters.
@@ -97,10 +78,78 @@ pub(super) struct LaneShared<T> {
 
 /// A lane's idle objects and units of capacity.
 struct Store<T> {
-    /// Idle objects: at most `units`; capacity at most [`LANE_CACHE_MAX`].
+    /// The idle objects' buffer: its first `stats.cached` values (the lane's
+    /// counter) are the idle objects, at most `units`; capacity at most
+    /// [`LANE_CACHE_MAX`]. The `Vec`'s own length stays 0 in the store: the
+    /// counter is the one length, so a pop or a push writes one length,
+    /// which `stats` and thieves read too. Moved out with its length by
+    /// [`Store::take_cache`], back by [`Store::put_cache`].
     cache: Vec<T>,
     /// Units of capacity this lane holds.
     units: usize,
+    /// `min(units, cache.capacity())`: the length below which a return is a
+    /// push, so that the fast path compares once. Set by [`Store::sync_room`]
+    /// wherever `units` or the cache's capacity changes.
+    room: usize,
+    /// Hits and returns of this thread's `PoolLocal` handles not yet counted
+    /// in the lane's shared counters (`local.rs`). In the lane, not in each
+    /// handle, so that a slow path on this thread sees them all; in the
+    /// store, under the lock a handle holds for its life, so that a `&Pool`
+    /// call finds its lane with no pointer to a part only its thread
+    /// reaches.
+    pending: PendingCounts,
+}
+
+/// Counts kept by a thread's handles until one of them drops or a slow path
+/// folds them in.
+#[derive(Default)]
+struct PendingCounts {
+    hits: u64,
+    returns: u64,
+}
+
+impl<T> Store<T> {
+    /// Sets `room` from `units` and the cache's capacity.
+    #[inline]
+    fn sync_room(&mut self) {
+        self.room = self.units.min(self.cache.capacity());
+    }
+
+    /// Moves the cache out as a `Vec` of its `len` idle objects, leaving an
+    /// empty one (the caller sets the lane's `cached` to 0).
+    ///
+    /// # Safety
+    ///
+    /// `len` is the lane's `cached` count, read by the holder of the lock
+    /// (or with `&mut` access): the number of idle objects at the start of
+    /// the buffer.
+    unsafe fn take_cache(&mut self, len: usize) -> Vec<T> {
+        let mut cache = std::mem::take(&mut self.cache);
+        debug_assert!(
+            cache.is_empty() && len <= cache.capacity(),
+            "pool lane: {len} cached objects in a buffer of length {} and capacity {}",
+            cache.len(),
+            cache.capacity()
+        );
+        // SAFETY: the first `len` values are initialised and `len` is at
+        // most the capacity (`cache`'s invariant, with the caller's `len`).
+        unsafe { cache.set_len(len) };
+        self.sync_room();
+        cache
+    }
+
+    /// Moves `cache` in, in place of the store's, which must have been taken
+    /// out (an idle object left in it would be leaked); returns its length,
+    /// for the lane's `cached`.
+    fn put_cache(&mut self, mut cache: Vec<T>) -> usize {
+        let len = cache.len();
+        // SAFETY: 0 is at most the capacity; the values stay initialised in
+        // the buffer, owned by the store through the lane's `cached`.
+        unsafe { cache.set_len(0) };
+        self.cache = cache;
+        self.sync_room();
+        len
+    }
 }
 
 // SAFETY: `store` is reached only by the one thread holding `lock` (whose
@@ -110,6 +159,15 @@ struct Store<T> {
 // `T: Send` is enough. `lock` and `stats` are atomics.
 unsafe impl<T: Send> Sync for LaneShared<T> {}
 
+impl<T> Drop for LaneShared<T> {
+    fn drop(&mut self) {
+        let len = self.stats.cached.get() as usize;
+        // SAFETY: `&mut self`: `cached` is the number of idle objects in the
+        // store's buffer. They drop with the returned `Vec`.
+        drop(unsafe { self.store.get_mut().take_cache(len) });
+    }
+}
+
 impl<T> Default for LaneShared<T> {
     fn default() -> Self {
         Self {
@@ -117,6 +175,8 @@ impl<T> Default for LaneShared<T> {
             store: UnsafeCell::new(Store {
                 cache: Vec::new(),
                 units: 0,
+                room: 0,
+                pending: PendingCounts::default(),
             }),
             stats: LaneStats::default(),
         }
@@ -136,23 +196,33 @@ impl<T> LaneShared<T> {
     ///   sets the word to `OWNER`, and keeps it until the hold drops (for
     ///   the length of a call, or under a pin).
     #[inline(always)]
-    pub(super) unsafe fn hold<'a>(&'a self, owner: &'a LaneOwner) -> OwnerHold<'a, T> {
+    pub(super) unsafe fn hold(&self) -> OwnerHold<'_, T> {
         // SAFETY: the caller is the lane's owner (this function's contract),
         // and the hold unlocks only if it took the word (`Drop`).
         let outermost = unsafe { self.lock.lock_owner() };
-        OwnerHold {
-            locked: Locked::new(self),
-            owner,
-            outermost,
-        }
+        OwnerHold::new(self, outermost)
+    }
+
+    /// Takes the lane's lock for its owner if no one holds it: the common
+    /// case of [`hold`](Self::hold), whose hold unlocks with no flag to
+    /// test. `None`, changing nothing, when the word is held (a nested hold
+    /// of this thread, or a thief): the caller's cold path calls `hold`.
+    ///
+    /// # Safety
+    ///
+    /// As [`hold`](Self::hold).
+    #[inline(always)]
+    pub(super) unsafe fn try_hold_free(&self) -> Option<OwnerHold<'_, T>> {
+        // SAFETY: the caller is the lane's owner (this function's contract),
+        // and the hold, `outermost`, unlocks the word it took (`Drop`).
+        let took = unsafe { self.lock.try_lock_owner() };
+        took.then(|| OwnerHold::new(self, true))
     }
 
     /// Takes the lane's lock for a thief, if no one holds it; `None` at once
     /// otherwise (the lane is in use).
     pub(super) fn try_steal(&self) -> Option<ThiefHold<'_, T>> {
-        self.lock.try_lock_thief().then(|| ThiefHold {
-            locked: Locked::new(self),
-        })
+        self.lock.try_lock_thief().then(|| ThiefHold::new(self))
     }
 
     /// Takes the lock of a lane whose thread has exited, for the reclaimer
@@ -160,9 +230,7 @@ impl<T> LaneShared<T> {
     /// for a moment.
     pub(super) fn hold_dead(&self) -> ThiefHold<'_, T> {
         self.lock.lock_reclaimer();
-        ThiefHold {
-            locked: Locked::new(self),
-        }
+        ThiefHold::new(self)
     }
 
     /// Whether the lane may have objects or empty units to give (hints read
@@ -180,27 +248,43 @@ impl<T> LaneShared<T> {
     /// Returns the objects it held, for the caller to drop once the pool is
     /// consistent again (`T::drop` is user code, and may panic).
     pub(super) fn clear(&mut self) -> Vec<T> {
+        let len = self.len_mut();
         let store = self.store.get_mut();
         store.units = 0;
+        // SAFETY: `&mut self`: `len` is the lane's `cached` count.
+        let idle = unsafe { store.take_cache(len) };
         self.stats.units.set(0);
         self.stats.cached.set(0);
-        std::mem::take(&mut store.cache)
+        idle
     }
 
     /// Keeps the `keep` most recently cached objects and its units, with
     /// exclusive access; returns the others, for the caller to drop once
     /// the pool is consistent again (as [`clear`](Self::clear)).
     pub(super) fn keep_newest(&mut self, keep: usize) -> Vec<T> {
-        let cache = &mut self.store.get_mut().cache;
+        let len = self.len_mut();
+        let store = self.store.get_mut();
+        // SAFETY: `&mut self`: `len` is the lane's `cached` count.
+        let mut cache = unsafe { store.take_cache(len) };
         let surplus = cache.len().saturating_sub(keep);
         let out = cache.drain(..surplus).collect();
-        self.stats.cached.set(cache.len() as u64);
+        let kept = store.put_cache(cache);
+        self.stats.cached.set(kept as u64);
         out
+    }
+
+    /// Folds the pending counts of this lane's handles into its counters,
+    /// with exclusive access (a clear, a trim: counts of a handle that was
+    /// leaked rather than dropped).
+    pub(super) fn fold_pending_mut(&mut self) {
+        let pending = std::mem::take(&mut self.store.get_mut().pending);
+        self.stats.hits.add(pending.hits);
+        self.stats.returns.add(pending.returns);
     }
 
     /// Idle objects cached, with exclusive access.
     pub(super) fn len_mut(&mut self) -> usize {
-        self.store.get_mut().cache.len()
+        self.stats.cached.get() as usize
     }
 
     /// Units held, with exclusive access.
@@ -213,17 +297,38 @@ impl<T> LaneShared<T> {
     pub(super) fn check_invariants(&mut self) {
         let (_, by_thief) = self.lock.held_mut();
         assert!(!by_thief, "pool lane: a thief's hold outlived its steal");
+        let len = self.len_mut();
         let store = self.store.get_mut();
-        check_store(
-            (store.cache.len(), store.cache.capacity(), store.units),
+        check_counts(
+            (
+                len,
+                store.cache.capacity(),
+                store.units,
+                store.room,
+                store.cache.len(),
+            ),
             &self.stats,
         );
     }
 }
 
-/// A store's invariants, given its cache's length and capacity and its
-/// units, against its lane's counters.
-fn check_store((len, capacity, units): (usize, usize, usize), stats: &LaneStats) {
+/// A store's invariants, given its cache's length (the lane's `cached`) and
+/// capacity, its units, its room and its buffer's own length, against its
+/// lane's counters.
+fn check_counts(
+    (len, capacity, units, room, vec_len): (usize, usize, usize, usize, usize),
+    stats: &LaneStats,
+) {
+    assert_eq!(
+        vec_len, 0,
+        "pool lane: the buffer's own length is {vec_len}, not 0 (its length is the lane's \
+         `cached` counter)"
+    );
+    assert_eq!(
+        room,
+        units.min(capacity),
+        "pool lane: room {room} for {units} units and a cache of capacity {capacity}"
+    );
     assert!(
         len <= units,
         "pool lane caches {len} objects but holds only {units} units"
@@ -232,237 +337,11 @@ fn check_store((len, capacity, units): (usize, usize, usize), stats: &LaneStats)
         capacity <= LANE_CACHE_MAX,
         "pool lane cache has capacity {capacity}, past LANE_CACHE_MAX {LANE_CACHE_MAX}"
     );
-    let (cached, units_seen) = (stats.cached.get(), stats.units.get());
+    let units_seen = stats.units.get();
     assert_eq!(
-        (cached, units_seen),
-        (len as u64, units as u64),
-        "pool lane: its counters say {cached} cached objects and {units_seen} units, its store \
-         holds {len} and {units}"
+        units_seen, units as u64,
+        "pool lane: its counter says {units_seen} units, its store holds {units}"
     );
-}
-
-/// Proof that the calling thread holds a lane's lock (as its owner or a
-/// thief), and the operations on the store it allows. Made only in this
-/// file, by a hold; `!Send`, so it stays on the holding thread.
-pub(super) struct Locked<'a, T> {
-    lane: &'a LaneShared<T>,
-    _not_send: PhantomData<*const ()>,
-}
-
-impl<'a, T> Locked<'a, T> {
-    /// Only for a hold that has just taken the lock.
-    fn new(lane: &'a LaneShared<T>) -> Self {
-        Self {
-            lane,
-            _not_send: PhantomData,
-        }
-    }
-
-    /// The lane this hold locks.
-    #[inline(always)]
-    pub(super) fn lane(&self) -> &'a LaneShared<T> {
-        self.lane
-    }
-
-    /// Runs `f` on the store.
-    ///
-    /// # Safety
-    ///
-    /// `f` calls no user code (no hook, no `create`, no `T::drop`), no pool
-    /// method and nothing that may allocate, so no second borrow of the
-    /// store can start on this thread while this one lives. `Vec::pop`,
-    /// `Vec::len` and a `Vec::push` within capacity qualify.
-    #[inline(always)]
-    unsafe fn with_store<R>(&self, f: impl FnOnce(&mut Store<T>) -> R) -> R {
-        // SAFETY: this thread holds the lock (`self` exists only under a
-        // hold), so no other thread reaches the store; on this thread the
-        // caller promises no re-entry while the borrow lives, so this is the
-        // only borrow.
-        f(unsafe { &mut *self.lane.store.get() })
-    }
-
-    /// An idle object, if the cache has one. Cost: a length load and store,
-    /// one move, one counter store.
-    #[inline(always)]
-    pub(super) fn pop(&self) -> Option<T> {
-        let cached = &self.lane.stats.cached;
-        // SAFETY: `pop` and a counter store run no user code and never
-        // allocate.
-        unsafe {
-            self.with_store(|store| {
-                let value = store.cache.pop()?;
-                cached.set(store.cache.len() as u64);
-                Some(value)
-            })
-        }
-    }
-
-    /// Keeps `value` if the cache holds fewer objects than its units and has
-    /// room without growing; gives it back otherwise.
-    #[inline(always)]
-    pub(super) fn push_within_units(&self, value: T) -> Result<(), T> {
-        let cached = &self.lane.stats.cached;
-        // SAFETY: the push happens only within capacity, so it never
-        // allocates, and moving `value` or storing a counter runs no user
-        // code.
-        unsafe {
-            self.with_store(|store| {
-                let cache = &mut store.cache;
-                if cache.len() < store.units && cache.len() < cache.capacity() {
-                    cache.push(value);
-                    cached.set(cache.len() as u64);
-                    Ok(())
-                } else {
-                    Err(value)
-                }
-            })
-        }
-    }
-
-    /// Units of capacity the lane holds.
-    pub(super) fn units(&self) -> usize {
-        // SAFETY: reads a field: no user code, no allocation.
-        unsafe { self.with_store(|store| store.units) }
-    }
-
-    /// Sets the units of capacity the lane holds.
-    pub(super) fn set_units(&self, units: usize) {
-        // SAFETY: writes a field: no user code, no allocation.
-        unsafe { self.with_store(|store| store.units = units) };
-        self.lane.stats.units.set(units as u64);
-    }
-
-    /// Moves the cache out, so that a slow path can grow it; while it is
-    /// out the lane has an empty cache. [`put_back`](Self::put_back)
-    /// returns it, under the same hold.
-    pub(super) fn take_out(&self) -> Vec<T> {
-        // SAFETY: `mem::take` neither allocates nor runs user code.
-        unsafe { self.with_store(|store| std::mem::take(&mut store.cache)) }
-    }
-
-    /// Returns a cache moved out by [`take_out`](Self::take_out). A cache
-    /// put in meanwhile by a re-entrant call is given back to the caller to
-    /// drop (its units stay counted; only a pool used from its own
-    /// allocator gets here).
-    #[must_use = "a stray cache must be dropped after the hold ends"]
-    pub(super) fn put_back(&self, cache: Vec<T>) -> Vec<T> {
-        self.lane.stats.cached.set(cache.len() as u64);
-        // SAFETY: `mem::replace` neither allocates nor runs user code; the
-        // old value is returned, dropped by the caller.
-        unsafe { self.with_store(|store| std::mem::replace(&mut store.cache, cache)) }
-    }
-
-    /// Moves up to `max` of this lane's newest idle objects, with their
-    /// units, into `into` (a thief's cache, or a list for the shared one),
-    /// within `into`'s spare capacity; returns how many.
-    pub(super) fn give_objects(&self, into: &mut Vec<T>, max: usize) -> usize {
-        let room = into.capacity() - into.len();
-        let cached = &self.lane.stats.cached;
-        // SAFETY: `drain` and `extend` within `into`'s capacity move
-        // objects: no user code, no allocation (`into` is not the store).
-        let n = unsafe {
-            self.with_store(|store| {
-                let n = store.cache.len().min(max).min(room);
-                let from = store.cache.len() - n;
-                into.extend(store.cache.drain(from..));
-                store.units -= n;
-                cached.set(store.cache.len() as u64);
-                n
-            })
-        };
-        self.lane.stats.units.set(self.units() as u64);
-        n
-    }
-
-    /// Gives up to `max` of the lane's empty units (units no cached object
-    /// uses); returns how many.
-    pub(super) fn give_empty_units(&self, max: usize) -> usize {
-        // SAFETY: reads and writes fields: no user code, no allocation.
-        let n = unsafe {
-            self.with_store(|store| {
-                let n = (store.units - store.cache.len()).min(max);
-                store.units -= n;
-                n
-            })
-        };
-        self.lane.stats.units.set(self.units() as u64);
-        n
-    }
-
-    /// Empties the lane: its cache (returned) and its units (how many of
-    /// them no object used).
-    pub(super) fn give_all(&self) -> (Vec<T>, usize) {
-        let idle = self.take_out();
-        let empty = self.units() - idle.len();
-        self.set_units(0);
-        self.lane.stats.cached.set(0);
-        (idle, empty)
-    }
-
-    /// The store's invariants against the lane's counters (see the
-    /// [module docs](self)); panics naming the values when one is broken.
-    pub(super) fn check_invariants(&self) {
-        // SAFETY: reads two lengths and a field: no user code, no
-        // allocation. (The checks, which may format a message, run after.)
-        let read = unsafe {
-            self.with_store(|store| (store.cache.len(), store.cache.capacity(), store.units))
-        };
-        check_store(read, &self.lane.stats);
-    }
-}
-
-/// The owner's hold on its lane's lock: see [`LaneShared::hold`]. Released
-/// when the thread's last hold drops.
-pub(super) struct OwnerHold<'a, T> {
-    locked: Locked<'a, T>,
-    owner: &'a LaneOwner,
-    /// Whether this hold took the word (and so releases it), rather than
-    /// nesting in another hold of the thread.
-    outermost: bool,
-}
-
-impl<T> OwnerHold<'_, T> {
-    /// The lane's owner part.
-    #[inline(always)]
-    pub(super) fn owner(&self) -> &LaneOwner {
-        self.owner
-    }
-}
-
-impl<'a, T> Deref for OwnerHold<'a, T> {
-    type Target = Locked<'a, T>;
-    #[inline(always)]
-    fn deref(&self) -> &Locked<'a, T> {
-        &self.locked
-    }
-}
-
-impl<T> Drop for OwnerHold<'_, T> {
-    #[inline(always)]
-    fn drop(&mut self) {
-        if self.outermost {
-            self.locked.lane.lock.unlock();
-        }
-    }
-}
-
-/// A thief's or reclaimer's hold on another lane's lock. Released when
-/// dropped.
-pub(super) struct ThiefHold<'a, T> {
-    locked: Locked<'a, T>,
-}
-
-impl<'a, T> Deref for ThiefHold<'a, T> {
-    type Target = Locked<'a, T>;
-    fn deref(&self) -> &Locked<'a, T> {
-        &self.locked
-    }
-}
-
-impl<T> Drop for ThiefHold<'_, T> {
-    fn drop(&mut self) {
-        self.locked.lane.lock.unlock();
-    }
 }
 
 /// Grows `cache` to hold `want` objects, never past [`LANE_CACHE_MAX`].

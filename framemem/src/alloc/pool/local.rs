@@ -6,8 +6,8 @@
 //! compare-exchange and a store) and bumps a shared counter.
 //! [`Pool::local`] finds the lane and takes its lock once; the handle then
 //! pops from and pushes to the lane's cache directly and counts hits and
-//! returns in `Cell`s of the lane ([`PendingCounts`]), folded into the
-//! lane's shared counters when a handle drops.
+//! returns in plain counts of the lane's store (under the lock the handle
+//! holds), folded into the lane's shared counters when a handle drops.
 //!
 //! The price: while a handle lives, other threads cannot take its lane's
 //! idle objects or empty units (their steals skip a locked lane). Take a
@@ -24,10 +24,9 @@
 //!   one `Vec` call that runs no user code (`cache.rs`); the hook runs
 //!   before that borrow. So two handles on one thread, and `&Pool` calls in
 //!   between, never overlap a borrow.
-//! - **Counts in the lane.** The pending counts live in the lane, not in
-//!   each handle, so a slow path (of any handle, or of `&Pool`) checks the
-//!   lane's invariant (its counters give its cache length) with every
-//!   handle's counts included.
+//! - **Counts in the lane.** The pending counts live in the lane's store,
+//!   not in each handle, so a slow path (of any handle, or of `&Pool`) folds
+//!   every handle's counts in before it adds its own.
 //! - **No lane.** On a thread without a lane id every call goes through
 //!   `&Pool` to the shared list.
 //!
@@ -39,9 +38,8 @@ use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
 
 use super::Pool;
-use super::cache::{LaneOwner, LaneShared, OwnerHold};
+use super::cache::{LaneShared, OwnerHold};
 use super::recycle::{Recycled, ResetHook};
-use super::stats::LaneStats;
 use crate::alloc::lanes::PinnedLane;
 
 /// The calling thread's lane of a [`Pool`], from [`Pool::local`]. It is neither
@@ -76,7 +74,7 @@ pub struct PoolLocal<'a, T: Send, H: ResetHook<T> = Recycled> {
 /// the lane id, after which another thread may own the lane).
 struct LocalLane<'a, T> {
     held: OwnerHold<'a, T>,
-    _pinned: PinnedLane<'a, LaneOwner, LaneShared<T>>,
+    _pinned: PinnedLane<'a, (), LaneShared<T>>,
 }
 
 impl<T: Send, H: ResetHook<T>> Pool<T, H> {
@@ -89,11 +87,10 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
         PoolLocal {
             pool: self,
             lane: self.lanes.pin_local().map(|pinned| LocalLane {
-                // SAFETY: `pinned.local` and `pinned.shared` are the two
-                // parts of the calling thread's lane, and the pin keeps its
-                // id on this thread while the hold lives (the hold drops
-                // first).
-                held: unsafe { pinned.shared.hold(pinned.local) },
+                // SAFETY: `pinned.shared` is the calling thread's lane, and
+                // the pin keeps its id on this thread while the hold lives
+                // (the hold drops first).
+                held: unsafe { pinned.shared.hold() },
                 _pinned: pinned,
             }),
         }
@@ -125,8 +122,9 @@ impl<'a, T: Send, H: ResetHook<T>> PoolLocal<'a, T, H> {
     /// An object from the pool (or a new one), for the caller to keep, as
     /// [`Pool::take`].
     ///
-    /// Cost when the lane has an object: a `Vec::pop` and one addition to a
-    /// `Cell` (the handle holds the lane's lock already).
+    /// Cost when the lane has an object: a pop from the lane's cache and one
+    /// addition to the lane's pending hits (the handle holds the lane's lock
+    /// already).
     #[inline(always)]
     pub fn take(&self) -> T {
         let Some(lane) = &self.lane else {
@@ -134,8 +132,7 @@ impl<'a, T: Send, H: ResetHook<T>> PoolLocal<'a, T, H> {
         };
         match lane.held.pop() {
             Some(value) => {
-                let hits = &lane.held.owner().pending().hits;
-                hits.set(hits.get() + 1);
+                lane.held.count_pending_hit();
                 value
             }
             None => self.take_slow(&lane.held),
@@ -169,8 +166,8 @@ impl<'a, T: Send, H: ResetHook<T>> PoolLocal<'a, T, H> {
 
     /// Gives an object back, as [`Pool::put`].
     ///
-    /// Cost when the lane has a unit free: the hook, a `Vec::push` within
-    /// capacity and one addition to a `Cell`.
+    /// Cost when the lane has a unit free: the hook, a push within the cache's
+    /// capacity and one addition to the lane's pending returns.
     #[inline(always)]
     pub fn put(&self, mut value: T) {
         let Some(lane) = &self.lane else {
@@ -178,8 +175,7 @@ impl<'a, T: Send, H: ResetHook<T>> PoolLocal<'a, T, H> {
         };
         // User code: it runs before the cache is touched.
         self.pool.hook.reset(&mut value);
-        let returns = &lane.held.owner().pending().returns;
-        returns.set(returns.get() + 1);
+        lane.held.count_pending_return();
         if let Err(value) = lane.held.push_within_units(value) {
             self.put_slow(&lane.held, value);
         }
@@ -195,20 +191,12 @@ impl<'a, T: Send, H: ResetHook<T>> PoolLocal<'a, T, H> {
     }
 }
 
-/// Folds the lane's pending counts (its thread's handles') into its shared
-/// counters. Only the lane's thread, or `&mut` access, calls it.
-pub(super) fn fold_pending(owner: &LaneOwner, stats: &LaneStats) {
-    let pending = owner.pending();
-    stats.hits.add(pending.hits.take());
-    stats.returns.add(pending.returns.take());
-}
-
 impl<T: Send, H: ResetHook<T>> Drop for PoolLocal<'_, T, H> {
     fn drop(&mut self) {
         // This thread is the lane's only writer of these counts: the handle
         // is `!Send`, and its pin keeps the lane id here.
         if let Some(lane) = &self.lane {
-            fold_pending(lane.held.owner(), &lane.held.lane().stats);
+            lane.held.fold_pending();
         }
     }
 }

@@ -12,8 +12,8 @@
 //!   ([`PoolStats::held`] never exceeds it); objects returned beyond that
 //!   are dropped, not hoarded.
 //! - **Threads.** `&Pool<T>` is shared between threads. Each thread keeps idle
-//!   objects in its own lane (see `lanes.rs`): `get` and the return are a pop
-//!   and a push on the lane's `Vec` under the lane's own lock word, which
+//!   objects in its own lane (see `cache.rs`): `get` and the return are a
+//!   pop and a push on the lane's cache under the lane's own lock word, which
 //!   only that thread takes in the common case (an uncontended
 //!   compare-exchange; a [`PoolLocal`] takes it once for its whole life). The
 //!   bound is kept by lanes leasing *units* of capacity in batches from a
@@ -109,7 +109,7 @@ pub use local::{LocalPooled, PoolLocal};
 pub use recycle::{ClearBuffer, Recycle, Recycled, ResetHook};
 pub use stats::PoolStats;
 
-use self::cache::{LaneOwner, LaneShared, OwnerHold};
+use self::cache::{LaneShared, OwnerHold};
 use self::stats::LaneStats;
 use crate::alloc::lanes::{Budget, Lanes};
 
@@ -151,7 +151,7 @@ pub struct Pool<T: Send, H: ResetHook<T> = Recycled> {
     /// Each thread's idle objects. Threads without a lane id take from and
     /// return to the `shared` list; the fallback's lock serialises their
     /// counters.
-    lanes: Lanes<LaneOwner, LaneShared<T>, ()>,
+    lanes: Lanes<(), LaneShared<T>, ()>,
     /// Objects handed over by lanes, and the store of threads without a lane.
     shared: Mutex<Vec<T>>,
     /// Units of capacity no lane holds and no shared object uses.
@@ -192,7 +192,7 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
     /// will do).
     pub fn with(capacity: usize, create: impl Fn() -> T + Send + Sync + 'static, hook: H) -> Self {
         Self {
-            lanes: Lanes::new(LaneOwner::default, ()),
+            lanes: Lanes::new(|| (), ()),
             shared: Mutex::new(Vec::new()),
             budget: Budget::new(capacity),
             capacity,
@@ -215,25 +215,44 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
     /// the figures.
     ///
     /// Cost when the thread's lane has an object: a thread-local load, the
-    /// lane's lock (an uncontended compare-exchange and a store), a
-    /// `Vec::pop` and one counter store. [`PoolLocal::take`] skips the
-    /// lookup and the lock.
+    /// lane's lock (an uncontended compare-exchange and a store), a pop
+    /// (the cache's length, which is the lane's `cached` counter, loaded and
+    /// stored, and one move) and one counter store. [`PoolLocal::take`]
+    /// skips the lookup and the lock.
     #[inline(always)]
     pub fn take(&self) -> T {
-        let Some((owner, lane)) = self.lanes.local() else {
+        let Some(((), lane)) = self.lanes.local() else {
             return self.take_fallback();
         };
-        // SAFETY: `owner` and `lane` are the two parts of the calling
-        // thread's lane, from `Lanes::local`, which hands them only to the
-        // thread holding the lane's id.
-        let held = unsafe { lane.hold(owner) };
+        // SAFETY: `lane` is the calling thread's lane, from `Lanes::local`,
+        // which hands it only to the thread holding the lane's id.
+        let Some(held) = (unsafe { lane.try_hold_free() }) else {
+            return self.take_contended(lane);
+        };
+        self.take_held(held)
+    }
+
+    /// `take` once the lane is held: a pop, or the slow path.
+    #[inline(always)]
+    fn take_held(&self, held: OwnerHold<'_, T>) -> T {
         match held.pop() {
             Some(value) => {
-                lane.stats.hits.add(1);
+                held.lane().stats.hits.add(1);
                 value
             }
             None => self.take_slow(held),
         }
+    }
+
+    /// `take` when the lane's word is held: by this thread (a call nested in
+    /// a [`PoolLocal`] or another call), or by a thief for a moment. Out of
+    /// line: the fast path then needs no flag for which hold unlocks.
+    #[cold]
+    #[inline(never)]
+    fn take_contended(&self, lane: &LaneShared<T>) -> T {
+        // SAFETY: as in `take`, whose lane this is, on the same thread.
+        let held = unsafe { lane.hold() };
+        self.take_held(held)
     }
 
     /// Gives an object back: it is cleaned by the hook and kept, or dropped
@@ -246,19 +265,39 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
     /// units, and an exited thread's, are taken before an object is dropped.
     ///
     /// Cost when the lane has a unit free: the hook, a thread-local load,
-    /// the lane's lock, a `Vec::push` within capacity and one counter store.
+    /// the lane's lock, a push within the cache's capacity (one compare
+    /// with its room, one move, the length stored) and one counter store.
     #[inline(always)]
     pub fn put(&self, mut value: T) {
         self.hook.reset(&mut value);
-        let Some((owner, lane)) = self.lanes.local() else {
+        let Some(((), lane)) = self.lanes.local() else {
             return self.put_fallback(value);
         };
         lane.stats.returns.add(1);
         // SAFETY: as in `take`: this thread's lane, from `Lanes::local`.
-        let held = unsafe { lane.hold(owner) };
+        let Some(held) = (unsafe { lane.try_hold_free() }) else {
+            return self.put_contended(lane, value);
+        };
+        self.put_held(held, value);
+    }
+
+    /// `put` once the lane is held and the object counted: a push, or the
+    /// slow path.
+    #[inline(always)]
+    fn put_held(&self, held: OwnerHold<'_, T>, value: T) {
         if let Err(value) = held.push_within_units(value) {
             self.put_slow_unlocking(held, value);
         }
+    }
+
+    /// `put` when the lane's word is held (see
+    /// [`take_contended`](Self::take_contended)).
+    #[cold]
+    #[inline(never)]
+    fn put_contended(&self, lane: &LaneShared<T>, value: T) {
+        // SAFETY: as in `put`, whose lane this is, on the same thread.
+        let held = unsafe { lane.hold() };
+        self.put_held(held, value);
     }
 
     /// `put`'s slow path; then unlocks the lane and drops what it rejected
@@ -367,9 +406,9 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
     /// whole capacity (the other objects are still dropped by the unwind).
     pub fn clear(&mut self) {
         let mut idle: Vec<Vec<T>> = Vec::new();
-        for (owner, lane) in self.lanes.lanes_mut() {
+        for ((), lane) in self.lanes.lanes_mut() {
             // Counts of a handle that was leaked rather than dropped.
-            local::fold_pending(owner, &lane.stats);
+            lane.fold_pending_mut();
             idle.push(lane.clear());
         }
         idle.push(std::mem::take(

@@ -12,7 +12,7 @@
 //! whenever `&mut` access can check it.
 
 use super::cache::{LANE_CACHE_MAX, LaneShared, OwnerHold, reserve_up_to};
-use super::{LANE_BATCH, Pool, ResetHook, local};
+use super::{LANE_BATCH, Pool, ResetHook};
 
 impl<T: Send, H: ResetHook<T>> Pool<T, H> {
     /// The lane under `held` is empty: refills it with a batch from the
@@ -27,7 +27,7 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
         let lane = held.lane();
         // This thread's handles' counts first, so the lane's counters are
         // whole before this path adds to them.
-        local::fold_pending(held.owner(), &lane.stats);
+        held.fold_pending();
         // The lane may hold units and objects from here on: thieves and
         // reclaims look only at marked lanes.
         self.lanes.mark_current();
@@ -134,7 +134,7 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
     pub(super) fn put_slow(&self, held: &OwnerHold<'_, T>, value: T) -> (Option<T>, Vec<T>) {
         let lane = held.lane();
         // As in `refill`: a drop counted below comes after its return.
-        local::fold_pending(held.owner(), &lane.stats);
+        held.fold_pending();
         self.lanes.mark_current();
         let mut cache = held.take_out();
         if cache.len() >= LANE_CACHE_MAX {
@@ -182,12 +182,12 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
     #[cold]
     #[inline(never)]
     pub(super) fn reclaim_dead_lanes(&self) -> usize {
-        self.lanes.reclaim_dead(|owner, lane| {
-            // Counts of a handle the thread leaked (its pin would have kept
-            // the id, so normally none).
-            local::fold_pending(owner, &lane.stats);
+        self.lanes.reclaim_dead(|(), lane| {
             // A thief may be taking from the lane: wait for it (a moment).
             let dead = lane.hold_dead();
+            // Counts of a handle the thread leaked (its pin would have kept
+            // the id, so normally none).
+            dead.fold_pending();
             let (idle, empty) = dead.give_all();
             drop(dead);
             self.budget.give_back(empty);

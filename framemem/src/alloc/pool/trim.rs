@@ -4,7 +4,7 @@
 
 use std::sync::PoisonError;
 
-use super::{Pool, ResetHook, local};
+use super::{Pool, ResetHook};
 
 impl<T: Send, H: ResetHook<T>> Pool<T, H> {
     /// Drops idle objects until at most `keep` are idle; returns how many
@@ -38,11 +38,11 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
         // Units of dropped shared objects go back to the budget.
         self.budget.give_back(from_shared);
         surplus -= from_shared;
-        for (owner, lane) in self.lanes.lanes_mut() {
+        for ((), lane) in self.lanes.lanes_mut() {
             if surplus == 0 {
                 break;
             }
-            local::fold_pending(owner, &lane.stats);
+            lane.fold_pending_mut();
             let keep_here = lane.len_mut().saturating_sub(surplus);
             let out = lane.keep_newest(keep_here);
             surplus -= out.len();

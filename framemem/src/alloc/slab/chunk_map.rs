@@ -11,9 +11,10 @@
 //! linear probing. An entry is the chunk address with its *tag* in the low
 //! bits: the class plus one, or 0 for a spare chunk. Empty entries are 0.
 //!
-//! Cost of a lookup (every `free`): the table pointer, a shift, a mask, one
-//! entry load and a compare, a second compare and load only on a collision
-//! (the table is at most half full).
+//! Cost of a lookup (every `free`): the table pointer, the mask beside the
+//! entries (one allocation: two dependent loads after the pointer, not
+//! three), a shift, a mask, one entry load and a compare; a probe only on a
+//! collision (the table is at most half full).
 //!
 //! Threads: entries and tables are written only under the registry's lock.
 //! A table that grows is copied into one twice its size, published with a
@@ -42,8 +43,11 @@ const _: () = assert!(CHUNK_BYTES.is_power_of_two());
 
 /// The chunks of one slab and their classes. See the [module docs](self).
 pub(super) struct ChunkMap {
-    /// The current table; never null: the last of `tables`.
-    current: AtomicPtr<Table>,
+    /// The current table's first slot (its mask, then its entries: see
+    /// [`Table`]); never null: the slots of the last of `tables`. A pointer
+    /// to the slots, not to the `Table`, so that a lookup loads the mask
+    /// and the entry from one base: two loads after this one, not three.
+    current: AtomicPtr<AtomicUsize>,
     /// Every table made, the current one last: the old ones are kept for
     /// lookups that still read them, and freed when the map drops.
     tables: Mutex<Tables>,
@@ -59,42 +63,51 @@ struct Tables(Vec<*mut Table>);
 unsafe impl Send for Tables {}
 
 struct Table {
-    /// `entries.len() - 1`; `entries.len()` is a power of two.
-    mask: usize,
-    entries: Box<[AtomicUsize]>,
+    /// Slot 0: the mask, `entries().len() - 1`, written before the table is
+    /// published and never after; slots `1..`: the entries, whose number is
+    /// a power of two.
+    slots: Box<[AtomicUsize]>,
 }
 
 impl Table {
     fn with_capacity(capacity: usize) -> Box<Self> {
         debug_assert!(capacity.is_power_of_two());
-        Box::new(Self {
-            mask: capacity - 1,
-            entries: (0..capacity).map(|_| AtomicUsize::new(0)).collect(),
-        })
+        let slots: Box<[AtomicUsize]> = std::iter::once(capacity - 1)
+            .chain(std::iter::repeat_n(0, capacity))
+            .map(AtomicUsize::new)
+            .collect();
+        Box::new(Self { slots })
     }
 
-    /// The tag of `chunk`, searched past its home entry `home` (taken by
-    /// another chunk): linear probing, off the fast path.
-    #[cold]
-    #[inline(never)]
-    fn probe(&self, chunk: usize, home: usize) -> usize {
-        let entry = self.entries[self.slot_of_from(chunk, home)].load(Ordering::Relaxed);
-        entry & TAG_MASK
+    /// The entries (every slot but the mask).
+    fn entries(&self) -> &[AtomicUsize] {
+        &self.slots[1..]
+    }
+
+    /// `entries().len() - 1`.
+    fn mask(&self) -> usize {
+        self.slots[0].load(Ordering::Relaxed)
+    }
+
+    /// What [`ChunkMap::current`] points to for this table.
+    fn base(&self) -> *mut AtomicUsize {
+        self.slots.as_ptr().cast_mut()
     }
 
     /// The index of `chunk`'s entry, or of the empty entry where it goes.
     fn slot_of(&self, chunk: usize) -> usize {
-        self.slot_of_from(chunk, (chunk >> CHUNK_SHIFT) & self.mask)
+        self.slot_of_from(chunk, (chunk >> CHUNK_SHIFT) & self.mask())
     }
 
     /// [`slot_of`](Self::slot_of), searching from index `i` on.
     fn slot_of_from(&self, chunk: usize, mut i: usize) -> usize {
+        let (entries, mask) = (self.entries(), self.mask());
         loop {
-            let entry = self.entries[i].load(Ordering::Relaxed);
+            let entry = entries[i].load(Ordering::Relaxed);
             if entry == 0 || entry & !TAG_MASK == chunk {
                 return i;
             }
-            i = (i + 1) & self.mask;
+            i = (i + 1) & mask;
         }
     }
 }
@@ -102,8 +115,10 @@ impl Table {
 impl Default for ChunkMap {
     fn default() -> Self {
         let first = Box::into_raw(Table::with_capacity(FIRST_CAPACITY));
+        // SAFETY: just made by `Box::into_raw`, freed only when the map drops.
+        let base = unsafe { &*first }.base();
         Self {
-            current: AtomicPtr::new(first),
+            current: AtomicPtr::new(base),
             tables: Mutex::new(Tables(vec![first])),
             len: AtomicUsize::new(0),
         }
@@ -144,14 +159,26 @@ impl ChunkMap {
     /// table pointer and mask, one entry load, one compare.
     #[inline(always)]
     pub(super) fn is_home_with_tag(&self, addr: usize, tag: usize) -> bool {
-        // SAFETY: `current` always points to a table in `tables`, which are
-        // kept until the map drops, and `&self` outlives this call.
-        let table = unsafe { &*self.current.load(Ordering::Acquire) };
+        let (base, mask) = self.current();
         let chunk = addr & !TAG_MASK;
-        let i = (chunk >> CHUNK_SHIFT) & table.mask;
-        // SAFETY: `i <= mask`, and `entries.len() == mask + 1`.
-        let entry = unsafe { table.entries.get_unchecked(i) }.load(Ordering::Relaxed);
+        let i = (chunk >> CHUNK_SHIFT) & mask;
+        // SAFETY: `i <= mask`, and the table has `mask + 1` entries after
+        // its mask slot (`current`).
+        let entry = unsafe { &*base.add(1 + i) }.load(Ordering::Relaxed);
         entry == chunk | tag
+    }
+
+    /// The current table's slots and its mask: one load for the pointer
+    /// (`Acquire`: the table's slots as they were published), one for the
+    /// mask.
+    #[inline(always)]
+    fn current(&self) -> (*const AtomicUsize, usize) {
+        let base = self.current.load(Ordering::Acquire);
+        // SAFETY: `current` always points to the slots of a table in
+        // `tables`, which are kept until the map drops (`&self` outlives
+        // this call); slot 0 is the mask.
+        let mask = unsafe { &*base }.load(Ordering::Relaxed);
+        (base, mask)
     }
 
     /// The tag of the chunk holding address `addr`: the class plus one, or 0
@@ -159,13 +186,12 @@ impl ChunkMap {
     /// will do: only the map is read, never the memory at `addr`.
     #[inline(always)]
     pub(super) fn tag_of(&self, addr: usize) -> usize {
-        // SAFETY: `current` always points to a table in `tables`, which are
-        // kept until the map drops, and `&self` outlives this call.
-        let table = unsafe { &*self.current.load(Ordering::Acquire) };
+        let (base, mask) = self.current();
         let chunk = addr & !TAG_MASK;
-        let i = (chunk >> CHUNK_SHIFT) & table.mask;
-        // SAFETY: `i <= mask`, and `entries.len() == mask + 1`.
-        let entry = unsafe { table.entries.get_unchecked(i) }.load(Ordering::Relaxed);
+        let i = (chunk >> CHUNK_SHIFT) & mask;
+        // SAFETY: `i <= mask`, and the table has `mask + 1` entries after
+        // its mask slot (`current`).
+        let entry = unsafe { &*base.add(1 + i) }.load(Ordering::Relaxed);
         // Also right for `chunk == 0` (an address below 64 KiB, never a
         // chunk): it meets an empty entry, whose tag is 0.
         if entry & !TAG_MASK == chunk {
@@ -174,7 +200,30 @@ impl ChunkMap {
         if entry == 0 {
             return 0;
         }
-        table.probe(chunk, i)
+        // SAFETY: `base` and `mask` are the table's, from `current`.
+        unsafe { Self::probe(base, mask, chunk, i) }
+    }
+
+    /// The tag of `chunk`, searched past its home entry `home` (taken by
+    /// another chunk): linear probing, off the fast path, in the table the
+    /// lookup loaded.
+    ///
+    /// # Safety
+    ///
+    /// `base` and `mask` come from one [`current`](Self::current) call on
+    /// this map, which is still borrowed; `home <= mask`.
+    #[cold]
+    #[inline(never)]
+    unsafe fn probe(base: *const AtomicUsize, mask: usize, chunk: usize, mut i: usize) -> usize {
+        loop {
+            // SAFETY: `i <= mask`, and the table (kept until the map drops)
+            // has `mask + 1` entries after its mask slot.
+            let entry = unsafe { &*base.add(1 + i) }.load(Ordering::Relaxed);
+            if entry == 0 || entry & !TAG_MASK == chunk {
+                return entry & TAG_MASK;
+            }
+            i = (i + 1) & mask;
+        }
     }
 
     /// Maps `chunk` (a new chunk's address) with `tag`, or sets the tag of a
@@ -184,28 +233,28 @@ impl ChunkMap {
         let mut tables = self.lock();
         let table = Self::newest(&tables);
         let i = table.slot_of(chunk);
-        if table.entries[i].load(Ordering::Relaxed) != 0 {
-            table.entries[i].store(chunk | tag, Ordering::Relaxed);
+        if table.entries()[i].load(Ordering::Relaxed) != 0 {
+            table.entries()[i].store(chunk | tag, Ordering::Relaxed);
             return;
         }
         let len = self.len.load(Ordering::Relaxed) + 1;
-        if len * 2 > table.entries.len() {
-            let mut bigger = Table::with_capacity(table.entries.len() * 2);
-            for entry in table.entries.iter() {
+        if len * 2 > table.entries().len() {
+            let mut bigger = Table::with_capacity(table.entries().len() * 2);
+            for entry in table.entries() {
                 let entry = entry.load(Ordering::Relaxed);
                 if entry != 0 {
                     let j = bigger.slot_of(entry & !TAG_MASK);
-                    *bigger.entries[j].get_mut() = entry;
+                    *bigger.slots[1 + j].get_mut() = entry;
                 }
             }
             let j = bigger.slot_of(chunk);
-            *bigger.entries[j].get_mut() = chunk | tag;
-            let published = Box::into_raw(bigger);
-            tables.0.push(published);
-            // Release: a lookup that loads this table sees its entries.
-            self.current.store(published, Ordering::Release);
+            *bigger.slots[1 + j].get_mut() = chunk | tag;
+            let base = bigger.base();
+            tables.0.push(Box::into_raw(bigger));
+            // Release: a lookup that loads this table sees its slots.
+            self.current.store(base, Ordering::Release);
         } else {
-            table.entries[i].store(chunk | tag, Ordering::Relaxed);
+            table.entries()[i].store(chunk | tag, Ordering::Relaxed);
         }
         self.len.store(len, Ordering::Relaxed);
     }
@@ -216,7 +265,7 @@ impl ChunkMap {
             .tables
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner);
-        for entry in Self::newest(tables).entries.iter() {
+        for entry in Self::newest(tables).entries() {
             let chunk = entry.load(Ordering::Relaxed) & !TAG_MASK;
             entry.store(chunk, Ordering::Relaxed);
         }
@@ -232,17 +281,17 @@ impl ChunkMap {
             .unwrap_or_else(PoisonError::into_inner);
         let table = Self::newest(tables);
         let kept: Vec<usize> = table
-            .entries
+            .entries()
             .iter()
             .map(|entry| entry.load(Ordering::Relaxed))
             .filter(|&entry| entry != 0 && !gone(entry & !TAG_MASK))
             .collect();
-        for entry in table.entries.iter() {
+        for entry in table.entries() {
             entry.store(0, Ordering::Relaxed);
         }
         for &entry in &kept {
             let i = table.slot_of(entry & !TAG_MASK);
-            table.entries[i].store(entry, Ordering::Relaxed);
+            table.entries()[i].store(entry, Ordering::Relaxed);
         }
         *self.len.get_mut() = kept.len();
     }
@@ -254,21 +303,21 @@ impl ChunkMap {
         let table = Self::newest(&tables);
         let current = self.current.load(Ordering::Relaxed);
         assert!(
-            std::ptr::eq(current, table),
+            std::ptr::eq(current, table.base()),
             "slab chunk map: the current table is not the newest"
         );
         let mut n = 0;
         for chunk in chunks {
-            let entry = table.entries[table.slot_of(chunk)].load(Ordering::Relaxed);
+            let entry = table.entries()[table.slot_of(chunk)].load(Ordering::Relaxed);
             assert!(
                 entry & !TAG_MASK == chunk && entry != 0,
                 "slab chunk map: chunk {chunk:#x} is not mapped"
             );
             n += 1;
         }
-        let (len, capacity) = (self.len.load(Ordering::Relaxed), table.entries.len());
+        let (len, capacity) = (self.len.load(Ordering::Relaxed), table.entries().len());
         let mapped = table
-            .entries
+            .entries()
             .iter()
             .filter(|e| e.load(Ordering::Relaxed) != 0)
             .count();

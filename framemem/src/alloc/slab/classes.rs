@@ -69,7 +69,10 @@ const _: () = assert!(SIZE_CLASSES[NUM_CLASSES - 1] == MAX_SLOT_BYTES);
 const _: () = assert!(MAX_SLOT_BYTES <= CHUNK_ALIGN);
 
 /// `CLASS_OF_GRANULES[g]`: the smallest class of at least `g * 16` bytes.
-static CLASS_OF_GRANULES: [u8; MAX_SLOT_BYTES / GRANULE + 1] = build_lookup();
+/// A `const`, not a `static`: a crate calling the inlined fast paths then
+/// has the table's values, and folds the lookup for a constant layout (a
+/// `static` of this crate is an opaque address there, loaded every call).
+const CLASS_OF_GRANULES: [u8; MAX_SLOT_BYTES / GRANULE + 1] = build_lookup();
 
 const fn build_lookup() -> [u8; MAX_SLOT_BYTES / GRANULE + 1] {
     let mut table = [0u8; MAX_SLOT_BYTES / GRANULE + 1];
@@ -85,6 +88,16 @@ const fn build_lookup() -> [u8; MAX_SLOT_BYTES / GRANULE + 1] {
     table
 }
 
+// The promise `class_of` makes to the compiler: every entry names a class.
+const _: () = {
+    let table = build_lookup();
+    let mut g = 0;
+    while g < table.len() {
+        assert!((table[g] as usize) < NUM_CLASSES);
+        g += 1;
+    }
+};
+
 /// The class serving `layout`, or `None` when it is too large (or too
 /// aligned) for any slot, and for zero sizes, which get no slot.
 ///
@@ -99,6 +112,11 @@ pub(crate) fn class_of(layout: Layout) -> Option<usize> {
         return None;
     }
     let class = CLASS_OF_GRANULES[size.div_ceil(GRANULE)] as usize;
+    // SAFETY: every entry of the table is below `NUM_CLASSES` (checked at
+    // compile time below). Told to the compiler, so that indexing the
+    // per-class arrays (magazines, counters) needs no bounds check on the
+    // fast paths.
+    unsafe { std::hint::assert_unchecked(class < NUM_CLASSES) };
     if align <= GRANULE {
         Some(class)
     } else {

@@ -132,20 +132,23 @@ impl<'a> SlabLocal<'a> {
     /// not freed since, and is not used after.
     #[inline(always)]
     pub unsafe fn free(&self, ptr: NonNull<u8>, layout: Layout) {
-        match (&self.lane, self.slab.slot_class(ptr, layout)) {
-            (Some(lane), Some(class)) => {
-                // SAFETY: the caller's promise: a live block of this slab,
-                // which the chunk map says is a slot of `class`.
-                let pushed = unsafe { self.slab.put_slot(lane.local, class, ptr) };
-                let count = &self.frees[class];
-                count.set(count.get() + 1);
-                if !pushed {
-                    self.slab.hand_over(lane.local, class, ptr);
-                }
+        if let Some(lane) = &self.lane
+            && let Some(class) = self.slab.home_slot_class(ptr, layout)
+        {
+            // SAFETY: the caller's promise: a live block of this slab,
+            // which the chunk map says is a slot of `class`.
+            let pushed = unsafe { self.slab.put_slot(lane.local, class, ptr) };
+            let count = &self.frees[class];
+            count.set(count.get() + 1);
+            if !pushed {
+                self.slab.hand_over(lane.local, class, ptr);
             }
-            // SAFETY: the caller's promise, passed on.
-            _ => unsafe { self.free_shared(ptr, layout) },
+            return;
         }
+        // Threads without a lane, and every free the fast path does not
+        // take (other classes, large blocks, misuse): `&Slab`'s way.
+        // SAFETY: the caller's promise, passed on.
+        unsafe { self.free_shared(ptr, layout) }
     }
 
     /// # Safety

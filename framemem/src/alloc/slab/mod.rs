@@ -26,13 +26,17 @@
 //!
 //! # Costs
 //!
-//! - alloc: a thread-local load, a table lookup, a pop from the magazine (a
-//!   length load and store, one pointer load), a counter store;
+//! - alloc: a thread-local load, a table lookup (folded away for a constant
+//!   layout: the table is a `const`), a pop from the magazine (a length
+//!   load and store, one pointer load), a counter store;
 //! - free: the same with a push, and the check that the block is a slot of
-//!   this slab that its layout fits (`chunk_map.rs`: the table pointer and
-//!   mask, one entry load and one compare; about 12 instructions, +0.9 ns
-//!   per alloc and free in `frame_1000x64B` on the 2-core machine of the
-//!   README);
+//!   this slab that its layout fits (`free.rs`, `chunk_map.rs`: the table
+//!   pointer, its mask and one entry, two dependent loads after the
+//!   pointer, and one compare; a single branch leaves for every other
+//!   case, checked off the fast path);
+//! - per alloc and free in `frame_1000x64B` (`scripts/callgrind.sh`): 58
+//!   instructions through `&Slab`, 53 through [`SlabLocal`], the harness's
+//!   13 included;
 //! - magazine empty: carve up to 64 slots from the current chunk, else take a
 //!   batch from the central list, else a new chunk (the only `malloc`);
 //! - magazine full: half of it goes to the central list.
@@ -51,8 +55,10 @@
 //!
 //! # Files
 //!
-//! - `mod.rs` (this file): [`Slab`], its fast and slow paths, its
+//! - `mod.rs` (this file): [`Slab`], its allocation paths, its
 //!   [`Allocator`] impl and invariants;
+//! - `free.rs`: the free paths: the class check, the push, the hand-over,
+//!   and the misuse checks;
 //! - `classes.rs`: the size classes and the chunk geometry;
 //! - `magazine.rs`: a lane's magazines and carvings, the lane-side unsafe code;
 //! - `central.rs`: the central list of free batches;
@@ -76,6 +82,7 @@ mod api2;
 mod central;
 mod chunk_map;
 mod classes;
+mod free;
 mod handle;
 mod local;
 mod magazine;
@@ -103,7 +110,7 @@ use crate::alloc::lanes::Lanes;
 #[cfg(feature = "asan")]
 use crate::alloc::poison;
 use crate::alloc::stamp::Stamp;
-use crate::alloc::{AllocError, Allocator, Stats, api2 as rules, dangling};
+use crate::alloc::{AllocError, Allocator, Stats, dangling};
 
 /// The size-class allocator. See the [module docs](self).
 ///
@@ -250,74 +257,6 @@ impl Slab {
         result.map(|()| slot.expect("a refill adds at least one slot"))
     }
 
-    /// Pushes `ptr` onto the lane's magazine; hands half of it to the central
-    /// list when it is full.
-    ///
-    /// # Safety
-    ///
-    /// `ptr` is a live slot of `class` from this slab (the `free` contract).
-    #[inline(always)]
-    unsafe fn free_small(
-        &self,
-        lane: &SlabLane,
-        stats: &LaneStats,
-        class: usize,
-        ptr: NonNull<u8>,
-    ) {
-        // SAFETY: the caller's promise, passed on.
-        let pushed = unsafe { self.put_slot(lane, class, ptr) };
-        stats.frees[class].add(1);
-        if !pushed {
-            self.hand_over(lane, class, ptr);
-        }
-    }
-
-    /// [`free_small`](Self::free_small) without the counter and without the
-    /// hand-over: `false` when the magazine is full, and the caller must
-    /// [`hand_over`](Self::hand_over) `ptr` (after counting, as the shared
-    /// path always did).
-    ///
-    /// # Safety
-    ///
-    /// As [`free_small`](Self::free_small).
-    #[inline(always)]
-    #[must_use]
-    unsafe fn put_slot(&self, lane: &SlabLane, class: usize, ptr: NonNull<u8>) -> bool {
-        #[cfg(debug_assertions)]
-        self.registry.debug_on_free(ptr.as_ptr(), class);
-        #[cfg(feature = "asan")]
-        // SAFETY: the slot is ours again and unused until handed out again
-        // (which unpoisons it).
-        unsafe {
-            poison::poison(ptr.as_ptr(), SIZE_CLASSES[class])
-        };
-        lane.magazines[class].push_within_capacity(ptr)
-    }
-
-    /// The magazine is full (or was never used): move its older half to the
-    /// central list, then push `ptr`.
-    #[cold]
-    #[inline(never)]
-    fn hand_over(&self, lane: &SlabLane, class: usize, ptr: NonNull<u8>) {
-        let magazine = &lane.magazines[class];
-        // The work below happens on the moved-out Vec; a magazine never used
-        // comes out empty, with its array made (and the lane marked: it
-        // holds slots now).
-        if magazine.is_unused() {
-            self.lanes.mark_current();
-        }
-        let mut slots = magazine.take_out(class);
-        if slots.len() == slots.capacity() {
-            let half = slots.len() / 2;
-            self.central[class].put_from(class, &mut slots, half);
-        }
-        slots.push(ptr);
-        magazine.put_back(slots);
-        if cfg!(debug_assertions) {
-            lane.check_class(class);
-        }
-    }
-
     /// Moves the free slots of exited threads' lanes (their magazines and
     /// what their carvings had left) to the central lists, where any lane
     /// finds them. Returns how many lanes it emptied. A slow path: before a
@@ -344,6 +283,14 @@ impl Slab {
         })
     }
 
+    /// `alloc` on a thread without a lane: the locked fallback lane.
+    #[cold]
+    #[inline(never)]
+    fn alloc_without_lane(&self, class: usize) -> Result<NonNull<u8>, AllocError> {
+        self.lanes
+            .with_lane(|lane, stats| self.alloc_small(lane, stats, class))
+    }
+
     /// Zero sizes (a dangling pointer) and large requests (the system).
     #[cold]
     #[inline(never)]
@@ -355,74 +302,6 @@ impl Slab {
         } else {
             self.registry.alloc_large(layout)
         }
-    }
-
-    /// The class of the slot `ptr` points to, when it is a slot of this
-    /// slab that `layout` fits (no larger class, no more alignment than the
-    /// slot's address has): the fast path of every free. The real class, not
-    /// `layout`'s: a block shrunk in place is freed with a smaller layout.
-    ///
-    /// Cost: [`class_of`], the chunk map's lookup (a masked load and a
-    /// compare, `chunk_map.rs`) and an alignment test. `None` sends the free
-    /// to [`free_unclassed`](Self::free_unclassed), which panics on misuse.
-    ///
-    /// The common case (a slot of the layout's own class, its chunk at its
-    /// home entry in the map) is one compare of the entry with the value it
-    /// must have, and returns `class` itself, not the loaded tag: the lookup
-    /// is then only a predicted branch, and the magazine the free pushes to
-    /// does not wait for the load (returning the tag made an alloc and free
-    /// of one slot in a loop, `pair_64B`, 5 ns slower). No alignment test
-    /// there: the slots of the layout's class are aligned for it.
-    #[inline(always)]
-    fn slot_class(&self, ptr: NonNull<u8>, layout: Layout) -> Option<usize> {
-        let class = class_of(layout)?;
-        if self.registry.in_chunk_of(ptr.addr().get(), class) {
-            return Some(class);
-        }
-        self.other_slot_class(ptr, layout, class)
-    }
-
-    /// [`slot_class`](Self::slot_class) off its fast path: a chunk that
-    /// collided in the map, a slot of a larger class than the layout's (a
-    /// block shrunk in place), or `None`.
-    #[cold]
-    #[inline(never)]
-    fn other_slot_class(&self, ptr: NonNull<u8>, layout: Layout, class: usize) -> Option<usize> {
-        // The slot's class plus one, 0 for no chunk of ours.
-        let tag = self.registry.chunk_tag(ptr.addr().get());
-        (tag > class && rules::is_aligned_for(ptr, layout)).then(|| tag - 1)
-    }
-
-    /// Every free that is not a slot `layout` fits: zero sizes, large blocks
-    /// (also those shrunk in place to a small size), and misuse, which
-    /// panics in every build: a slot freed with a layout it cannot hold, a
-    /// pointer this slab did not hand out.
-    ///
-    /// # Safety
-    ///
-    /// As [`Allocator::free`], except that a foreign pointer or a wrong
-    /// layout is caught (a panic) rather than undefined behaviour, when the
-    /// pointer is a slot of a slab or was not a live block of this one.
-    #[cold]
-    #[inline(never)]
-    #[track_caller]
-    unsafe fn free_unclassed(&self, ptr: NonNull<u8>, layout: Layout) {
-        if layout.size() == 0 {
-            self.lanes
-                .with_lane(|_, stats| stats.zero_size_frees.add(1));
-            return;
-        }
-        let tag = self.registry.chunk_tag(ptr.addr().get());
-        if tag != 0 {
-            panic!(
-                "Slab::free: {ptr:p} is a {} B slot, but the layout given ({layout:?}) does not \
-                 fit it (wrong layout)",
-                SIZE_CLASSES[tag - 1]
-            );
-        }
-        // SAFETY: the caller's promise; it panics unless `ptr` is a live
-        // large block of this slab that `layout` fits.
-        unsafe { self.registry.free_large(ptr, layout) }
     }
 
     /// The slab's invariants (see the [module docs](self)); panics naming
@@ -468,20 +347,26 @@ unsafe impl Allocator for Slab {
         let Some(class) = class_of(layout) else {
             return self.alloc_unclassed(layout);
         };
-        self.lanes
-            .with_lane(|lane, stats| self.alloc_small(lane, stats, class))
+        // `local`, not `with_lane`: a closure for the fallback would be
+        // built on the stack on every call.
+        match self.lanes.local() {
+            Some((lane, stats)) => self.alloc_small(lane, stats, class),
+            None => self.alloc_without_lane(class),
+        }
     }
 
     #[inline(always)]
     unsafe fn free(&self, ptr: NonNull<u8>, layout: Layout) {
-        let Some(class) = self.slot_class(ptr, layout) else {
+        let Some(class) = self.home_slot_class(ptr, layout) else {
             // SAFETY: the caller's promise about `ptr` and `layout`.
-            return unsafe { self.free_unclassed(ptr, layout) };
+            return unsafe { self.free_other(ptr, layout) };
         };
-        self.lanes.with_lane(|lane, stats| {
+        match self.lanes.local() {
             // SAFETY: the caller's promise about `ptr`.
-            unsafe { self.free_small(lane, stats, class, ptr) }
-        });
+            Some((lane, stats)) => unsafe { self.free_small(lane, stats, class, ptr) },
+            // SAFETY: the caller's promise about `ptr`.
+            None => unsafe { self.free_without_lane(class, ptr) },
+        }
     }
 
     fn reset(&mut self) {
