@@ -18,7 +18,7 @@
 //! - **Handles.** Data that must live across frames is held as a
 //!   [`RingSlice<T>`]: `'static` and `Copy`, it records the last frame its
 //!   data is valid in (the slot's epoch: a slot never sees the same expiry
-//!   frame twice) and the ring's stamp (so another ring rejects it).
+//!   frame twice) and the ring's id (so another ring rejects it).
 //!   Resolving it after its frame ended panics with a clear message
 //!   ([`get`](ExpiryRing::get)) or returns `None`
 //!   ([`try_get`](ExpiryRing::try_get)), never reads freed memory.
@@ -77,9 +77,9 @@ pub use overflow::Overflow;
 pub use stats::{RingStats, SlotStats};
 
 use self::expiry::{expiry_frame, slot_of};
+use self::handle::RingId;
 use self::overflow::SlabOverflow;
 use crate::alloc::Arena;
-use crate::alloc::stamp::Stamp;
 
 /// An expiry-keyed ring of frame arenas. See the [module docs](self).
 ///
@@ -108,7 +108,7 @@ pub struct ExpiryRing {
     now: u64,
     /// Unique per ring, recorded in every [`RingSlice`]: another ring's
     /// handle never resolves here.
-    stamp: Stamp,
+    id: RingId,
     /// The slab and expiry lists for lifetimes beyond the depth; `None`
     /// with [`Overflow::Fail`].
     overflow: Option<SlabOverflow>,
@@ -142,7 +142,7 @@ impl ExpiryRing {
         Self {
             slots: (0..depth).map(|_| Arena::new()).collect(),
             now: 0,
-            stamp: Stamp::next(),
+            id: RingId::next(),
             overflow: match overflow {
                 Overflow::Fail => None,
                 Overflow::Slab => Some(SlabOverflow::new()),
@@ -217,7 +217,7 @@ impl fmt::Debug for ExpiryRing {
             .field("depth", &self.depth())
             .field("frame", &self.now)
             .field("overflow", &self.overflow())
-            .field("stamp", &self.stamp)
+            .field("id", &self.id)
             .field("stats", &self.stats())
             .finish_non_exhaustive()
     }
