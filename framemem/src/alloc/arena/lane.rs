@@ -266,7 +266,7 @@ impl ArenaLane {
 
     /// Hands every chunk of the frame back to the cache and zeroes the frame's
     /// byte count. Returns the chunk bytes the lane held.
-    pub(super) fn reset(&mut self, stats: &mut LaneStats, cache: &mut ChunkCache) -> usize {
+    pub(super) fn reset(&mut self, stats: &mut LaneStats, cache: &ChunkCache) -> usize {
         debug_assert_eq!(
             self.pending(),
             (0, 0),
