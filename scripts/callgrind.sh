@@ -3,7 +3,10 @@
 # callgrind: repeatable on a noisy machine where wall-clock ratios move by
 # +-10% from run to run.
 #
-#   bash scripts/callgrind.sh [FRAMES]     (FRAMES defaults to 200)
+#   bash scripts/callgrind.sh [FRAMES [PATTERN...]]
+#
+# FRAMES defaults to 200; without PATTERNs every pattern runs, every
+# allocator's shared and local path.
 #
 # Each pattern runs twice under `valgrind --tool=callgrind`, with 0 and with
 # FRAMES measured frames of 1,000 allocations (after the same 10 warm-up
@@ -14,6 +17,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 frames="${1:-200}"
+shift || true
+patterns=("$@")
+if [ ${#patterns[@]} -eq 0 ]; then
+    patterns=(harness bumpalo blink_alloc bump_scope mimalloc vec_freelist
+        framemem_arena framemem_arena_local framemem_slab framemem_slab_local
+        framemem_pool framemem_pool_local)
+fi
 if ! command -v valgrind >/dev/null; then
     apt-get update -qq && apt-get install -y -qq valgrind
 fi
@@ -29,9 +39,7 @@ instructions() {
         sed -n 's/.*Collected : *//p'
 }
 printf '%-22s %12s\n' pattern 'instr/alloc'
-for p in harness bumpalo blink_alloc bump_scope mimalloc vec_freelist \
-    framemem_arena framemem_arena_local framemem_slab framemem_slab_local \
-    framemem_pool framemem_pool_local; do
+for p in "${patterns[@]}"; do
     base=$(instructions "$p" 0)
     full=$(instructions "$p" "$frames")
     python3 -c "print(f'{\"$p\":<22} {($full - $base) / ($frames * 1000):12.2f}')"

@@ -63,6 +63,39 @@ fn two_arena_handles_and_the_shared_path_on_one_thread_do_not_overlap() {
 }
 
 #[test]
+fn arena_handles_count_zero_sizes_and_frees_with_or_without_a_lane() {
+    let mut arena = Arena::new();
+    let barrier = std::sync::Barrier::new(THREADS);
+    let rounds = N / 10;
+    let (zero, eight) = (Layout::new::<()>(), Layout::new::<u64>());
+    std::thread::scope(|s| {
+        for _ in 0..THREADS {
+            let (arena, barrier) = (&arena, &barrier);
+            s.spawn(move || {
+                // Every thread holds its handle at once: under Miri some
+                // have no lane, and their stand-in lane counts.
+                let local = arena.local();
+                barrier.wait();
+                for _ in 0..rounds {
+                    let p = local.alloc(zero).unwrap();
+                    local.alloc(eight).unwrap();
+                    // SAFETY: `p` came from this arena with `zero`.
+                    unsafe { local.free(p, zero) };
+                }
+                barrier.wait();
+            });
+        }
+    });
+    let stats = arena.stats();
+    let calls = (THREADS * rounds) as u64;
+    assert_eq!((stats.allocations, stats.frees), (2 * calls, calls));
+    assert_eq!(stats.bytes_in_use, THREADS * rounds * 8);
+    arena.reset();
+    assert_eq!(arena.stats().bytes_in_use, 0);
+    assert_eq!(arena.stats().allocations, 2 * calls);
+}
+
+#[test]
 fn an_arena_local_vec_grows_in_place_and_keeps_its_contents() {
     let arena = Arena::new();
     let local = arena.local();

@@ -27,7 +27,15 @@
 //! in 4 KiB blocks fits 15 blocks in each chunk (94%) however many threads
 //! share it. It also means one lock per 64 KiB a lane allocates.
 //!
-//! Invariants ([`ChunkCache::check_invariants`], with `&mut`):
+//! One cache may serve several arenas: an [`ExpiryRing`](crate::ExpiryRing)'s
+//! slot arenas all draw on one (`Arena::with_cache`), so that what the ring
+//! holds is its live data plus a chunk tail per slot and thread, not a
+//! frame's worth of chunks kept ahead by each of its slots. Every method
+//! that moves chunks back (the resets', the trim) is called only under
+//! `&mut` of the owner of all the arenas that share the cache (the arena,
+//! or the ring), so no lane takes a chunk meanwhile.
+//!
+//! Invariants ([`ChunkCache::check_invariants`], with no lane taking chunks):
 //! - every chunk (idle or in a lane) holds one chunk and its allocation
 //!   limit is that chunk's size;
 //! - `reserved` is the sum of every chunk's bytes, idle or in a lane;
@@ -91,7 +99,7 @@ fn fits(bytes: usize, layout: Layout) -> bool {
 
 /// The arena's byte limit, the chunks no lane is using, and the count of
 /// every chunk's bytes. See the [module docs](self).
-pub(super) struct ChunkCache {
+pub(crate) struct ChunkCache {
     /// Idle chunks, reset.
     idle: Mutex<Idle>,
     /// The byte limit over all chunks, if any.
@@ -120,7 +128,7 @@ impl Idle {
 }
 
 impl ChunkCache {
-    pub(super) fn new(limit: Option<usize>) -> Self {
+    pub(crate) fn new(limit: Option<usize>) -> Self {
         Self {
             idle: Mutex::new(Idle::default()),
             limit,
@@ -135,12 +143,12 @@ impl ChunkCache {
     }
 
     /// Bytes of every chunk the arena holds.
-    pub(super) fn reserved(&self) -> usize {
+    pub(crate) fn reserved(&self) -> usize {
         self.reserved.load(Ordering::Relaxed)
     }
 
     /// Chunks made from the system so far.
-    pub(super) fn made(&self) -> u64 {
+    pub(crate) fn made(&self) -> u64 {
         self.made.load(Ordering::Relaxed)
     }
 
@@ -229,27 +237,37 @@ impl ChunkCache {
     /// Makes idle ordinary chunks until the arena holds `needed` bytes (at
     /// a reset, for the next frame), or the limit or the system says no.
     /// Returns how many it made.
-    pub(super) fn provision(&mut self, needed: usize) -> usize {
+    pub(super) fn provision(&self, needed: usize) -> usize {
         let mut made = 0;
-        while *self.reserved.get_mut() < needed {
+        while self.reserved() < needed {
             let Ok(chunk) = self.make(Layout::new::<u8>()) else {
                 break;
             };
-            self.idle
-                .get_mut()
-                .unwrap_or_else(PoisonError::into_inner)
-                .ordinary
-                .push(chunk);
+            self.lock_idle().ordinary.push(chunk);
             made += 1;
         }
         made
     }
 
+    /// The idle chunks, locked (a poisoned lock is taken anyway: no user
+    /// code runs under it).
+    fn lock_idle(&self) -> std::sync::MutexGuard<'_, Idle> {
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Bytes of the idle chunks.
+    pub(crate) fn idle_bytes(&self) -> usize {
+        self.lock_idle().all().map(chunk_bytes).sum()
+    }
+
     /// Takes back a lane's chunks at a reset: each is reset (its blocks are
     /// gone; `&mut` proves none is borrowed) and kept idle. Call
     /// [`sort`](Self::sort) after the last lane.
-    pub(super) fn give_back(&mut self, chunks: &mut Vec<Bump>) {
-        let idle = self.idle.get_mut().unwrap_or_else(PoisonError::into_inner);
+    pub(super) fn give_back(&self, chunks: &mut Vec<Bump>) {
+        if chunks.is_empty() {
+            return;
+        }
+        let mut idle = self.lock_idle();
         for mut chunk in chunks.drain(..) {
             poison_chunk(&chunk);
             chunk.reset();
@@ -263,43 +281,47 @@ impl ChunkCache {
 
     /// Sorts the idle large chunks largest first (after a reset's
     /// give-backs).
-    pub(super) fn sort(&mut self) {
-        let idle = self.idle.get_mut().unwrap_or_else(PoisonError::into_inner);
-        idle.large
+    pub(super) fn sort(&self) {
+        self.lock_idle()
+            .large
             .sort_unstable_by_key(|c| std::cmp::Reverse(chunk_bytes(c)));
     }
 
     /// Gives idle chunks back to the system, large ones first (largest
     /// first), while what stays is at least `keep` bytes. Returns the bytes
     /// given back.
-    pub(super) fn trim(&mut self, keep: usize) -> usize {
-        let idle = self.idle.get_mut().unwrap_or_else(PoisonError::into_inner);
-        let reserved = self.reserved.get_mut();
+    pub(crate) fn trim(&self, keep: usize) -> usize {
+        let mut idle = self.lock_idle();
+        let idle = &mut *idle;
+        let mut reserved = self.reserved();
         let mut freed = 0;
         // Large ones from the largest, then ordinary ones.
         idle.large.reverse();
         for list in [&mut idle.large, &mut idle.ordinary] {
             while let Some(last) = list.last() {
                 let bytes = chunk_bytes(last);
-                if *reserved - bytes < keep {
+                if reserved - bytes < keep {
                     break;
                 }
                 let chunk = list.pop().expect("the chunk just looked at");
                 unpoison_chunk(&chunk);
                 drop(chunk);
-                *reserved -= bytes;
+                reserved -= bytes;
                 freed += bytes;
             }
         }
         idle.large.reverse();
+        self.reserved.fetch_sub(freed, Ordering::Relaxed);
         self.left.give_back(freed);
         freed
     }
 
     /// The cache's invariants, given the chunk bytes all lanes hold (see the
     /// [module docs](self)); panics naming the values when one is broken.
-    pub(super) fn check_invariants(&mut self, in_lanes: usize, sorted: bool) {
-        let idle = self.idle.get_mut().unwrap_or_else(PoisonError::into_inner);
+    /// `in_lanes` is a lower bound when `all_lanes` is false (an arena that
+    /// shares the cache sees its own lanes only).
+    pub(crate) fn check_invariants(&self, in_lanes: usize, sorted: bool, all_lanes: bool) {
+        let idle = self.lock_idle();
         let mut idle_bytes = 0;
         for chunk in idle.all() {
             check_chunk(chunk);
@@ -319,13 +341,18 @@ impl ChunkCache {
                 "arena: idle large chunks are not sorted largest first"
             );
         }
-        let reserved = *self.reserved.get_mut();
-        assert_eq!(
-            reserved,
-            idle_bytes + in_lanes,
+        let reserved = self.reserved();
+        assert!(
+            reserved == idle_bytes + in_lanes || (!all_lanes && reserved > idle_bytes + in_lanes),
             "arena: reserved says {reserved} bytes, but idle chunks hold {idle_bytes} and lanes \
              {in_lanes}"
         );
+    }
+
+    /// With a limit, the budget left plus `reserved` is the limit (`&mut`:
+    /// no lease in flight).
+    pub(super) fn check_limit(&mut self) {
+        let reserved = self.reserved();
         if let Some(limit) = self.limit {
             let left = self.left.left();
             assert_eq!(

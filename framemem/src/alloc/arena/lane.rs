@@ -10,7 +10,9 @@
 //! - `current` holds at most one chunk, and can take no other from bumpalo
 //!   (its allocation limit is its size, or 0 while it holds none);
 //! - every chunk in `full` holds one chunk, limited the same way;
-//! - `taken` is the bytes of `current` and `full` together.
+//! - `taken` is the bytes of `current` and `full` together;
+//! - a *detached* lane (the stand-in of a handle on a thread without a lane
+//!   id, `local.rs`) never holds a chunk.
 
 use std::alloc::Layout;
 use std::cell::{Cell, UnsafeCell};
@@ -39,6 +41,24 @@ pub(super) struct ArenaLane {
     full: UnsafeCell<Vec<Bump>>,
     /// Chunk bytes in `current` and `full`.
     taken: Cell<usize>,
+    /// What per-thread handles ([`ArenaLocal`](super::ArenaLocal)) counted
+    /// on their fast path and have not yet folded into the lane's
+    /// [`LaneStats`]: plain cells, since only the lane's thread touches them.
+    /// Kept in the lane rather than in each handle so that a handle is a few
+    /// pointers (bevy's `for_each_init` moves it for every item).
+    pending: Pending,
+    /// A stand-in for a thread without a lane id (`local.rs`): it holds no
+    /// chunk, so every non-zero allocation fails its fast path, and the
+    /// handle's slow path goes through `&Arena`.
+    detached: bool,
+}
+
+/// Counts not yet in a lane's [`LaneStats`] (see `ArenaLane::pending`).
+#[derive(Default)]
+struct Pending {
+    allocations: Cell<u64>,
+    bytes: Cell<u64>,
+    frees: Cell<u64>,
 }
 
 /// A lane's counters, readable from any thread.
@@ -66,6 +86,55 @@ impl ArenaLane {
             current: UnsafeCell::new(empty_chunk()),
             full: UnsafeCell::new(Vec::new()),
             taken: Cell::new(0),
+            pending: Pending::default(),
+            detached: false,
+        }
+    }
+
+    /// A lane that never takes a chunk, for a handle on a thread without a
+    /// lane id: its fast path fails for every non-zero size.
+    pub(super) fn detached() -> Self {
+        Self {
+            detached: true,
+            ..Self::new()
+        }
+    }
+
+    /// Whether this is a detached stand-in (see [`detached`](Self::detached)).
+    #[inline(always)]
+    pub(super) fn is_detached(&self) -> bool {
+        self.detached
+    }
+
+    /// Counts one allocation of `bytes` made on a handle's fast path.
+    #[inline(always)]
+    pub(super) fn count_pending(&self, bytes: usize) {
+        let p = &self.pending;
+        p.allocations.set(p.allocations.get() + 1);
+        p.bytes.set(p.bytes.get() + bytes as u64);
+    }
+
+    /// Counts one `free` made through a handle.
+    #[inline(always)]
+    pub(super) fn count_pending_free(&self) {
+        let p = &self.pending;
+        p.frees.set(p.frees.get() + 1);
+    }
+
+    /// The counts not yet folded: `(allocations, bytes)`.
+    pub(super) fn pending(&self) -> (u64, u64) {
+        (self.pending.allocations.get(), self.pending.bytes.get())
+    }
+
+    /// Folds the pending counts into `stats`. Only the lane's thread calls
+    /// it (single writer of the lane's counters), or `&mut` at a reset, or
+    /// the holder of the fallback's lock for a detached lane's.
+    pub(super) fn fold_pending(&self, stats: &LaneStats) {
+        let p = &self.pending;
+        let (allocations, bytes, frees) = (p.allocations.take(), p.bytes.take(), p.frees.take());
+        if allocations | bytes | frees != 0 {
+            stats.add(allocations, bytes);
+            stats.frees.add(frees);
         }
     }
 
@@ -128,6 +197,7 @@ impl ArenaLane {
         stats: &LaneStats,
         cache: &ChunkCache,
     ) -> Result<NonNull<u8>, AllocError> {
+        debug_assert!(!self.detached, "a detached arena lane never takes a chunk");
         loop {
             let (chunk, _made) = cache.take(layout)?;
             self.taken.set(self.taken.get() + chunk_bytes(&chunk));
@@ -196,7 +266,12 @@ impl ArenaLane {
 
     /// Hands every chunk of the frame back to the cache and zeroes the frame's
     /// byte count. Returns the chunk bytes the lane held.
-    pub(super) fn reset(&mut self, stats: &mut LaneStats, cache: &mut ChunkCache) -> usize {
+    pub(super) fn reset(&mut self, stats: &mut LaneStats, cache: &ChunkCache) -> usize {
+        debug_assert_eq!(
+            self.pending(),
+            (0, 0),
+            "arena lane: counts pending at the reset (fold them first)"
+        );
         let taken = self.taken.replace(0);
         let current = std::mem::replace(self.current.get_mut(), empty_chunk());
         // Through `full`, which keeps its capacity: no heap traffic a frame.
@@ -237,6 +312,10 @@ impl ArenaLane {
             held += chunk_bytes(chunk);
         }
         let taken = self.taken.get();
+        assert!(
+            !self.detached || taken == 0,
+            "arena lane: a detached stand-in holds {taken} chunk bytes"
+        );
         assert_eq!(
             taken, held,
             "arena lane: counts {taken} chunk bytes taken, but its chunks hold {held}"

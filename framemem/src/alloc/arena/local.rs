@@ -4,8 +4,11 @@
 //! `&Arena` finds the calling thread's lane on every call (a thread-local
 //! read) and bumps its shared counters. [`Arena::local`] finds it once; the
 //! handle then bumps the lane's `Bump` directly and keeps its counts in
-//! plain `Cell`s, folded into the lane's counters when it drops. In a bevy
-//! system: `query.par_iter_mut().for_each_init(|| arena.local(), |local, item| ...)`.
+//! plain `Cell`s in the lane (shared by every handle on the thread), folded
+//! into the lane's counters when a handle drops. The handle itself is three
+//! pointers (a `const` assertion below): bevy's `for_each_init` moves it
+//! through its fold for every item. In a bevy system:
+//! `query.par_iter_mut().for_each_init(|| arena.local(), |local, item| ...)`.
 //!
 //! Why it is sound:
 //! - **One thread.** The handle is `!Send` and `!Sync` (it holds a
@@ -24,22 +27,27 @@
 //!   `reset` needs `&mut Arena` (`tests/compile_fail/arena_local_after_reset.rs`).
 //!   So blocks it hands out live for `'a`.
 //! - **No lane.** A thread without a lane id (more than `MAX_LANES` threads,
-//!   or one tearing down) gets a handle whose every call goes through
-//!   `&Arena` to the locked fallback lane: slower, never unsound.
+//!   or one tearing down) gets a handle with a *detached* stand-in lane of
+//!   its own (a `Box`), which holds no chunk and can take none: its bump
+//!   fails for every non-zero size, so the fast path needs no branch for
+//!   this case, and the slow path sends the call through `&Arena` to the
+//!   locked fallback lane. Slower, never unsound. The stand-in's counts (zero
+//!   sizes, frees) fold into the fallback's counters under its lock.
 //!
 //! Counting: [`Arena::stats`] does not see a live handle's allocations until
-//! it drops. Growth into a new chunk, and in-place growth through
+//! it (or another handle on its thread) drops; a reset folds what a leaked
+//! handle left in a lane that took a chunk. Growth into a new chunk, and in-place growth through
 //! `allocator_api2`, count straight into the lane's counters (slow paths).
 
 use std::alloc::Layout;
-use std::cell::Cell;
 use std::fmt;
+use std::marker::PhantomData;
 use std::ptr::NonNull;
 
 use super::lane::{ArenaLane, LaneStats};
 use super::typed::{array_layout, init_slice_copy, init_slice_fill, init_value};
 use super::{Arena, ArenaSlice};
-use crate::alloc::lanes::PinnedLane;
+use crate::alloc::lanes::Pin;
 use crate::alloc::{AllocError, Allocator, alloc_failed, api2};
 
 /// The calling thread's lane of an [`Arena`], from [`Arena::local`]. It is
@@ -63,28 +71,55 @@ use crate::alloc::{AllocError, Allocator, alloc_failed, api2};
 /// ```
 pub struct ArenaLocal<'a> {
     arena: &'a Arena,
-    /// The thread's lane, pinned; `None` when the thread has none, and every
-    /// call goes through `&Arena` instead.
-    lane: Option<PinnedLane<'a, ArenaLane, LaneStats>>,
-    /// Allocations made on the fast path and not yet counted in the lane.
-    allocations: Cell<u64>,
-    /// Their requested bytes.
-    bytes: Cell<u64>,
-    /// `free` calls not yet counted in the lane.
-    frees: Cell<u64>,
+    /// The thread's lane, valid for `'a`; or, on a thread without a lane
+    /// id, a detached stand-in this handle owns (a `Box` made in
+    /// [`Arena::local`], freed in `drop`), whose fast path always fails so
+    /// that every call goes through `&Arena` instead. Never null, never
+    /// reached mutably: only `&ArenaLane` is made from it.
+    lane: NonNull<ArenaLane>,
+    /// The lane's counters, where its pending counts fold on drop; for a
+    /// detached stand-in, the fallback's (written only under its lock).
+    shared: &'a LaneStats,
+    /// Keeps the thread's lane id while the handle lives (`lanes/pins.rs`),
+    /// and makes the handle `!Send` and `!Sync`.
+    _pin: Pin,
+    _lane: PhantomData<&'a ArenaLane>,
 }
+
+// Three pointers: bevy's `for_each_init` moves the handle through its fold
+// for every item (it was 48 bytes with its counts inline).
+const _: () = assert!(std::mem::size_of::<ArenaLocal<'static>>() <= 3 * size_of::<usize>());
 
 impl Arena {
     /// The calling thread's lane, for many allocations with no lookup: see
     /// [`ArenaLocal`]. Take one per task or batch (bevy's `for_each_init`).
     #[inline]
     pub fn local(&self) -> ArenaLocal<'_> {
+        match self.lanes.local() {
+            Some((lane, shared)) => ArenaLocal {
+                arena: self,
+                lane: NonNull::from(lane),
+                shared,
+                _pin: Pin::new(),
+                _lane: PhantomData,
+            },
+            None => self.local_without_lane(),
+        }
+    }
+
+    /// [`local`](Self::local) on a thread without a lane id: a handle with a
+    /// detached stand-in lane of its own (one small heap allocation).
+    #[cold]
+    #[inline(never)]
+    fn local_without_lane(&self) -> ArenaLocal<'_> {
+        let (guard, shared) = self.lanes.lock_fallback();
+        drop(guard);
         ArenaLocal {
             arena: self,
-            lane: self.lanes.pin_local(),
-            allocations: Cell::new(0),
-            bytes: Cell::new(0),
-            frees: Cell::new(0),
+            lane: NonNull::from(Box::leak(Box::new(ArenaLane::detached()))),
+            shared,
+            _pin: Pin::new(),
+            _lane: PhantomData,
         }
     }
 }
@@ -95,39 +130,57 @@ impl<'a> ArenaLocal<'a> {
         self.arena
     }
 
+    /// The handle's lane (or its detached stand-in).
+    #[inline(always)]
+    fn lane(&self) -> &ArenaLane {
+        // SAFETY: `lane` points to this thread's lane, valid for `'a` (the
+        // arena is borrowed that long), or to the stand-in this handle owns
+        // until `drop`; either way only shared references are made from it,
+        // and only on this thread (the handle is `!Send`, and its pin keeps
+        // the lane id here).
+        unsafe { self.lane.as_ref() }
+    }
+
     /// Whether allocations take the lock-free fast path: `false` on a thread
     /// without a lane, whose calls go to the locked fallback.
     pub fn has_lane(&self) -> bool {
-        self.lane.is_some()
+        !self.lane().is_detached()
     }
 
     /// Allocates a block for `layout`, valid until the arena's reset.
     ///
     /// Cost on the fast path: bumpalo's bump (a subtraction, a mask, a
-    /// compare) and two additions to the handle's own counts.
+    /// compare) and two additions to the lane's pending counts; no branch
+    /// for threads without a lane (their stand-in lane fails the bump).
     ///
     /// # Errors
     ///
     /// As [`Allocator::alloc`] on the arena.
     #[inline(always)]
     pub fn alloc(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
-        match &self.lane {
-            Some(lane) => match lane.local.try_bump_uncounted(layout) {
-                Some(ptr) => {
-                    self.allocations.set(self.allocations.get() + 1);
-                    self.bytes.set(self.bytes.get() + layout.size() as u64);
-                    Ok(ptr)
-                }
-                None => self.arena.grow(lane.local, lane.shared, layout),
-            },
-            None => self.alloc_without_lane(layout),
+        let lane = self.lane();
+        match lane.try_bump_uncounted(layout) {
+            Some(ptr) => {
+                // Zero sizes succeed in the stand-in too (bumpalo hands out
+                // a dangling pointer without touching the chunk): counted
+                // there, folded under the fallback's lock on drop.
+                lane.count_pending(layout.size());
+                Ok(ptr)
+            }
+            None => self.alloc_slow(layout),
         }
     }
 
+    /// The lane's chunk is full, or this is a stand-in lane.
     #[cold]
     #[inline(never)]
-    fn alloc_without_lane(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
-        Allocator::alloc(self.arena, layout)
+    fn alloc_slow(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
+        let lane = self.lane();
+        if lane.is_detached() {
+            Allocator::alloc(self.arena, layout)
+        } else {
+            self.arena.grow(lane, self.shared, layout)
+        }
     }
 
     /// Counts a free (arena memory comes back only at reset).
@@ -137,13 +190,8 @@ impl<'a> ArenaLocal<'a> {
     /// As [`Allocator::free`]: `ptr` came from this arena with `layout` and
     /// is not used after.
     #[inline(always)]
-    pub unsafe fn free(&self, ptr: NonNull<u8>, layout: Layout) {
-        if self.lane.is_some() {
-            self.frees.set(self.frees.get() + 1);
-        } else {
-            // SAFETY: the caller's promise, passed on.
-            unsafe { Allocator::free(self.arena, ptr, layout) }
-        }
+    pub unsafe fn free(&self, _ptr: NonNull<u8>, _layout: Layout) {
+        self.lane().count_pending_free();
     }
 
     /// Allocates `value` in the arena. It will never be dropped.
@@ -265,30 +313,39 @@ impl<'a> ArenaLocal<'a> {
         let slice = self.alloc_slice_fill_with(len, fill);
         self.arena.handle_of(slice)
     }
-
-    /// Folds the handle's counts into its lane's counters.
-    fn flush(&self) {
-        if let Some(lane) = &self.lane {
-            lane.shared.add(self.allocations.take(), self.bytes.take());
-            lane.shared.frees.add(self.frees.take());
-        }
-    }
 }
 
 impl Drop for ArenaLocal<'_> {
     fn drop(&mut self) {
-        // The lane's counters have one writer, this thread: the handle is
-        // `!Send`, and its pin keeps the lane id on this thread.
-        self.flush();
+        let lane = self.lane();
+        if lane.is_detached() {
+            // The fallback's counters have one writer at a time: the holder
+            // of its lock.
+            let (guard, shared) = self.arena.lanes.lock_fallback();
+            lane.fold_pending(shared);
+            drop(guard);
+            // SAFETY: a detached lane is the `Box` this handle made in
+            // `local_without_lane` and owns alone; no reference from
+            // `lane()` outlives this line, and the handle is never used
+            // again.
+            drop(unsafe { Box::from_raw(self.lane.as_ptr()) });
+        } else {
+            // The lane's counters have one writer, this thread: the handle
+            // is `!Send`, and its pin keeps the lane id on this thread.
+            // Other handles on this thread share the pending counts; any of
+            // them may fold them.
+            lane.fold_pending(self.shared);
+        }
     }
 }
 
 impl fmt::Debug for ArenaLocal<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (allocations, bytes) = self.lane().pending();
         f.debug_struct("ArenaLocal")
             .field("has_lane", &self.has_lane())
-            .field("allocations", &self.allocations.get())
-            .field("bytes", &self.bytes.get())
+            .field("pending_allocations", &allocations)
+            .field("pending_bytes", &bytes)
             .finish_non_exhaustive()
     }
 }
@@ -335,12 +392,13 @@ unsafe impl allocator_api2::alloc::Allocator for &ArenaLocal<'_> {
         new_layout: Layout,
     ) -> Result<NonNull<[u8]>, allocator_api2::alloc::AllocError> {
         let in_place = || {
-            let lane = self.lane.as_ref()?;
-            // SAFETY: allocator_api2's `grow` contract, passed on unchanged.
-            unsafe {
-                lane.local
-                    .grow_block(ptr, old_layout, new_layout, lane.shared)
+            let lane = self.lane();
+            if lane.is_detached() {
+                // Its counters are the fallback's, written under its lock.
+                return None;
             }
+            // SAFETY: allocator_api2's `grow` contract, passed on unchanged.
+            unsafe { lane.grow_block(ptr, old_layout, new_layout, self.shared) }
         };
         // SAFETY: `grow`'s contract, passed on.
         unsafe { api2::grow_with(self, ptr, old_layout, new_layout, in_place) }

@@ -7,6 +7,17 @@ fn every_alignment_up_to_4096() {
 }
 
 #[test]
+fn a_local_handle_stays_three_pointers() {
+    // bevy's `for_each_init` moves the handle through its fold for every
+    // item: it must not regrow (it was 48 bytes).
+    let size = std::mem::size_of::<ArenaLocal<'static>>();
+    assert!(
+        size <= 3 * std::mem::size_of::<usize>(),
+        "ArenaLocal is {size} bytes"
+    );
+}
+
+#[test]
 fn zero_size_is_aligned_and_dangling() {
     let arena = Arena::new();
     for align in [1, 8, 64, 4096] {

@@ -18,6 +18,12 @@ pub enum RingError {
     },
     /// The slot's arena or the overflow slab could not allocate.
     Alloc(AllocError),
+    /// A slice of more than `u32::MAX` values: a [`RingSlice`](super::RingSlice)
+    /// holds its length in 32 bits (it is a `Vec`'s size).
+    SliceTooLong {
+        /// The length asked for, in values.
+        len: usize,
+    },
 }
 
 impl From<AllocError> for RingError {
@@ -38,6 +44,12 @@ impl fmt::Display for RingError {
                  frames, and the ring has no overflow (make it with Overflow::Slab, or deepen it)"
             ),
             RingError::Alloc(error) => fmt::Display::fmt(&error, f),
+            RingError::SliceTooLong { len } => write!(
+                f,
+                "a slice of {len} values is longer than a ring handle holds ({} values): \
+                 split it",
+                u32::MAX
+            ),
         }
     }
 }
@@ -45,7 +57,7 @@ impl fmt::Display for RingError {
 impl std::error::Error for RingError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            RingError::BeyondDepth { .. } => None,
+            RingError::BeyondDepth { .. } | RingError::SliceTooLong { .. } => None,
             RingError::Alloc(error) => Some(error),
         }
     }

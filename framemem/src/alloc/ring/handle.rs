@@ -1,8 +1,12 @@
 //! [`RingSlice<T>`]: a `'static`, `Copy` handle to a slice in an
 //! [`ExpiryRing`], and the ring methods that resolve it.
 //!
+//! A handle is 24 bytes, a `Vec`'s size (a `const` assertion below): the
+//! ring's id is 32 bits and so is the length (longer slices are refused
+//! with [`RingError::SliceTooLong`](super::RingError::SliceTooLong)).
+//!
 //! Invariant (what makes [`ExpiryRing::try_get`] sound): a handle whose
-//! `ring` stamp is its ring's, and whose `expires_at` is at least the
+//! `ring` id is its ring's, and whose `expires_at` is at least the
 //! ring's current frame, points to `len` initialised values of `T` that are
 //! still allocated — in the arena of slot `expires_at % depth`, or in a slab
 //! block on the overflow list of frame `expires_at` — and never exposed as
@@ -10,10 +14,60 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::num::NonZeroU32;
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU32, Ordering};
 
-use super::ExpiryRing;
-use crate::alloc::stamp::Stamp;
+use super::{ExpiryRing, RingError};
+
+/// Source of ring ids; 0 is never handed out.
+static NEXT_RING: AtomicU32 = AtomicU32::new(1);
+
+/// A ring's identity, recorded in its handles. Never reused in a process:
+/// 32 bits keep a handle at 24 bytes, so the 4,294,967,295th ring made is
+/// the last (a ring made every millisecond for 49 days), and making
+/// another panics rather than reuse an id, which would let another ring's
+/// handle resolve.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) struct RingId(NonZeroU32);
+
+impl RingId {
+    /// An id no ring has had before.
+    ///
+    /// # Panics
+    ///
+    /// When every 32-bit id has been handed out.
+    #[track_caller]
+    pub(super) fn next() -> Self {
+        let id = NEXT_RING
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_add(1))
+            .ok()
+            .and_then(NonZeroU32::new)
+            .expect("framemem::ExpiryRing: every ring id (2^32 - 1) has been used in this process");
+        Self(id)
+    }
+}
+
+impl fmt::Display for RingId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Debug for RingId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+/// A slice's length as a handle holds it.
+///
+/// # Errors
+///
+/// [`RingError::SliceTooLong`] past `u32::MAX` values.
+pub(super) fn handle_len(len: usize) -> Result<u32, RingError> {
+    u32::try_from(len).map_err(|_| RingError::SliceTooLong { len })
+}
 
 /// A `'static`, `Copy` handle to `len` values of `T` in an [`ExpiryRing`],
 /// valid through the end of frame [`expires_at`](Self::expires_at).
@@ -24,20 +78,23 @@ use crate::alloc::stamp::Stamp;
 /// never read.
 pub struct RingSlice<T> {
     ptr: NonNull<T>,
-    len: usize,
     /// The last frame the values are valid in.
     expires_at: u64,
-    /// The stamp of the ring that made it.
-    ring: Stamp,
+    len: u32,
+    /// The ring that made it.
+    ring: RingId,
     _values: PhantomData<T>,
 }
 
+// A `Vec`'s size: trails of handles are read every frame.
+const _: () = assert!(std::mem::size_of::<RingSlice<u8>>() <= 24);
+
 impl<T> RingSlice<T> {
     /// A handle to `len` values at `ptr`, valid through the end of frame
-    /// `expires_at` in the ring of stamp `ring`. Safe to make, since a
-    /// handle gives no access by itself; the ring's allocation methods, its
-    /// only callers, uphold the [module](self) invariant.
-    pub(super) fn new(ptr: NonNull<T>, len: usize, expires_at: u64, ring: Stamp) -> Self {
+    /// `expires_at` in the ring `ring` (`len` from [`handle_len`]). Safe to
+    /// make, since a handle gives no access by itself; the ring's allocation
+    /// methods, its only callers, uphold the [module](self) invariant.
+    pub(super) fn new(ptr: NonNull<T>, len: u32, expires_at: u64, ring: RingId) -> Self {
         Self {
             ptr,
             len,
@@ -49,7 +106,7 @@ impl<T> RingSlice<T> {
 
     /// How many values the slice holds.
     pub fn len(&self) -> usize {
-        self.len
+        self.len as usize
     }
 
     /// Whether the slice is empty.
@@ -113,31 +170,31 @@ impl ExpiryRing {
         if !self.is_live(handle) {
             return None;
         }
-        // SAFETY: the handle is this ring's (stamps are never reused) and
+        // SAFETY: the handle is this ring's (ids are never reused) and
         // its last frame is the current one or later, so by the module
         // invariant its `len` values are initialised and still allocated.
         // Releasing them needs `end_frame(&mut self)` or the ring's drop,
         // neither possible while the returned borrow of `self` lives. Handle
         // blocks are never exposed as `&mut`, so sharing them is sound.
-        Some(unsafe { std::slice::from_raw_parts(handle.ptr.as_ptr(), handle.len) })
+        Some(unsafe { std::slice::from_raw_parts(handle.ptr.as_ptr(), handle.len()) })
     }
 
     /// Whether `handle` still resolves in this ring.
     #[inline]
     pub fn is_live<T>(&self, handle: RingSlice<T>) -> bool {
-        handle.ring == self.stamp && handle.expires_at >= self.now
+        handle.ring == self.id && handle.expires_at >= self.now
     }
 
     /// Panics for a stale handle, saying which way it is stale.
     #[cold]
     #[inline(never)]
     #[track_caller]
-    fn stale(&self, ring: Stamp, expires_at: u64) -> ! {
-        if ring != self.stamp {
+    fn stale(&self, ring: RingId, expires_at: u64) -> ! {
+        if ring != self.id {
             panic!(
-                "RingSlice from another ring: it was made by ring stamp {ring}, but this ring's \
-                 stamp is {}; resolve a handle in the ring that made it",
-                self.stamp
+                "RingSlice from another ring: it was made by ring {ring}, but this is ring {}; \
+                 resolve a handle in the ring that made it",
+                self.id
             )
         }
         panic!(

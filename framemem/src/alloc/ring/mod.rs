@@ -13,12 +13,15 @@
 //!   does this arithmetic, with its table of cases (`expiry.rs`).
 //! - **Frame end.** [`end_frame`](ExpiryRing::end_frame) resets exactly one
 //!   slot, the one whose data expires with the frame: O(lanes used), not
-//!   O(blocks), like any arena reset. It takes `&mut self`, so no `&[T]`
+//!   O(blocks), like any arena reset. Its chunks go back to one cache all
+//!   the slots share, so the ring holds its live data plus the unused tail
+//!   of each slot's chunk per thread, and a spike's idle chunks go back to
+//!   the system a window after it ([`TrimPolicy`](crate::TrimPolicy)). It takes `&mut self`, so no `&[T]`
 //!   borrowed from the ring survives it.
 //! - **Handles.** Data that must live across frames is held as a
 //!   [`RingSlice<T>`]: `'static` and `Copy`, it records the last frame its
 //!   data is valid in (the slot's epoch: a slot never sees the same expiry
-//!   frame twice) and the ring's stamp (so another ring rejects it).
+//!   frame twice) and the ring's id (so another ring rejects it).
 //!   Resolving it after its frame ended panics with a clear message
 //!   ([`get`](ExpiryRing::get)) or returns `None`
 //!   ([`try_get`](ExpiryRing::try_get)), never reads freed memory.
@@ -69,6 +72,7 @@ mod tests;
 mod typed;
 
 use std::fmt;
+use std::sync::Arc;
 
 pub use error::RingError;
 pub use handle::RingSlice;
@@ -77,9 +81,11 @@ pub use overflow::Overflow;
 pub use stats::{RingStats, SlotStats};
 
 use self::expiry::{expiry_frame, slot_of};
+use self::handle::RingId;
 use self::overflow::SlabOverflow;
 use crate::alloc::Arena;
-use crate::alloc::stamp::Stamp;
+use crate::alloc::arena::ChunkCache;
+use crate::alloc::trim::TrimPolicy;
 
 /// An expiry-keyed ring of frame arenas. See the [module docs](self).
 ///
@@ -104,11 +110,19 @@ pub struct ExpiryRing {
     /// One arena per slot. Slot `s` holds exactly the data whose last frame
     /// is the `f` in `now..now + depth` with `f % depth == s`; never empty.
     slots: Box<[Arena]>,
+    /// The idle chunks every slot's arena takes from and gives back to: a
+    /// slot reset once every `depth` frames would otherwise keep its own
+    /// frame's worth of chunks ahead, `depth` times over (67 MiB held for
+    /// 25 MiB of live data in `bullets.ron`).
+    chunks: Arc<ChunkCache>,
+    /// When idle chunks go back to the system: on the chunk bytes the slots
+    /// held at each frame end (`alloc/trim.rs`).
+    trim: TrimPolicy,
     /// The frame under way, numbered from 0; the frames ended so far.
     now: u64,
     /// Unique per ring, recorded in every [`RingSlice`]: another ring's
     /// handle never resolves here.
-    stamp: Stamp,
+    id: RingId,
     /// The slab and expiry lists for lifetimes beyond the depth; `None`
     /// with [`Overflow::Fail`].
     overflow: Option<SlabOverflow>,
@@ -139,10 +153,15 @@ impl ExpiryRing {
             depth > 0,
             "an ExpiryRing needs at least one slot (depth 0 was asked for)"
         );
+        let chunks = Arc::new(ChunkCache::new(None));
         Self {
-            slots: (0..depth).map(|_| Arena::new()).collect(),
+            slots: (0..depth)
+                .map(|_| Arena::with_cache(Arc::clone(&chunks)))
+                .collect(),
+            chunks,
+            trim: TrimPolicy::new(),
             now: 0,
-            stamp: Stamp::next(),
+            id: RingId::next(),
             overflow: match overflow {
                 Overflow::Fail => None,
                 Overflow::Slab => Some(SlabOverflow::new()),
@@ -184,7 +203,16 @@ impl ExpiryRing {
     /// slab free per expiring overflow block.
     pub fn end_frame(&mut self) {
         let slot = slot_of(self.now, self.slots.len());
+        // What the slots hold, the expiring one included: about what the
+        // next frame takes again (in a steady run, a frame's new data is
+        // what expires with it), so a steady ring never trims.
+        let in_slots = self.chunks.reserved() - self.chunks.idle_bytes();
         self.slots[slot].reset();
+        self.trim.record(in_slots as u64);
+        if let Some(keep) = self.trim.keep(self.chunks.reserved() as u64) {
+            self.chunks
+                .trim(usize::try_from(keep).unwrap_or(usize::MAX));
+        }
         if let Some(overflow) = &mut self.overflow {
             overflow.free_expired(self.now);
         }
@@ -202,9 +230,12 @@ impl ExpiryRing {
     #[cfg(test)]
     pub(crate) fn check_invariants(&mut self) {
         assert!(!self.slots.is_empty(), "ring: no slots");
+        let mut in_slots = 0;
         for slot in self.slots.iter_mut() {
             slot.check_invariants();
+            in_slots += slot.stats().bytes_reserved;
         }
+        self.chunks.check_invariants(in_slots, false, true);
         if let Some(overflow) = &mut self.overflow {
             overflow.check_invariants(self.now);
         }
@@ -217,7 +248,7 @@ impl fmt::Debug for ExpiryRing {
             .field("depth", &self.depth())
             .field("frame", &self.now)
             .field("overflow", &self.overflow())
-            .field("stamp", &self.stamp)
+            .field("id", &self.id)
             .field("stats", &self.stats())
             .finish_non_exhaustive()
     }

@@ -17,7 +17,8 @@ pub struct RingStats {
     pub allocations: u64,
     /// Requested bytes of live data, in the slots and the overflow.
     pub bytes_in_use: usize,
-    /// Bytes held from the system: every slot's arena, and the slab.
+    /// Bytes held from the system: the slots' chunks (in use or idle), and
+    /// the slab.
     pub bytes_reserved: usize,
     /// Handles made by the overflow slab (lifetimes beyond the depth).
     pub overflow_allocations: u64,
@@ -36,7 +37,8 @@ pub struct SlotStats {
     pub expires_at: u64,
     /// Requested bytes of its data.
     pub bytes_in_use: usize,
-    /// Bytes its arena holds from the system (kept across resets).
+    /// Chunk bytes its arena holds now (taken from the ring's shared cache
+    /// as it fills, given back at its reset).
     pub bytes_reserved: usize,
     /// Allocations it ever served.
     pub allocations: u64,
@@ -52,8 +54,9 @@ impl ExpiryRing {
         for slot in self.slot_stats() {
             s.allocations += slot.allocations;
             s.bytes_in_use += slot.bytes_in_use;
-            s.bytes_reserved += slot.bytes_reserved;
         }
+        // The slots' chunks and the idle ones: the one cache they share.
+        s.bytes_reserved = self.chunks.reserved();
         if let Some(overflow) = &self.overflow {
             s.overflow_allocations = overflow.allocations();
             s.overflow_bytes_in_use = overflow.bytes_in_use();

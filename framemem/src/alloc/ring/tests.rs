@@ -352,3 +352,30 @@ fn debug_and_accessors() {
     assert!(format!("{ring:?}").contains("depth: 6"));
     assert!(format!("{handle:?}").contains("expires_at: 1"));
 }
+
+#[test]
+fn a_handle_is_the_size_of_a_vec() {
+    // Trails of handles are read every frame: no larger than a `Vec`.
+    assert!(std::mem::size_of::<RingSlice<u64>>() <= std::mem::size_of::<Vec<u64>>());
+    assert_eq!(
+        std::mem::size_of::<Option<RingSlice<u64>>>(),
+        std::mem::size_of::<RingSlice<u64>>()
+    );
+}
+
+#[test]
+fn a_slice_longer_than_a_handle_holds_is_an_error() {
+    let ring = ExpiryRing::new(2);
+    let len = u32::MAX as usize + 1;
+    let result = ring.try_alloc_slice_fill_with_for(1, len, |_| ());
+    assert_eq!(result.unwrap_err(), RingError::SliceTooLong { len });
+    let result = ring.local().try_alloc_slice_fill_with_for(1, len, |_| ());
+    assert_eq!(result.unwrap_err(), RingError::SliceTooLong { len });
+    // The longest one a handle holds is still made (4 billion calls of
+    // `fill`: not under Miri).
+    if cfg!(miri) {
+        return;
+    }
+    let longest = ring.try_alloc_slice_fill_with_for(1, u32::MAX as usize, |_| ());
+    assert_eq!(longest.unwrap().len(), u32::MAX as usize);
+}

@@ -11,6 +11,7 @@ use std::alloc::Layout;
 use std::ptr::NonNull;
 
 use super::expiry::{Placement, place};
+use super::handle::handle_len;
 use super::overflow::SlabOverflow;
 use super::{ExpiryRing, RingError, RingSlice};
 use crate::alloc::{AllocError, Arena, ArenaLocal};
@@ -166,6 +167,7 @@ pub(super) trait SlotArenas {
         src: &[T],
     ) -> Result<RingSlice<T>, RingError> {
         let ring = self.ring();
+        let len = handle_len(src.len())?;
         let (ptr, expires_at) = match ring.target(lifetime_frames)? {
             Target::Slot { slot, expires_at } => (self.arena_of(slot).copy(src)?, expires_at),
             Target::Slab {
@@ -178,7 +180,7 @@ pub(super) trait SlotArenas {
                 (unsafe { write_copy(block, src) }, expires_at)
             }
         };
-        Ok(RingSlice::new(ptr, src.len(), expires_at, ring.stamp))
+        Ok(RingSlice::new(ptr, len, expires_at, ring.id))
     }
 
     /// [`ExpiryRing::alloc_slice_fill_with_for`].
@@ -204,6 +206,7 @@ pub(super) trait SlotArenas {
         fill: impl FnMut(usize) -> T,
     ) -> Result<RingSlice<T>, RingError> {
         let ring = self.ring();
+        let handle_len = handle_len(len)?;
         let (ptr, expires_at) = match ring.target(lifetime_frames)? {
             Target::Slot { slot, expires_at } => (self.arena_of(slot).fill(len, fill)?, expires_at),
             Target::Slab {
@@ -217,7 +220,7 @@ pub(super) trait SlotArenas {
                 (unsafe { write_fill(block, len, fill) }, expires_at)
             }
         };
-        Ok(RingSlice::new(ptr, len, expires_at, ring.stamp))
+        Ok(RingSlice::new(ptr, handle_len, expires_at, ring.id))
     }
 }
 
