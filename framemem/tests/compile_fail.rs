@@ -4,7 +4,9 @@
 //! beside it in a `.stderr` file. To refresh them after a compiler upgrade:
 //! `TRYBUILD=overwrite cargo test --test compile_fail`, then read the diff.
 //!
-//! The values the arena refuses at build time (a post-monomorphisation
+//! Which handles may cross threads is checked at compile time in
+//! `tests/thread_safety.rs` (trait assertions, whose errors name only the
+//! public types). The values the arena refuses at build time (a post-monomorphisation
 //! error, which `cargo check` does not report) are in `tests/post_mono.rs`.
 
 #[test]
