@@ -8,7 +8,7 @@
 //! - **Threads.** `&Arena` allocates from any thread: each thread bumps its own
 //!   lane (a `bumpalo::Bump`, see `lanes.rs`), so there is no lock and no
 //!   atomic on the fast path. A bare `Bump` is `!Sync`; `Arena` is the
-//!   wrapper that makes sharing sound (`tests/compile_fail/bump_not_sync.rs`).
+//!   wrapper that makes sharing sound (`tests/thread_safety.rs`).
 //! - **Reset.** `reset` takes `&mut self`, so a reference into the arena cannot
 //!   survive it (`tests/compile_fail/arena_ref_after_reset.rs`). Every chunk
 //!   (64 KiB) goes back to the arena's one cache of idle chunks

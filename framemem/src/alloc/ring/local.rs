@@ -27,7 +27,7 @@ use crate::alloc::ArenaLocal;
 ///
 /// Why it is sound: it holds only [`ArenaLocal`]s and `&ExpiryRing`, so it
 /// inherits their argument: `!Send` and `!Sync`, used and dropped on the
-/// thread whose lanes it pinned (`tests/compile_fail/ring_local_not_send.rs`);
+/// thread whose lanes it pinned (`tests/thread_safety.rs`);
 /// it borrows the ring, and [`ExpiryRing::end_frame`] needs `&mut`, so no
 /// slot is reset while it lives
 /// (`tests/compile_fail/ring_local_across_end_frame.rs`), and the frame,
