@@ -76,7 +76,10 @@ impl SlotCounters {
 
     /// The frame's counts, zeroed for the next frame.
     fn take(&self) -> (u64, u64) {
-        (self.allocations.swap(0, Relaxed), self.bytes.swap(0, Relaxed))
+        (
+            self.allocations.swap(0, Relaxed),
+            self.bytes.swap(0, Relaxed),
+        )
     }
 }
 
@@ -230,7 +233,8 @@ impl Attribution {
         self.peaks.resize(slots.len(), 0);
         let last = &mut self.last;
         last.frame = total.frame;
-        last.systems.resize_with(slots.len(), SystemFigures::default);
+        last.systems
+            .resize_with(slots.len(), SystemFigures::default);
         let (mut allocations, mut bytes) = (0u64, 0u64);
         for ((slot, figures), peak) in slots.iter().zip(&mut last.systems).zip(&mut self.peaks) {
             let (a, b) = slot.counters.take();

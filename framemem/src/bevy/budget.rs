@@ -209,12 +209,14 @@ impl FrameBudgets {
         let mut warned = Vec::new();
         for (budget, last) in self.budgets.iter().zip(&mut self.last_warned) {
             let over = match &budget.scope {
-                BudgetScope::Frame => (figures.bytes as u64 > budget.bytes).then(|| BudgetBreach {
-                    system: None,
-                    frame: figures.frame,
-                    bytes: figures.bytes as u64,
-                    budget: budget.bytes,
-                }),
+                BudgetScope::Frame => {
+                    (figures.bytes as u64 > budget.bytes).then_some(BudgetBreach {
+                        system: None,
+                        frame: figures.frame,
+                        bytes: figures.bytes as u64,
+                        budget: budget.bytes,
+                    })
+                }
                 BudgetScope::System(_) => by_system.and_then(|b| {
                     b.systems
                         .iter()
