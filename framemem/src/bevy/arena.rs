@@ -124,6 +124,13 @@ impl FrameArena {
         CountedArena::new(&self.arena, counting.then(|| tag.counters()))
     }
 
+    /// The arena as a [`CountedArena`] that counts nothing: what goes
+    /// through it is [`outside`](FrameBySystem::outside) systems.
+    #[inline]
+    pub fn uncounted(&self) -> CountedArena<'_> {
+        CountedArena::new(&self.arena, None)
+    }
+
     /// What each system allocated in the last frame ended while attribution
     /// was on: see [`FrameBySystem`].
     pub fn by_system(&self) -> &FrameBySystem {
