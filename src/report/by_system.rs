@@ -87,7 +87,10 @@ mod tests {
         assert_eq!(names, ["spawn", "collide", OUTSIDE_SYSTEMS]);
         assert_eq!(shares.iter().map(|s| s.bytes).sum::<u64>(), arena.last);
         assert_eq!(shares.iter().map(|s| s.mean_bytes).sum::<f64>(), arena.mean);
-        assert_eq!((shares[0].bytes, shares[0].mean_bytes, shares[0].max_bytes), (300, 200.0, 300));
+        assert_eq!(
+            (shares[0].bytes, shares[0].mean_bytes, shares[0].max_bytes),
+            (300, 200.0, 300)
+        );
     }
 
     #[test]

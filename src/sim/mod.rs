@@ -280,6 +280,21 @@ impl Simulation {
             _ => AllocCounts::default(),
         };
         let counters = *self.world.resource::<FrameCounters>();
+        let by_system = (self.by_system)(&self.world);
+        if let Some(bytes) = by_system
+            && puffin::are_scopes_on()
+        {
+            // The frame's arena bytes per system as a scope's data (puffin
+            // takes data when a scope opens, so after the frame's systems,
+            // in a scope of its own): a viewer shows them on hover.
+            let data: Vec<String> = ALLOCATING_SYSTEMS
+                .iter()
+                .zip(bytes.bytes)
+                .map(|(name, b)| format!("{name} {b} B"))
+                .chain([format!("outside systems {} B", bytes.outside)])
+                .collect();
+            puffin::profile_scope!("arena_bytes_by_system", data.join(", "));
+        }
         let record = FrameRecord {
             frame: self.frame,
             time_ns,
@@ -288,7 +303,7 @@ impl Simulation {
             entities: counters.spawned,
             contacts: counters.contacts,
             reserved_bytes: self.figures().bytes_reserved,
-            by_system: (self.by_system)(&self.world),
+            by_system,
         };
         self.frame += 1;
         record

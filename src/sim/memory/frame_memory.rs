@@ -3,8 +3,8 @@
 //! reports.
 
 use bevy_ecs::component::{Component, Mutable};
-use framemem::bevy::{AllocTag, FrameBySystem};
 use bevy_ecs::resource::Resource;
+use framemem::bevy::{AllocTag, FrameBySystem};
 use glam::Vec3;
 
 use crate::sim::memory::scratch::{ScratchItem, ScratchVec};
