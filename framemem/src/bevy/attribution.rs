@@ -49,8 +49,6 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use bevy_ecs::resource::Resource;
 
-use super::arena::FrameFigures;
-
 /// Hands out registry ids, so that a `FrameAlloc` whose world got a new
 /// [`FrameArena`](crate::bevy::FrameArena) registers again.
 static NEXT_REGISTRY: AtomicU64 = AtomicU64::new(1);
@@ -226,13 +224,14 @@ impl Attribution {
         }
     }
 
-    /// Moves the frame's counts into [`last`](Self::last), with the frame's
-    /// `total` for the share outside systems.
-    pub(crate) fn end_frame(&mut self, total: &FrameFigures) {
+    /// Moves the frame's counts into [`last`](Self::last), with the
+    /// frame's number and totals (the arena's) for the share outside
+    /// systems.
+    pub(crate) fn end_frame(&mut self, frame: u64, total_allocations: u64, total_bytes: u64) {
         let slots = self.slots.get_mut().unwrap_or_else(|e| e.into_inner());
         self.peaks.resize(slots.len(), 0);
         let last = &mut self.last;
-        last.frame = total.frame;
+        last.frame = frame;
         last.systems
             .resize_with(slots.len(), SystemFigures::default);
         let (mut allocations, mut bytes) = (0u64, 0u64);
@@ -249,18 +248,16 @@ impl Attribution {
                 figures.name = slot.name();
             }
         }
-        let total_bytes = total.bytes as u64;
         debug_assert!(
-            allocations <= total.allocations && bytes <= total_bytes,
+            allocations <= total_allocations && bytes <= total_bytes,
             "the systems' {allocations} allocations and {bytes} bytes exceed the arena's \
-             {} and {total_bytes}",
-            total.allocations
+             {total_allocations} and {total_bytes}"
         );
         last.outside = OutsideFigures {
-            allocations: total.allocations.saturating_sub(allocations),
+            allocations: total_allocations.saturating_sub(allocations),
             bytes: total_bytes.saturating_sub(bytes),
         };
-        last.total_allocations = total.allocations;
+        last.total_allocations = total_allocations;
         last.total_bytes = total_bytes;
     }
 }
@@ -268,7 +265,7 @@ impl Attribution {
 /// What each system took from the [`FrameArena`](crate::bevy::FrameArena)
 /// in the last frame, published by
 /// [`end_arena_frame`](crate::bevy::end_arena_frame) when attribution is on
-/// (see the [module docs](self)).
+/// (see the [`bevy` module docs](crate::bevy)).
 ///
 /// `systems` holds every system that has allocated through `FrameAlloc`
 /// since attribution was turned on, by id (those that allocated nothing
@@ -305,15 +302,15 @@ impl Attribution {
 #[derive(Resource, Clone, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct FrameBySystem {
-    /// The frame's number, as [`FrameFigures::frame`].
+    /// The frame's number, as [`FrameFigures::frame`](crate::bevy::FrameFigures::frame).
     pub frame: u64,
     /// Each system's figures, by slot id.
     pub systems: Vec<SystemFigures>,
     /// What reached the arena without going through `FrameAlloc`.
     pub outside: OutsideFigures,
-    /// The frame's allocations ([`FrameFigures::allocations`]).
+    /// The frame's allocations ([`FrameFigures::allocations`](crate::bevy::FrameFigures::allocations)).
     pub total_allocations: u64,
-    /// The frame's bytes ([`FrameFigures::bytes`]).
+    /// The frame's bytes ([`FrameFigures::bytes`](crate::bevy::FrameFigures::bytes)).
     pub total_bytes: u64,
 }
 

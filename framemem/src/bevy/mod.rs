@@ -71,6 +71,7 @@ mod arena;
 mod attribution;
 mod budget;
 mod counted;
+mod frame_alloc;
 mod owner;
 #[cfg(feature = "bevy_app")]
 mod plugin;
@@ -78,12 +79,13 @@ mod resources;
 mod ring;
 mod set;
 
-pub use arena::{FrameAlloc, FrameAllocState, FrameArena, FrameFigures, end_arena_frame};
+pub use arena::{FrameArena, FrameFigures, end_arena_frame};
 pub use attribution::{AllocTag, FrameBySystem, OutsideFigures, SystemFigures};
 pub use budget::{
     AllocBudget, BUDGET_WINDOW_FRAMES, BudgetBreach, BudgetScope, FrameBudgets, check_frame_budgets,
 };
 pub use counted::{CountedArena, FrameLocal};
+pub use frame_alloc::{FrameAlloc, FrameAllocState};
 pub use owner::EndFrameInstance;
 #[cfg(feature = "bevy_app")]
 pub use plugin::{FrameArenaPlugin, FramePoolPlugin};
