@@ -98,10 +98,22 @@ impl Slot {
     /// What reports and budgets call the slot: its label, else bevy's
     /// name, else `system#ID`.
     fn name(&self) -> String {
+        let mut name = String::new();
+        self.write_name(&mut name);
+        name
+    }
+
+    /// Its [`name`](Self::name), into `out`, reusing its capacity: no heap
+    /// allocation at the end of a steady frame.
+    fn write_name(&self, out: &mut String) {
+        use std::fmt::Write;
+        out.clear();
         match (self.label.get(), &self.system_name) {
-            (Some(label), _) => (*label).to_owned(),
-            (None, Some(name)) => name.clone(),
-            (None, None) => format!("system#{}", self.id),
+            (Some(label), _) => out.push_str(label),
+            (None, Some(name)) => out.push_str(name),
+            (None, None) => {
+                let _ = write!(out, "system#{}", self.id);
+            }
         }
     }
 }
@@ -244,9 +256,7 @@ impl Attribution {
             figures.allocations = a;
             figures.bytes = b;
             figures.peak_bytes = *peak;
-            if figures.name.is_empty() || slot.label.get().is_some() {
-                figures.name = slot.name();
-            }
+            slot.write_name(&mut figures.name);
         }
         debug_assert!(
             allocations <= total_allocations && bytes <= total_bytes,
