@@ -9,6 +9,13 @@
 //!   lookup per batch;
 //! - `heap_vec`: a `Vec<f32>` per entity from the global allocator, for
 //!   scale.
+//!
+//! The group `par_iter_50k_2threads_system` runs the same loop as a bevy
+//! system (with `end_arena_frame`) to measure per-system attribution: per
+//! item (`*_per_item`) and per batch (`*_local`), through
+//! `Res<FrameArena>` (`res_arena_*`: `FrameAlloc` before attribution) and
+//! through `FrameAlloc` with attribution off (`frame_alloc_off_*`, the
+//! default) and on (`frame_alloc_on_*`).
 
 // criterion_group! and criterion_main! generate public functions without docs.
 #![allow(missing_docs)]
@@ -17,6 +24,7 @@ use std::time::Duration;
 
 use bevy_ecs::prelude::*;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use framemem::bevy::{FrameAlloc, FrameArena, FrameBySystem, end_arena_frame};
 use framemem::{Arena, ArenaSlice};
 
 const ENTITIES: u32 = 50_000;
@@ -68,6 +76,78 @@ fn par_iter_50k(c: &mut Criterion) {
     g.finish();
 }
 
+fn res_arena_per_item(arena: Res<FrameArena>, mut payloads: Query<&mut Payload>) {
+    payloads.par_iter_mut().for_each(|mut p| {
+        p.0 = Some(arena.handle_slice_fill_with(SAMPLES, |k| k as f32));
+    });
+}
+
+fn res_arena_local(arena: Res<FrameArena>, mut payloads: Query<&mut Payload>) {
+    payloads.par_iter_mut().for_each_init(
+        || arena.local(),
+        |local, mut p| p.0 = Some(local.handle_slice_fill_with(SAMPLES, |k| k as f32)),
+    );
+}
+
+fn frame_alloc_per_item(frame: FrameAlloc, mut payloads: Query<&mut Payload>) {
+    payloads.par_iter_mut().for_each(|mut p| {
+        p.0 = Some(frame.handle_slice_fill_with(SAMPLES, |k| k as f32));
+    });
+}
+
+fn frame_alloc_local(frame: FrameAlloc, mut payloads: Query<&mut Payload>) {
+    payloads.par_iter_mut().for_each_init(
+        || frame.local(),
+        |local, mut p| p.0 = Some(local.handle_slice_fill_with(SAMPLES, |k| k as f32)),
+    );
+}
+
+/// The loop as a system, then `end_arena_frame`, in a world of its own.
+fn system_bench<M>(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    attribution: bool,
+    system: impl IntoScheduleConfigs<bevy_ecs::system::ScheduleSystem, M>,
+) {
+    let mut world = World::new();
+    world.spawn_batch((0..ENTITIES).map(|_| Payload(None)));
+    let mut arena = FrameArena::new();
+    arena.set_attribution(attribution);
+    world.insert_resource(arena);
+    world.init_resource::<FrameBySystem>();
+    let mut schedule = Schedule::default();
+    schedule.add_systems((system, end_arena_frame).chain());
+    g.bench_function(name, |b| {
+        b.iter(|| {
+            schedule.run(&mut world);
+            world.clear_trackers();
+        })
+    });
+}
+
+fn par_iter_50k_system(c: &mut Criterion) {
+    framemem_lab::sim::init_task_pool(Some(2));
+    let mut g = c.benchmark_group("par_iter_50k_2threads_system");
+    g.throughput(Throughput::Elements(u64::from(ENTITIES)));
+    system_bench(&mut g, "res_arena_per_item", false, res_arena_per_item);
+    system_bench(
+        &mut g,
+        "frame_alloc_off_per_item",
+        false,
+        frame_alloc_per_item,
+    );
+    system_bench(
+        &mut g,
+        "frame_alloc_on_per_item",
+        true,
+        frame_alloc_per_item,
+    );
+    system_bench(&mut g, "res_arena_local", false, res_arena_local);
+    system_bench(&mut g, "frame_alloc_off_local", false, frame_alloc_local);
+    system_bench(&mut g, "frame_alloc_on_local", true, frame_alloc_local);
+    g.finish();
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .sample_size(30)
@@ -79,6 +159,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = par_iter_50k
+    targets = par_iter_50k, par_iter_50k_system
 }
 criterion_main!(benches);

@@ -238,13 +238,71 @@ fn csv_has_one_row_per_frame() {
     assert!(lines[0].starts_with("alloc,frame,time_ms,heap_allocs"));
     assert!(
         lines[0].ends_with(
-            ",contacts,spawn_ms,simulate_ms,collide_ms,despawn_ms,end_frame_ms,reserved_bytes"
+            ",contacts,spawn_ms,simulate_ms,collide_ms,despawn_ms,end_frame_ms,reserved_bytes,\
+             spawn_bytes,collide_bytes,outside_systems_bytes"
         ),
         "{}",
         lines[0]
     );
-    assert_eq!(lines[1].split(',').count(), 13, "{}", lines[1]);
+    assert_eq!(lines[1].split(',').count(), 16, "{}", lines[1]);
     assert!(lines[1].starts_with("pool,2,"), "{}", lines[1]);
+    assert!(
+        lines[1].ends_with(",,,"),
+        "the pool attributes nothing: {}",
+        lines[1]
+    );
+}
+
+/// The arena's per-system attribution: `by_system` in the JSON names the
+/// lab's systems and adds up to the frame's arena bytes; the CSV has each
+/// system's bytes per frame, adding up the same way; the table prints them.
+#[test]
+fn the_arena_s_bytes_by_system_add_up_to_its_total() {
+    let path = scratch_dir("by_system").join("frames.csv");
+    let mut args = SMALL.to_vec();
+    args.extend([
+        "--json",
+        "--alloc",
+        "arena",
+        "--csv",
+        path.to_str().unwrap(),
+    ]);
+    let out = framemem(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("stdout is JSON");
+    let systems = v["by_system"].as_array().expect("by_system is a list");
+    let names: Vec<&str> = systems
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"spawn") && names.contains(&"collide"),
+        "{v}"
+    );
+    let bytes = |s: &serde_json::Value| s["bytes"].as_u64().unwrap();
+    assert!(bytes(&systems[0]) > 0, "spawn allocated nothing: {v}");
+    let sum: u64 = systems.iter().map(bytes).sum();
+    assert_eq!(sum, v["arena_bytes"]["last"].as_u64().unwrap(), "{v}");
+    let text = std::fs::read_to_string(&path).unwrap();
+    for row in text.lines().skip(1) {
+        let cells: Vec<u64> = row
+            .split(',')
+            .rev()
+            .take(3)
+            .map(|c| c.parse().unwrap())
+            .collect();
+        assert!(cells.iter().sum::<u64>() > 0, "{row}");
+    }
+    let out = framemem(&[SMALL, &["--alloc", "arena"]].concat());
+    let table = stdout(&out);
+    let line = table
+        .lines()
+        .find(|l| l.contains("by system"))
+        .unwrap_or_else(|| panic!("{table}"));
+    assert!(
+        line.contains("spawn ") && line.contains("collide "),
+        "{line}"
+    );
 }
 
 #[test]

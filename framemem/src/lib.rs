@@ -16,7 +16,8 @@
 //!   `FrameArena` resource, the `FrameAlloc` system parameter whose
 //!   `local()` a `par_iter().for_each_init` takes once per batch, the
 //!   `end_arena_frame` system (with the other ends of frame in the
-//!   `FrameMemSystems` set), and with `bevy_app` plugins. Uses `alloc` only.
+//!   `FrameMemSystems` set), per-system attribution (`FrameBySystem`) and
+//!   byte budgets, and with `bevy_app` plugins. Uses `alloc` only.
 //!
 //! Features: none by default; `bevy`, `bevy_app` (implies `bevy`), `serde`
 //! (`Serialize` for the statistics), `asan` (poisoning for

@@ -14,10 +14,16 @@
 //!
 //! Scenarios (each a function below): `steady_load`, `limited_arena`,
 //! `pool_component_pattern`, `end_frame_twice`, `fixed_update_crossing`,
-//! and `steady_load_under_load` (two spinner threads keep both cores busy).
+//! and `steady_load_under_load` (two spinner threads keep both cores busy);
+//! per-system attribution and budgets in `bevy_app/attribution.rs`:
+//! `exact_attribution`, `budget_warns_once_per_window`,
+//! `budget_panics_in_debug`.
 //! The executor places systems on whichever thread is free, so each
 //! scenario has several systems that allocate, through `&Arena` and
 //! through `local()` in `par_iter_mut().for_each_init`.
+
+#[path = "bevy_app/attribution.rs"]
+mod attribution;
 
 use std::collections::HashSet;
 use std::panic::{self, AssertUnwindSafe};
@@ -89,13 +95,22 @@ fn child(threads: usize) -> ExitCode {
     let pool_threads = bevy_tasks::ComputeTaskPool::get().thread_num();
     assert_eq!(pool_threads, threads, "the compute pool's thread count");
 
-    let scenarios: [(&str, Scenario); 6] = [
+    let scenarios: [(&str, Scenario); 9] = [
         ("steady_load", steady_load),
         ("limited_arena", limited_arena),
         ("pool_component_pattern", pool_component_pattern),
         ("end_frame_twice", end_frame_twice),
         ("fixed_update_crossing", fixed_update_crossing),
         ("steady_load_under_load", steady_load_under_load),
+        ("exact_attribution", attribution::exact_attribution),
+        (
+            "budget_warns_once_per_window",
+            attribution::budget_warns_once_per_window,
+        ),
+        (
+            "budget_panics_in_debug",
+            attribution::budget_panics_in_debug,
+        ),
     ];
     let mut failures = 0;
     for (name, scenario) in scenarios {

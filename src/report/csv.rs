@@ -5,13 +5,16 @@ use std::io;
 use std::path::Path;
 
 use super::{Output, Report, ms};
-use crate::sim::{FrameRecord, PhaseTimes, Strategy};
+use crate::sim::{ALLOCATING_SYSTEMS, FrameRecord, PhaseTimes, Strategy};
 
 /// A CSV file with a header and one row per frame:
 /// `alloc,frame,time_ms,heap_allocs,heap_frees,heap_bytes,contacts`, then
 /// each phase's time: `spawn_ms,simulate_ms,collide_ms,despawn_ms,end_frame_ms`,
 /// then `reserved_bytes` (what the strategy holds at the end of the frame;
-/// empty where not measured: the heap strategy).
+/// empty where not measured: the heap strategy), then the frame arena's
+/// bytes per lab system, `spawn_bytes,collide_bytes,outside_systems_bytes`
+/// (empty where the strategy does not attribute them: all but the arena
+/// with one-frame lifetimes).
 #[derive(Debug)]
 pub struct FrameCsv {
     writer: csv::Writer<io::BufWriter<File>>,
@@ -27,6 +30,7 @@ impl FrameCsv {
         let file = File::create(path)?;
         let mut writer = csv::Writer::from_writer(io::BufWriter::new(file));
         let phases = PhaseTimes::<u64>::NAMES.map(|name| format!("{name}_ms"));
+        let systems = ALLOCATING_SYSTEMS.map(|name| format!("{name}_bytes"));
         let columns = [
             "alloc",
             "frame",
@@ -41,7 +45,9 @@ impl FrameCsv {
                 .iter()
                 .copied()
                 .chain(phases.iter().map(String::as_str))
-                .chain(["reserved_bytes"]),
+                .chain(["reserved_bytes"])
+                .chain(systems.iter().map(String::as_str))
+                .chain(["outside_systems_bytes"]),
         )?;
         Ok(FrameCsv { writer })
     }
@@ -63,8 +69,18 @@ impl FrameCsv {
         ];
         let phases = r.phase_ns.into_array().map(|ns| format!("{:.6}", ms(ns)));
         let reserved = r.reserved_bytes.map_or_else(String::new, |b| b.to_string());
-        self.writer
-            .write_record(columns.iter().chain(&phases).chain([&reserved]))?;
+        let systems: [String; ALLOCATING_SYSTEMS.len() + 1] = std::array::from_fn(|i| {
+            r.by_system.map_or_else(String::new, |b| {
+                b.bytes.get(i).copied().unwrap_or(b.outside).to_string()
+            })
+        });
+        self.writer.write_record(
+            columns
+                .iter()
+                .chain(&phases)
+                .chain([&reserved])
+                .chain(&systems),
+        )?;
         Ok(())
     }
 

@@ -14,6 +14,7 @@
 //! path that cannot be written is refused before any frame runs. Errors are
 //! plain [`io::Error`]s: the caller named the file and says which it was.
 
+mod by_system;
 mod csv;
 mod json;
 mod measured;
@@ -26,6 +27,7 @@ use std::io;
 
 use crate::sim::{FrameRecord, Strategy};
 
+pub use by_system::{ArenaBytes, OUTSIDE_SYSTEMS, SystemShare};
 pub use csv::FrameCsv;
 pub use json::Json;
 pub use measured::Measured;

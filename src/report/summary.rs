@@ -2,6 +2,7 @@
 
 use hdrhistogram::Histogram;
 
+use super::by_system::{self, ArenaBytes, SystemShare};
 use super::measured::Measured;
 use super::ms;
 use crate::sim::{FrameRecord, MemoryFigures, PhaseTimes, Strategy};
@@ -103,6 +104,14 @@ pub struct Summary {
     pub contacts_per_frame: f64,
     /// The strategy's memory figures at the end.
     pub memory: MemoryFigures,
+    /// The frame arena's bytes per lab system (and `(outside systems)`),
+    /// from the arena's per-system attribution: they add up to
+    /// `arena_bytes`. Empty where the strategy does not attribute (all but
+    /// the arena with one-frame lifetimes).
+    pub by_system: Vec<SystemShare>,
+    /// The frame arena's bytes per frame, all systems together; `None`
+    /// (JSON `null`) where `by_system` is empty.
+    pub arena_bytes: Option<ArenaBytes>,
     /// Hash of the persistent state at the end, as `0x` and 16 hex digits.
     pub checksum: String,
     /// Whether Ctrl-C cut the run short.
@@ -130,6 +139,7 @@ impl Summary {
             }
         };
         let sum = |f: fn(&FrameRecord) -> u64| records.iter().map(f).sum::<u64>();
+        let (by_system, arena_bytes) = by_system::of(records);
         Summary {
             alloc,
             scenario: info.scenario.clone(),
@@ -154,6 +164,8 @@ impl Summary {
                 .unwrap_or(0),
             contacts_per_frame: per_frame(sum(|r| u64::from(r.contacts))),
             memory: figures,
+            by_system,
+            arena_bytes,
             checksum: format!("{checksum:#018x}"),
             interrupted,
         }

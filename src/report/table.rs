@@ -96,8 +96,28 @@ fn write_single(s: &Summary, out: &mut dyn io::Write) -> io::Result<()> {
         .map(|(name, ms)| format!("{name} {ms:.3}"))
         .collect();
     writeln!(out, "  phases (p50)  {} ms", phases.join(", "))?;
+    write_by_system(s, "  by system     ", out)?;
     writeln!(out, "  contacts      {:.1}/frame", s.contacts_per_frame)?;
     writeln!(out, "  checksum      {}", s.checksum)
+}
+
+/// The arena's bytes per system (mean per frame), where the strategy
+/// attributes them: one line after `lead`.
+fn write_by_system(s: &Summary, lead: &str, out: &mut dyn io::Write) -> io::Result<()> {
+    let Some(arena) = s.arena_bytes else {
+        return Ok(());
+    };
+    let systems: Vec<String> = s
+        .by_system
+        .iter()
+        .map(|system| format!("{} {}", system.name, format_bytes(system.mean_bytes)))
+        .collect();
+    writeln!(
+        out,
+        "{lead}{} of {} arena bytes/frame (mean)",
+        systems.join(", "),
+        format_bytes(arena.mean)
+    )
 }
 
 fn write_compare(all: &[Summary], out: &mut dyn io::Write) -> io::Result<()> {
@@ -161,6 +181,9 @@ fn write_compare(all: &[Summary], out: &mut dyn io::Write) -> io::Result<()> {
         out,
         "overhead: the median frame minus framevec's (a frame-wide Vec, indices in components)"
     )?;
+    for s in all {
+        write_by_system(s, &format!("{} by system: ", s.alloc), out)?;
+    }
     let mut header = vec!["p50 ms per phase"];
     header.extend(PhaseTimes::<f64>::NAMES);
     let rows: Vec<Vec<String>> = all

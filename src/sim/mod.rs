@@ -56,7 +56,7 @@ use rows::{Body, Contact};
 use systems::spawn::{Spawner, spawn_persistent};
 
 pub use entity_count::{EntitiesPerFrame, EntityCountError, MAX_ENTITIES_PER_FRAME};
-pub use memory::{MemoryFigures, MiAlloc};
+pub use memory::{ALLOCATING_SYSTEMS, MemoryFigures, MiAlloc, SystemBytes};
 pub use phase::PhaseTimes;
 pub use scenario::{
     DEFAULT_SCENARIO_RON, Distribution, EmitterSpec, InvalidField, MAX_LIFETIME_FRAMES,
@@ -118,6 +118,10 @@ pub struct FrameRecord {
     /// ([`MemoryFigures::bytes_reserved`]); `None` where not measured (the
     /// heap strategy).
     pub reserved_bytes: Option<u64>,
+    /// The frame's arena bytes per lab system, where the strategy
+    /// attributes them (the arena with one-frame lifetimes); `None`
+    /// elsewhere.
+    pub by_system: Option<SystemBytes>,
 }
 
 /// A generous estimate of the memory one transient entity costs a running
@@ -149,6 +153,7 @@ pub struct Simulation {
     strategy: Strategy,
     /// Reads the strategy's figures; monomorphised for it in `new`.
     figures: fn(&World) -> MemoryFigures,
+    by_system: fn(&World) -> Option<SystemBytes>,
     count_allocations: Option<fn() -> AllocCounts>,
     frame: u64,
     entities_per_frame: EntitiesPerFrame,
@@ -214,6 +219,7 @@ impl Simulation {
             phases: schedule::frame_schedules::<M>(),
             strategy: M::STRATEGY,
             figures: |world| world.resource::<M>().figures(),
+            by_system: |world| world.resource::<M>().by_system(),
             count_allocations: None,
             frame: 0,
             entities_per_frame: entities,
@@ -274,6 +280,21 @@ impl Simulation {
             _ => AllocCounts::default(),
         };
         let counters = *self.world.resource::<FrameCounters>();
+        let by_system = (self.by_system)(&self.world);
+        if let Some(bytes) = by_system
+            && puffin::are_scopes_on()
+        {
+            // The frame's arena bytes per system as a scope's data (puffin
+            // takes data when a scope opens, so after the frame's systems,
+            // in a scope of its own): a viewer shows them on hover.
+            let data: Vec<String> = ALLOCATING_SYSTEMS
+                .iter()
+                .zip(bytes.bytes)
+                .map(|(name, b)| format!("{name} {b} B"))
+                .chain([format!("outside systems {} B", bytes.outside)])
+                .collect();
+            puffin::profile_scope!("arena_bytes_by_system", data.join(", "));
+        }
         let record = FrameRecord {
             frame: self.frame,
             time_ns,
@@ -282,6 +303,7 @@ impl Simulation {
             entities: counters.spawned,
             contacts: counters.contacts,
             reserved_bytes: self.figures().bytes_reserved,
+            by_system,
         };
         self.frame += 1;
         record

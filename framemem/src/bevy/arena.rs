@@ -1,23 +1,22 @@
-//! The frame arena in bevy: [`FrameArena`] (the resource), [`FrameAlloc`]
-//! (the system parameter), [`end_arena_frame`] (the system that ends the
-//! frame) and [`FrameFigures`] (what the frame used, published by it).
+//! The frame arena in bevy: [`FrameArena`] (the resource, with the
+//! per-system attribution's slots), [`end_arena_frame`] (the system that
+//! ends the frame) and [`FrameFigures`] (what the frame used, published by
+//! it). The system parameter is in `frame_alloc.rs`.
+//!
+//! [`FrameAlloc`](crate::bevy::FrameAlloc): crate::bevy::FrameAlloc
 
 use std::ops::Deref;
 
-use bevy_ecs::change_detection::Tick;
 use bevy_ecs::resource::Resource;
-use bevy_ecs::system::{
-    Local, ReadOnlySystemParam, Res, ResMut, SystemAccess, SystemMeta, SystemParam,
-    SystemParamValidationError,
-};
-use bevy_ecs::world::World;
-use bevy_ecs::world::unsafe_world_cell::UnsafeWorldCell;
+use bevy_ecs::system::{Local, ResMut};
 
+use super::attribution::{AllocTag, Attribution, FrameBySystem};
+use super::counted::CountedArena;
 use super::owner::{EndFrameInstance, FrameOwner};
-use crate::alloc::{Arena, ArenaLocal};
+use crate::alloc::Arena;
 
 /// The frame [`Arena`] as a resource. Derefs to the arena, so systems call
-/// its methods on `Res<FrameArena>` directly; [`FrameAlloc`] adds the
+/// its methods on `Res<FrameArena>` directly; [`FrameAlloc`](crate::bevy::FrameAlloc) adds the
 /// per-batch handle, and [`end_arena_frame`] resets it.
 ///
 /// ```
@@ -41,6 +40,8 @@ pub struct FrameArena {
     frames: u64,
     /// The [`end_arena_frame`] instance that ends the frame.
     owner: FrameOwner,
+    /// Per-system counts (`attribution.rs`).
+    pub(crate) attribution: Attribution,
 }
 
 impl FrameArena {
@@ -58,6 +59,79 @@ impl FrameArena {
     /// The arena.
     pub fn arena(&self) -> &Arena {
         &self.arena
+    }
+
+    /// The arena with per-system attribution on: what systems allocate
+    /// through [`FrameAlloc`](crate::bevy::FrameAlloc) is counted against each, and
+    /// [`end_frame`](Self::end_frame) publishes it as [`FrameBySystem`]
+    /// (see [`set_attribution`](Self::set_attribution)).
+    pub fn with_attribution(mut self) -> Self {
+        self.attribution.enabled = true;
+        self
+    }
+
+    /// Turns per-system attribution on or off (off by default). Off,
+    /// [`FrameAlloc`](crate::bevy::FrameAlloc) counts nothing: a test of an `Option` per call, a
+    /// dead store per `local()` allocation; [`by_system`](Self::by_system)
+    /// keeps the last figures made while it was on.
+    pub fn set_attribution(&mut self, on: bool) {
+        self.attribution.enabled = on;
+    }
+
+    /// Whether per-system attribution is on.
+    pub fn attribution(&self) -> bool {
+        self.attribution.enabled
+    }
+
+    /// The attribution slot labelled `label`, registered on first use: for
+    /// exclusive systems and code outside systems, which allocate through
+    /// [`counted`](Self::counted). Takes a lock: call it once (keep the tag
+    /// in a `Local`), not per allocation.
+    ///
+    /// ```
+    /// use bevy_ecs::prelude::*;
+    /// use framemem::bevy::{AllocTag, FrameArena, FrameBySystem, end_arena_frame};
+    ///
+    /// fn spawn_waves(world: &mut World, mut tag: Local<Option<AllocTag>>) {
+    ///     let arena = world.resource::<FrameArena>();
+    ///     let tag = tag.get_or_insert_with(|| arena.tag("spawn_waves"));
+    ///     let handle = arena.counted(tag).handle_slice_copy(&[1.0f32; 8]);
+    ///     assert_eq!(arena.get(handle).len(), 8);
+    /// }
+    ///
+    /// let mut world = World::new();
+    /// world.insert_resource(FrameArena::new().with_attribution());
+    /// world.init_resource::<FrameBySystem>();
+    /// let mut schedule = Schedule::default();
+    /// schedule.add_systems((spawn_waves, end_arena_frame).chain());
+    /// schedule.run(&mut world);
+    /// let by_system = world.resource::<FrameBySystem>();
+    /// assert_eq!(by_system.system("spawn_waves").unwrap().bytes, 32);
+    /// ```
+    pub fn tag(&self, label: &'static str) -> AllocTag {
+        self.attribution.tag(label)
+    }
+
+    /// The arena, counting what goes through the view against `tag`'s
+    /// slot (nothing with attribution off, or with a tag of another
+    /// arena).
+    #[inline]
+    pub fn counted<'a>(&'a self, tag: &'a AllocTag) -> CountedArena<'a> {
+        let counting = self.attribution.enabled && tag.registry() == self.attribution.id;
+        CountedArena::new(&self.arena, counting.then(|| tag.counters()))
+    }
+
+    /// The arena as a [`CountedArena`] that counts nothing: what goes
+    /// through it is [`outside`](FrameBySystem::outside) systems.
+    #[inline]
+    pub fn uncounted(&self) -> CountedArena<'_> {
+        CountedArena::new(&self.arena, None)
+    }
+
+    /// What each system allocated in the last frame ended while attribution
+    /// was on: see [`FrameBySystem`].
+    pub fn by_system(&self) -> &FrameBySystem {
+        &self.attribution.last
     }
 
     /// Ends the frame: every block of the frame goes back at once, and the
@@ -81,6 +155,10 @@ impl FrameArena {
             peak_bytes: stats.peak_bytes_in_use,
             bytes_reserved: stats.bytes_reserved,
         };
+        if self.attribution.enabled {
+            self.attribution
+                .end_frame(figures.frame, figures.allocations, figures.bytes as u64);
+        }
         // bevy runs systems and `par_iter` batches on the compute pool's
         // threads and the main thread: the arena keeps a chunk ahead for
         // each, so that no frame takes one from the system however bevy
@@ -102,6 +180,7 @@ impl From<Arena> for FrameArena {
             allocations_before: 0,
             frames: 0,
             owner: FrameOwner::default(),
+            attribution: Attribution::default(),
         }
     }
 }
@@ -148,124 +227,6 @@ pub struct FrameFigures {
     pub bytes_reserved: usize,
 }
 
-/// A system's access to the [`FrameArena`]: the arena itself (it derefs to
-/// [`Arena`]), and [`local`](Self::local), the calling thread's lane for
-/// `for_each_init`.
-///
-/// ```
-/// use bevy_ecs::prelude::*;
-/// use framemem::bevy::{FrameAlloc, FrameArena};
-///
-/// #[derive(Component)]
-/// struct Spark(u32);
-///
-/// fn sum_sparks(frame: FrameAlloc, sparks: Query<&Spark>) {
-///     // Scratch on the calling thread, through `&Arena`:
-///     let mut ids = allocator_api2::vec::Vec::new_in(frame.arena());
-///     ids.extend(sparks.iter().map(|s| s.0));
-///     // In parallel, one lane lookup per batch:
-///     sparks.par_iter().for_each_init(
-///         || frame.local(),
-///         |local, spark| assert_eq!(*local.alloc_value(spark.0), spark.0),
-///     );
-/// }
-///
-/// let mut world = World::new();
-/// world.init_resource::<FrameArena>();
-/// world.spawn_batch((0..100).map(Spark));
-/// let mut schedule = Schedule::default();
-/// schedule.add_systems(sum_sparks);
-/// schedule.run(&mut world);
-/// ```
-///
-/// Without a [`FrameArena`] in the world, a system that takes `FrameAlloc`
-/// panics with a message that names the resource and the plugin to add:
-///
-/// ```should_panic
-/// # use bevy_ecs::prelude::*;
-/// # use framemem::bevy::FrameAlloc;
-/// let mut world = World::new(); // no FrameArena
-/// let mut schedule = Schedule::default();
-/// schedule.add_systems(|frame: FrameAlloc| drop(frame.alloc_value(1u8)));
-/// schedule.run(&mut world); // "... add `FrameArenaPlugin` ..."
-/// ```
-#[derive(Debug)]
-pub struct FrameAlloc<'w> {
-    arena: Res<'w, FrameArena>,
-}
-
-/// Why a system's [`FrameAlloc`] failed validation. bevy prints it after
-/// the parameter's name, which without bevy's `debug` feature is a
-/// placeholder, so it says everything itself.
-pub(crate) const MISSING_FRAME_ARENA: &str = "framemem's `FrameAlloc` needs the `FrameArena` \
-    resource, and the world has none: add `FrameArenaPlugin` to the App (feature `bevy_app`), \
-    or `world.init_resource::<FrameArena>()` and run `end_arena_frame` once a frame";
-
-// SAFETY: every method delegates to `Res<FrameArena>` with its own state:
-// `init_access` registers exactly `Res`'s access (a shared read of the
-// `FrameArena` resource) and `get_param` reads only that, through `Res`.
-unsafe impl SystemParam for FrameAlloc<'_> {
-    type State = <Res<'static, FrameArena> as SystemParam>::State;
-    type Item<'w, 's> = FrameAlloc<'w>;
-
-    fn init_state(world: &mut World) -> Self::State {
-        <Res<FrameArena> as SystemParam>::init_state(world)
-    }
-
-    fn init_access(
-        state: &Self::State,
-        system_meta: &mut SystemMeta,
-        system_access: &mut SystemAccess,
-        world: &mut World,
-    ) {
-        <Res<FrameArena> as SystemParam>::init_access(state, system_meta, system_access, world);
-    }
-
-    #[inline]
-    unsafe fn get_param<'w>(
-        state: &mut Self::State,
-        system_meta: &SystemMeta,
-        world: UnsafeWorldCell<'w>,
-        change_tick: Tick,
-    ) -> Result<FrameAlloc<'w>, SystemParamValidationError> {
-        // SAFETY: the caller's promises for this parameter (the world is the
-        // one `init_state` saw; the access `init_access` registered is
-        // granted) are those `Res<FrameArena>` needs: same state, same access.
-        let arena = unsafe {
-            <Res<FrameArena> as SystemParam>::get_param(state, system_meta, world, change_tick)
-        }
-        // `Res` fails only when the resource does not exist.
-        .map_err(|_| SystemParamValidationError::invalid::<Self>(MISSING_FRAME_ARENA))?;
-        Ok(FrameAlloc { arena })
-    }
-}
-
-// SAFETY: it reads the resource only, as `Res` (which is read-only) does.
-unsafe impl ReadOnlySystemParam for FrameAlloc<'_> {}
-
-impl<'w> FrameAlloc<'w> {
-    /// The arena.
-    pub fn arena(&self) -> &Arena {
-        &self.arena.arena
-    }
-
-    /// The calling thread's lane, allocating with no lookup until it drops:
-    /// see [`ArenaLocal`]. Take it once per batch: in
-    /// `par_iter().for_each_init(|| frame.local(), |local, item| ...)`,
-    /// `init` runs once per batch on the worker thread.
-    #[inline]
-    pub fn local(&self) -> ArenaLocal<'_> {
-        self.arena.arena.local()
-    }
-}
-
-impl Deref for FrameAlloc<'_> {
-    type Target = Arena;
-    fn deref(&self) -> &Arena {
-        &self.arena.arena
-    }
-}
-
 /// The end of the frame, as a system: add it at the end of the schedule
 /// (after every system that allocates from the [`FrameArena`]), or let
 /// [`FrameArenaPlugin`](crate::bevy::FrameArenaPlugin) run it in `Last`, in
@@ -306,6 +267,7 @@ impl Deref for FrameAlloc<'_> {
 pub fn end_arena_frame(
     mut arena: ResMut<FrameArena>,
     figures: Option<ResMut<FrameFigures>>,
+    by_system: Option<ResMut<FrameBySystem>>,
     mut instance: Local<EndFrameInstance>,
 ) {
     let arena = &mut *arena;
@@ -319,6 +281,11 @@ pub fn end_arena_frame(
     if let Some(mut figures) = figures {
         *figures = frame;
     }
+    if let Some(mut by_system) = by_system
+        && arena.attribution.enabled
+    {
+        by_system.clone_from(&arena.attribution.last);
+    }
 }
 
 #[cfg(test)]
@@ -326,6 +293,7 @@ mod tests {
     use bevy_ecs::prelude::*;
 
     use super::*;
+    use crate::bevy::FrameAlloc;
 
     #[test]
     #[should_panic(

@@ -9,6 +9,9 @@
 //! | [`FrameAlloc`] | a `SystemParam`: the arena, and its per-thread [`local`](FrameAlloc::local) handle for `for_each_init` |
 //! | [`end_arena_frame`] | the system that ends the arena's frame: resets it, publishes [`FrameFigures`] |
 //! | [`FrameFigures`] | the last frame's bytes, allocations and high-water, as a resource |
+//! | [`FrameBySystem`] | the last frame's bytes, allocations and peak per system (attribution on), and what came from outside systems |
+//! | [`FrameBudgets`], [`check_frame_budgets`] | byte budgets per system and per frame, checked at the end of the frame: a `log` warning at most once per window, a panic in debug builds where asked |
+//! | [`CountedArena`], [`FrameLocal`] | the counted paths: per call (`frame.counted()`, an allocator_api2 allocator) and the per-batch handle (`frame.local()`) |
 //! | [`FrameRing`] | the [`ExpiryRing`](crate::ExpiryRing) as a resource: data that lives a chosen number of frames |
 //! | [`end_ring_frame`] | the system that ends the ring's frame: the data whose last frame it was goes |
 //! | [`FrameSlab`], [`FramePool`] | the [`Slab`](crate::Slab) and a [`Pool`](crate::Pool) as resources (neither resets per frame) |
@@ -65,6 +68,10 @@
 //! ```
 
 mod arena;
+mod attribution;
+mod budget;
+mod counted;
+mod frame_alloc;
 mod owner;
 #[cfg(feature = "bevy_app")]
 mod plugin;
@@ -72,7 +79,13 @@ mod resources;
 mod ring;
 mod set;
 
-pub use arena::{FrameAlloc, FrameArena, FrameFigures, end_arena_frame};
+pub use arena::{FrameArena, FrameFigures, end_arena_frame};
+pub use attribution::{AllocTag, FrameBySystem, OutsideFigures, SystemFigures};
+pub use budget::{
+    AllocBudget, BUDGET_WINDOW_FRAMES, BudgetBreach, BudgetScope, FrameBudgets, check_frame_budgets,
+};
+pub use counted::{CountedArena, FrameLocal};
+pub use frame_alloc::{FrameAlloc, FrameAllocState};
 pub use owner::EndFrameInstance;
 #[cfg(feature = "bevy_app")]
 pub use plugin::{FrameArenaPlugin, FramePoolPlugin};

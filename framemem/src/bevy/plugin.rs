@@ -7,6 +7,8 @@ use bevy_app::{App, Last, Plugin};
 use bevy_ecs::schedule::IntoScheduleConfigs;
 
 use super::arena::{FrameArena, FrameFigures, end_arena_frame};
+use super::attribution::FrameBySystem;
+use super::budget::{AllocBudget, FrameBudgets, check_frame_budgets};
 use super::resources::{FramePool, FrameSlab, trim_pool, trim_slab};
 use super::ring::{FrameRing, end_ring_frame};
 use super::set::FrameMemSystems;
@@ -46,7 +48,35 @@ use crate::alloc::{Overflow, Recycle, Recycled};
 /// assert_eq!(app.world().resource::<FrameRing>().frame(), 2);
 /// assert!(app.world().get_resource::<FrameSlab>().is_some());
 /// ```
-#[derive(Debug, Clone, Copy, Default)]
+///
+/// Per-system attribution and budgets (see [`FrameBySystem`] and
+/// [`FrameBudgets`]): with attribution on, the plugin also inserts
+/// [`FrameBySystem`]; with budgets, [`FrameBudgets`] and
+/// [`check_frame_budgets`] after [`end_arena_frame`]. A budget turns
+/// attribution on.
+///
+/// ```
+/// use bevy_app::{App, Update};
+/// use framemem::bevy::{AllocBudget, FrameAlloc, FrameArenaPlugin, FrameBySystem};
+///
+/// fn particles(frame: FrameAlloc) {
+///     frame.label("particles");
+///     frame.alloc_slice_copy(&[0u8; 8192]);
+/// }
+///
+/// let mut app = App::new();
+/// app.add_plugins(
+///     FrameArenaPlugin::default()
+///         .with_system_budget("particles", 4096) // warns: 8192 > 4096
+///         .with_frame_budget(1 << 20)
+///         .with_budget_window(120),
+/// )
+/// .add_systems(Update, particles);
+/// app.update();
+/// let by_system = app.world().resource::<FrameBySystem>();
+/// assert_eq!(by_system.system("particles").unwrap().bytes, 8192);
+/// ```
+#[derive(Debug, Clone, Default)]
 pub struct FrameArenaPlugin {
     /// The arena's byte limit ([`FrameArena::with_limit`]), if any.
     pub limit_bytes: Option<usize>,
@@ -57,12 +87,50 @@ pub struct FrameArenaPlugin {
     /// What the ring does with lifetimes beyond its depth (with
     /// `ring_depth`).
     pub ring_overflow: Overflow,
+    /// Count what each system allocates ([`FrameBySystem`]).
+    pub attribution: bool,
+    /// Byte budgets, per system and per frame (any turns `attribution`
+    /// on).
+    pub budgets: FrameBudgets,
 }
 
 impl FrameArenaPlugin {
     /// The plugin with the arena limited to `limit_bytes`.
     pub fn with_limit(mut self, limit_bytes: usize) -> Self {
         self.limit_bytes = Some(limit_bytes);
+        self
+    }
+
+    /// The plugin with per-system attribution on: [`FrameBySystem`] each
+    /// frame.
+    pub fn with_attribution(mut self) -> Self {
+        self.attribution = true;
+        self
+    }
+
+    /// The plugin with `budget` (and attribution on).
+    pub fn with_budget(mut self, budget: AllocBudget) -> Self {
+        self.budgets.add(budget);
+        self.attribution = true;
+        self
+    }
+
+    /// The plugin with a budget of `bytes` a frame for the system named
+    /// `name` (its label, or bevy's short name with bevy_ecs's `debug`
+    /// feature): [`AllocBudget::system`].
+    pub fn with_system_budget(self, name: &'static str, bytes: u64) -> Self {
+        self.with_budget(AllocBudget::system(name, bytes))
+    }
+
+    /// The plugin with a budget of `bytes` for the whole frame.
+    pub fn with_frame_budget(self, bytes: u64) -> Self {
+        self.with_budget(AllocBudget::frame(bytes))
+    }
+
+    /// The plugin, each budget warning at most once per `frames` frames
+    /// (60 by default).
+    pub fn with_budget_window(mut self, frames: u64) -> Self {
+        self.budgets = self.budgets.with_window(frames);
         self
     }
 
@@ -83,14 +151,27 @@ impl FrameArenaPlugin {
 
 impl Plugin for FrameArenaPlugin {
     fn build(&self, app: &mut App) {
-        let arena = match self.limit_bytes {
+        let mut arena = match self.limit_bytes {
             Some(limit) => FrameArena::with_limit(limit),
             None => FrameArena::new(),
         };
+        let attribution = self.attribution || !self.budgets.is_empty();
+        arena.set_attribution(attribution);
         app.insert_resource(arena)
             .init_resource::<FrameFigures>()
             .configure_sets(Last, FrameMemSystems::EndFrame)
             .add_systems(Last, end_arena_frame.in_set(FrameMemSystems::EndFrame));
+        if attribution {
+            app.init_resource::<FrameBySystem>();
+        }
+        if !self.budgets.is_empty() {
+            app.insert_resource(self.budgets.clone()).add_systems(
+                Last,
+                check_frame_budgets
+                    .after(end_arena_frame)
+                    .in_set(FrameMemSystems::EndFrame),
+            );
+        }
         if self.slab {
             app.init_resource::<FrameSlab>()
                 .add_systems(Last, trim_slab.in_set(FrameMemSystems::EndFrame));

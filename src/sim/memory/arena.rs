@@ -7,11 +7,11 @@
 use bevy_ecs::component::Component;
 use glam::Vec3;
 
-use crate::sim::memory::frame_memory::{FrameMemory, MemoryFigures, MemoryPlan};
+use crate::sim::memory::frame_memory::{FrameMemory, MemoryFigures, MemoryPlan, SystemBytes};
 use crate::sim::memory::scratch::ScratchItem;
 use crate::sim::strategy::Strategy;
-use framemem::bevy::FrameArena;
-use framemem::{Arena, ArenaSlice};
+use framemem::ArenaSlice;
+use framemem::bevy::{AllocTag, CountedArena, FrameArena};
 
 /// An arena trail: a `Copy` handle that resolves only until the reset.
 #[derive(Component, Clone, Copy, Debug)]
@@ -20,11 +20,12 @@ pub struct ArenaTrail(pub ArenaSlice<Vec3>);
 impl FrameMemory for FrameArena {
     const STRATEGY: Strategy = Strategy::Arena;
     type Payload = ArenaTrail;
-    type Scratch<'a, T: ScratchItem> = allocator_api2::vec::Vec<T, &'a Arena>;
+    type Scratch<'a, T: ScratchItem> = allocator_api2::vec::Vec<T, CountedArena<'a>>;
     const RELEASES_PAYLOADS: bool = false;
 
+    /// With per-system attribution on: the report's bytes per system.
     fn new(_plan: &MemoryPlan) -> Self {
-        Self::default()
+        Self::new().with_attribution()
     }
 
     #[inline]
@@ -45,7 +46,38 @@ impl FrameMemory for FrameArena {
     fn release_trail(&self, _payload: &mut ArenaTrail) {}
 
     fn scratch<T: ScratchItem>(&self, capacity: usize) -> Self::Scratch<'_, T> {
-        allocator_api2::vec::Vec::with_capacity_in(capacity, self.arena())
+        allocator_api2::vec::Vec::with_capacity_in(capacity, self.uncounted())
+    }
+
+    fn system_tag(&self, system: &'static str) -> Option<AllocTag> {
+        Some(self.tag(system))
+    }
+
+    #[inline]
+    fn alloc_trail_for(
+        &mut self,
+        tag: Option<&AllocTag>,
+        len: usize,
+        _lifetime_frames: u32,
+        fill: impl FnMut(usize) -> Vec3,
+    ) -> ArenaTrail {
+        ArenaTrail(match tag {
+            Some(tag) => self.counted(tag).handle_slice_fill_with(len, fill),
+            None => self.handle_slice_fill_with(len, fill),
+        })
+    }
+
+    fn scratch_for<'a, T: ScratchItem>(
+        &'a self,
+        tag: Option<&'a AllocTag>,
+        capacity: usize,
+    ) -> Self::Scratch<'a, T> {
+        let arena = tag.map_or_else(|| self.uncounted(), |tag| self.counted(tag));
+        allocator_api2::vec::Vec::with_capacity_in(capacity, arena)
+    }
+
+    fn by_system(&self) -> Option<SystemBytes> {
+        Some(SystemBytes::from_frame(FrameArena::by_system(self)))
     }
 
     fn end_frame(&mut self) {

@@ -4,6 +4,7 @@
 
 use bevy_ecs::component::{Component, Mutable};
 use bevy_ecs::resource::Resource;
+use framemem::bevy::{AllocTag, FrameBySystem};
 use glam::Vec3;
 
 use crate::sim::memory::scratch::{ScratchItem, ScratchVec};
@@ -37,6 +38,44 @@ pub struct MemoryFigures {
     /// strategy: `malloc` is shared with bevy and the rest of the process,
     /// so what it keeps is no one strategy's.
     pub bytes_reserved: Option<u64>,
+}
+
+/// The lab's systems that allocate from the strategy, by the names they
+/// have in the arena's per-system attribution (`FrameArena::tag`): the
+/// order of [`SystemBytes::bytes`].
+pub const ALLOCATING_SYSTEMS: [&str; 2] = ["spawn", "collide"];
+
+/// One frame's arena bytes per lab system, from the arena's per-system
+/// attribution ([`FrameBySystem`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SystemBytes {
+    /// Bytes each of [`ALLOCATING_SYSTEMS`] allocated, in that order.
+    pub bytes: [u64; ALLOCATING_SYSTEMS.len()],
+    /// Bytes that reached the arena outside those systems.
+    pub outside: u64,
+    /// The frame's arena bytes: `bytes` and `outside` add up to it.
+    pub total: u64,
+}
+
+impl SystemBytes {
+    /// The lab's share of `by_system`. A system not in
+    /// [`ALLOCATING_SYSTEMS`] counts as outside them, so the sum stays the
+    /// total.
+    pub fn from_frame(by_system: &FrameBySystem) -> Self {
+        let mut bytes = [0; ALLOCATING_SYSTEMS.len()];
+        let mut outside = by_system.outside.bytes;
+        for system in &by_system.systems {
+            match ALLOCATING_SYSTEMS.iter().position(|&n| n == system.name) {
+                Some(i) => bytes[i] += system.bytes,
+                None => outside += system.bytes,
+            }
+        }
+        Self {
+            bytes,
+            outside,
+            total: by_system.total_bytes,
+        }
+    }
 }
 
 /// Where one strategy's per-frame memory comes from. See `memory/mod.rs`.
@@ -102,6 +141,42 @@ pub trait FrameMemory: Resource<Mutability = Mutable> + Sized {
 
     /// An empty scratch vector with room for `capacity` values.
     fn scratch<T: ScratchItem>(&self, capacity: usize) -> Self::Scratch<'_, T>;
+
+    /// The slot of the system named `system` in the strategy's per-system
+    /// attribution (the arena's, `FrameArena::tag`); `None` where the
+    /// strategy keeps none. Takes a lock: once per system run.
+    fn system_tag(&self, _system: &'static str) -> Option<AllocTag> {
+        None
+    }
+
+    /// [`alloc_trail`](Self::alloc_trail), counted against `tag`'s system
+    /// where the strategy attributes.
+    #[inline]
+    fn alloc_trail_for(
+        &mut self,
+        _tag: Option<&AllocTag>,
+        len: usize,
+        lifetime_frames: u32,
+        fill: impl FnMut(usize) -> Vec3,
+    ) -> Self::Payload {
+        self.alloc_trail(len, lifetime_frames, fill)
+    }
+
+    /// [`scratch`](Self::scratch), counted against `tag`'s system where the
+    /// strategy attributes.
+    fn scratch_for<'a, T: ScratchItem>(
+        &'a self,
+        _tag: Option<&'a AllocTag>,
+        capacity: usize,
+    ) -> Self::Scratch<'a, T> {
+        self.scratch(capacity)
+    }
+
+    /// The last frame's bytes per system, where the strategy attributes
+    /// them (the arena).
+    fn by_system(&self) -> Option<SystemBytes> {
+        None
+    }
 
     /// The end of the frame: every payload of the frame has been released or
     /// despawned. The arena resets here.

@@ -62,7 +62,7 @@ mod scratch;
 mod slab;
 mod vec_memory;
 
-pub use frame_memory::{FrameMemory, MemoryFigures, MemoryPlan};
+pub use frame_memory::{ALLOCATING_SYSTEMS, FrameMemory, MemoryFigures, MemoryPlan, SystemBytes};
 pub use framevec::FrameVecMemory;
 pub use heap::HeapMemory;
 pub use mi_alloc::MiAlloc;

@@ -9,6 +9,7 @@
 //! the same requests every frame.
 
 use bevy_ecs::system::{Query, Res, ResMut};
+use framemem::bevy::AllocTag;
 use glam::Vec3;
 
 use crate::sim::components::{Target, Transient};
@@ -35,10 +36,13 @@ pub fn collide<M: FrameMemory>(
 ) {
     puffin::profile_function!();
     let memory = &*memory;
+    // Counted against `collide` in the arena's per-system attribution.
+    let tag = memory.system_tag("collide");
+    let tag = tag.as_ref();
     let alive = counters.alive as usize;
     let grid = HashGrid::new(config.cell_size, alive);
-    let bodies = broadphase(memory, grid, alive, &transients);
-    let (mut rows, contacts) = find_contacts(memory, grid, &bodies, &targets);
+    let bodies = broadphase(memory, tag, grid, alive, &transients);
+    let (mut rows, contacts) = find_contacts(memory, tag, grid, &bodies, &targets);
     {
         puffin::profile_scope!("resolve");
         tally(
@@ -75,15 +79,16 @@ struct GriddedBodies<'a, M: FrameMemory + 'a> {
 /// Broadphase: a spatial hash grid of the bodies, by counting sort.
 fn broadphase<'a, M: FrameMemory>(
     memory: &'a M,
+    tag: Option<&'a AllocTag>,
     grid: HashGrid,
     n: usize,
     transients: &Query<&Transient>,
 ) -> GriddedBodies<'a, M> {
     puffin::profile_scope!("broadphase");
     let buckets = grid.buckets();
-    let mut rows = memory.scratch::<Body>(n);
-    let mut starts = memory.scratch::<u32>(buckets + 1);
-    let mut entries = memory.scratch::<u32>(n);
+    let mut rows = memory.scratch_for::<Body>(tag, n);
+    let mut starts = memory.scratch_for::<u32>(tag, buckets + 1);
+    let mut entries = memory.scratch_for::<u32>(tag, n);
     let mut max_radius = 0.0f32;
     rows.resize(n, Body::default());
     starts.resize(buckets + 1, 0);
@@ -103,7 +108,7 @@ fn broadphase<'a, M: FrameMemory>(
     grid::counts_to_starts(counts);
     // Fill forwards with a cursor per bucket (reusing `entries` would need
     // a second pass).
-    let mut cursor = memory.scratch::<u32>(buckets);
+    let mut cursor = memory.scratch_for::<u32>(tag, buckets);
     cursor.resize(buckets, 0);
     cursor
         .as_mut_slice()
@@ -127,14 +132,15 @@ fn broadphase<'a, M: FrameMemory>(
 /// row per target, in query order, and the contacts.
 fn find_contacts<'a, M: FrameMemory>(
     memory: &'a M,
+    tag: Option<&'a AllocTag>,
     grid: HashGrid,
     bodies: &GriddedBodies<'a, M>,
     targets: &Query<&mut Target>,
 ) -> (M::Scratch<'a, TargetRow>, M::Scratch<'a, Contact>) {
-    let mut rows = memory.scratch::<TargetRow>(targets.iter().len());
-    let mut contacts = memory.scratch::<Contact>(bodies.rows.len() / 16 + 64);
+    let mut rows = memory.scratch_for::<TargetRow>(tag, targets.iter().len());
+    let mut contacts = memory.scratch_for::<Contact>(tag, bodies.rows.len() / 16 + 64);
     puffin::profile_scope!("contacts");
-    let mut visit = memory.scratch::<u32>(256);
+    let mut visit = memory.scratch_for::<u32>(tag, 256);
     let (starts, entries) = (bodies.starts.as_slice(), bodies.entries.as_slice());
     let body_rows = bodies.rows.as_slice();
     for target in targets {

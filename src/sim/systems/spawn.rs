@@ -189,6 +189,8 @@ pub fn spawn_transients<M: FrameMemory>(
         world.resource_scope(|world, mut memory: Mut<M>| {
             let spawner = &mut *spawner;
             let memory = &mut *memory;
+            // Counted against `spawn` in the arena's per-system attribution.
+            let tag = memory.system_tag("spawn");
             let (shots, rng) = (&spawner.shots, &mut spawner.rng);
             let (speed_min, speed_span) =
                 (spawner.speed_min, spawner.speed_max - spawner.speed_min);
@@ -224,7 +226,7 @@ pub fn spawn_transients<M: FrameMemory>(
                 let len = lengths.sample(rng);
                 let lifetime = lifetimes.as_ref().map_or(1, |l| l.sample(rng) as u32);
                 // The trail: where the entity was `k + 1` spacings ago.
-                let trail = memory.alloc_trail(len, lifetime, |k| {
+                let trail = memory.alloc_trail_for(tag.as_ref(), len, lifetime, |k| {
                     let t = age - (k + 1) as f32 * spacing;
                     muzzle + launch * t + half_g * (t * t)
                 });

@@ -1,0 +1,467 @@
+//! The counted paths into the frame arena: [`CountedArena`] (per call, what
+//! [`FrameAlloc`](crate::bevy::FrameAlloc) allocates through) and
+//! [`FrameLocal`] (the per-batch handle), each counting against one
+//! system's slot (`attribution.rs`).
+//!
+//! They count what the arena counts, so that the systems' sum is the arena's
+//! total exactly: one allocation and the requested bytes per typed call and
+//! per non-zero `allocate`; an allocator_api2 `grow` in place by the bytes
+//! it added below the old block (bumpalo grows downwards: the new block
+//! starts below the old one and contains its start), a moved block as a new
+//! allocation of the new size; a `shrink` that moves (more alignment) as a
+//! new allocation. Zero-size allocator_api2 requests never reach the arena
+//! and are not counted; zero-size typed values are, as the arena counts
+//! them.
+
+use std::alloc::Layout;
+use std::cell::Cell;
+use std::fmt;
+use std::ptr::NonNull;
+
+use allocator_api2::alloc::{AllocError as Api2Error, Allocator as Api2Allocator};
+
+use super::attribution::SlotCounters;
+use crate::alloc::{AllocError, Allocator, Arena, ArenaLocal, ArenaSlice};
+
+/// The typed methods, on a type with `fn inner(&self)` (an [`Arena`] or
+/// [`ArenaLocal`] with the same methods) and `fn count(&self, allocations,
+/// bytes)`. Each counts on success only.
+macro_rules! counted_typed_methods {
+    () => {
+        /// Allocates `value` in the arena, counted. It will never be dropped.
+        ///
+        /// # Panics
+        ///
+        /// As [`Arena::alloc_value`].
+        #[track_caller]
+        #[allow(clippy::mut_from_ref)] // each call returns a new, disjoint block
+        pub fn alloc_value<T>(&self, value: T) -> &'a mut T {
+            let value = self.inner().alloc_value(value);
+            self.count(1, size_of::<T>());
+            value
+        }
+
+        /// Allocates `value` in the arena, counted, or returns why it could
+        /// not.
+        ///
+        /// # Errors
+        ///
+        /// As [`Arena::try_alloc_value`].
+        #[allow(clippy::mut_from_ref)] // each call returns a new, disjoint block
+        pub fn try_alloc_value<T>(&self, value: T) -> Result<&'a mut T, AllocError> {
+            let value = self.inner().try_alloc_value(value)?;
+            self.count(1, size_of::<T>());
+            Ok(value)
+        }
+
+        /// Copies `src` into the arena, counted.
+        ///
+        /// # Panics
+        ///
+        /// As [`Arena::alloc_slice_copy`].
+        #[track_caller]
+        #[allow(clippy::mut_from_ref)] // each call returns a new, disjoint block
+        pub fn alloc_slice_copy<T: Copy>(&self, src: &[T]) -> &'a mut [T] {
+            let slice = self.inner().alloc_slice_copy(src);
+            self.count(1, size_of_val(src));
+            slice
+        }
+
+        /// Copies `src` into the arena, counted, or returns why it could not.
+        ///
+        /// # Errors
+        ///
+        /// As [`Arena::try_alloc_slice_copy`].
+        #[allow(clippy::mut_from_ref)] // each call returns a new, disjoint block
+        pub fn try_alloc_slice_copy<T: Copy>(&self, src: &[T]) -> Result<&'a mut [T], AllocError> {
+            let slice = self.inner().try_alloc_slice_copy(src)?;
+            self.count(1, size_of_val(src));
+            Ok(slice)
+        }
+
+        /// Allocates `len` values made by `fill(index)`, counted.
+        ///
+        /// # Panics
+        ///
+        /// As [`Arena::alloc_slice_fill_with`].
+        #[track_caller]
+        #[allow(clippy::mut_from_ref)] // each call returns a new, disjoint block
+        pub fn alloc_slice_fill_with<T>(
+            &self,
+            len: usize,
+            fill: impl FnMut(usize) -> T,
+        ) -> &'a mut [T] {
+            let slice = self.inner().alloc_slice_fill_with(len, fill);
+            self.count(1, size_of_val(slice));
+            slice
+        }
+
+        /// Allocates `len` values made by `fill(index)`, counted, or returns
+        /// why it could not.
+        ///
+        /// # Errors
+        ///
+        /// As [`Arena::try_alloc_slice_fill_with`].
+        #[allow(clippy::mut_from_ref)] // each call returns a new, disjoint block
+        pub fn try_alloc_slice_fill_with<T>(
+            &self,
+            len: usize,
+            fill: impl FnMut(usize) -> T,
+        ) -> Result<&'a mut [T], AllocError> {
+            let slice = self.inner().try_alloc_slice_fill_with(len, fill)?;
+            self.count(1, size_of_val(slice));
+            Ok(slice)
+        }
+
+        /// Copies `src` into the arena, counted, and returns a `'static`
+        /// handle to it.
+        ///
+        /// # Panics
+        ///
+        /// As [`Arena::handle_slice_copy`].
+        #[track_caller]
+        pub fn handle_slice_copy<T: Copy>(&self, src: &[T]) -> ArenaSlice<T> {
+            let handle = self.inner().handle_slice_copy(src);
+            self.count(1, size_of_val(src));
+            handle
+        }
+
+        /// Copies `src` into the arena, counted, and returns a `'static`
+        /// handle, or why it could not.
+        ///
+        /// # Errors
+        ///
+        /// As [`Arena::try_handle_slice_copy`].
+        pub fn try_handle_slice_copy<T: Copy>(
+            &self,
+            src: &[T],
+        ) -> Result<ArenaSlice<T>, AllocError> {
+            let handle = self.inner().try_handle_slice_copy(src)?;
+            self.count(1, size_of_val(src));
+            Ok(handle)
+        }
+
+        /// Allocates `len` values made by `fill(index)`, counted, and returns
+        /// a `'static` handle to them.
+        ///
+        /// # Panics
+        ///
+        /// As [`Arena::handle_slice_fill_with`].
+        #[track_caller]
+        pub fn handle_slice_fill_with<T>(
+            &self,
+            len: usize,
+            fill: impl FnMut(usize) -> T,
+        ) -> ArenaSlice<T> {
+            let handle = self.inner().handle_slice_fill_with(len, fill);
+            self.count(1, len * size_of::<T>());
+            handle
+        }
+    };
+}
+
+/// The bytes an allocator_api2 `grow` of the block at `old_ptr` (of
+/// `old`) into `block` (of `new`) added, as the arena counts them:
+/// `(allocations, bytes)`. See the [module docs](self).
+#[inline]
+fn grown(old_ptr: NonNull<u8>, old: Layout, new: Layout, block: NonNull<[u8]>) -> (u64, usize) {
+    if old.size() == 0 {
+        return (u64::from(new.size() != 0), new.size());
+    }
+    let (start, old_start) = (block.cast::<u8>().addr().get(), old_ptr.addr().get());
+    if start <= old_start && old_start < start + new.size() {
+        (0, old_start - start)
+    } else {
+        (1, new.size())
+    }
+}
+
+/// The same for a `shrink`: only a moved block counts.
+#[inline]
+fn shrunk(old_ptr: NonNull<u8>, new: Layout, block: NonNull<[u8]>) -> (u64, usize) {
+    if new.size() != 0 && block.cast::<u8>() != old_ptr {
+        (1, new.size())
+    } else {
+        (0, 0)
+    }
+}
+
+/// The frame arena, counting what is allocated through it against one
+/// system (or, with attribution off, counting nothing). What
+/// [`FrameAlloc::counted`](crate::bevy::FrameAlloc::counted) and
+/// [`FrameArena::counted`](crate::bevy::FrameArena::counted) give; `Copy`,
+/// and an allocator_api2 allocator by value:
+///
+/// ```
+/// use framemem::bevy::{FrameAlloc, FrameArena};
+/// # use bevy_ecs::prelude::*;
+///
+/// fn scratch(frame: FrameAlloc) {
+///     let mut ids = allocator_api2::vec::Vec::new_in(frame.counted());
+///     ids.extend(0..100u32); // grows in the arena, counted against `scratch`
+/// }
+/// # let mut world = World::new();
+/// # world.insert_resource(FrameArena::new().with_attribution());
+/// # let mut schedule = Schedule::default();
+/// # schedule.add_systems(scratch);
+/// # schedule.run(&mut world);
+/// ```
+#[derive(Clone, Copy)]
+pub struct CountedArena<'a> {
+    arena: &'a Arena,
+    counters: Option<&'a SlotCounters>,
+}
+
+impl<'a> CountedArena<'a> {
+    pub(crate) fn new(arena: &'a Arena, counters: Option<&'a SlotCounters>) -> Self {
+        Self { arena, counters }
+    }
+
+    /// The arena, uncounted: what goes through it counts as
+    /// [`outside`](crate::bevy::FrameBySystem::outside) systems.
+    pub fn arena(&self) -> &'a Arena {
+        self.arena
+    }
+
+    /// Whether allocations are counted (attribution is on).
+    pub fn is_counting(&self) -> bool {
+        self.counters.is_some()
+    }
+
+    #[inline(always)]
+    fn inner(&self) -> &'a Arena {
+        self.arena
+    }
+
+    /// Two relaxed atomic adds on the system's counters, when counting.
+    #[inline(always)]
+    fn count(&self, allocations: u64, bytes: usize) {
+        if let Some(counters) = self.counters {
+            counters.add(allocations, bytes as u64);
+        }
+    }
+
+    /// Allocates a block for `layout`, counted: [`Allocator::alloc`] on the
+    /// arena.
+    ///
+    /// # Errors
+    ///
+    /// As [`Allocator::alloc`].
+    #[inline]
+    pub fn alloc(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
+        let ptr = Allocator::alloc(self.arena, layout)?;
+        self.count(1, layout.size());
+        Ok(ptr)
+    }
+
+    /// The calling thread's lane, counting into this system's slot when it
+    /// drops: see [`FrameLocal`].
+    #[inline]
+    pub fn local(&self) -> FrameLocal<'a> {
+        FrameLocal {
+            inner: self.arena.local(),
+            allocations: Cell::new(0),
+            bytes: Cell::new(0),
+            counters: self.counters,
+        }
+    }
+
+    /// Resolves a handle made since the last reset ([`Arena::get`]).
+    ///
+    /// # Panics
+    ///
+    /// As [`Arena::get`].
+    #[track_caller]
+    pub fn get<T>(&self, handle: ArenaSlice<T>) -> &'a [T] {
+        self.arena.get(handle)
+    }
+
+    /// Resolves a handle, or `None` when stale ([`Arena::try_get`]).
+    pub fn try_get<T>(&self, handle: ArenaSlice<T>) -> Option<&'a [T]> {
+        self.arena.try_get(handle)
+    }
+
+    counted_typed_methods!();
+}
+
+impl fmt::Debug for CountedArena<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CountedArena")
+            .field("counting", &self.is_counting())
+            .finish_non_exhaustive()
+    }
+}
+
+// SAFETY: every method forwards to allocator_api2's `Allocator` for `&Arena`
+// (sound, `alloc/arena/api2.rs`) with the same arguments and returns its
+// answer unchanged; counting only reads the returned pointers. The blocks
+// stay valid until the arena's reset, which needs `&mut Arena` and so
+// cannot happen while this view (which borrows the arena for `'a`), any
+// copy of it, or any collection holding one is alive.
+unsafe impl Api2Allocator for CountedArena<'_> {
+    #[inline]
+    fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, Api2Error> {
+        let block = (&self.arena).allocate(layout)?;
+        if layout.size() != 0 {
+            self.count(1, layout.size());
+        }
+        Ok(block)
+    }
+
+    #[inline]
+    unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
+        // SAFETY: `deallocate`'s contract, passed on to the same arena.
+        unsafe { (&self.arena).deallocate(ptr, layout) }
+    }
+
+    unsafe fn grow(
+        &self,
+        ptr: NonNull<u8>,
+        old_layout: Layout,
+        new_layout: Layout,
+    ) -> Result<NonNull<[u8]>, Api2Error> {
+        // SAFETY: `grow`'s contract, passed on to the same arena.
+        let block = unsafe { (&self.arena).grow(ptr, old_layout, new_layout)? };
+        let (allocations, bytes) = grown(ptr, old_layout, new_layout, block);
+        self.count(allocations, bytes);
+        Ok(block)
+    }
+
+    unsafe fn shrink(
+        &self,
+        ptr: NonNull<u8>,
+        old_layout: Layout,
+        new_layout: Layout,
+    ) -> Result<NonNull<[u8]>, Api2Error> {
+        // SAFETY: `shrink`'s contract, passed on to the same arena.
+        let block = unsafe { (&self.arena).shrink(ptr, old_layout, new_layout)? };
+        let (allocations, bytes) = shrunk(ptr, new_layout, block);
+        self.count(allocations, bytes);
+        Ok(block)
+    }
+}
+
+/// The calling thread's lane of the frame arena ([`ArenaLocal`]), counting
+/// what it allocates on its own (two additions per allocation, nothing
+/// shared) and adding it to its system's counters once, when it drops. From
+/// [`FrameAlloc::local`](crate::bevy::FrameAlloc::local): take one per
+/// batch, in `par_iter().for_each_init(|| frame.local(), ..)`. Like
+/// `ArenaLocal`, neither `Send` nor `Sync`.
+pub struct FrameLocal<'a> {
+    inner: ArenaLocal<'a>,
+    /// Allocations not yet added to the system's counters.
+    allocations: Cell<u64>,
+    /// Their bytes.
+    bytes: Cell<u64>,
+    /// The system's counters; `None` with attribution off.
+    counters: Option<&'a SlotCounters>,
+}
+
+impl<'a> FrameLocal<'a> {
+    /// The arena this handle allocates from (to resolve an [`ArenaSlice`]).
+    pub fn arena(&self) -> &'a Arena {
+        self.inner.arena()
+    }
+
+    /// Whether allocations take the lock-free fast path
+    /// ([`ArenaLocal::has_lane`]).
+    pub fn has_lane(&self) -> bool {
+        self.inner.has_lane()
+    }
+
+    #[inline(always)]
+    fn inner(&self) -> &ArenaLocal<'a> {
+        &self.inner
+    }
+
+    /// Two additions on the handle's own counts, whether counting or not:
+    /// a test of `counters` here cost more instructions per allocation,
+    /// on and off, than the additions (`scripts/callgrind-attribution.sh`).
+    #[inline(always)]
+    fn count(&self, allocations: u64, bytes: usize) {
+        self.allocations.set(self.allocations.get() + allocations);
+        self.bytes.set(self.bytes.get() + bytes as u64);
+    }
+
+    /// Allocates a block for `layout`, counted ([`ArenaLocal::alloc`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`ArenaLocal::alloc`].
+    #[inline(always)]
+    pub fn alloc(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
+        let ptr = self.inner.alloc(layout)?;
+        self.count(1, layout.size());
+        Ok(ptr)
+    }
+
+    counted_typed_methods!();
+}
+
+impl Drop for FrameLocal<'_> {
+    fn drop(&mut self) {
+        if let Some(counters) = self.counters {
+            counters.add(self.allocations.get(), self.bytes.get());
+        }
+    }
+}
+
+impl fmt::Debug for FrameLocal<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FrameLocal")
+            .field("inner", &self.inner)
+            .field("allocations", &self.allocations.get())
+            .field("bytes", &self.bytes.get())
+            .field("counting", &self.counters.is_some())
+            .finish()
+    }
+}
+
+// SAFETY: every method forwards to allocator_api2's `Allocator` for
+// `&ArenaLocal` (sound, `alloc/arena/local.rs`) with the same arguments and
+// returns its answer unchanged; counting only reads the returned pointers.
+// The blocks stay valid until the arena's reset, which cannot happen while
+// the handle (borrowing the arena for `'a`) or a collection holding
+// `&handle` is alive.
+unsafe impl Api2Allocator for &FrameLocal<'_> {
+    #[inline(always)]
+    fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, Api2Error> {
+        let block = (&self.inner).allocate(layout)?;
+        if layout.size() != 0 {
+            self.count(1, layout.size());
+        }
+        Ok(block)
+    }
+
+    #[inline(always)]
+    unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
+        // SAFETY: `deallocate`'s contract, passed on to the same handle.
+        unsafe { (&self.inner).deallocate(ptr, layout) }
+    }
+
+    unsafe fn grow(
+        &self,
+        ptr: NonNull<u8>,
+        old_layout: Layout,
+        new_layout: Layout,
+    ) -> Result<NonNull<[u8]>, Api2Error> {
+        // SAFETY: `grow`'s contract, passed on to the same handle.
+        let block = unsafe { (&self.inner).grow(ptr, old_layout, new_layout)? };
+        let (allocations, bytes) = grown(ptr, old_layout, new_layout, block);
+        self.count(allocations, bytes);
+        Ok(block)
+    }
+
+    unsafe fn shrink(
+        &self,
+        ptr: NonNull<u8>,
+        old_layout: Layout,
+        new_layout: Layout,
+    ) -> Result<NonNull<[u8]>, Api2Error> {
+        // SAFETY: `shrink`'s contract, passed on to the same handle.
+        let block = unsafe { (&self.inner).shrink(ptr, old_layout, new_layout)? };
+        let (allocations, bytes) = shrunk(ptr, new_layout, block);
+        self.count(allocations, bytes);
+        Ok(block)
+    }
+}
