@@ -14,7 +14,7 @@ mod common;
 use std::alloc::Layout;
 use std::ptr::NonNull;
 
-use framemem::{Allocator, Arena, Heap, SIZE_CLASSES, Slab, Stats};
+use framemem::{Allocator, Arena, Heap, Slab, Stats};
 use proptest::prelude::*;
 
 /// The slab's chunk size (`src/alloc/slab/classes.rs`): what a trim gives
@@ -94,7 +94,7 @@ impl Accounting for Slab {
         if layout.size() == 0 {
             return 0;
         }
-        SIZE_CLASSES
+        Slab::SIZE_CLASSES
             .iter()
             .copied()
             .find(|&c| c >= layout.size() && c % layout.align() == 0)

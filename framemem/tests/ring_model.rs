@@ -13,7 +13,7 @@
 
 mod common;
 
-use framemem::{ExpiryRing, Overflow, RingError, RingSlice};
+use framemem::{ExpiryRing, RingError, RingOverflow, RingSlice};
 use proptest::prelude::*;
 
 /// One allocation: `len` values made from `seed`, for `lifetime` frames.
@@ -82,7 +82,7 @@ struct Made {
 struct Model {
     ring: ExpiryRing,
     depth: usize,
-    overflow: Overflow,
+    overflow: RingOverflow,
     now: u64,
     made: Vec<Made>,
     allocations: u64,
@@ -100,7 +100,10 @@ impl Model {
         let beyond = expires_at - self.now >= self.depth as u64;
         match result {
             Err(e) => {
-                prop_assert!(beyond && self.overflow == Overflow::Fail, "unexpected {e}");
+                prop_assert!(
+                    beyond && self.overflow == RingOverflow::Fail,
+                    "unexpected {e}"
+                );
                 prop_assert_eq!(
                     e,
                     RingError::BeyondDepth {
@@ -110,7 +113,7 @@ impl Model {
                 );
             }
             Ok(handle) => {
-                prop_assert!(!beyond || self.overflow == Overflow::Slab);
+                prop_assert!(!beyond || self.overflow == RingOverflow::Slab);
                 prop_assert_eq!(handle.expires_at(), expires_at);
                 prop_assert_eq!(handle.len(), spec.len);
                 self.allocations += 1;
@@ -159,7 +162,7 @@ impl Model {
     }
 }
 
-fn run(depth: usize, overflow: Overflow, ops: Vec<Op>) -> Result<(), TestCaseError> {
+fn run(depth: usize, overflow: RingOverflow, ops: Vec<Op>) -> Result<(), TestCaseError> {
     let mut model = Model {
         ring: ExpiryRing::with_overflow(depth, overflow),
         depth,
@@ -234,7 +237,7 @@ proptest! {
         slab in any::<bool>(),
         ops in ops(),
     ) {
-        let overflow = if slab { Overflow::Slab } else { Overflow::Fail };
+        let overflow = if slab { RingOverflow::Slab } else { RingOverflow::Fail };
         run(depth, overflow, ops)?;
     }
 }

@@ -16,7 +16,7 @@ use std::alloc::Layout;
 
 use allocator_api2::alloc::Allocator as _;
 use arbitrary::Arbitrary;
-use framemem::{Allocator, SIZE_CLASSES, Slab, SlabSlice};
+use framemem::{Allocator, Slab, SlabSlice};
 use framemem_fuzz::{AllocArgs, Block, GrowArgs, Live, ShrinkArgs};
 use libfuzzer_sys::fuzz_target;
 
@@ -73,7 +73,7 @@ fn charged(l: Layout) -> usize {
     if l.size() > 4096 || l.align() > 4096 {
         return l.size();
     }
-    *SIZE_CLASSES
+    Slab::SIZE_CLASSES
         .iter()
         .find(|&&c| c >= l.size() && c % l.align() == 0)
         .expect("every layout up to 4 KiB has a class")

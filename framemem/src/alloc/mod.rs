@@ -1,31 +1,23 @@
-//! The allocation strategies and the trait they share.
+//! The allocation strategies and the trait they share (the crate root
+//! re-exports them; its docs have the table of strategies).
 //!
 //! Nothing in this module knows about the ECS, the profiler or any I/O: it is
 //! the layer everything else builds on.
-//!
-//! | type | what it is | free | reset |
-//! | --- | --- | --- | --- |
-//! | [`Heap`] | the global allocator (what `Box` and `Vec` use), the baseline | returns memory at once | nothing to do |
-//! | [`Arena`] | a frame arena: bump allocation in per-thread `bumpalo` lanes | a no-op | O(1) per lane: all memory back at once |
-//! | [`Slab`] | size classes 16 B to 4 KiB carved from 64 KiB chunks, free lists per thread | O(1), any thread | every slot back to the free state |
-//! | [`ExpiryRing`] | a ring of arenas as a timing wheel: data lives a chosen number of frames | a no-op | one slot per frame end, O(1) per lane |
-//! | [`Pool<T>`] | typed objects recycled through a [`Pooled<T>`] guard | automatic on drop | drops the idle objects |
-//! | [`CountingAllocator`] | a `GlobalAlloc` wrapper that counts heap traffic | | |
 
 use std::alloc::Layout;
 use std::fmt;
 use std::ptr::NonNull;
 
 mod api2;
-pub mod arena;
-pub mod counting;
-pub mod heap;
+mod arena;
+mod counting;
+mod heap;
 mod lanes;
-pub mod pool;
-pub mod ring;
-pub mod slab;
+mod pool;
+mod ring;
+mod slab;
 mod stamp;
-pub mod trim;
+mod trim;
 
 pub(crate) mod poison;
 #[cfg(test)]
@@ -37,8 +29,8 @@ pub use heap::Heap;
 pub use pool::{
     ClearBuffer, LocalPooled, Pool, PoolLocal, PoolStats, Pooled, Recycle, Recycled, ResetHook,
 };
-pub use ring::{ExpiryRing, Overflow, RingError, RingLocal, RingSlice, RingStats, SlotStats};
-pub use slab::{ClassStats, SIZE_CLASSES, Slab, SlabLocal, SlabSlice};
+pub use ring::{ExpiryRing, RingError, RingLocal, RingOverflow, RingSlice, RingStats, SlotStats};
+pub use slab::{ClassStats, Slab, SlabLocal, SlabSlice};
 pub use trim::TrimPolicy;
 
 #[cfg(framemem_loom)]

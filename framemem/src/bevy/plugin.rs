@@ -10,7 +10,7 @@ use super::arena::{FrameArena, FrameFigures, end_arena_frame};
 use super::resources::{FramePool, FrameSlab, trim_pool, trim_slab};
 use super::ring::{FrameRing, end_ring_frame};
 use super::set::FrameMemSystems;
-use crate::alloc::{Overflow, Recycle, Recycled};
+use crate::alloc::{Recycle, Recycled, RingOverflow};
 
 /// Inserts a [`FrameArena`] (with the byte limit, if any) and
 /// [`FrameFigures`], and runs [`end_arena_frame`] in the `Last` schedule,
@@ -56,7 +56,7 @@ pub struct FrameArenaPlugin {
     pub ring_depth: Option<usize>,
     /// What the ring does with lifetimes beyond its depth (with
     /// `ring_depth`).
-    pub ring_overflow: Overflow,
+    pub ring_overflow: RingOverflow,
 }
 
 impl FrameArenaPlugin {
@@ -73,7 +73,7 @@ impl FrameArenaPlugin {
     }
 
     /// The plugin, also setting up an expiry ring of `depth` slots, whose
-    /// longer lifetimes fail ([`Overflow::Fail`]; set `ring_overflow` for
+    /// longer lifetimes fail ([`RingOverflow::Fail`]; set `ring_overflow` for
     /// the slab instead).
     pub fn with_ring(mut self, depth: usize) -> Self {
         self.ring_depth = Some(depth);

@@ -7,7 +7,7 @@ use bevy_ecs::resource::Resource;
 use bevy_ecs::system::{Local, ResMut};
 
 use super::owner::{EndFrameInstance, FrameOwner};
-use crate::alloc::{ExpiryRing, Overflow};
+use crate::alloc::{ExpiryRing, RingOverflow};
 
 /// The [`ExpiryRing`] as a resource, for data that lives a known number of
 /// frames (a decal that fades over 30 frames, a contact kept for the next
@@ -75,7 +75,7 @@ impl FrameRing {
     ///
     /// When `depth` is 0.
     #[track_caller]
-    pub fn with_overflow(depth: usize, overflow: Overflow) -> Self {
+    pub fn with_overflow(depth: usize, overflow: RingOverflow) -> Self {
         Self::from(ExpiryRing::with_overflow(depth, overflow))
     }
 

@@ -96,7 +96,7 @@ fn foreign_handle_panics_with_message() {
 #[test]
 fn beyond_depth_fails_without_overflow() {
     let ring = ExpiryRing::new(3);
-    assert_eq!(ring.overflow(), Overflow::Fail);
+    assert_eq!(ring.overflow(), RingOverflow::Fail);
     assert!(ring.try_alloc_slice_copy_for(3, &[1u8]).is_ok());
     let err = ring.try_alloc_slice_copy_for(4, &[1u8]).unwrap_err();
     assert_eq!(
@@ -116,7 +116,7 @@ fn beyond_depth_fails_without_overflow() {
 
 #[test]
 fn overflow_goes_to_the_slab_and_is_freed_at_its_frame_end() {
-    let mut ring = ExpiryRing::with_overflow(2, Overflow::Slab);
+    let mut ring = ExpiryRing::with_overflow(2, RingOverflow::Slab);
     let long = ring.alloc_slice_copy_for(5, &[9u32; 10]);
     let longer = ring.alloc_slice_fill_with_for(7, 3, |i| i as u16);
     let short = ring.alloc_slice_copy_for(2, &[1u8; 8]);
@@ -152,7 +152,7 @@ fn overflow_goes_to_the_slab_and_is_freed_at_its_frame_end() {
 
 #[test]
 fn a_panicking_fill_leaks_nothing_past_its_frame() {
-    let mut ring = ExpiryRing::with_overflow(2, Overflow::Slab);
+    let mut ring = ExpiryRing::with_overflow(2, RingOverflow::Slab);
     for k in [1, 6] {
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             ring.alloc_slice_fill_with_for(k, 4, |i| if i == 2 { panic!("fill") } else { i })
@@ -172,7 +172,7 @@ fn a_panicking_fill_leaks_nothing_past_its_frame() {
 
 #[test]
 fn stats_are_coherent() {
-    let mut ring = ExpiryRing::with_overflow(3, Overflow::Slab);
+    let mut ring = ExpiryRing::with_overflow(3, RingOverflow::Slab);
     ring.alloc_slice_copy_for(1, &[0u8; 100]);
     ring.alloc_slice_copy_for(3, &[0u16; 10]);
     ring.alloc_slice_copy_for(3, &[0u16; 5]);
@@ -205,7 +205,7 @@ fn stats_are_coherent() {
 
 #[test]
 fn local_caches_four_slots_and_serves_more_through_the_arena() {
-    let mut ring = ExpiryRing::with_overflow(8, Overflow::Slab);
+    let mut ring = ExpiryRing::with_overflow(8, RingOverflow::Slab);
     let handles: Vec<RingSlice<u32>> = {
         let local = ring.local();
         assert_eq!(
@@ -244,7 +244,7 @@ fn local_caches_four_slots_and_serves_more_through_the_arena() {
 
 #[test]
 fn threads_allocate_through_the_ring_and_their_locals() {
-    let mut ring = ExpiryRing::with_overflow(3, Overflow::Slab);
+    let mut ring = ExpiryRing::with_overflow(3, RingOverflow::Slab);
     let per_thread = if cfg!(miri) { 4 } else { 100 };
     let handles: Vec<(u32, RingSlice<u32>)> = std::thread::scope(|s| {
         let workers: Vec<_> = (0..2u32)
@@ -290,7 +290,7 @@ fn empty_and_zero_sized_and_over_aligned_values() {
     #[repr(align(256))]
     struct Aligned(u8);
 
-    let mut ring = ExpiryRing::with_overflow(2, Overflow::Slab);
+    let mut ring = ExpiryRing::with_overflow(2, RingOverflow::Slab);
     let empty = ring.alloc_slice_copy_for(1, &[] as &[u64]);
     let units = ring.alloc_slice_fill_with_for(5, 7, |_| ());
     let aligned = [

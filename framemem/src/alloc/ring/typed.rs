@@ -92,7 +92,7 @@ impl ExpiryRing {
     /// # Errors
     ///
     /// [`RingError::BeyondDepth`] for a lifetime beyond the ring's depth
-    /// with [`Overflow::Fail`](super::Overflow::Fail);
+    /// with [`RingOverflow::Fail`](super::RingOverflow::Fail);
     /// [`RingError::Alloc`] when the arena or slab is out of memory.
     pub fn try_alloc_slice_copy_for<T: Copy>(
         &self,

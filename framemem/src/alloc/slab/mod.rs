@@ -1,54 +1,5 @@
 //! [`Slab`]: framemem's own size-class allocator.
 //!
-//! Use it for many small blocks of varied sizes that are freed one by one at
-//! unpredictable times: per-entity payloads, nodes, messages.
-//!
-//! # Glossary
-//!
-//! - **class**: one slot size from [`SIZE_CLASSES`] (16 B to 4 KiB, see
-//!   `classes.rs` for the rule and the waste bound).
-//! - **chunk**: 64 KiB from the system, 4096-aligned, carved into slots of one
-//!   class while it is in use. Chunks are kept for reuse: a reset makes
-//!   them all spare, and [`Slab::trim`] gives back those none of whose slots
-//!   is in use (`trim.rs`).
-//! - **slot**: one block of a class inside a chunk.
-//! - **magazine**: per lane and per class, a stack of free slot *pointers*
-//!   (an array, as in tcmalloc's per-CPU caches, not a linked list through
-//!   the slots): popping does not wait for a load from the slot's memory, so
-//!   a burst of allocations is not a chain of cache misses, and free slots
-//!   hold no metadata a stray write could corrupt.
-//! - **lane**: one thread's state (see `lanes.rs`): per class, a magazine and
-//!   the range of its current chunk not carved yet. Only the lane's thread
-//!   touches it, so there is no lock and no atomic read-modify-write.
-//! - **central list**: per class, batches of free slots handed over by lanes
-//!   whose magazines filled up, behind a mutex, so memory freed on one thread
-//!   is reused by another.
-//!
-//! # Costs
-//!
-//! - alloc: a thread-local load, a table lookup, a pop from the magazine (a
-//!   length load and store, one pointer load), a counter store;
-//! - free: the same with a push, and the check that the block is a slot of
-//!   this slab that its layout fits (`chunk_map.rs`: the table pointer and
-//!   mask, one entry load and one compare; about 12 instructions, +0.9 ns
-//!   per alloc and free in `frame_1000x64B` on the 2-core machine of the
-//!   README);
-//! - magazine empty: carve up to 64 slots from the current chunk, else take a
-//!   batch from the central list, else a new chunk (the only `malloc`);
-//! - magazine full: half of it goes to the central list.
-//!
-//! Freeing on another thread is the same push, into the freeing thread's
-//! magazine: slots of a class are interchangeable, so no per-slot owner is
-//! needed.
-//!
-//! Requests above 4 KiB, or aligned above 4 KiB, go to the system allocator
-//! and are counted in [`Stats::large_allocations`].
-//!
-//! Every build panics with a clear message on a pointer the slab did not
-//! hand out (a slot of another slab, a block of the system allocator) or a
-//! layout its slot or large block cannot hold (`chunk_map.rs`). Debug builds
-//! also record every slot's state and catch a double free.
-//!
 //! # Files
 //!
 //! - `mod.rs` (this file): [`Slab`], its fast and slow paths, its
@@ -89,7 +40,7 @@ use std::alloc::Layout;
 use std::ptr::NonNull;
 use std::sync::atomic::AtomicUsize;
 
-pub use classes::SIZE_CLASSES;
+use classes::SIZE_CLASSES;
 pub use handle::SlabSlice;
 pub use local::SlabLocal;
 pub use stats::ClassStats;
@@ -105,7 +56,56 @@ use crate::alloc::poison;
 use crate::alloc::stamp::Stamp;
 use crate::alloc::{AllocError, Allocator, Stats, api2 as rules, dangling};
 
-/// The size-class allocator. See the [module docs](self).
+/// framemem's own size-class allocator.
+///
+/// Use it for many small blocks of varied sizes that are freed one by one at
+/// unpredictable times: per-entity payloads, nodes, messages.
+///
+/// # Glossary
+///
+/// - **class**: one slot size from [`SIZE_CLASSES`](Slab::SIZE_CLASSES) (16 B to 4 KiB, see
+///   `classes.rs` for the rule and the waste bound).
+/// - **chunk**: 64 KiB from the system, 4096-aligned, carved into slots of one
+///   class while it is in use. Chunks are kept for reuse: a reset makes
+///   them all spare, and [`Slab::trim`] gives back those none of whose slots
+///   is in use (`trim.rs`).
+/// - **slot**: one block of a class inside a chunk.
+/// - **magazine**: per lane and per class, a stack of free slot *pointers*
+///   (an array, as in tcmalloc's per-CPU caches, not a linked list through
+///   the slots): popping does not wait for a load from the slot's memory, so
+///   a burst of allocations is not a chain of cache misses, and free slots
+///   hold no metadata a stray write could corrupt.
+/// - **lane**: one thread's state (see `lanes.rs`): per class, a magazine and
+///   the range of its current chunk not carved yet. Only the lane's thread
+///   touches it, so there is no lock and no atomic read-modify-write.
+/// - **central list**: per class, batches of free slots handed over by lanes
+///   whose magazines filled up, behind a mutex, so memory freed on one thread
+///   is reused by another.
+///
+/// # Costs
+///
+/// - alloc: a thread-local load, a table lookup, a pop from the magazine (a
+///   length load and store, one pointer load), a counter store;
+/// - free: the same with a push, and the check that the block is a slot of
+///   this slab that its layout fits (`chunk_map.rs`: the table pointer and
+///   mask, one entry load and one compare; about 12 instructions, +0.9 ns
+///   per alloc and free in `frame_1000x64B` on the 2-core machine of the
+///   README);
+/// - magazine empty: carve up to 64 slots from the current chunk, else take a
+///   batch from the central list, else a new chunk (the only `malloc`);
+/// - magazine full: half of it goes to the central list.
+///
+/// Freeing on another thread is the same push, into the freeing thread's
+/// magazine: slots of a class are interchangeable, so no per-slot owner is
+/// needed.
+///
+/// Requests above 4 KiB, or aligned above 4 KiB, go to the system allocator
+/// and are counted in [`Stats::large_allocations`].
+///
+/// Every build panics with a clear message on a pointer the slab did not
+/// hand out (a slot of another slab, a block of the system allocator) or a
+/// layout its slot or large block cannot hold (`chunk_map.rs`). Debug builds
+/// also record every slot's state and catch a double free.
 ///
 /// ```
 /// use framemem::{Allocator, Slab};
@@ -144,6 +144,14 @@ pub struct Slab {
 }
 
 impl Slab {
+    /// The slot sizes, in bytes, smallest first: multiples of 16 B up to
+    /// 128 B, then four classes per doubling (160, 192, 224, 256, 320, …,
+    /// 4096), 28 in all. A request takes the smallest class at least as
+    /// large, so it wastes at most 15 B up to 128 B and under 20% above; an
+    /// alignment above 16 moves up to the first class that is a multiple of
+    /// it. Larger requests go to the system allocator.
+    pub const SIZE_CLASSES: [usize; NUM_CLASSES] = SIZE_CLASSES;
+
     /// An empty slab. It holds no memory until the first allocation.
     pub fn new() -> Self {
         Self {
