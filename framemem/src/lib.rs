@@ -19,8 +19,9 @@
 //! | [`Pool<T>`] | typed objects recycled through a [`Pooled<T>`] guard | automatic on drop | drops the idle objects |
 //! | [`CountingAllocator`] | a `GlobalAlloc` wrapper that counts heap traffic | | |
 //!
-//!   [`Heap`], [`Arena`] and [`Slab`] share the raw [`Allocator`]
-//!   trait. Each strategy has a per-thread handle for a batch of work
+//!   [`Heap`], [`Arena`] and [`Slab`] share the raw [`AllocStrategy`]
+//!   trait; every handle type allocates typed values and slices through
+//!   [`TypedAlloc`], written once. Each strategy has a per-thread handle for a batch of work
 //!   ([`Arena::local`], …) and `'static` epoch-checked handles
 //!   ([`ArenaSlice`], [`SlabSlice`], [`RingSlice`]) for data kept in
 //!   components.
@@ -56,15 +57,25 @@ pub mod bevy;
 struct ReadmeDoctests;
 
 // The allocators.
-pub use alloc::TrimPolicy;
 pub use alloc::{AllocCounts, CountingAllocator};
-pub use alloc::{AllocError, Allocator, Heap, Stats};
+pub use alloc::{AllocError, AllocStrategy, Heap, Stats};
 pub use alloc::{Arena, ArenaLocal, ArenaSlice};
+pub use alloc::{
+    CallRecycle, ClearBuffer, Pool, PoolLocal, PoolLocalGuard, PoolStats, Pooled, Recycle,
+    ResetHook,
+};
 pub use alloc::{ClassStats, Slab, SlabLocal, SlabSlice};
 pub use alloc::{
-    ClearBuffer, LocalPooled, Pool, PoolLocal, PoolStats, Pooled, Recycle, Recycled, ResetHook,
+    ExpiryRing, RingError, RingFrames, RingLocal, RingOverflow, RingSlice, RingStats, SlotStats,
 };
-pub use alloc::{ExpiryRing, RingError, RingLocal, RingOverflow, RingSlice, RingStats, SlotStats};
+pub use alloc::{TrimPolicy, TypedAlloc};
+
+/// The traits, to `use framemem::prelude::*`: their methods (the typed
+/// `alloc_*` and `handle_*`, the raw `alloc` and `free`) need them in
+/// scope.
+pub mod prelude {
+    pub use crate::{AllocStrategy, TypedAlloc};
+}
 
 // Only under `--cfg framemem_loom` (tests/loom_lanes.rs): the lane ids on
 // loom's atomics.

@@ -10,7 +10,7 @@
 use std::alloc::Layout;
 use std::process::Command;
 
-use framemem::{Allocator, Arena, Slab};
+use framemem::{AllocStrategy, Arena, Slab};
 
 const CHILD: &str = "FRAMEMEM_ASAN_CHILD";
 

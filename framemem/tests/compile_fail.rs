@@ -14,7 +14,7 @@ fn misuse_does_not_compile() {
 /// code is built. That is a post-monomorphisation error, which `cargo check`
 /// (what trybuild runs when every case is `compile_fail`) never reports, so
 /// these cases run beside a `pass` case, which makes trybuild build. The
-/// expectation shows the library's own lines (`src/alloc/arena/typed.rs`),
+/// expectation shows the library's own lines (`src/alloc/typed.rs`),
 /// as every post-monomorphisation error does: refresh it when they move.
 #[test]
 #[cfg_attr(miri, ignore = "trybuild runs rustc")]

@@ -42,7 +42,7 @@ use std::time::{Duration, Instant};
 
 use allocator_api2::alloc::Allocator as _;
 use allocator_api2::vec::Vec as AVec;
-use framemem::{Allocator, Arena, CountingAllocator, Heap, Pool, Slab};
+use framemem::{AllocStrategy, Arena, CountingAllocator, Heap, Pool, Slab};
 
 // ---------------------------------------------------------------------------
 // The refusing global allocator
@@ -167,7 +167,7 @@ fn assert_child_ok(scenario: &str) {
 fn fill_to_the_brim(arena: &Arena) {
     for size in [4096, 1024, 64, 8, 1] {
         let layout = Layout::from_size_align(size, 1).unwrap();
-        while Allocator::alloc(arena, layout).is_ok() {}
+        while arena.alloc(layout).is_ok() {}
     }
 }
 
@@ -185,7 +185,7 @@ fn arena_shrink_when_full() {
     let arena = Arena::with_limit(64 * 1024);
     let old = Layout::from_size_align(4096, 8).unwrap();
     let new = Layout::from_size_align(100, 8).unwrap();
-    let block = Allocator::alloc(&arena, old).unwrap();
+    let block = arena.alloc(old).unwrap();
     fill_to_the_brim(&arena);
     // SAFETY: `block` is live, from `&arena`, with `old`; `new` is smaller.
     let shrunk = unsafe { (&arena).shrink(block, old, new) };
@@ -199,21 +199,21 @@ fn heap_shrink_without_memory() {
     let heap = Heap::new();
     let old = Layout::from_size_align(8192, 8).unwrap();
     let new = Layout::from_size_align(100, 8).unwrap();
-    let block = Allocator::alloc(&heap, old).unwrap();
+    let block = heap.alloc(old).unwrap();
     // SAFETY: `block` is live, from `&heap`, with `old`; `new` is smaller.
     let shrunk = without_memory(|| unsafe { (&heap).shrink(block, old, new) });
     let Ok(block) = shrunk else {
         panic!("Heap: shrinking 8192 B to 100 B asked the system for new memory");
     };
     // SAFETY: the shrunk block, with its new layout.
-    unsafe { Allocator::free(&heap, block.cast(), new) };
+    unsafe { heap.free(block.cast(), new) };
 }
 
 fn slab_shrink_without_memory(old_size: usize, new_size: usize, what: &str) {
     let slab = Slab::new();
     let old = Layout::from_size_align(old_size, 8).unwrap();
     let new = Layout::from_size_align(new_size, 8).unwrap();
-    let block = Allocator::alloc(&slab, old).unwrap();
+    let block = slab.alloc(old).unwrap();
     // SAFETY: a live block of `old_size` bytes.
     unsafe { block.as_ptr().write_bytes(0x5A, old_size) };
     // SAFETY: `block` is live, from `&slab`, with `old`; `new` is smaller.
@@ -230,7 +230,7 @@ fn slab_shrink_without_memory(old_size: usize, new_size: usize, what: &str) {
         "contents lost in the shrink"
     );
     // SAFETY: the shrunk block, with its new layout.
-    unsafe { Allocator::free(&slab, block.cast(), new) };
+    unsafe { slab.free(block.cast(), new) };
     assert_eq!(slab.stats().bytes_in_use, 0);
 }
 
@@ -270,12 +270,12 @@ fn shrink_within_a_slab_class_keeps_the_block_in_place() {
     let slab = Slab::new();
     let old = Layout::from_size_align(48, 8).unwrap();
     let new = Layout::from_size_align(40, 8).unwrap();
-    let block = Allocator::alloc(&slab, old).unwrap();
+    let block = slab.alloc(old).unwrap();
     // SAFETY: live block, its layout, a smaller one.
     let shrunk = unsafe { (&slab).shrink(block, old, new) }.unwrap();
     let moved = shrunk.cast::<u8>() != block;
     // SAFETY: the shrunk block, with its new layout.
-    unsafe { Allocator::free(&slab, shrunk.cast(), new) };
+    unsafe { slab.free(shrunk.cast(), new) };
     assert!(
         !moved,
         "a shrink inside one size class moved the block (a new slot and a copy)"
@@ -288,12 +288,12 @@ fn grow_within_a_slab_class_keeps_the_block_in_place() {
     let slab = Slab::new();
     let old = Layout::from_size_align(17, 1).unwrap();
     let new = Layout::from_size_align(32, 1).unwrap();
-    let block = Allocator::alloc(&slab, old).unwrap();
+    let block = slab.alloc(old).unwrap();
     // SAFETY: live block, its layout, a larger one.
     let grown = unsafe { (&slab).grow(block, old, new) }.unwrap();
     let moved = grown.cast::<u8>() != block;
     // SAFETY: the grown block, with its new layout.
-    unsafe { Allocator::free(&slab, grown.cast(), new) };
+    unsafe { slab.free(grown.cast(), new) };
     assert!(
         !moved,
         "a growth inside one size class moved the block (a new slot and a copy)"
@@ -343,7 +343,7 @@ fn pool_stats_are_coherent_while_another_thread_uses_the_pool() {
 /// Producers allocate and send, a consumer frees, the test thread samples
 /// `stats` all along: `frees` can never exceed `allocations`, nor
 /// `bytes_in_use` exceed `bytes_reserved` or `peak_bytes_in_use`.
-fn stats_stay_coherent_under_cross_thread_frees<A: Allocator + Sync>(
+fn stats_stay_coherent_under_cross_thread_frees<A: AllocStrategy + Sync>(
     alloc: &A,
     rounds: usize,
 ) -> Option<String> {
@@ -418,9 +418,9 @@ fn arena_stats_are_coherent_while_other_threads_allocate_and_free() {
 /// Makes the calling thread claim a lane id (a first use of any strategy).
 fn claim_a_lane() {
     let heap = Heap::new();
-    let block = Allocator::alloc(&heap, Layout::new::<u64>()).unwrap();
+    let block = heap.alloc(Layout::new::<u64>()).unwrap();
     // SAFETY: freed once with its layout.
-    unsafe { Allocator::free(&heap, block, Layout::new::<u64>()) };
+    unsafe { heap.free(block, Layout::new::<u64>()) };
 }
 
 fn pool_idle_objects_of_an_exited_thread() {
@@ -494,7 +494,7 @@ fn arena_chunk_of_an_exited_thread() {
     let block = Layout::from_size_align(1024, 8).unwrap();
     let fill = |arena: &Arena| {
         let mut n = 0;
-        while Allocator::alloc(arena, block).is_ok() {
+        while arena.alloc(block).is_ok() {
             n += 1;
         }
         n
@@ -606,7 +606,7 @@ fn pool_keeps_its_capacity_after_a_panicking_drop_in_clear() {
     pool.prefill(4);
     assert_eq!(pool.stats().held, 8);
     BOMB_ARMED.store(true, Ordering::Relaxed);
-    assert!(catch_unwind(AssertUnwindSafe(|| pool.clear())).is_err());
+    assert!(catch_unwind(AssertUnwindSafe(|| pool.reset())).is_err());
     BOMB_ARMED.store(false, Ordering::Relaxed);
     let after_clear = pool.stats();
     let loans: Vec<_> = (0..8).map(|_| pool.get()).collect();
@@ -796,7 +796,7 @@ fn counting_allocator_does_not_count_failed_reallocations() {
 /// the strategy counted must have its free.
 fn zero_size_shrink_balances<A>(alloc: &A) -> framemem::Stats
 where
-    A: Allocator,
+    A: AllocStrategy,
     for<'a> &'a A: allocator_api2::alloc::Allocator,
 {
     let mut v: AVec<u32, &A> = AVec::with_capacity_in(4, alloc);

@@ -13,7 +13,7 @@
 
 mod common;
 
-use framemem::{ExpiryRing, RingError, RingOverflow, RingSlice};
+use framemem::{ExpiryRing, RingError, RingOverflow, RingSlice, TypedAlloc};
 use proptest::prelude::*;
 
 /// One allocation: `len` values made from `seed`, for `lifetime` frames.
@@ -22,7 +22,7 @@ struct AllocSpec {
     lifetime: u32,
     len: usize,
     seed: u32,
-    /// Through `alloc_slice_fill_with_for` instead of `alloc_slice_copy_for`.
+    /// Through `handle_slice_fill_with` instead of `handle_slice_copy`.
     fill: bool,
 }
 
@@ -179,11 +179,13 @@ fn run(depth: usize, overflow: RingOverflow, ops: Vec<Op>) -> Result<(), TestCas
                     let v = values(&spec);
                     model
                         .ring
-                        .try_alloc_slice_fill_with_for(spec.lifetime, spec.len, |i| v[i])
+                        .for_frames(spec.lifetime)
+                        .try_handle_slice_fill_with(spec.len, |i| v[i])
                 } else {
                     model
                         .ring
-                        .try_alloc_slice_copy_for(spec.lifetime, &values(&spec))
+                        .for_frames(spec.lifetime)
+                        .try_handle_slice_copy(&values(&spec))
                 };
                 model.alloc(&spec, result)?;
             }
@@ -196,11 +198,13 @@ fn run(depth: usize, overflow: RingOverflow, ops: Vec<Op>) -> Result<(), TestCas
                         .map(|spec| {
                             if spec.fill {
                                 let v = values(spec);
-                                local.try_alloc_slice_fill_with_for(spec.lifetime, spec.len, |i| {
-                                    v[i]
-                                })
+                                local
+                                    .for_frames(spec.lifetime)
+                                    .try_handle_slice_fill_with(spec.len, |i| v[i])
                             } else {
-                                local.try_alloc_slice_copy_for(spec.lifetime, &values(spec))
+                                local
+                                    .for_frames(spec.lifetime)
+                                    .try_handle_slice_copy(&values(spec))
                             }
                         })
                         .collect()

@@ -18,6 +18,7 @@ mod ring;
 mod slab;
 mod stamp;
 mod trim;
+mod typed;
 
 pub(crate) mod poison;
 #[cfg(test)]
@@ -27,11 +28,16 @@ pub use arena::{Arena, ArenaLocal, ArenaSlice};
 pub use counting::{AllocCounts, CountingAllocator};
 pub use heap::Heap;
 pub use pool::{
-    ClearBuffer, LocalPooled, Pool, PoolLocal, PoolStats, Pooled, Recycle, Recycled, ResetHook,
+    CallRecycle, ClearBuffer, Pool, PoolLocal, PoolLocalGuard, PoolStats, Pooled, Recycle,
+    ResetHook,
 };
-pub use ring::{ExpiryRing, RingError, RingLocal, RingOverflow, RingSlice, RingStats, SlotStats};
+pub use ring::{
+    ExpiryRing, RingError, RingFrames, RingLocal, RingOverflow, RingSlice, RingStats, SlotStats,
+};
 pub use slab::{ClassStats, Slab, SlabLocal, SlabSlice};
 pub use trim::TrimPolicy;
+pub use typed::TypedAlloc;
+pub(crate) use typed::sealed::Sealed;
 
 #[cfg(framemem_loom)]
 #[doc(hidden)]
@@ -42,16 +48,16 @@ pub use lanes::{LaneIds, ModelLaneLock, ModelLanes};
 /// # Safety
 ///
 /// Implementors promise, and safe code relies on it, that:
-/// - every pointer returned by [`alloc`](Allocator::alloc) is valid for reads
+/// - every pointer returned by [`alloc`](AllocStrategy::alloc) is valid for reads
 ///   and writes of `layout.size()` bytes and aligned to `layout.align()`;
 /// - a returned block overlaps no other block that is still live (not freed
-///   and not released by [`reset`](Allocator::reset));
-/// - a block stays valid until it is passed to [`free`](Allocator::free), until
-///   [`reset`](Allocator::reset), or until the allocator is dropped, whichever
+///   and not released by [`reset`](AllocStrategy::reset));
+/// - a block stays valid until it is passed to [`free`](AllocStrategy::free), until
+///   [`reset`](AllocStrategy::reset), or until the allocator is dropped, whichever
 ///   comes first;
 /// - a zero-size layout succeeds with a dangling pointer aligned to
 ///   `layout.align()`, which must not be read or written.
-pub unsafe trait Allocator {
+pub unsafe trait AllocStrategy {
     /// Allocates a block for `layout`.
     ///
     /// # Errors
@@ -64,9 +70,9 @@ pub unsafe trait Allocator {
     ///
     /// # Safety
     ///
-    /// - `ptr` was returned by [`alloc`](Allocator::alloc) on this same
+    /// - `ptr` was returned by [`alloc`](AllocStrategy::alloc) on this same
     ///   allocator, with this same `layout`;
-    /// - the block has not been freed since, and no [`reset`](Allocator::reset)
+    /// - the block has not been freed since, and no [`reset`](AllocStrategy::reset)
     ///   happened since it was allocated;
     /// - nothing reads or writes the block after this call.
     unsafe fn free(&self, ptr: NonNull<u8>, layout: Layout);
@@ -148,14 +154,6 @@ pub struct Stats {
     /// for the others). Flat across steady frames: the arena reuses its
     /// chunks.
     pub chunks_taken: u64,
-}
-
-/// Panics for an allocation that failed in a strategy's panicking
-/// convenience method (`alloc_value`, `alloc_slice_copy`, …).
-#[cold]
-#[track_caller]
-pub(crate) fn alloc_failed(strategy: &str, error: AllocError) -> ! {
-    panic!("framemem::{strategy}: {error}")
 }
 
 /// A dangling, well-aligned pointer for zero-size allocations.

@@ -23,6 +23,7 @@ use crate::alloc::{Arena, ArenaLocal};
 /// ```
 /// use bevy_ecs::prelude::*;
 /// use framemem::bevy::FrameArena;
+/// use framemem::TypedAlloc;
 ///
 /// let mut world = World::new();
 /// world.insert_resource(FrameArena::with_limit(64 << 20));
@@ -64,6 +65,7 @@ impl FrameArena {
     /// frame's figures come out. What [`end_arena_frame`] calls.
     ///
     /// ```
+    /// use framemem::TypedAlloc;
     /// use framemem::bevy::FrameArena;
     ///
     /// let mut arena = FrameArena::new();
@@ -119,6 +121,7 @@ impl Deref for FrameArena {
 /// ```
 /// use bevy_ecs::prelude::*;
 /// use framemem::bevy::{FrameArena, FrameFigures, end_arena_frame};
+/// use framemem::TypedAlloc;
 ///
 /// let mut world = World::new();
 /// world.init_resource::<FrameArena>();
@@ -155,6 +158,7 @@ pub struct FrameFigures {
 /// ```
 /// use bevy_ecs::prelude::*;
 /// use framemem::bevy::{FrameAlloc, FrameArena};
+/// use framemem::TypedAlloc;
 ///
 /// #[derive(Component)]
 /// struct Spark(u32);
@@ -184,6 +188,7 @@ pub struct FrameFigures {
 /// ```should_panic
 /// # use bevy_ecs::prelude::*;
 /// # use framemem::bevy::FrameAlloc;
+/// use framemem::TypedAlloc;
 /// let mut world = World::new(); // no FrameArena
 /// let mut schedule = Schedule::default();
 /// schedule.add_systems(|frame: FrameAlloc| drop(frame.alloc_value(1u8)));
@@ -285,6 +290,7 @@ impl Deref for FrameAlloc<'_> {
 /// ```
 /// use bevy_ecs::prelude::*;
 /// use framemem::bevy::{FrameArena, end_arena_frame};
+/// use framemem::TypedAlloc;
 ///
 /// fn spawn_sparks(mut commands: Commands, arena: Res<FrameArena>) {
 ///     let trail = arena.handle_slice_copy(&[0.0f32; 4]);
@@ -326,6 +332,7 @@ mod tests {
     use bevy_ecs::prelude::*;
 
     use super::*;
+    use crate::alloc::TypedAlloc;
 
     #[test]
     #[should_panic(

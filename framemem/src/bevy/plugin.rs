@@ -10,7 +10,7 @@ use super::arena::{FrameArena, FrameFigures, end_arena_frame};
 use super::resources::{FramePool, FrameSlab, trim_pool, trim_slab};
 use super::ring::{FrameRing, end_ring_frame};
 use super::set::FrameMemSystems;
-use crate::alloc::{Recycle, Recycled, RingOverflow};
+use crate::alloc::{CallRecycle, Recycle, RingOverflow};
 
 /// Inserts a [`FrameArena`] (with the byte limit, if any) and
 /// [`FrameFigures`], and runs [`end_arena_frame`] in the `Last` schedule,
@@ -24,6 +24,7 @@ use crate::alloc::{Recycle, Recycled, RingOverflow};
 /// use bevy_app::{App, Update};
 /// use bevy_ecs::prelude::*;
 /// use framemem::bevy::{FrameAlloc, FrameArenaPlugin, FrameFigures, FrameRing, FrameSlab};
+/// use framemem::TypedAlloc;
 ///
 /// #[derive(Component)]
 /// struct Spark(f32);
@@ -171,7 +172,7 @@ impl<T: Send + Default + Recycle + 'static> Plugin for FramePoolPlugin<T> {
             .configure_sets(Last, FrameMemSystems::EndFrame)
             .add_systems(
                 Last,
-                trim_pool::<T, Recycled>.in_set(FrameMemSystems::EndFrame),
+                trim_pool::<T, CallRecycle>.in_set(FrameMemSystems::EndFrame),
             );
     }
 }

@@ -22,6 +22,7 @@ use crate::alloc::{ExpiryRing, RingOverflow};
 /// use bevy_ecs::prelude::*;
 /// use framemem::RingSlice;
 /// use framemem::bevy::{FrameRing, end_ring_frame};
+/// use framemem::TypedAlloc;
 ///
 /// #[derive(Component)]
 /// struct Fade(RingSlice<f32>);
@@ -29,7 +30,7 @@ use crate::alloc::{ExpiryRing, RingOverflow};
 /// fn spawn_fade(mut commands: Commands, ring: Res<FrameRing>) {
 ///     if ring.frame() == 0 {
 ///         // Valid through the end of frame 2.
-///         commands.spawn(Fade(ring.alloc_slice_copy_for(3, &[1.0, 0.5, 0.0])));
+///         commands.spawn(Fade(ring.for_frames(3).handle_slice_copy(&[1.0, 0.5, 0.0])));
 ///     }
 /// }
 ///

@@ -1,6 +1,6 @@
 //! A per-thread handle sent to another thread: it borrows the calling
 //! thread's lane, so it is not `Send`.
-use framemem::Arena;
+use framemem::{Arena, TypedAlloc};
 
 fn main() {
     let arena: &'static Arena = Box::leak(Box::new(Arena::new()));

@@ -1,5 +1,5 @@
 //! A slab's per-thread handle moved into a scoped thread: not `Send`.
-use framemem::Slab;
+use framemem::{Slab, TypedAlloc};
 
 fn main() {
     let slab = Slab::new();

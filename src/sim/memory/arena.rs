@@ -11,7 +11,7 @@ use crate::sim::memory::frame_memory::{FrameMemory, MemoryFigures, MemoryPlan};
 use crate::sim::memory::scratch::ScratchItem;
 use crate::sim::strategy::Strategy;
 use framemem::bevy::FrameArena;
-use framemem::{Arena, ArenaSlice};
+use framemem::{Arena, ArenaSlice, TypedAlloc};
 
 /// An arena trail: a `Copy` handle that resolves only until the reset.
 #[derive(Component, Clone, Copy, Debug)]

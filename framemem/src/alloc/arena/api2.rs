@@ -13,7 +13,7 @@ use std::ptr::NonNull;
 use super::Arena;
 use crate::alloc::api2;
 
-// SAFETY: `allocate` and `deallocate` forward to the `Allocator` impl above
+// SAFETY: `allocate` and `deallocate` forward to the `AllocStrategy` impl above
 // (zero sizes get a dangling pointer and are never passed on), whose blocks
 // stay valid until a reset, which needs `&mut Arena` and so cannot happen
 // while this `&Arena` (and any collection holding it) is alive. `grow`

@@ -1,14 +1,14 @@
 //! [`Arena`]: a frame arena. Bump allocation into per-thread `bumpalo` lanes,
-//! every block released at once by [`reset`](Allocator::reset) at the end of
+//! every block released at once by [`reset`](AllocStrategy::reset) at the end of
 //! the frame.
 //!
 //! # Files
 //!
-//! - `mod.rs` (this file): [`Arena`], its [`Allocator`] impl, reset, stats
+//! - `mod.rs` (this file): [`Arena`], its [`AllocStrategy`] impl, reset, stats
 //!   and invariants;
 //! - `chunks.rs`: the chunks (one-chunk `Bump`s), their cache, the limit;
 //! - `lane.rs`: one thread's current chunk and the chunks it filled;
-//! - `typed.rs`: typed allocation (`alloc_value`, `alloc_slice_copy`, …);
+//! - `typed.rs`: [`TypedAlloc`](crate::TypedAlloc) for `&Arena` and `&ArenaLocal`;
 //! - `handle.rs`: [`ArenaSlice`], the `'static` epoch-checked handle;
 //! - `api2.rs`: `allocator_api2::alloc::Allocator` for `&Arena`, with
 //!   in-place growth;
@@ -48,7 +48,7 @@ use self::lane::{ArenaLane, LaneStats};
 use crate::alloc::lanes::{Lanes, MAX_LANES};
 use crate::alloc::stamp::Stamp;
 use crate::alloc::trim::TrimPolicy;
-use crate::alloc::{AllocError, Allocator, Stats};
+use crate::alloc::{AllocError, AllocStrategy, Stats};
 
 /// A frame arena: bump allocation into per-thread `bumpalo` lanes, every
 /// block released at once by [`reset`](Arena::reset) at the end of the frame.
@@ -95,7 +95,7 @@ use crate::alloc::{AllocError, Allocator, Stats};
 ///   data.
 ///
 /// ```
-/// use framemem::Arena;
+/// use framemem::{Arena, TypedAlloc};
 ///
 /// let mut arena = Arena::new();
 /// let xs = arena.alloc_slice_copy(&[1u32, 2, 3]);
@@ -324,7 +324,7 @@ impl fmt::Debug for Arena {
 // stay valid until the chunk is reset or dropped; that only happens in
 // `reset(&mut self)` (the lanes give their chunks to the cache, which resets
 // them and may drop idle ones) and in `drop`. `free` releases nothing, so it cannot invalidate a live block.
-unsafe impl Allocator for Arena {
+unsafe impl AllocStrategy for Arena {
     #[inline(always)]
     fn alloc(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
         self.lanes

@@ -12,13 +12,13 @@
 //!   lets other threads take from it: the pool's unsafe code;
 //! - `guard.rs`: [`Pooled`], the guard [`Pool::get`] lends;
 //! - `local.rs`: [`PoolLocal`], the calling thread's lane taken (and locked)
-//!   once per batch ([`Pool::local`]), and its guard [`LocalPooled`];
+//!   once per batch ([`Pool::local`]), and its guard [`PoolLocalGuard`];
 //! - `stats.rs`: [`PoolStats`] and the per-lane counters;
 //! - `trim.rs`: [`Pool::trim`].
 //!
 //! # Invariants
 //!
-//! Checked by `Pool::check_invariants` after every `clear` (debug builds)
+//! Checked by `Pool::check_invariants` after every `reset` (debug builds)
 //! and in the tests; each lane's own after its slow paths and steals:
 //! - the units held by all lanes, plus the objects on the shared list, plus
 //!   the free budget, equal `capacity` (a steal moves objects or empty units
@@ -51,8 +51,8 @@ use std::fmt;
 use std::sync::{Mutex, PoisonError};
 
 pub use guard::Pooled;
-pub use local::{LocalPooled, PoolLocal};
-pub use recycle::{ClearBuffer, Recycle, Recycled, ResetHook};
+pub use local::{PoolLocal, PoolLocalGuard};
+pub use recycle::{CallRecycle, ClearBuffer, Recycle, ResetHook};
 pub use stats::PoolStats;
 
 use self::cache::{LaneOwner, LaneShared, OwnerHold};
@@ -148,7 +148,7 @@ type Create<T> = Box<dyn Fn() -> T + Send + Sync>;
 ///
 /// The pool must not be used from inside a global allocator: it allocates
 /// through the global allocator itself.
-pub struct Pool<T: Send, H: ResetHook<T> = Recycled> {
+pub struct Pool<T: Send, H: ResetHook<T> = CallRecycle> {
     /// Each thread's idle objects. Threads without a lane id take from and
     /// return to the `shared` list; the fallback's lock serialises their
     /// counters.
@@ -170,7 +170,7 @@ impl<T: Send + Default + Recycle + 'static> Pool<T> {
     /// A pool keeping up to `capacity` idle objects, made by `T::default()`
     /// and cleaned by [`Recycle`].
     pub fn new(capacity: usize) -> Self {
-        Self::with(capacity, T::default, Recycled)
+        Self::with(capacity, T::default, CallRecycle)
     }
 }
 
@@ -361,12 +361,13 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
         self.capacity
     }
 
-    /// Drops every idle object, releasing their memory.
+    /// Drops every idle object, releasing their memory (objects on loan
+    /// are not touched: they come back as usual).
     ///
     /// The objects are taken out first and dropped last, once the pool is
     /// whole again: a `T::drop` that panics leaves an empty pool with its
     /// whole capacity (the other objects are still dropped by the unwind).
-    pub fn clear(&mut self) {
+    pub fn reset(&mut self) {
         let mut idle: Vec<Vec<T>> = Vec::new();
         for (owner, lane) in self.lanes.lanes_mut() {
             // Counts of a handle that was leaked rather than dropped.

@@ -5,7 +5,7 @@
 //!
 //! - `mod.rs` (this file): [`ExpiryRing`], its frame end and invariants;
 //! - `expiry.rs`: the placement arithmetic and its convention;
-//! - `typed.rs`: allocation for a lifetime (`alloc_slice_copy_for`, …);
+//! - `typed.rs`: [`RingFrames`], allocation for a lifetime through [`TypedAlloc`](crate::TypedAlloc);
 //! - `handle.rs`: [`RingSlice`], the epoch-checked handle, and `get`;
 //! - `overflow.rs`: [`RingOverflow`] and the slab with its expiry lists;
 //! - `local.rs`: [`RingLocal`], the per-batch handle;
@@ -41,6 +41,7 @@ pub use handle::RingSlice;
 pub use local::RingLocal;
 pub use overflow::RingOverflow;
 pub use stats::{RingStats, SlotStats};
+pub use typed::RingFrames;
 
 use self::expiry::{expiry_frame, slot_of};
 use self::overflow::SlabOverflow;
@@ -81,16 +82,17 @@ use crate::alloc::stamp::Stamp;
 /// - **Drop.** Values are never dropped, so allocation needs `T: Copy`.
 ///
 /// A raw `alloc(layout)` needs a lifetime, so the ring does not implement
-/// [`Allocator`](crate::Allocator); and a collection on a borrowed allocator could not outlive
+/// [`AllocStrategy`](crate::AllocStrategy); and a collection on a borrowed allocator could not outlive
 /// the frame anyway, so there is no `allocator_api2` view either.
 ///
 /// ```
+/// use framemem::TypedAlloc;
 /// use framemem::{ExpiryRing, RingOverflow};
 ///
 /// let mut ring = ExpiryRing::with_overflow(4, RingOverflow::Slab);
-/// let now = ring.alloc_slice_copy_for(1, &[1u32, 2]); // this frame only
-/// let fade = ring.alloc_slice_copy_for(3, &[0.5f32; 8]); // through frame 2
-/// let long = ring.alloc_slice_copy_for(60, &[7u8]); // beyond the depth: the slab
+/// let now = ring.for_frames(1).handle_slice_copy(&[1u32, 2]); // this frame only
+/// let fade = ring.for_frames(3).handle_slice_copy(&[0.5f32; 8]); // through frame 2
+/// let long = ring.for_frames(60).handle_slice_copy(&[7u8]); // beyond the depth: the slab
 /// assert_eq!(ring.get(fade)[0], 0.5);
 ///
 /// ring.end_frame(); // frame 0 ends: `now` expires
@@ -195,6 +197,23 @@ impl ExpiryRing {
         {
             overflow.check_invariants(self.now);
         }
+    }
+
+    /// Releases every block at once, whatever its lifetime: every slot's
+    /// arena and every overflow block. The ring's stamp changes, so no
+    /// [`RingSlice`] made before resolves after (a stale handle, as after
+    /// its last frame); the frame number does not change. It takes
+    /// `&mut self`, so no `&[T]` borrowed from the ring survives it.
+    ///
+    /// Cost: an arena reset per slot, a slab free per overflow block.
+    pub fn reset(&mut self) {
+        for slot in self.slots.iter_mut() {
+            slot.reset();
+        }
+        if let Some(overflow) = &mut self.overflow {
+            overflow.free_expired(u64::MAX);
+        }
+        self.stamp = Stamp::next();
     }
 
     /// The ring's invariants (see the [module docs](self)); panics naming

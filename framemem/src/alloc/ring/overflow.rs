@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::ptr::NonNull;
 use std::sync::{Mutex, PoisonError};
 
-use crate::alloc::{AllocError, Allocator, Slab};
+use crate::alloc::{AllocError, AllocStrategy, Slab};
 
 /// What the ring does with a lifetime longer than its depth.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -21,7 +21,7 @@ use allocator_api2::alloc::AllocError;
 use super::Slab;
 use crate::alloc::api2;
 
-// SAFETY: `allocate` and `deallocate` forward to the `Allocator` impl (zero
+// SAFETY: `allocate` and `deallocate` forward to the `AllocStrategy` impl (zero
 // sizes get a dangling pointer and are never passed on). A block resized in
 // place is the same live block, which holds the new layout: a slot of a
 // class at least the new one's, aligned for it, or a large block that the

@@ -3,7 +3,7 @@
 //! # Files
 //!
 //! - `mod.rs` (this file): [`Slab`], its fast and slow paths, its
-//!   [`Allocator`] impl and invariants;
+//!   [`AllocStrategy`] impl and invariants;
 //! - `classes.rs`: the size classes and the chunk geometry;
 //! - `magazine.rs`: a lane's magazines and carvings, the lane-side unsafe code;
 //! - `central.rs`: the central list of free batches;
@@ -54,7 +54,7 @@ use crate::alloc::lanes::Lanes;
 #[cfg(feature = "asan")]
 use crate::alloc::poison;
 use crate::alloc::stamp::Stamp;
-use crate::alloc::{AllocError, Allocator, Stats, api2 as rules, dangling};
+use crate::alloc::{AllocError, AllocStrategy, Stats, api2 as rules, dangling};
 
 /// framemem's own size-class allocator.
 ///
@@ -108,7 +108,8 @@ use crate::alloc::{AllocError, Allocator, Stats, api2 as rules, dangling};
 /// also record every slot's state and catch a double free.
 ///
 /// ```
-/// use framemem::{Allocator, Slab};
+/// use framemem::TypedAlloc;
+/// use framemem::{AllocStrategy, Slab};
 /// use std::alloc::Layout;
 ///
 /// let slab = Slab::new();
@@ -118,7 +119,7 @@ use crate::alloc::{AllocError, Allocator, Stats, api2 as rules, dangling};
 /// unsafe { slab.free(ptr, layout) };
 ///
 /// // Handles carry no lifetime, for ECS components:
-/// let mut trail = slab.alloc_slice_copy(&[1.0f32; 8]);
+/// let mut trail = slab.handle_slice_copy(&[1.0f32; 8]);
 /// slab.get_mut(&mut trail)[0] = 2.0;
 /// assert_eq!(slab.get(&trail)[..2], [2.0, 1.0]);
 /// slab.free_slice(trail);
@@ -144,14 +145,6 @@ pub struct Slab {
 }
 
 impl Slab {
-    /// The slot sizes, in bytes, smallest first: multiples of 16 B up to
-    /// 128 B, then four classes per doubling (160, 192, 224, 256, 320, …,
-    /// 4096), 28 in all. A request takes the smallest class at least as
-    /// large, so it wastes at most 15 B up to 128 B and under 20% above; an
-    /// alignment above 16 moves up to the first class that is a multiple of
-    /// it. Larger requests go to the system allocator.
-    pub const SIZE_CLASSES: [usize; NUM_CLASSES] = SIZE_CLASSES;
-
     /// An empty slab. It holds no memory until the first allocation.
     pub fn new() -> Self {
         Self {
@@ -165,9 +158,9 @@ impl Slab {
         }
     }
 
-    /// Every slot back to the free state at once ([`Allocator::reset`]):
+    /// Every slot back to the free state at once ([`AllocStrategy::reset`]):
     /// the chunks stay, and every [`SlabSlice`] made before no longer
-    /// resolves. Inherent, so it needs no `use framemem::Allocator`.
+    /// resolves. Inherent, so it needs no `use framemem::AllocStrategy`.
     pub fn reset(&mut self) {
         self.sample_peak();
         let in_use = self.class_stats();
@@ -408,7 +401,7 @@ impl Slab {
     ///
     /// # Safety
     ///
-    /// As [`Allocator::free`], except that a foreign pointer or a wrong
+    /// As [`AllocStrategy::free`], except that a foreign pointer or a wrong
     /// layout is caught (a panic) rather than undefined behaviour, when the
     /// pointer is a slot of a slab or was not a live block of this one.
     #[cold]
@@ -470,7 +463,7 @@ impl Default for Slab {
 // - slots stay valid until freed, reset (`&mut self`) or drop: chunks are only
 //   returned to the system in `Drop` and in `trim` (`&mut self`, and only
 //   chunks none of whose slots is handed out).
-unsafe impl Allocator for Slab {
+unsafe impl AllocStrategy for Slab {
     #[inline(always)]
     fn alloc(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
         let Some(class) = class_of(layout) else {
