@@ -217,3 +217,27 @@ pub(crate) unsafe fn shrink_in_place<A: Allocator + ?Sized>(
     // SAFETY: the caller's promise, passed on.
     unsafe { shrink_with(alloc, ptr, old, new, in_place) }
 }
+
+/// allocator_api2's `allocate` and `deallocate` for `&Strategy`, inside
+/// its `impl allocator_api2::alloc::Allocator`: [`allocate`] and
+/// [`deallocate`] on the strategy (zero sizes get a dangling pointer and
+/// are never passed on). The same two methods in every impl, written once.
+macro_rules! forward_allocate_deallocate {
+    () => {
+        #[inline(always)]
+        fn allocate(
+            &self,
+            layout: ::std::alloc::Layout,
+        ) -> Result<::std::ptr::NonNull<[u8]>, ::allocator_api2::alloc::AllocError> {
+            $crate::alloc::api2::allocate(*self, layout)
+        }
+
+        #[inline(always)]
+        unsafe fn deallocate(&self, ptr: ::std::ptr::NonNull<u8>, layout: ::std::alloc::Layout) {
+            // SAFETY: `deallocate`'s contract, passed on: a live block of
+            // this strategy with a layout that fits it.
+            unsafe { $crate::alloc::api2::deallocate(*self, ptr, layout) }
+        }
+    };
+}
+pub(crate) use forward_allocate_deallocate;

@@ -173,16 +173,7 @@ unsafe impl AllocStrategy for Heap {
 // old block untouched when it fails; other alignments move the block
 // (allocate, copy, free), allocator_api2's default.
 unsafe impl allocator_api2::alloc::Allocator for &Heap {
-    #[inline(always)]
-    fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, allocator_api2::alloc::AllocError> {
-        api2::allocate(*self, layout)
-    }
-
-    #[inline(always)]
-    unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
-        // SAFETY: `deallocate`'s contract, passed on.
-        unsafe { api2::deallocate(*self, ptr, layout) }
-    }
+    api2::forward_allocate_deallocate!();
 
     /// Not `api2::grow_with`: a `realloc` that cannot grow the block is
     /// out of memory, an error here, where a move would ask the system for

@@ -29,18 +29,7 @@ use crate::alloc::api2;
 // is left as it was when a shrink is refused and still holds the larger
 // size. Other resizes move the block: allocator_api2's default.
 unsafe impl allocator_api2::alloc::Allocator for &Slab {
-    #[inline(always)]
-    fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
-        api2::allocate(*self, layout)
-    }
-
-    #[inline(always)]
-    unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
-        // SAFETY: `deallocate`'s contract, passed on: a live block with a
-        // layout that fits it, which `free` takes (the slab finds the
-        // block's real class or size itself).
-        unsafe { api2::deallocate(*self, ptr, layout) }
-    }
+    api2::forward_allocate_deallocate!();
 
     unsafe fn grow(
         &self,
