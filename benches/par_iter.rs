@@ -25,7 +25,7 @@ use std::time::Duration;
 use bevy_ecs::prelude::*;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use framemem::bevy::{FrameAlloc, FrameArena, FrameBySystem, end_arena_frame};
-use framemem::{Arena, ArenaSlice};
+use framemem::{Arena, ArenaSlice, TypedAlloc};
 
 const ENTITIES: u32 = 50_000;
 const SAMPLES: usize = 16;

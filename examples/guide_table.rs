@@ -19,7 +19,7 @@
 //! absolute figures move with the machine and its load.
 
 // The one place in the lab with unsafe code, allowed by name: part 1 times
-// framemem's raw `Allocator::alloc`/`free` and `malloc`/`free` themselves,
+// framemem's raw `AllocStrategy::alloc`/`free` and `malloc`/`free` themselves,
 // which hand out raw pointers (the lab's crates `forbid` it).
 #![allow(unsafe_code)]
 
@@ -28,7 +28,7 @@ use std::hint::black_box;
 use std::ptr::NonNull;
 use std::time::Instant;
 
-use framemem::{Allocator, Arena, CountingAllocator, Pool, Slab};
+use framemem::{AllocStrategy, Arena, CountingAllocator, Pool, Slab};
 use framemem_lab::sim::{DEFAULT_SEED, Scenario, SimOptions, Simulation, Strategy};
 
 #[global_allocator]
@@ -53,7 +53,7 @@ fn median(values: &mut [f64]) -> f64 {
 /// One frame on a raw allocator: allocate every layout, write each block,
 /// then free them all or reset. Returns (alloc ns, free ns) per block and the
 /// bytes held once all blocks were live.
-fn raw_frame<A: Allocator>(
+fn raw_frame<A: AllocStrategy>(
     a: &mut A,
     layouts: &[Layout],
     live: &mut Vec<NonNull<u8>>,

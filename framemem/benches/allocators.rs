@@ -31,7 +31,7 @@ use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
-use framemem::{Allocator, Arena, Heap, Pool, Slab};
+use framemem::{AllocStrategy, Arena, Heap, Pool, Slab};
 
 const FRAME: usize = 1000;
 const OBJECT: Layout = match Layout::from_size_align(64, 8) {
@@ -63,7 +63,7 @@ fn global_frame<G: GlobalAlloc>(g: &G, layouts: &[Layout], live: &mut Vec<NonNul
 }
 
 /// The frame pattern on one of framemem's allocators: frees, or one reset.
-fn framemem_frame<A: Allocator>(
+fn framemem_frame<A: AllocStrategy>(
     a: &mut A,
     layouts: &[Layout],
     live: &mut Vec<NonNull<u8>>,
@@ -353,7 +353,7 @@ fn frame_two_threads(c: &mut Criterion) {
 }
 
 /// The frame pattern on a shared `&A` (no reset: other threads use it).
-fn shared_frame<A: Allocator>(a: &A, layouts: &[Layout]) {
+fn shared_frame<A: AllocStrategy>(a: &A, layouts: &[Layout]) {
     let mut live = Vec::with_capacity(FRAME);
     for (i, &l) in layouts.iter().enumerate() {
         let p = a.alloc(l).expect("out of memory");

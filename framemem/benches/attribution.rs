@@ -24,6 +24,7 @@ use std::hint::black_box;
 
 use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::SingleThreadedExecutor;
+use framemem::TypedAlloc;
 use framemem::bevy::{FrameAlloc, FrameArena, FrameBySystem, FrameFigures, end_arena_frame};
 
 const FRAME: usize = 1000;

@@ -14,7 +14,7 @@ use std::alloc::{GlobalAlloc, Layout};
 use std::hint::black_box;
 use std::ptr::NonNull;
 
-use framemem::{Allocator, Arena, Pool, Slab};
+use framemem::{AllocStrategy, Arena, Pool, Slab};
 
 const FRAME: usize = 1000;
 const WARM_UP_FRAMES: usize = 10;

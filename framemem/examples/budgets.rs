@@ -9,6 +9,7 @@
 
 use bevy_app::{App, TaskPoolPlugin, Update};
 use bevy_ecs::prelude::*;
+use framemem::TypedAlloc;
 use framemem::bevy::{FrameAlloc, FrameArenaPlugin, FrameBySystem};
 
 const SPARKS: u32 = 2_000;

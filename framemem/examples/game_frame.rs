@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use bevy_ecs::prelude::*;
 use framemem::bevy::{FrameAlloc, FrameArena, FrameFigures, end_arena_frame};
-use framemem::{ArenaSlice, CountingAllocator};
+use framemem::{ArenaSlice, CountingAllocator, TypedAlloc};
 
 // Counts every heap allocation, so the program can show what the arena saves.
 #[global_allocator]

@@ -7,17 +7,30 @@
 //!
 //! Layers only point down:
 //!
-//! - [`alloc`]: the strategies — [`Heap`], [`Arena`] and [`Slab`] behind one
-//!   [`Allocator`] trait, the typed object [`Pool`], the [`ExpiryRing`] of
-//!   arenas for data that lives a chosen number of frames — and
-//!   [`CountingAllocator`], which counts heap traffic. No ECS, no I/O.
-//!   With no features this is the whole crate.
-//! - `bevy` (the `bevy` feature): the allocators as bevy citizens — the
+//! - the allocators (the crate root; no ECS, no I/O; with no features this
+//!   is the whole crate):
+//!
+//! | type | what it is | free | reset |
+//! | --- | --- | --- | --- |
+//! | [`Heap`] | the global allocator (what `Box` and `Vec` use), the baseline | returns memory at once | nothing to do |
+//! | [`Arena`] | a frame arena: bump allocation in per-thread `bumpalo` lanes | a no-op | O(1) per lane: all memory back at once |
+//! | [`Slab`] | size classes 16 B to 4 KiB carved from 64 KiB chunks, free lists per thread | O(1), any thread | every slot back to the free state |
+//! | [`ExpiryRing`] | a ring of arenas as a timing wheel: data lives a chosen number of frames | a no-op | one slot per frame end, O(1) per lane |
+//! | [`Pool<T>`] | typed objects recycled through a [`Pooled<T>`] guard | automatic on drop | drops the idle objects |
+//! | [`CountingAllocator`] | a `GlobalAlloc` wrapper that counts heap traffic | | |
+//!
+//!   [`Heap`], [`Arena`] and [`Slab`] share the raw [`AllocStrategy`]
+//!   trait; every handle type allocates typed values and slices through
+//!   [`TypedAlloc`], written once. Each strategy has a per-thread handle for a batch of work
+//!   ([`Arena::local`], …) and `'static` epoch-checked handles
+//!   ([`ArenaSlice`], [`SlabSlice`], [`RingSlice`]) for data kept in
+//!   components.
+//! - [`bevy`] (the `bevy` feature): the allocators as bevy citizens — the
 //!   `FrameArena` resource, the `FrameAlloc` system parameter whose
 //!   `local()` a `par_iter().for_each_init` takes once per batch, the
-//!   `end_arena_frame` system (with the other ends of frame in the
-//!   `FrameMemSystems` set), per-system attribution (`FrameBySystem`) and
-//!   byte budgets, and with `bevy_app` plugins. Uses `alloc` only.
+//!   end-of-frame systems in the `FrameMemSystems` set, per-system
+//!   attribution (`FrameBySystem`) and byte budgets, and with `bevy_app`
+//!   plugins. Uses the allocators only.
 //!
 //! Features: none by default; `bevy`, `bevy_app` (implies `bevy`), `serde`
 //! (`Serialize` for the statistics), `asan` (poisoning for
@@ -33,7 +46,7 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub mod alloc;
+mod alloc;
 #[cfg(feature = "bevy")]
 pub mod bevy;
 
@@ -44,9 +57,29 @@ pub mod bevy;
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+// The allocators.
+pub use alloc::{AllocCounts, CountingAllocator};
+pub use alloc::{AllocError, AllocStrategy, Heap, Stats};
+pub use alloc::{Arena, ArenaLocal, ArenaSlice};
 pub use alloc::{
-    AllocCounts, AllocError, Allocator, Arena, ArenaLocal, ArenaSlice, ClassStats, ClearBuffer,
-    CountingAllocator, ExpiryRing, Heap, LocalPooled, Overflow, Pool, PoolLocal, PoolStats, Pooled,
-    Recycle, Recycled, ResetHook, RingError, RingLocal, RingSlice, RingStats, SIZE_CLASSES, Slab,
-    SlabLocal, SlabSlice, SlotStats, Stats, TrimPolicy,
+    CallRecycle, ClearBuffer, Pool, PoolLocal, PoolLocalGuard, PoolStats, Pooled, Recycle,
+    ResetHook,
 };
+pub use alloc::{ClassStats, Slab, SlabLocal, SlabSlice};
+pub use alloc::{
+    ExpiryRing, RingError, RingFrames, RingLocal, RingOverflow, RingSlice, RingStats, SlotStats,
+};
+pub use alloc::{TrimPolicy, TypedAlloc};
+
+/// The traits, to `use framemem::prelude::*`: their methods (the typed
+/// `alloc_*` and `handle_*`, the raw `alloc` and `free`) need them in
+/// scope.
+pub mod prelude {
+    pub use crate::{AllocStrategy, TypedAlloc};
+}
+
+// Only under `--cfg framemem_loom` (tests/loom_lanes.rs): the lane ids on
+// loom's atomics.
+#[cfg(framemem_loom)]
+#[doc(hidden)]
+pub use alloc::{LaneIds, ModelLaneLock, ModelLanes};

@@ -1,6 +1,6 @@
 //! Property tests: random sequences of alloc / free / reset against a model.
 //!
-//! For every strategy behind the `Allocator` trait the model is the set of
+//! For every strategy behind the `AllocStrategy` trait the model is the set of
 //! live blocks. After every step: every live block is aligned, no two live
 //! blocks overlap, every live block still holds the bytes written into it,
 //! and the strategy's counters match the model's.
@@ -14,7 +14,7 @@ mod common;
 use std::alloc::Layout;
 use std::ptr::NonNull;
 
-use framemem::{Allocator, Arena, Heap, SIZE_CLASSES, Slab, Stats};
+use framemem::{AllocStrategy, Arena, Heap, Slab, Stats};
 use proptest::prelude::*;
 
 /// The slab's chunk size (`src/alloc/slab/classes.rs`): what a trim gives
@@ -59,7 +59,7 @@ struct Block {
 }
 
 /// What each strategy counts as the bytes of a block (see `Stats`).
-trait Accounting: Allocator {
+trait Accounting: AllocStrategy {
     fn accounted_bytes(layout: Layout) -> usize;
     /// Whether `reset` releases the live blocks.
     const RESET_RELEASES: bool;
@@ -94,7 +94,7 @@ impl Accounting for Slab {
         if layout.size() == 0 {
             return 0;
         }
-        SIZE_CLASSES
+        Slab::SIZE_CLASSES
             .iter()
             .copied()
             .find(|&c| c >= layout.size() && c % layout.align() == 0)

@@ -9,7 +9,7 @@ use std::alloc::Layout;
 use std::ptr::NonNull;
 use std::sync::mpsc;
 
-use framemem::{Allocator, Arena, Heap, Pool, Slab};
+use framemem::{AllocStrategy, Arena, Heap, Pool, Slab};
 
 /// Rounds of work per thread: enough to interleave, short under Miri.
 const ROUNDS: usize = if cfg!(miri) { 20 } else { 5_000 };
@@ -49,7 +49,7 @@ fn check(sent: &Sent) {
 
 /// `THREADS` producers allocate and send; one consumer checks and frees.
 /// Every block is freed on a thread other than the one that made it.
-fn cross_thread_free<A: Allocator + Sync>(alloc: &A) {
+fn cross_thread_free<A: AllocStrategy + Sync>(alloc: &A) {
     let (tx, rx) = mpsc::sync_channel::<Sent>(256);
     std::thread::scope(|s| {
         for t in 0..THREADS {
@@ -142,7 +142,7 @@ fn arena_serves_many_threads_then_resets() {
                     let mut mine = Vec::new();
                     for i in 0..ROUNDS / 10 {
                         let layout = layout_for(i + t);
-                        let ptr = Allocator::alloc(arena, layout).unwrap();
+                        let ptr = arena.alloc(layout).unwrap();
                         let tag = frame.wrapping_mul(7) ^ (t as u8) | 1;
                         fill(ptr, layout, tag);
                         mine.push(Sent { ptr, layout, tag });

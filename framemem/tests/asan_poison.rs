@@ -13,7 +13,7 @@
 use std::alloc::Layout;
 use std::process::{Command, ExitCode};
 
-use framemem::{Allocator, Arena, Slab};
+use framemem::{AllocStrategy, Arena, Slab};
 
 /// What a case's child must show.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -55,7 +55,7 @@ fn slab_use_after_free() {
 
 fn arena_use_after_reset() {
     let mut arena = Arena::new();
-    let p = Allocator::alloc(&arena, layout()).unwrap();
+    let p = AllocStrategy::alloc(&arena, layout()).unwrap();
     arena.reset();
     // SAFETY: none: a deliberate use after reset, which ASan must catch.
     let _ = unsafe { p.as_ptr().read_volatile() };
@@ -69,7 +69,7 @@ fn correct_use() {
     unsafe { slab.free(p, layout()) };
     let mut arena = Arena::new();
     for _ in 0..3 {
-        let q = Allocator::alloc(&arena, layout()).unwrap();
+        let q = AllocStrategy::alloc(&arena, layout()).unwrap();
         // SAFETY: a live 64-byte block.
         unsafe { q.as_ptr().write_bytes(1, 64) };
         arena.reset();

@@ -38,11 +38,11 @@ use bevy_app::{
     TaskPoolPlugin, TaskPoolThreadAssignmentPolicy, Update,
 };
 use bevy_ecs::prelude::*;
-use framemem::ArenaSlice;
 use framemem::bevy::{
     FrameAlloc, FrameArena, FrameArenaPlugin, FrameFigures, FramePool, FramePoolPlugin,
     end_arena_frame,
 };
+use framemem::{ArenaSlice, TypedAlloc};
 
 /// The thread counts the issue asks for.
 const THREAD_COUNTS: [usize; 4] = [1, 2, 8, 96];

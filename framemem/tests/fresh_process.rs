@@ -24,7 +24,7 @@ use std::sync::{Arc, Barrier, mpsc};
 
 use allocator_api2::alloc::Allocator as _;
 use allocator_api2::vec::Vec as AVec;
-use framemem::{Allocator, Arena, Heap, Pool, Slab};
+use framemem::{AllocStrategy, Arena, Heap, Pool, Slab};
 
 #[path = "common/refusing.rs"]
 mod refusing;
@@ -158,7 +158,7 @@ fn parent(filters: &[&str]) -> ExitCode {
 fn fill_to_the_brim(arena: &Arena) {
     for size in [4096, 1024, 64, 8, 1] {
         let layout = Layout::from_size_align(size, 1).unwrap();
-        while Allocator::alloc(arena, layout).is_ok() {}
+        while AllocStrategy::alloc(arena, layout).is_ok() {}
     }
 }
 
@@ -176,7 +176,7 @@ fn arena_shrink_when_full() {
     let arena = Arena::with_limit(64 * 1024);
     let old = Layout::from_size_align(4096, 8).unwrap();
     let new = Layout::from_size_align(100, 8).unwrap();
-    let block = Allocator::alloc(&arena, old).unwrap();
+    let block = AllocStrategy::alloc(&arena, old).unwrap();
     fill_to_the_brim(&arena);
     // SAFETY: `block` is live, from `&arena`, with `old`; `new` is smaller.
     let shrunk = unsafe { (&arena).shrink(block, old, new) };
@@ -193,7 +193,7 @@ fn arena_chunk_of_an_exited_thread() {
     let block = Layout::from_size_align(1024, 8).unwrap();
     let fill = |arena: &Arena| {
         let mut n = 0;
-        while Allocator::alloc(arena, block).is_ok() {
+        while AllocStrategy::alloc(arena, block).is_ok() {
             n += 1;
         }
         n
@@ -216,7 +216,7 @@ fn slab_shrink_without_memory(old_size: usize, new_size: usize, what: &str) {
     let slab = Slab::new();
     let old = Layout::from_size_align(old_size, 8).unwrap();
     let new = Layout::from_size_align(new_size, 8).unwrap();
-    let block = Allocator::alloc(&slab, old).unwrap();
+    let block = AllocStrategy::alloc(&slab, old).unwrap();
     // SAFETY: a live block of `old_size` bytes.
     unsafe { block.as_ptr().write_bytes(0x5A, old_size) };
     // SAFETY: `block` is live, from `&slab`, with `old`; `new` is smaller.
@@ -233,7 +233,7 @@ fn slab_shrink_without_memory(old_size: usize, new_size: usize, what: &str) {
         "contents lost in the shrink"
     );
     // SAFETY: the shrunk block, with its new layout.
-    unsafe { Allocator::free(&slab, block.cast(), new) };
+    unsafe { AllocStrategy::free(&slab, block.cast(), new) };
     assert_eq!(slab.stats().bytes_in_use, 0);
 }
 
@@ -273,14 +273,14 @@ fn heap_shrink_without_memory() {
     let heap = Heap::new();
     let old = Layout::from_size_align(8192, 8).unwrap();
     let new = Layout::from_size_align(100, 8).unwrap();
-    let block = Allocator::alloc(&heap, old).unwrap();
+    let block = AllocStrategy::alloc(&heap, old).unwrap();
     // SAFETY: `block` is live, from `&heap`, with `old`; `new` is smaller.
     let shrunk = without_memory(|| unsafe { (&heap).shrink(block, old, new) });
     let Ok(block) = shrunk else {
         panic!("Heap: shrinking 8192 B to 100 B asked the system for new memory");
     };
     // SAFETY: the shrunk block, with its new layout.
-    unsafe { Allocator::free(&heap, block.cast(), new) };
+    unsafe { AllocStrategy::free(&heap, block.cast(), new) };
 }
 
 // ---------------------------------------------------------------------------
@@ -399,7 +399,7 @@ fn late_thread_gets_a_lane() {
 /// Makes the calling thread claim a lane id (a first use of any strategy).
 fn claim_a_lane() {
     let heap = Heap::new();
-    let block = Allocator::alloc(&heap, Layout::new::<u64>()).unwrap();
+    let block = AllocStrategy::alloc(&heap, Layout::new::<u64>()).unwrap();
     // SAFETY: freed once with its layout.
-    unsafe { Allocator::free(&heap, block, Layout::new::<u64>()) };
+    unsafe { AllocStrategy::free(&heap, block, Layout::new::<u64>()) };
 }

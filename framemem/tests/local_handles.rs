@@ -9,7 +9,7 @@ use std::alloc::Layout;
 use std::cell::RefCell;
 use std::sync::LazyLock;
 
-use framemem::{Allocator, Arena, Pool, Slab};
+use framemem::{AllocStrategy, Arena, Pool, Slab, TypedAlloc};
 
 /// More threads than Miri's 4 lanes, so some handles have no lane.
 const THREADS: usize = 6;
@@ -121,7 +121,7 @@ fn handles_on_threads_without_a_lane_still_work() {
                 barrier.wait();
                 for i in 0..N / 10 {
                     let x = a.alloc_value([t as u8; 24]);
-                    let trail = sl.alloc_slice_copy(&[t as u32; 10]);
+                    let trail = sl.handle_slice_copy(&[t as u32; 10]);
                     let mut buf = p.get();
                     buf.push(i as u8);
                     assert_eq!(*x, [t as u8; 24]);
@@ -222,7 +222,7 @@ fn pool_handles_and_the_shared_path_keep_the_lane_consistent() {
     let s = pool.stats();
     assert_eq!(s.hits + s.misses, s.returns, "every object taken came back");
     assert!(s.held <= 16);
-    pool.clear();
+    pool.reset();
 }
 
 #[test]
@@ -233,7 +233,7 @@ fn a_leaked_pool_handle_leaves_the_pool_usable() {
     drop(local.get());
     std::mem::forget(local);
     drop(pool.get());
-    pool.clear(); // folds the leaked handle's counts; checks the invariants
+    pool.reset(); // folds the leaked handle's counts; checks the invariants
     let s = pool.stats();
     assert_eq!((s.hits + s.misses, s.returns), (3, 3));
 }

@@ -34,7 +34,7 @@
 
 #![cfg(framemem_loom)]
 
-use framemem::alloc::{LaneIds, ModelLaneLock, ModelLanes};
+use framemem::{LaneIds, ModelLaneLock, ModelLanes};
 use loom::cell::UnsafeCell;
 use loom::sync::Arc;
 use loom::thread;

@@ -104,7 +104,7 @@ fn run(capacity: usize, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 });
             }
             Op::Clear => {
-                pool.clear();
+                pool.reset();
                 idle.clear();
             }
         }

@@ -13,7 +13,7 @@
 
 mod common;
 
-use framemem::{ExpiryRing, Overflow, RingError, RingSlice};
+use framemem::{ExpiryRing, RingError, RingOverflow, RingSlice, TypedAlloc};
 use proptest::prelude::*;
 
 /// One allocation: `len` values made from `seed`, for `lifetime` frames.
@@ -22,7 +22,7 @@ struct AllocSpec {
     lifetime: u32,
     len: usize,
     seed: u32,
-    /// Through `alloc_slice_fill_with_for` instead of `alloc_slice_copy_for`.
+    /// Through `handle_slice_fill_with` instead of `handle_slice_copy`.
     fill: bool,
 }
 
@@ -82,7 +82,7 @@ struct Made {
 struct Model {
     ring: ExpiryRing,
     depth: usize,
-    overflow: Overflow,
+    overflow: RingOverflow,
     now: u64,
     made: Vec<Made>,
     allocations: u64,
@@ -100,7 +100,10 @@ impl Model {
         let beyond = expires_at - self.now >= self.depth as u64;
         match result {
             Err(e) => {
-                prop_assert!(beyond && self.overflow == Overflow::Fail, "unexpected {e}");
+                prop_assert!(
+                    beyond && self.overflow == RingOverflow::Fail,
+                    "unexpected {e}"
+                );
                 prop_assert_eq!(
                     e,
                     RingError::BeyondDepth {
@@ -110,7 +113,7 @@ impl Model {
                 );
             }
             Ok(handle) => {
-                prop_assert!(!beyond || self.overflow == Overflow::Slab);
+                prop_assert!(!beyond || self.overflow == RingOverflow::Slab);
                 prop_assert_eq!(handle.expires_at(), expires_at);
                 prop_assert_eq!(handle.len(), spec.len);
                 self.allocations += 1;
@@ -159,7 +162,7 @@ impl Model {
     }
 }
 
-fn run(depth: usize, overflow: Overflow, ops: Vec<Op>) -> Result<(), TestCaseError> {
+fn run(depth: usize, overflow: RingOverflow, ops: Vec<Op>) -> Result<(), TestCaseError> {
     let mut model = Model {
         ring: ExpiryRing::with_overflow(depth, overflow),
         depth,
@@ -176,11 +179,13 @@ fn run(depth: usize, overflow: Overflow, ops: Vec<Op>) -> Result<(), TestCaseErr
                     let v = values(&spec);
                     model
                         .ring
-                        .try_alloc_slice_fill_with_for(spec.lifetime, spec.len, |i| v[i])
+                        .for_frames(spec.lifetime)
+                        .try_handle_slice_fill_with(spec.len, |i| v[i])
                 } else {
                     model
                         .ring
-                        .try_alloc_slice_copy_for(spec.lifetime, &values(&spec))
+                        .for_frames(spec.lifetime)
+                        .try_handle_slice_copy(&values(&spec))
                 };
                 model.alloc(&spec, result)?;
             }
@@ -193,11 +198,13 @@ fn run(depth: usize, overflow: Overflow, ops: Vec<Op>) -> Result<(), TestCaseErr
                         .map(|spec| {
                             if spec.fill {
                                 let v = values(spec);
-                                local.try_alloc_slice_fill_with_for(spec.lifetime, spec.len, |i| {
-                                    v[i]
-                                })
+                                local
+                                    .for_frames(spec.lifetime)
+                                    .try_handle_slice_fill_with(spec.len, |i| v[i])
                             } else {
-                                local.try_alloc_slice_copy_for(spec.lifetime, &values(spec))
+                                local
+                                    .for_frames(spec.lifetime)
+                                    .try_handle_slice_copy(&values(spec))
                             }
                         })
                         .collect()
@@ -234,7 +241,7 @@ proptest! {
         slab in any::<bool>(),
         ops in ops(),
     ) {
-        let overflow = if slab { Overflow::Slab } else { Overflow::Fail };
+        let overflow = if slab { RingOverflow::Slab } else { RingOverflow::Fail };
         run(depth, overflow, ops)?;
     }
 }

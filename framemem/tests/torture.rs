@@ -29,7 +29,7 @@ use std::sync::Barrier;
 
 use allocator_api2::alloc::Allocator as Api2;
 use allocator_api2::vec::Vec as AVec;
-use framemem::{AllocError, Allocator, Arena, Heap, Pool, Slab};
+use framemem::{AllocError, AllocStrategy, Arena, Heap, Pool, Slab};
 
 /// Random operations per model run.
 const OPS: usize = if cfg!(miri) { 150 } else { 6_000 };
@@ -66,7 +66,7 @@ fn has_pattern(b: &[u8], tag: u8) -> bool {
 /// other after every step.
 fn collections_match_std_models<A>(alloc: &A, seed: u64)
 where
-    A: Allocator,
+    A: AllocStrategy,
     for<'a> &'a A: Api2,
 {
     let mut rng = fastrand::Rng::with_seed(seed);
@@ -220,7 +220,7 @@ fn arena_collections_match_std_models() {
 /// its own collections on the shared allocator.
 fn many_threads_share<A>(alloc: &A)
 where
-    A: Allocator + Sync,
+    A: AllocStrategy + Sync,
     for<'a> &'a A: Api2,
 {
     let start = Barrier::new(THREADS);
@@ -313,7 +313,7 @@ fn pool_serves_more_threads_than_lanes() {
 /// and a second wave of threads frees half of them on their own thread.
 fn frees_outlive_their_thread<A>(alloc: &A)
 where
-    A: Allocator + Sync,
+    A: AllocStrategy + Sync,
     for<'a> &'a A: Api2,
 {
     let n = if cfg!(miri) { 4 } else { 32 };
@@ -400,7 +400,7 @@ macro_rules! over_aligned {
         /// Vectors and raw blocks of every over-aligned type on `alloc`.
         fn over_aligned_types_on<A>(alloc: &A)
         where
-            A: Allocator,
+            A: AllocStrategy,
             for<'a> &'a A: Api2,
         {
             $(

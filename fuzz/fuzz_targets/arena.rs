@@ -16,7 +16,7 @@ use std::alloc::Layout;
 use allocator_api2::alloc::Allocator as _;
 use allocator_api2::vec::Vec as AVec;
 use arbitrary::Arbitrary;
-use framemem::{AllocError, Allocator, Arena, ArenaSlice};
+use framemem::{AllocError, AllocStrategy, Arena, ArenaSlice, TypedAlloc};
 use framemem_fuzz::{AllocArgs, GrowArgs, Live, ShrinkArgs};
 use libfuzzer_sys::fuzz_target;
 
@@ -69,7 +69,7 @@ fuzz_target!(|input: Input| {
                         let Some(l) = a.layout(&live, MAX_ALIGN_LOG) else {
                             continue;
                         };
-                        match Allocator::alloc(arena, l) {
+                        match arena.alloc(l) {
                             Ok(p) => {
                                 live.add(p, l);
                                 model_bytes += l.size();
@@ -81,7 +81,7 @@ fuzz_target!(|input: Input| {
                         if let Some(i) = live.pick(which) {
                             let b = live.take(i);
                             // SAFETY: a live block of this arena, with its layout.
-                            unsafe { Allocator::free(arena, b.ptr, b.layout) };
+                            unsafe { arena.free(b.ptr, b.layout) };
                         }
                     }
                     Op::Grow(g) => {

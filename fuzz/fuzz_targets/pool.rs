@@ -158,7 +158,7 @@ fuzz_target!(|input: Input| {
                 prefilled += made;
             }
             Op::Clear => {
-                pool.clear();
+                pool.reset();
                 model.idle = 0;
             }
             Op::Stats => {}

@@ -16,7 +16,7 @@ use std::alloc::Layout;
 
 use allocator_api2::alloc::Allocator as _;
 use arbitrary::Arbitrary;
-use framemem::{Allocator, SIZE_CLASSES, Slab, SlabSlice};
+use framemem::{AllocStrategy, Slab, SlabSlice, TypedAlloc};
 use framemem_fuzz::{AllocArgs, Block, GrowArgs, Live, ShrinkArgs};
 use libfuzzer_sys::fuzz_target;
 
@@ -73,7 +73,7 @@ fn charged(l: Layout) -> usize {
     if l.size() > 4096 || l.align() > 4096 {
         return l.size();
     }
-    *SIZE_CLASSES
+    *Slab::SIZE_CLASSES
         .iter()
         .find(|&&c| c >= l.size() && c % l.align() == 0)
         .expect("every layout up to 4 KiB has a class")
@@ -99,7 +99,7 @@ fuzz_target!(|ops: Vec<Op>| {
                 let Some(l) = a.layout(&live, MAX_ALIGN_LOG) else {
                     continue;
                 };
-                let p = Allocator::alloc(&slab, l).expect("the slab has no limit");
+                let p = slab.alloc(l).expect("the slab has no limit");
                 live.add(p, l);
                 charges.push(charged(l));
             }
@@ -108,7 +108,7 @@ fuzz_target!(|ops: Vec<Op>| {
                     let b = live.take(i);
                     charges.swap_remove(i);
                     // SAFETY: a live block of this slab, with its layout.
-                    unsafe { Allocator::free(&slab, b.ptr, b.layout) };
+                    unsafe { slab.free(b.ptr, b.layout) };
                 }
             }
             Op::FreeElsewhere { which } => {
@@ -120,7 +120,7 @@ fuzz_target!(|ops: Vec<Op>| {
                         s.spawn(move || {
                             let b = b;
                             // SAFETY: a live block of this slab, with its layout.
-                            unsafe { Allocator::free(slab, b.0.ptr, b.0.layout) };
+                            unsafe { slab.free(b.0.ptr, b.0.layout) };
                         });
                     });
                 }
@@ -157,7 +157,7 @@ fuzz_target!(|ops: Vec<Op>| {
             }
             Op::Slice { len } => {
                 let values: Vec<u16> = (0..u16::from(len)).collect();
-                slices.push((slab.alloc_slice_copy(&values), u16::from(len)));
+                slices.push((slab.handle_slice_copy(&values), u16::from(len)));
             }
             Op::FreeSlice { which } => {
                 if !slices.is_empty() {
@@ -224,7 +224,7 @@ fuzz_target!(|ops: Vec<Op>| {
     live.check_all();
     for b in live.blocks.drain(..) {
         // SAFETY: a live block of this slab, with its layout.
-        unsafe { Allocator::free(&slab, b.ptr, b.layout) };
+        unsafe { slab.free(b.ptr, b.layout) };
     }
     for (s, _) in slices {
         assert!(slab.free_slice(s));

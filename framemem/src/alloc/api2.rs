@@ -12,7 +12,7 @@
 //!   bytes does nothing, and a shrink to zero bytes frees the block. None of
 //!   them is counted, so a `Vec` that shrinks to nothing (and then never
 //!   frees its dangling pointer) leaves `allocations` equal to `frees`.
-//!   Through framemem's own [`Allocator`](super::Allocator) trait, zero sizes
+//!   Through framemem's own [`AllocStrategy`](super::AllocStrategy) trait, zero sizes
 //!   are counted, as [`Stats::allocations`](super::Stats::allocations) says.
 //! - **A block that moves** is a new allocation and a free of the old one in
 //!   the counts, as allocator_api2's default `grow` makes it.
@@ -25,24 +25,24 @@ use allocator_api2::alloc::{AllocError, Allocator};
 use super::dangling;
 
 /// A strategy's own `alloc` and `free`, which its allocator_api2 impl wraps:
-/// framemem's [`Allocator`](super::Allocator), or a per-thread handle's
+/// framemem's [`AllocStrategy`](super::AllocStrategy), or a per-thread handle's
 /// methods with the same contract ([`ArenaLocal`](super::ArenaLocal)).
 pub(crate) trait BlockSource {
-    /// As [`Allocator::alloc`](super::Allocator::alloc).
+    /// As [`AllocStrategy::alloc`](super::AllocStrategy::alloc).
     fn alloc_block(&self, layout: Layout) -> Result<NonNull<u8>, super::AllocError>;
 
-    /// As [`Allocator::free`](super::Allocator::free).
+    /// As [`AllocStrategy::free`](super::AllocStrategy::free).
     ///
     /// # Safety
     ///
-    /// As [`Allocator::free`](super::Allocator::free):
+    /// As [`AllocStrategy::free`](super::AllocStrategy::free):
     /// - `ptr` came from [`alloc_block`](Self::alloc_block) on this source,
     ///   with this `layout`;
     /// - it has not been freed (or reset) since, and is not used after.
     unsafe fn free_block(&self, ptr: NonNull<u8>, layout: Layout);
 }
 
-impl<A: super::Allocator + ?Sized> BlockSource for A {
+impl<A: super::AllocStrategy + ?Sized> BlockSource for A {
     #[inline(always)]
     fn alloc_block(&self, layout: Layout) -> Result<NonNull<u8>, super::AllocError> {
         self.alloc(layout)
@@ -217,3 +217,27 @@ pub(crate) unsafe fn shrink_in_place<A: Allocator + ?Sized>(
     // SAFETY: the caller's promise, passed on.
     unsafe { shrink_with(alloc, ptr, old, new, in_place) }
 }
+
+/// allocator_api2's `allocate` and `deallocate` for `&Strategy`, inside
+/// its `impl allocator_api2::alloc::Allocator`: [`allocate`] and
+/// [`deallocate`] on the strategy (zero sizes get a dangling pointer and
+/// are never passed on). The same two methods in every impl, written once.
+macro_rules! forward_allocate_deallocate {
+    () => {
+        #[inline(always)]
+        fn allocate(
+            &self,
+            layout: ::std::alloc::Layout,
+        ) -> Result<::std::ptr::NonNull<[u8]>, ::allocator_api2::alloc::AllocError> {
+            $crate::alloc::api2::allocate(*self, layout)
+        }
+
+        #[inline(always)]
+        unsafe fn deallocate(&self, ptr: ::std::ptr::NonNull<u8>, layout: ::std::alloc::Layout) {
+            // SAFETY: `deallocate`'s contract, passed on: a live block of
+            // this strategy with a layout that fits it.
+            unsafe { $crate::alloc::api2::deallocate(*self, ptr, layout) }
+        }
+    };
+}
+pub(crate) use forward_allocate_deallocate;

@@ -1,5 +1,5 @@
 //! [`Heap`]: the global allocator (the system's `malloc` unless the program
-//! installs another) behind the [`Allocator`] trait: what `Box` and `Vec`
+//! installs another) behind the [`AllocStrategy`] trait: what `Box` and `Vec`
 //! use, the baseline every other strategy is measured against.
 
 use std::alloc::Layout;
@@ -7,9 +7,9 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use super::lanes::{LaneCounter, Lanes};
-use super::{AllocError, Allocator, Stats, api2, dangling};
+use super::{AllocError, AllocStrategy, Stats, api2, dangling};
 
-/// The global allocator (what `Box` and `Vec` use) through the [`Allocator`]
+/// The global allocator (what `Box` and `Vec` use) through the [`AllocStrategy`]
 /// trait.
 ///
 /// Its counters live in per-thread lanes (see `lanes.rs`), so counting adds a
@@ -19,7 +19,7 @@ use super::{AllocError, Allocator, Stats, api2, dangling};
 /// `reset` cannot release blocks the heap does not track; it only counts.
 ///
 /// ```
-/// use framemem::{Allocator, Heap};
+/// use framemem::{AllocStrategy, Heap};
 /// use std::alloc::Layout;
 ///
 /// let heap = Heap::new();
@@ -79,15 +79,15 @@ impl Heap {
     }
 
     /// Counts a reset: the heap frees nothing at a frame's end, each block
-    /// goes when it is freed ([`Allocator::reset`]; inherent, so it needs
-    /// no `use framemem::Allocator`).
+    /// goes when it is freed ([`AllocStrategy::reset`]; inherent, so it needs
+    /// no `use framemem::AllocStrategy`).
     pub fn reset(&mut self) {
         self.sample();
         self.resets += 1;
     }
 
-    /// The heap's counters, see [`Stats`] ([`Allocator::stats`]; inherent,
-    /// so it needs no `use framemem::Allocator`).
+    /// The heap's counters, see [`Stats`] ([`AllocStrategy::stats`]; inherent,
+    /// so it needs no `use framemem::AllocStrategy`).
     pub fn stats(&self) -> Stats {
         self.sample()
     }
@@ -131,7 +131,7 @@ impl Default for Heap {
 // SAFETY: blocks come from the global allocator, which upholds the memory contract for
 // non-zero sizes; zero sizes get an aligned dangling pointer. Blocks live
 // until freed, and `reset` frees nothing, so no block is invalidated early.
-unsafe impl Allocator for Heap {
+unsafe impl AllocStrategy for Heap {
     #[inline]
     fn alloc(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
         let ptr = if layout.size() == 0 {
@@ -166,23 +166,14 @@ unsafe impl Allocator for Heap {
     }
 }
 
-// SAFETY: `allocate` and `deallocate` forward to the `Allocator` impl above
+// SAFETY: `allocate` and `deallocate` forward to the `AllocStrategy` impl above
 // (zero sizes get a dangling pointer and are never passed on, `api2.rs`).
 // `grow` and `shrink` with the same alignment are the global allocator's
 // `realloc`, which keeps the contents up to the smaller size and leaves the
 // old block untouched when it fails; other alignments move the block
 // (allocate, copy, free), allocator_api2's default.
 unsafe impl allocator_api2::alloc::Allocator for &Heap {
-    #[inline(always)]
-    fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, allocator_api2::alloc::AllocError> {
-        api2::allocate(*self, layout)
-    }
-
-    #[inline(always)]
-    unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
-        // SAFETY: `deallocate`'s contract, passed on.
-        unsafe { api2::deallocate(*self, ptr, layout) }
-    }
+    api2::forward_allocate_deallocate!();
 
     /// Not `api2::grow_with`: a `realloc` that cannot grow the block is
     /// out of memory, an error here, where a move would ask the system for

@@ -1,31 +1,24 @@
-//! The allocation strategies and the trait they share.
+//! The allocation strategies and the trait they share (the crate root
+//! re-exports them; its docs have the table of strategies).
 //!
 //! Nothing in this module knows about the ECS, the profiler or any I/O: it is
 //! the layer everything else builds on.
-//!
-//! | type | what it is | free | reset |
-//! | --- | --- | --- | --- |
-//! | [`Heap`] | the global allocator (what `Box` and `Vec` use), the baseline | returns memory at once | nothing to do |
-//! | [`Arena`] | a frame arena: bump allocation in per-thread `bumpalo` lanes | a no-op | O(1) per lane: all memory back at once |
-//! | [`Slab`] | size classes 16 B to 4 KiB carved from 64 KiB chunks, free lists per thread | O(1), any thread | every slot back to the free state |
-//! | [`ExpiryRing`] | a ring of arenas as a timing wheel: data lives a chosen number of frames | a no-op | one slot per frame end, O(1) per lane |
-//! | [`Pool<T>`] | typed objects recycled through a [`Pooled<T>`] guard | automatic on drop | drops the idle objects |
-//! | [`CountingAllocator`] | a `GlobalAlloc` wrapper that counts heap traffic | | |
 
 use std::alloc::Layout;
 use std::fmt;
 use std::ptr::NonNull;
 
 mod api2;
-pub mod arena;
-pub mod counting;
-pub mod heap;
+mod arena;
+mod counting;
+mod heap;
 mod lanes;
-pub mod pool;
-pub mod ring;
-pub mod slab;
+mod pool;
+mod ring;
+mod slab;
 mod stamp;
-pub mod trim;
+mod trim;
+mod typed;
 
 pub(crate) mod poison;
 #[cfg(test)]
@@ -35,11 +28,16 @@ pub use arena::{Arena, ArenaLocal, ArenaSlice};
 pub use counting::{AllocCounts, CountingAllocator};
 pub use heap::Heap;
 pub use pool::{
-    ClearBuffer, LocalPooled, Pool, PoolLocal, PoolStats, Pooled, Recycle, Recycled, ResetHook,
+    CallRecycle, ClearBuffer, Pool, PoolLocal, PoolLocalGuard, PoolStats, Pooled, Recycle,
+    ResetHook,
 };
-pub use ring::{ExpiryRing, Overflow, RingError, RingLocal, RingSlice, RingStats, SlotStats};
-pub use slab::{ClassStats, SIZE_CLASSES, Slab, SlabLocal, SlabSlice};
+pub use ring::{
+    ExpiryRing, RingError, RingFrames, RingLocal, RingOverflow, RingSlice, RingStats, SlotStats,
+};
+pub use slab::{ClassStats, Slab, SlabLocal, SlabSlice};
 pub use trim::TrimPolicy;
+pub use typed::TypedAlloc;
+pub(crate) use typed::sealed::Sealed;
 
 #[cfg(framemem_loom)]
 #[doc(hidden)]
@@ -50,16 +48,16 @@ pub use lanes::{LaneIds, ModelLaneLock, ModelLanes};
 /// # Safety
 ///
 /// Implementors promise, and safe code relies on it, that:
-/// - every pointer returned by [`alloc`](Allocator::alloc) is valid for reads
+/// - every pointer returned by [`alloc`](AllocStrategy::alloc) is valid for reads
 ///   and writes of `layout.size()` bytes and aligned to `layout.align()`;
 /// - a returned block overlaps no other block that is still live (not freed
-///   and not released by [`reset`](Allocator::reset));
-/// - a block stays valid until it is passed to [`free`](Allocator::free), until
-///   [`reset`](Allocator::reset), or until the allocator is dropped, whichever
+///   and not released by [`reset`](AllocStrategy::reset));
+/// - a block stays valid until it is passed to [`free`](AllocStrategy::free), until
+///   [`reset`](AllocStrategy::reset), or until the allocator is dropped, whichever
 ///   comes first;
 /// - a zero-size layout succeeds with a dangling pointer aligned to
 ///   `layout.align()`, which must not be read or written.
-pub unsafe trait Allocator {
+pub unsafe trait AllocStrategy {
     /// Allocates a block for `layout`.
     ///
     /// # Errors
@@ -72,9 +70,9 @@ pub unsafe trait Allocator {
     ///
     /// # Safety
     ///
-    /// - `ptr` was returned by [`alloc`](Allocator::alloc) on this same
+    /// - `ptr` was returned by [`alloc`](AllocStrategy::alloc) on this same
     ///   allocator, with this same `layout`;
-    /// - the block has not been freed since, and no [`reset`](Allocator::reset)
+    /// - the block has not been freed since, and no [`reset`](AllocStrategy::reset)
     ///   happened since it was allocated;
     /// - nothing reads or writes the block after this call.
     unsafe fn free(&self, ptr: NonNull<u8>, layout: Layout);
@@ -156,14 +154,6 @@ pub struct Stats {
     /// for the others). Flat across steady frames: the arena reuses its
     /// chunks.
     pub chunks_taken: u64,
-}
-
-/// Panics for an allocation that failed in a strategy's panicking
-/// convenience method (`alloc_value`, `alloc_slice_copy`, …).
-#[cold]
-#[track_caller]
-pub(crate) fn alloc_failed(strategy: &str, error: AllocError) -> ! {
-    panic!("framemem::{strategy}: {error}")
 }
 
 /// A dangling, well-aligned pointer for zero-size allocations.

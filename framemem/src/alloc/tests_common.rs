@@ -3,7 +3,7 @@
 use std::alloc::Layout;
 use std::ptr::NonNull;
 
-use super::Allocator;
+use super::AllocStrategy;
 
 /// Sizes tried at each alignment: zero, tiny, exact, odd and larger than a page.
 fn sizes_for(align: usize) -> [usize; 6] {
@@ -12,7 +12,7 @@ fn sizes_for(align: usize) -> [usize; 6] {
 
 /// Every power-of-two alignment up to 4096 with several sizes: each block is
 /// aligned, holds its own pattern while all are live, and frees cleanly.
-pub(crate) fn exercise_alignments<A: Allocator>(alloc: &A) {
+pub(crate) fn exercise_alignments<A: AllocStrategy>(alloc: &A) {
     let mut live: Vec<(NonNull<u8>, Layout, u8)> = Vec::new();
     let mut align = 1;
     let mut tag = 1u8;

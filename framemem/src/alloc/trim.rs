@@ -1,22 +1,5 @@
-//! [`TrimPolicy`]: when memory kept for reuse goes back to the system.
-//!
-//! Every strategy keeps what a frame used for the next one (arena chunks,
-//! slab chunks, a pool's idle objects, a frame buffer's capacity): that is
-//! the point of them. After a spike (an explosion spawns ten times the
-//! usual) keeping everything pins the spike's memory for the rest of the
-//! run; giving it all back makes the next frame allocate again. The policy
-//! keeps what the last [`WINDOW_FRAMES`] frames needed at most, and gives
-//! back the rest once it exceeds that by more than [`SLACK`]:
-//!
-//! - **Hysteresis in time:** a spike is forgotten only after a full window
-//!   without one, so a workload that spikes every few frames keeps its
-//!   memory, and one that spiked once returns it a window later.
-//! - **Hysteresis in amount:** holding up to `SLACK` times the recent peak
-//!   is fine (chunk rounding, allocator slack), so ordinary jitter never
-//!   triggers a trim.
-//!
-//! Cost: one `record` per frame end (a store and a scan of the window, 60
-//! words), a trim only when the rule says so.
+//! [`TrimPolicy`]: when memory kept for reuse goes back to the system (the
+//! policy and its constants; the docs are on the type).
 
 use std::fmt;
 
@@ -34,8 +17,28 @@ pub const WINDOW_FRAMES: usize = 60;
 /// holds up to twice what it uses.
 pub const SLACK: f64 = 1.25;
 
-/// The peak demand of the last [`WINDOW_FRAMES`] frames, and whether what
-/// is held exceeds it by more than [`SLACK`].
+/// When memory kept for reuse goes back to the system: the peak demand of
+/// the last [`WINDOW_FRAMES`](TrimPolicy::WINDOW_FRAMES) frames, and whether
+/// what is held exceeds it by more than the slack
+/// ([`DEFAULT_SLACK`](TrimPolicy::DEFAULT_SLACK) unless set).
+///
+/// Every strategy keeps what a frame used for the next one (arena chunks,
+/// slab chunks, a pool's idle objects, a frame buffer's capacity): that is
+/// the point of them. After a spike (an explosion spawns ten times the
+/// usual) keeping everything pins the spike's memory for the rest of the
+/// run; giving it all back makes the next frame allocate again. The policy
+/// keeps what the last [`WINDOW_FRAMES`](TrimPolicy::WINDOW_FRAMES) frames needed at most, and gives
+/// back the rest once it exceeds that by more than the slack:
+///
+/// - **Hysteresis in time:** a spike is forgotten only after a full window
+///   without one, so a workload that spikes every few frames keeps its
+///   memory, and one that spiked once returns it a window later.
+/// - **Hysteresis in amount:** holding up to the slack times the recent peak
+///   is fine (chunk rounding, allocator slack), so ordinary jitter never
+///   triggers a trim.
+///
+/// Cost: one `record` per frame end (a store and a scan of the window, 60
+/// words), a trim only when the rule says so.
 #[derive(Clone)]
 pub struct TrimPolicy {
     /// Each frame's demand, oldest overwritten first.
@@ -49,6 +52,14 @@ pub struct TrimPolicy {
 }
 
 impl TrimPolicy {
+    /// Frames in the window whose peak demand is kept (see the constant's
+    /// source for where its value comes from).
+    pub const WINDOW_FRAMES: usize = WINDOW_FRAMES;
+
+    /// How far above the window's peak demand held memory may stay, unless
+    /// [`with_slack`](TrimPolicy::with_slack) says otherwise.
+    pub const DEFAULT_SLACK: f64 = SLACK;
+
     /// A policy that has seen no frame: it trims nothing until it has seen
     /// a full window.
     pub const fn new() -> Self {

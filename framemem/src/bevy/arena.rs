@@ -22,6 +22,7 @@ use crate::alloc::Arena;
 /// ```
 /// use bevy_ecs::prelude::*;
 /// use framemem::bevy::FrameArena;
+/// use framemem::TypedAlloc;
 ///
 /// let mut world = World::new();
 /// world.insert_resource(FrameArena::with_limit(64 << 20));
@@ -138,6 +139,7 @@ impl FrameArena {
     /// frame's figures come out. What [`end_arena_frame`] calls.
     ///
     /// ```
+    /// use framemem::TypedAlloc;
     /// use framemem::bevy::FrameArena;
     ///
     /// let mut arena = FrameArena::new();
@@ -198,6 +200,7 @@ impl Deref for FrameArena {
 /// ```
 /// use bevy_ecs::prelude::*;
 /// use framemem::bevy::{FrameArena, FrameFigures, end_arena_frame};
+/// use framemem::TypedAlloc;
 ///
 /// let mut world = World::new();
 /// world.init_resource::<FrameArena>();
@@ -246,6 +249,7 @@ pub struct FrameFigures {
 /// ```
 /// use bevy_ecs::prelude::*;
 /// use framemem::bevy::{FrameArena, end_arena_frame};
+/// use framemem::TypedAlloc;
 ///
 /// fn spawn_sparks(mut commands: Commands, arena: Res<FrameArena>) {
 ///     let trail = arena.handle_slice_copy(&[0.0f32; 4]);
@@ -293,6 +297,7 @@ mod tests {
     use bevy_ecs::prelude::*;
 
     use super::*;
+    use crate::alloc::TypedAlloc;
     use crate::bevy::FrameAlloc;
 
     #[test]

@@ -21,144 +21,7 @@ use std::ptr::NonNull;
 use allocator_api2::alloc::{AllocError as Api2Error, Allocator as Api2Allocator};
 
 use super::attribution::SlotCounters;
-use crate::alloc::{AllocError, Allocator, Arena, ArenaLocal, ArenaSlice};
-
-/// The typed methods, on a type with `fn inner(&self)` (an [`Arena`] or
-/// [`ArenaLocal`] with the same methods) and `fn count(&self, allocations,
-/// bytes)`. Each counts on success only.
-macro_rules! counted_typed_methods {
-    () => {
-        /// Allocates `value` in the arena, counted. It will never be dropped.
-        ///
-        /// # Panics
-        ///
-        /// As [`Arena::alloc_value`].
-        #[track_caller]
-        #[allow(clippy::mut_from_ref)] // each call returns a new, disjoint block
-        pub fn alloc_value<T>(&self, value: T) -> &'a mut T {
-            let value = self.inner().alloc_value(value);
-            self.count(1, size_of::<T>());
-            value
-        }
-
-        /// Allocates `value` in the arena, counted, or returns why it could
-        /// not.
-        ///
-        /// # Errors
-        ///
-        /// As [`Arena::try_alloc_value`].
-        #[allow(clippy::mut_from_ref)] // each call returns a new, disjoint block
-        pub fn try_alloc_value<T>(&self, value: T) -> Result<&'a mut T, AllocError> {
-            let value = self.inner().try_alloc_value(value)?;
-            self.count(1, size_of::<T>());
-            Ok(value)
-        }
-
-        /// Copies `src` into the arena, counted.
-        ///
-        /// # Panics
-        ///
-        /// As [`Arena::alloc_slice_copy`].
-        #[track_caller]
-        #[allow(clippy::mut_from_ref)] // each call returns a new, disjoint block
-        pub fn alloc_slice_copy<T: Copy>(&self, src: &[T]) -> &'a mut [T] {
-            let slice = self.inner().alloc_slice_copy(src);
-            self.count(1, size_of_val(src));
-            slice
-        }
-
-        /// Copies `src` into the arena, counted, or returns why it could not.
-        ///
-        /// # Errors
-        ///
-        /// As [`Arena::try_alloc_slice_copy`].
-        #[allow(clippy::mut_from_ref)] // each call returns a new, disjoint block
-        pub fn try_alloc_slice_copy<T: Copy>(&self, src: &[T]) -> Result<&'a mut [T], AllocError> {
-            let slice = self.inner().try_alloc_slice_copy(src)?;
-            self.count(1, size_of_val(src));
-            Ok(slice)
-        }
-
-        /// Allocates `len` values made by `fill(index)`, counted.
-        ///
-        /// # Panics
-        ///
-        /// As [`Arena::alloc_slice_fill_with`].
-        #[track_caller]
-        #[allow(clippy::mut_from_ref)] // each call returns a new, disjoint block
-        pub fn alloc_slice_fill_with<T>(
-            &self,
-            len: usize,
-            fill: impl FnMut(usize) -> T,
-        ) -> &'a mut [T] {
-            let slice = self.inner().alloc_slice_fill_with(len, fill);
-            self.count(1, size_of_val(slice));
-            slice
-        }
-
-        /// Allocates `len` values made by `fill(index)`, counted, or returns
-        /// why it could not.
-        ///
-        /// # Errors
-        ///
-        /// As [`Arena::try_alloc_slice_fill_with`].
-        #[allow(clippy::mut_from_ref)] // each call returns a new, disjoint block
-        pub fn try_alloc_slice_fill_with<T>(
-            &self,
-            len: usize,
-            fill: impl FnMut(usize) -> T,
-        ) -> Result<&'a mut [T], AllocError> {
-            let slice = self.inner().try_alloc_slice_fill_with(len, fill)?;
-            self.count(1, size_of_val(slice));
-            Ok(slice)
-        }
-
-        /// Copies `src` into the arena, counted, and returns a `'static`
-        /// handle to it.
-        ///
-        /// # Panics
-        ///
-        /// As [`Arena::handle_slice_copy`].
-        #[track_caller]
-        pub fn handle_slice_copy<T: Copy>(&self, src: &[T]) -> ArenaSlice<T> {
-            let handle = self.inner().handle_slice_copy(src);
-            self.count(1, size_of_val(src));
-            handle
-        }
-
-        /// Copies `src` into the arena, counted, and returns a `'static`
-        /// handle, or why it could not.
-        ///
-        /// # Errors
-        ///
-        /// As [`Arena::try_handle_slice_copy`].
-        pub fn try_handle_slice_copy<T: Copy>(
-            &self,
-            src: &[T],
-        ) -> Result<ArenaSlice<T>, AllocError> {
-            let handle = self.inner().try_handle_slice_copy(src)?;
-            self.count(1, size_of_val(src));
-            Ok(handle)
-        }
-
-        /// Allocates `len` values made by `fill(index)`, counted, and returns
-        /// a `'static` handle to them.
-        ///
-        /// # Panics
-        ///
-        /// As [`Arena::handle_slice_fill_with`].
-        #[track_caller]
-        pub fn handle_slice_fill_with<T>(
-            &self,
-            len: usize,
-            fill: impl FnMut(usize) -> T,
-        ) -> ArenaSlice<T> {
-            let handle = self.inner().handle_slice_fill_with(len, fill);
-            self.count(1, len * size_of::<T>());
-            handle
-        }
-    };
-}
+use crate::alloc::{AllocError, AllocStrategy, Arena, ArenaLocal, ArenaSlice, Sealed, TypedAlloc};
 
 /// The bytes an allocator_api2 `grow` of the block at `old_ptr` (of
 /// `old`) into `block` (of `new`) added, as the arena counts them:
@@ -228,11 +91,6 @@ impl<'a> CountedArena<'a> {
         self.counters.is_some()
     }
 
-    #[inline(always)]
-    fn inner(&self) -> &'a Arena {
-        self.arena
-    }
-
     /// Two relaxed atomic adds on the system's counters, when counting.
     #[inline(always)]
     fn count(&self, allocations: u64, bytes: usize) {
@@ -241,15 +99,15 @@ impl<'a> CountedArena<'a> {
         }
     }
 
-    /// Allocates a block for `layout`, counted: [`Allocator::alloc`] on the
+    /// Allocates a block for `layout`, counted: [`AllocStrategy::alloc`] on the
     /// arena.
     ///
     /// # Errors
     ///
-    /// As [`Allocator::alloc`].
+    /// As [`AllocStrategy::alloc`].
     #[inline]
     pub fn alloc(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
-        let ptr = Allocator::alloc(self.arena, layout)?;
+        let ptr = AllocStrategy::alloc(self.arena, layout)?;
         self.count(1, layout.size());
         Ok(ptr)
     }
@@ -280,8 +138,6 @@ impl<'a> CountedArena<'a> {
     pub fn try_get<T>(&self, handle: ArenaSlice<T>) -> Option<&'a [T]> {
         self.arena.try_get(handle)
     }
-
-    counted_typed_methods!();
 }
 
 impl fmt::Debug for CountedArena<'_> {
@@ -369,11 +225,6 @@ impl<'a> FrameLocal<'a> {
         self.inner.has_lane()
     }
 
-    #[inline(always)]
-    fn inner(&self) -> &ArenaLocal<'a> {
-        &self.inner
-    }
-
     /// Two additions on the handle's own counts, whether counting or not:
     /// a test of `counters` here cost more instructions per allocation,
     /// on and off, than the additions (`scripts/callgrind-attribution.sh`).
@@ -394,8 +245,6 @@ impl<'a> FrameLocal<'a> {
         self.count(1, layout.size());
         Ok(ptr)
     }
-
-    counted_typed_methods!();
 }
 
 impl Drop for FrameLocal<'_> {
@@ -463,5 +312,52 @@ unsafe impl Api2Allocator for &FrameLocal<'_> {
         let (allocations, bytes) = shrunk(ptr, new_layout, block);
         self.count(allocations, bytes);
         Ok(block)
+    }
+}
+
+// The typed methods (`alloc_value`, `alloc_slice_*`, `handle_slice_*`),
+// counted: each goes through the view's counted `alloc`, once per call.
+impl Sealed for CountedArena<'_> {}
+
+// SAFETY: `alloc` returns the arena's own fresh blocks (`AllocStrategy::alloc`
+// on `&'a Arena`: aligned, unaliased), which stay allocated until the arena's
+// reset; that needs `&mut Arena`, excluded while the view borrows it for `'a`.
+unsafe impl<'a> TypedAlloc<'a> for CountedArena<'a> {
+    type Handle<T: Copy> = ArenaSlice<T>;
+    type Error = AllocError;
+    const NAME: &'static str = "Arena";
+    type Tag = ();
+
+    #[inline]
+    fn try_alloc_block(self, layout: Layout) -> Result<(NonNull<u8>, ()), AllocError> {
+        Ok((self.alloc(layout)?, ()))
+    }
+
+    #[inline]
+    unsafe fn handle_of<T: Copy>(self, ptr: NonNull<T>, len: usize, (): ()) -> ArenaSlice<T> {
+        // SAFETY: the caller's promise, passed on: a block of this arena.
+        unsafe { self.arena.handle_of(ptr, len, ()) }
+    }
+}
+
+impl Sealed for &FrameLocal<'_> {}
+
+// SAFETY: `alloc` returns fresh blocks of the arena the handle borrows for
+// `'a` (`ArenaLocal::alloc`), valid until its reset, as above.
+unsafe impl<'a> TypedAlloc<'a> for &FrameLocal<'a> {
+    type Handle<T: Copy> = ArenaSlice<T>;
+    type Error = AllocError;
+    const NAME: &'static str = "Arena";
+    type Tag = ();
+
+    #[inline]
+    fn try_alloc_block(self, layout: Layout) -> Result<(NonNull<u8>, ()), AllocError> {
+        Ok((self.alloc(layout)?, ()))
+    }
+
+    #[inline]
+    unsafe fn handle_of<T: Copy>(self, ptr: NonNull<T>, len: usize, (): ()) -> ArenaSlice<T> {
+        // SAFETY: the caller's promise, passed on: a block of this arena.
+        unsafe { self.arena().handle_of(ptr, len, ()) }
     }
 }

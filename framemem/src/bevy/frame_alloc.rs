@@ -9,11 +9,13 @@ use bevy_ecs::system::{
 };
 use bevy_ecs::world::World;
 use bevy_ecs::world::unsafe_world_cell::UnsafeWorldCell;
+use std::alloc::Layout;
+use std::ptr::NonNull;
 
 use super::arena::FrameArena;
 use super::attribution::AllocTag;
 use super::counted::{CountedArena, FrameLocal};
-use crate::alloc::{AllocError, Arena, ArenaSlice};
+use crate::alloc::{AllocError, Arena, ArenaSlice, Sealed, TypedAlloc};
 
 /// A system's access to the [`FrameArena`]: allocation per call, and
 /// [`local`](Self::local), the calling thread's lane for `for_each_init`.
@@ -204,84 +206,29 @@ impl<'w, 's> FrameAlloc<'w, 's> {
     pub fn try_get<T>(&self, handle: ArenaSlice<T>) -> Option<&[T]> {
         self.arena.arena().try_get(handle)
     }
+}
 
-    /// [`CountedArena::alloc_value`].
-    #[track_caller]
-    #[allow(clippy::mut_from_ref)] // each call returns a new, disjoint block
-    pub fn alloc_value<T>(&self, value: T) -> &mut T {
-        self.counted().alloc_value(value)
+// The typed methods (`alloc_value`, `alloc_slice_*`, `handle_slice_*`),
+// counted against the system as [`FrameAlloc::counted`]'s.
+impl Sealed for &FrameAlloc<'_, '_> {}
+
+// SAFETY: blocks of the frame arena through the counted view (fresh,
+// aligned, unaliased), valid until the arena's reset, which needs
+// `&mut FrameArena`: excluded while this system parameter borrows it.
+unsafe impl<'a> TypedAlloc<'a> for &'a FrameAlloc<'_, '_> {
+    type Handle<T: Copy> = ArenaSlice<T>;
+    type Error = AllocError;
+    const NAME: &'static str = "Arena";
+    type Tag = ();
+
+    #[inline]
+    fn try_alloc_block(self, layout: Layout) -> Result<(NonNull<u8>, ()), AllocError> {
+        self.counted().try_alloc_block(layout)
     }
 
-    /// [`CountedArena::try_alloc_value`].
-    ///
-    /// # Errors
-    ///
-    /// As [`Arena::try_alloc_value`].
-    #[allow(clippy::mut_from_ref)] // each call returns a new, disjoint block
-    pub fn try_alloc_value<T>(&self, value: T) -> Result<&mut T, AllocError> {
-        self.counted().try_alloc_value(value)
-    }
-
-    /// [`CountedArena::alloc_slice_copy`].
-    #[track_caller]
-    #[allow(clippy::mut_from_ref)] // each call returns a new, disjoint block
-    pub fn alloc_slice_copy<T: Copy>(&self, src: &[T]) -> &mut [T] {
-        self.counted().alloc_slice_copy(src)
-    }
-
-    /// [`CountedArena::try_alloc_slice_copy`].
-    ///
-    /// # Errors
-    ///
-    /// As [`Arena::try_alloc_slice_copy`].
-    #[allow(clippy::mut_from_ref)] // each call returns a new, disjoint block
-    pub fn try_alloc_slice_copy<T: Copy>(&self, src: &[T]) -> Result<&mut [T], AllocError> {
-        self.counted().try_alloc_slice_copy(src)
-    }
-
-    /// [`CountedArena::alloc_slice_fill_with`].
-    #[track_caller]
-    #[allow(clippy::mut_from_ref)] // each call returns a new, disjoint block
-    pub fn alloc_slice_fill_with<T>(&self, len: usize, fill: impl FnMut(usize) -> T) -> &mut [T] {
-        self.counted().alloc_slice_fill_with(len, fill)
-    }
-
-    /// [`CountedArena::try_alloc_slice_fill_with`].
-    ///
-    /// # Errors
-    ///
-    /// As [`Arena::try_alloc_slice_fill_with`].
-    #[allow(clippy::mut_from_ref)] // each call returns a new, disjoint block
-    pub fn try_alloc_slice_fill_with<T>(
-        &self,
-        len: usize,
-        fill: impl FnMut(usize) -> T,
-    ) -> Result<&mut [T], AllocError> {
-        self.counted().try_alloc_slice_fill_with(len, fill)
-    }
-
-    /// [`CountedArena::handle_slice_copy`].
-    #[track_caller]
-    pub fn handle_slice_copy<T: Copy>(&self, src: &[T]) -> ArenaSlice<T> {
-        self.counted().handle_slice_copy(src)
-    }
-
-    /// [`CountedArena::try_handle_slice_copy`].
-    ///
-    /// # Errors
-    ///
-    /// As [`Arena::try_handle_slice_copy`].
-    pub fn try_handle_slice_copy<T: Copy>(&self, src: &[T]) -> Result<ArenaSlice<T>, AllocError> {
-        self.counted().try_handle_slice_copy(src)
-    }
-
-    /// [`CountedArena::handle_slice_fill_with`].
-    #[track_caller]
-    pub fn handle_slice_fill_with<T>(
-        &self,
-        len: usize,
-        fill: impl FnMut(usize) -> T,
-    ) -> ArenaSlice<T> {
-        self.counted().handle_slice_fill_with(len, fill)
+    #[inline]
+    unsafe fn handle_of<T: Copy>(self, ptr: NonNull<T>, len: usize, (): ()) -> ArenaSlice<T> {
+        // SAFETY: the caller's promise, passed on: a block of this arena.
+        unsafe { self.counted().handle_of(ptr, len, ()) }
     }
 }

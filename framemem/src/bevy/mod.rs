@@ -21,6 +21,14 @@
 //! | [`FrameArenaPlugin`] | (`bevy_app`) inserts the arena and its figures, runs [`end_arena_frame`] in `Last`; options for the slab and the ring |
 //! | [`FramePoolPlugin`] | (`bevy_app`) inserts a [`FramePool<T>`](FramePool), runs [`trim_pool`] in `Last` |
 //!
+//! The four resources have one shape: the allocator in a private field,
+//! `Deref` to it (allocate, read its stats, resolve handles: everything
+//! that takes `&`), and an `end_frame` method, the one way to change it
+//! (what its system calls). There is no `&mut` to the allocator outside
+//! `end_frame`, since a reset or trim behind the resource's back would skip
+//! its bookkeeping (the arena's figures, the slab's and the pool's trim
+//! windows).
+//!
 //! Each end-of-frame system runs once a frame per resource: a second
 //! instance (say `end_arena_frame` chained in `Update` beside the plugin's)
 //! does nothing and logs a warning that names it (see [`end_arena_frame`]).
@@ -40,6 +48,7 @@
 //! ```
 //! use bevy_ecs::prelude::*;
 //! use framemem::bevy::{FrameAlloc, FrameArena, FrameFigures, end_arena_frame};
+//! use framemem::TypedAlloc;
 //!
 //! #[derive(Component)]
 //! struct Heat(f32);

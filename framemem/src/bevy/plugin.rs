@@ -12,7 +12,7 @@ use super::budget::{AllocBudget, FrameBudgets, check_frame_budgets};
 use super::resources::{FramePool, FrameSlab, trim_pool, trim_slab};
 use super::ring::{FrameRing, end_ring_frame};
 use super::set::FrameMemSystems;
-use crate::alloc::{Overflow, Recycle, Recycled};
+use crate::alloc::{CallRecycle, Recycle, RingOverflow};
 
 /// Inserts a [`FrameArena`] (with the byte limit, if any) and
 /// [`FrameFigures`], and runs [`end_arena_frame`] in the `Last` schedule,
@@ -26,6 +26,7 @@ use crate::alloc::{Overflow, Recycle, Recycled};
 /// use bevy_app::{App, Update};
 /// use bevy_ecs::prelude::*;
 /// use framemem::bevy::{FrameAlloc, FrameArenaPlugin, FrameFigures, FrameRing, FrameSlab};
+/// use framemem::TypedAlloc;
 ///
 /// #[derive(Component)]
 /// struct Spark(f32);
@@ -86,7 +87,7 @@ pub struct FrameArenaPlugin {
     pub ring_depth: Option<usize>,
     /// What the ring does with lifetimes beyond its depth (with
     /// `ring_depth`).
-    pub ring_overflow: Overflow,
+    pub ring_overflow: RingOverflow,
     /// Count what each system allocates ([`FrameBySystem`]).
     pub attribution: bool,
     /// Byte budgets, per system and per frame (any turns `attribution`
@@ -141,7 +142,7 @@ impl FrameArenaPlugin {
     }
 
     /// The plugin, also setting up an expiry ring of `depth` slots, whose
-    /// longer lifetimes fail ([`Overflow::Fail`]; set `ring_overflow` for
+    /// longer lifetimes fail ([`RingOverflow::Fail`]; set `ring_overflow` for
     /// the slab instead).
     pub fn with_ring(mut self, depth: usize) -> Self {
         self.ring_depth = Some(depth);
@@ -252,7 +253,7 @@ impl<T: Send + Default + Recycle + 'static> Plugin for FramePoolPlugin<T> {
             .configure_sets(Last, FrameMemSystems::EndFrame)
             .add_systems(
                 Last,
-                trim_pool::<T, Recycled>.in_set(FrameMemSystems::EndFrame),
+                trim_pool::<T, CallRecycle>.in_set(FrameMemSystems::EndFrame),
             );
     }
 }

@@ -10,7 +10,7 @@ use bevy_ecs::resource::Resource;
 use bevy_ecs::system::{Local, ResMut};
 
 use super::owner::{EndFrameInstance, FrameOwner};
-use crate::alloc::{Pool, Recycle, Recycled, ResetHook, Slab, TrimPolicy};
+use crate::alloc::{CallRecycle, Pool, Recycle, ResetHook, Slab, TrimPolicy};
 
 /// The size-class [`Slab`] as a resource; derefs to it. Its per-thread
 /// handle is [`Slab::local`]; [`end_frame`](Self::end_frame) (or the
@@ -20,6 +20,7 @@ use crate::alloc::{Pool, Recycle, Recycled, ResetHook, Slab, TrimPolicy};
 /// use bevy_ecs::prelude::*;
 /// use framemem::SlabSlice;
 /// use framemem::bevy::FrameSlab;
+/// use framemem::TypedAlloc;
 ///
 /// #[derive(Component)]
 /// struct Trail(Option<SlabSlice<f32>>);
@@ -31,7 +32,7 @@ use crate::alloc::{Pool, Recycle, Recycled, ResetHook, Slab, TrimPolicy};
 ///             if let Some(old) = trail.0.take() {
 ///                 local.free_slice(old);
 ///             }
-///             trail.0 = Some(local.alloc_slice_copy(&[1.0; 8]));
+///             trail.0 = Some(local.handle_slice_copy(&[1.0; 8]));
 ///         },
 ///     );
 /// }
@@ -88,12 +89,6 @@ impl FrameSlab {
         &self.slab
     }
 
-    /// The slab, exclusively (to [`reset`](Slab::reset) or
-    /// [`trim`](Slab::trim) it directly).
-    pub fn slab_mut(&mut self) -> &mut Slab {
-        &mut self.slab
-    }
-
     /// Ends the frame for the slab: records the frame's demand (the slot
     /// bytes it allocated) and, once the slab's free chunk memory beyond
     /// what its threads keep cached (each lane's magazines and carvings,
@@ -103,18 +98,19 @@ impl FrameSlab {
     /// back.
     ///
     /// ```
+    /// use framemem::TypedAlloc;
     /// use framemem::bevy::FrameSlab;
     ///
     /// let mut slab = FrameSlab::new();
     /// // A spike: 100,000 blocks for one frame, then a second of calm.
-    /// let spike: Vec<_> = (0..100_000).map(|_| slab.alloc_slice_copy(&[0u32; 16])).collect();
+    /// let spike: Vec<_> = (0..100_000).map(|_| slab.handle_slice_copy(&[0u32; 16])).collect();
     /// for block in spike {
     ///     assert!(slab.free_slice(block));
     /// }
     /// let held = slab.stats().bytes_reserved;
     /// let mut given_back = slab.end_frame();
     /// for _ in 0..60 {
-    ///     let calm = slab.alloc_slice_copy(&[0u32; 16]);
+    ///     let calm = slab.handle_slice_copy(&[0u32; 16]);
     ///     slab.free_slice(calm);
     ///     given_back += slab.end_frame();
     /// }
@@ -205,7 +201,7 @@ pub fn trim_slab(mut slab: ResMut<FrameSlab>, mut instance: Local<EndFrameInstan
 /// assert_eq!(world.resource::<FramePool<Vec<u32>>>().stats().returns, 100);
 /// ```
 #[derive(Resource, Debug)]
-pub struct FramePool<T: Send + 'static, H: ResetHook<T> + Send + Sync + 'static = Recycled> {
+pub struct FramePool<T: Send + 'static, H: ResetHook<T> + Send + Sync + 'static = CallRecycle> {
     pool: Pool<T, H>,
     /// When the idle objects a spike left are dropped.
     trim: TrimPolicy,
@@ -226,12 +222,6 @@ impl<T: Send + 'static, H: ResetHook<T> + Send + Sync + 'static> FramePool<T, H>
     /// The pool.
     pub fn pool(&self) -> &Pool<T, H> {
         &self.pool
-    }
-
-    /// The pool, exclusively (to [`clear`](Pool::clear) or
-    /// [`trim`](Pool::trim) it directly).
-    pub fn pool_mut(&mut self) -> &mut Pool<T, H> {
-        &mut self.pool
     }
 
     /// Ends the frame for the pool: records the frame's demand (the objects

@@ -7,7 +7,7 @@ use bevy_ecs::resource::Resource;
 use bevy_ecs::system::{Local, ResMut};
 
 use super::owner::{EndFrameInstance, FrameOwner};
-use crate::alloc::{ExpiryRing, Overflow};
+use crate::alloc::{ExpiryRing, RingOverflow};
 
 /// The [`ExpiryRing`] as a resource, for data that lives a known number of
 /// frames (a decal that fades over 30 frames, a contact kept for the next
@@ -22,6 +22,7 @@ use crate::alloc::{ExpiryRing, Overflow};
 /// use bevy_ecs::prelude::*;
 /// use framemem::RingSlice;
 /// use framemem::bevy::{FrameRing, end_ring_frame};
+/// use framemem::TypedAlloc;
 ///
 /// #[derive(Component)]
 /// struct Fade(RingSlice<f32>);
@@ -29,7 +30,7 @@ use crate::alloc::{ExpiryRing, Overflow};
 /// fn spawn_fade(mut commands: Commands, ring: Res<FrameRing>) {
 ///     if ring.frame() == 0 {
 ///         // Valid through the end of frame 2.
-///         commands.spawn(Fade(ring.alloc_slice_copy_for(3, &[1.0, 0.5, 0.0])));
+///         commands.spawn(Fade(ring.for_frames(3).handle_slice_copy(&[1.0, 0.5, 0.0])));
 ///     }
 /// }
 ///
@@ -75,7 +76,7 @@ impl FrameRing {
     ///
     /// When `depth` is 0.
     #[track_caller]
-    pub fn with_overflow(depth: usize, overflow: Overflow) -> Self {
+    pub fn with_overflow(depth: usize, overflow: RingOverflow) -> Self {
         Self::from(ExpiryRing::with_overflow(depth, overflow))
     }
 

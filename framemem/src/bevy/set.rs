@@ -19,6 +19,7 @@ use bevy_ecs::schedule::SystemSet;
 /// use bevy_app::{App, Last};
 /// use bevy_ecs::prelude::*;
 /// use framemem::bevy::{FrameArena, FrameArenaPlugin, FrameFigures, FrameMemSystems};
+/// use framemem::TypedAlloc;
 ///
 /// fn last_look(arena: Res<FrameArena>) {
 ///     drop(arena.alloc_value(7u32)); // still this frame's arena

@@ -6,6 +6,7 @@ use std::panic::{self, AssertUnwindSafe};
 
 use bevy_app::Update;
 use bevy_ecs::prelude::*;
+use framemem::TypedAlloc;
 use framemem::bevy::{
     AllocBudget, AllocTag, FrameAlloc, FrameArena, FrameArenaPlugin, FrameBySystem, FrameFigures,
 };

@@ -1,6 +1,6 @@
 //! A per-thread handle kept across the arena's reset: the handle borrows the
 //! arena, and `reset` takes `&mut self`, so the borrow checker refuses.
-use framemem::Arena;
+use framemem::{Arena, TypedAlloc};
 
 fn main() {
     let mut arena = Arena::new();

@@ -1,6 +1,6 @@
 //! Pitfall 1: a reference into the arena used after the arena was reset.
 //! `reset` takes `&mut self`, so the borrow checker refuses.
-use framemem::Arena;
+use framemem::{Arena, TypedAlloc};
 
 fn main() {
     let mut arena = Arena::new();

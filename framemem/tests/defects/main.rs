@@ -32,7 +32,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use allocator_api2::vec::Vec as AVec;
-use framemem::Allocator;
+use framemem::AllocStrategy;
 
 mod arena;
 mod heap;
@@ -45,7 +45,7 @@ pub(crate) const RACE_FOR: Duration = Duration::from_secs(6);
 /// Producers allocate and send, a consumer frees, the test thread samples
 /// `stats` all along: `frees` can never exceed `allocations`, nor
 /// `bytes_in_use` exceed `bytes_reserved` or `peak_bytes_in_use`.
-pub(crate) fn stats_stay_coherent_under_cross_thread_frees<A: Allocator + Sync>(
+pub(crate) fn stats_stay_coherent_under_cross_thread_frees<A: AllocStrategy + Sync>(
     alloc: &A,
     rounds: usize,
 ) -> Option<String> {
@@ -100,7 +100,7 @@ pub(crate) fn stats_stay_coherent_under_cross_thread_frees<A: Allocator + Sync>(
 /// the strategy counted must have its free.
 pub(crate) fn zero_size_shrink_balances<A>(alloc: &A) -> framemem::Stats
 where
-    A: Allocator,
+    A: AllocStrategy,
     for<'a> &'a A: allocator_api2::alloc::Allocator,
 {
     let mut v: AVec<u32, &A> = AVec::with_capacity_in(4, alloc);

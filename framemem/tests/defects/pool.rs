@@ -107,7 +107,7 @@ impl Drop for Bomb {
 }
 
 #[test]
-fn pool_keeps_its_capacity_after_a_panicking_drop_in_clear() {
+fn pool_keeps_its_capacity_after_a_panicking_drop_in_reset() {
     let mut pool = Pool::with(8, || Bomb(0), |_: &mut Bomb| {});
     // Idle objects both in this thread's lane and on the shared list.
     let loans: Vec<_> = (0..4).map(|_| pool.get()).collect();
@@ -115,7 +115,7 @@ fn pool_keeps_its_capacity_after_a_panicking_drop_in_clear() {
     pool.prefill(4);
     assert_eq!(pool.stats().held, 8);
     BOMB_ARMED.store(true, Ordering::Relaxed);
-    assert!(catch_unwind(AssertUnwindSafe(|| pool.clear())).is_err());
+    assert!(catch_unwind(AssertUnwindSafe(|| pool.reset())).is_err());
     BOMB_ARMED.store(false, Ordering::Relaxed);
     let after_clear = pool.stats();
     let loans: Vec<_> = (0..8).map(|_| pool.get()).collect();
@@ -123,11 +123,11 @@ fn pool_keeps_its_capacity_after_a_panicking_drop_in_clear() {
     let st = pool.stats();
     assert!(
         after_clear.held <= 8,
-        "held after the panicking clear: {after_clear:?}"
+        "held after the panicking reset: {after_clear:?}"
     );
     assert_eq!(
         (st.held, st.dropped),
         (8, 0),
-        "capacity lost after a panicking T::drop in clear: {st:?}"
+        "capacity lost after a panicking T::drop in reset: {st:?}"
     );
 }

@@ -4,7 +4,7 @@
 use std::alloc::Layout;
 
 use allocator_api2::alloc::Allocator as _;
-use framemem::{Allocator, Slab};
+use framemem::{AllocStrategy, Slab};
 
 use crate::{stats_stay_coherent_under_cross_thread_frees, zero_size_shrink_balances};
 
@@ -14,12 +14,12 @@ fn shrink_within_a_slab_class_keeps_the_block_in_place() {
     let slab = Slab::new();
     let old = Layout::from_size_align(48, 8).unwrap();
     let new = Layout::from_size_align(40, 8).unwrap();
-    let block = Allocator::alloc(&slab, old).unwrap();
+    let block = AllocStrategy::alloc(&slab, old).unwrap();
     // SAFETY: live block, its layout, a smaller one.
     let shrunk = unsafe { (&slab).shrink(block, old, new) }.unwrap();
     let moved = shrunk.cast::<u8>() != block;
     // SAFETY: the shrunk block, with its new layout.
-    unsafe { Allocator::free(&slab, shrunk.cast(), new) };
+    unsafe { AllocStrategy::free(&slab, shrunk.cast(), new) };
     assert!(
         !moved,
         "a shrink inside one size class moved the block (a new slot and a copy)"
@@ -32,12 +32,12 @@ fn grow_within_a_slab_class_keeps_the_block_in_place() {
     let slab = Slab::new();
     let old = Layout::from_size_align(17, 1).unwrap();
     let new = Layout::from_size_align(32, 1).unwrap();
-    let block = Allocator::alloc(&slab, old).unwrap();
+    let block = AllocStrategy::alloc(&slab, old).unwrap();
     // SAFETY: live block, its layout, a larger one.
     let grown = unsafe { (&slab).grow(block, old, new) }.unwrap();
     let moved = grown.cast::<u8>() != block;
     // SAFETY: the grown block, with its new layout.
-    unsafe { Allocator::free(&slab, grown.cast(), new) };
+    unsafe { AllocStrategy::free(&slab, grown.cast(), new) };
     assert!(
         !moved,
         "a growth inside one size class moved the block (a new slot and a copy)"

@@ -1,5 +1,5 @@
 // What the arena takes: values whose type needs no drop, `Copy` or not.
-use framemem::Arena;
+use framemem::{Arena, TypedAlloc};
 
 /// Not `Copy`, but nothing to drop.
 struct SparkId(u32);

@@ -10,8 +10,8 @@ use glam::Vec3;
 use crate::sim::memory::frame_memory::{FrameMemory, MemoryFigures, MemoryPlan, SystemBytes};
 use crate::sim::memory::scratch::ScratchItem;
 use crate::sim::strategy::Strategy;
-use framemem::ArenaSlice;
 use framemem::bevy::{AllocTag, CountedArena, FrameArena};
+use framemem::{ArenaSlice, TypedAlloc};
 
 /// An arena trail: a `Copy` handle that resolves only until the reset.
 #[derive(Component, Clone, Copy, Debug)]

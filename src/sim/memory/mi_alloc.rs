@@ -5,7 +5,7 @@
 //!
 //! A reference to a `static` [`CountingAllocator`] over
 //! `mimalloc::MiMalloc`'s `GlobalAlloc`: framemem implements
-//! `allocator_api2`'s `Allocator` for `&CountingAllocator<A>` (its zero-size
+//! `allocator_api2`'s `AllocStrategy` for `&CountingAllocator<A>` (its zero-size
 //! and resize rules, under Miri there), so this file needs no unsafe code.
 //! The binary's global allocator is counted the same way, so the heap
 //! strategy (`malloc`) and this one pay the same counter (one uncontended

@@ -13,7 +13,7 @@
 //! | [`HeapMemory`] | `Vec<Vec3>`, freed by its `Drop` at despawn | a new `Vec` per use | nothing |
 //! | [`PoolMemory`] | a `Vec<Vec3>` taken from a [`Pool`], put back before despawn | a [`Pooled`] `Vec` | idle trails dropped a window after a spike ([`TrimPolicy`](framemem::TrimPolicy)) |
 //! | [`FrameSlab`] | a [`SlabSlice`], freed before despawn | a `Vec` in the [`Slab`] (over 4 KiB: the system heap) | empty chunks given back a window after a spike ([`FrameSlab::end_frame`](framemem::bevy::FrameSlab::end_frame)) |
-//! | [`FrameArena`] | an [`ArenaSlice`], resolved through the epoch check | a `Vec` in the [`Arena`] | [`Allocator::reset`] |
+//! | [`FrameArena`] | an [`ArenaSlice`], resolved through the epoch check | a `Vec` in the [`Arena`] | [`AllocStrategy::reset`] |
 //! | [`RingMemory`] (the arena strategy when entities outlive their frame) | a [`RingSlice`](framemem::RingSlice) in the ring slot that resets at the end of the entity's last frame | a `Vec` in a frame [`Arena`] | one ring slot and the scratch arena |
 //! | [`MimallocMemory`] | a `Vec<Vec3>` on mimalloc ([`MiAlloc`]), freed by its `Drop` at despawn | a new `Vec` on mimalloc per use | nothing |
 //! | [`FrameVecMemory`] | an `(offset, len)` index into one frame-wide `Vec<Vec3>` | a `Vec` kept from frame to frame, cleared | the buffer is cleared (and shrunk a window after a spike) |
@@ -45,7 +45,7 @@
 //! [`Slab`]: framemem::Slab
 //! [`ArenaSlice`]: framemem::ArenaSlice
 //! [`Arena`]: framemem::Arena
-//! [`Allocator::reset`]: framemem::Allocator::reset
+//! [`AllocStrategy::reset`]: framemem::AllocStrategy::reset
 //! [`FrameArena`]: framemem::bevy::FrameArena
 //! [`FrameSlab`]: framemem::bevy::FrameSlab
 

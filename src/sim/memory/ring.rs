@@ -16,7 +16,7 @@ use glam::Vec3;
 use crate::sim::memory::frame_memory::{FrameMemory, MemoryFigures, MemoryPlan};
 use crate::sim::memory::scratch::ScratchItem;
 use crate::sim::strategy::Strategy;
-use framemem::{Arena, ExpiryRing, Overflow, RingSlice};
+use framemem::{Arena, ExpiryRing, RingOverflow, RingSlice, TypedAlloc};
 
 /// Most slots of the ring: lifetimes up to this many frames get a slot
 /// (a frame arena each, lanes and all: about 8 KiB idle); longer ones go
@@ -45,7 +45,7 @@ impl FrameMemory for RingMemory {
     fn new(plan: &MemoryPlan) -> Self {
         let depth = (plan.max_lifetime_frames as usize).clamp(1, MAX_DEPTH);
         Self {
-            ring: ExpiryRing::with_overflow(depth, Overflow::Slab),
+            ring: ExpiryRing::with_overflow(depth, RingOverflow::Slab),
             scratch: Arena::new(),
             peak_bytes_in_use: 0,
         }
@@ -60,7 +60,8 @@ impl FrameMemory for RingMemory {
     ) -> RingTrail {
         RingTrail(
             self.ring
-                .alloc_slice_fill_with_for(lifetime_frames, len, fill),
+                .for_frames(lifetime_frames)
+                .handle_slice_fill_with(len, fill),
         )
     }
 

@@ -10,7 +10,7 @@ use crate::sim::memory::frame_memory::{FrameMemory, MemoryFigures, MemoryPlan};
 use crate::sim::memory::scratch::ScratchItem;
 use crate::sim::strategy::Strategy;
 use framemem::bevy::FrameSlab;
-use framemem::{Slab, SlabSlice};
+use framemem::{Slab, SlabSlice, TypedAlloc};
 
 /// A slab trail. `None` once released (a [`SlabSlice`] is freed by value).
 #[derive(Component, Debug)]
@@ -33,7 +33,7 @@ impl FrameMemory for FrameSlab {
         _lifetime_frames: u32,
         fill: impl FnMut(usize) -> Vec3,
     ) -> SlabTrail {
-        SlabTrail(Some(self.alloc_slice_fill_with(len, fill)))
+        SlabTrail(Some(self.handle_slice_fill_with(len, fill)))
     }
 
     #[inline]

@@ -13,7 +13,7 @@ use std::ptr::NonNull;
 use super::Arena;
 use crate::alloc::api2;
 
-// SAFETY: `allocate` and `deallocate` forward to the `Allocator` impl above
+// SAFETY: `allocate` and `deallocate` forward to the `AllocStrategy` impl above
 // (zero sizes get a dangling pointer and are never passed on), whose blocks
 // stay valid until a reset, which needs `&mut Arena` and so cannot happen
 // while this `&Arena` (and any collection holding it) is alive. `grow`
@@ -23,16 +23,7 @@ use crate::alloc::api2;
 // default. `shrink` returns the same block, which holds any smaller size
 // until the reset, or moves it when it needs more alignment.
 unsafe impl allocator_api2::alloc::Allocator for &Arena {
-    #[inline(always)]
-    fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, allocator_api2::alloc::AllocError> {
-        api2::allocate(*self, layout)
-    }
-
-    #[inline(always)]
-    unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
-        // SAFETY: `deallocate`'s contract, passed on.
-        unsafe { api2::deallocate(*self, ptr, layout) }
-    }
+    api2::forward_allocate_deallocate!();
 
     /// Grows in place when `ptr` is the calling thread's lane's latest block
     /// (bumpalo extends it and moves the contents down, reusing the old

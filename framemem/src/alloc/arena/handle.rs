@@ -11,7 +11,6 @@ use std::ptr::NonNull;
 
 use super::Arena;
 use crate::alloc::stamp::{HandleOwner, Stamp, stale_handle};
-use crate::alloc::{AllocError, alloc_failed};
 
 /// How a stale [`ArenaSlice`] is reported.
 const STALE: HandleOwner = HandleOwner {
@@ -28,11 +27,11 @@ const STALE: HandleOwner = HandleOwner {
 /// [`Arena::try_get`]), which checks that the arena has not been reset since
 /// the handle was made. A stale handle is reported, never read.
 pub struct ArenaSlice<T> {
-    ptr: NonNull<T>,
-    len: usize,
+    pub(super) ptr: NonNull<T>,
+    pub(super) len: usize,
     /// The arena's stamp when the handle was made.
-    stamp: Stamp,
-    _values: PhantomData<T>,
+    pub(super) stamp: Stamp,
+    pub(super) _values: PhantomData<T>,
 }
 
 impl<T> ArenaSlice<T> {
@@ -72,54 +71,6 @@ unsafe impl<T: Sync> Send for ArenaSlice<T> {}
 unsafe impl<T: Sync> Sync for ArenaSlice<T> {}
 
 impl Arena {
-    /// Copies `src` into the arena and returns a `'static` handle to it.
-    ///
-    /// # Panics
-    ///
-    /// As [`alloc`](Self::alloc_value).
-    #[track_caller]
-    pub fn handle_slice_copy<T: Copy>(&self, src: &[T]) -> ArenaSlice<T> {
-        self.try_handle_slice_copy(src)
-            .unwrap_or_else(|e| alloc_failed("Arena", e))
-    }
-
-    /// Copies `src` into the arena and returns a `'static` handle, or why it
-    /// could not.
-    ///
-    /// # Errors
-    ///
-    /// As [`try_alloc`](Self::try_alloc_value).
-    pub fn try_handle_slice_copy<T: Copy>(&self, src: &[T]) -> Result<ArenaSlice<T>, AllocError> {
-        let slice = self.try_alloc_slice_copy(src)?;
-        Ok(self.handle_of(slice))
-    }
-
-    /// Allocates `len` values made by `fill(index)` and returns a `'static`
-    /// handle to them.
-    ///
-    /// # Panics
-    ///
-    /// As [`alloc_slice_fill_with`](Self::alloc_slice_fill_with).
-    #[track_caller]
-    pub fn handle_slice_fill_with<T>(
-        &self,
-        len: usize,
-        fill: impl FnMut(usize) -> T,
-    ) -> ArenaSlice<T> {
-        let slice = self.alloc_slice_fill_with(len, fill);
-        self.handle_of(slice)
-    }
-
-    /// A handle to `slice`, a block of this arena made in this epoch.
-    pub(super) fn handle_of<T>(&self, slice: &mut [T]) -> ArenaSlice<T> {
-        ArenaSlice {
-            ptr: NonNull::from(&mut *slice).cast(),
-            len: slice.len(),
-            stamp: self.stamp,
-            _values: PhantomData,
-        }
-    }
-
     /// Resolves a handle made by this arena since its last reset.
     ///
     /// # Panics

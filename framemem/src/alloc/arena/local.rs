@@ -44,11 +44,10 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::ptr::NonNull;
 
+use super::Arena;
 use super::lane::{ArenaLane, LaneStats};
-use super::typed::{array_layout, init_slice_copy, init_slice_fill, init_value};
-use super::{Arena, ArenaSlice};
 use crate::alloc::lanes::Pin;
-use crate::alloc::{AllocError, Allocator, alloc_failed, api2};
+use crate::alloc::{AllocError, AllocStrategy, api2};
 
 /// The calling thread's lane of an [`Arena`], from [`Arena::local`]. It is
 /// neither `Send` nor `Sync`, keeps its thread's lane for itself while it
@@ -56,7 +55,7 @@ use crate::alloc::{AllocError, Allocator, alloc_failed, api2};
 /// soundness argument is at the top of `src/alloc/arena/local.rs`.
 ///
 /// ```
-/// use framemem::Arena;
+/// use framemem::{Arena, TypedAlloc};
 ///
 /// let mut arena = Arena::new();
 /// {
@@ -125,7 +124,7 @@ impl Arena {
 }
 
 impl<'a> ArenaLocal<'a> {
-    /// The arena this handle allocates from (to resolve an [`ArenaSlice`]).
+    /// The arena this handle allocates from (to resolve an [`ArenaSlice`](super::ArenaSlice)).
     pub fn arena(&self) -> &'a Arena {
         self.arena
     }
@@ -155,7 +154,7 @@ impl<'a> ArenaLocal<'a> {
     ///
     /// # Errors
     ///
-    /// As [`Allocator::alloc`] on the arena.
+    /// As [`AllocStrategy::alloc`] on the arena.
     #[inline(always)]
     pub fn alloc(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
         let lane = self.lane();
@@ -177,7 +176,7 @@ impl<'a> ArenaLocal<'a> {
     fn alloc_slow(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
         let lane = self.lane();
         if lane.is_detached() {
-            Allocator::alloc(self.arena, layout)
+            AllocStrategy::alloc(self.arena, layout)
         } else {
             self.arena.grow(lane, self.shared, layout)
         }
@@ -187,131 +186,11 @@ impl<'a> ArenaLocal<'a> {
     ///
     /// # Safety
     ///
-    /// As [`Allocator::free`]: `ptr` came from this arena with `layout` and
+    /// As [`AllocStrategy::free`]: `ptr` came from this arena with `layout` and
     /// is not used after.
     #[inline(always)]
     pub unsafe fn free(&self, _ptr: NonNull<u8>, _layout: Layout) {
         self.lane().count_pending_free();
-    }
-
-    /// Allocates `value` in the arena. It will never be dropped.
-    ///
-    /// # Panics
-    ///
-    /// As [`Arena::alloc_value`].
-    #[track_caller]
-    #[allow(clippy::mut_from_ref)] // each call returns a new, disjoint block
-    pub fn alloc_value<T>(&self, value: T) -> &'a mut T {
-        self.try_alloc_value(value)
-            .unwrap_or_else(|e| alloc_failed("Arena", e))
-    }
-
-    /// Allocates `value` in the arena, or returns why it could not.
-    ///
-    /// # Errors
-    ///
-    /// As [`Arena::try_alloc_value`].
-    #[allow(clippy::mut_from_ref)] // each call returns a new, disjoint block
-    pub fn try_alloc_value<T>(&self, value: T) -> Result<&'a mut T, AllocError> {
-        let ptr = self.alloc(Layout::new::<T>())?;
-        // SAFETY: a fresh block for `T`; the arena is borrowed for `'a`, so
-        // no reset can happen while the reference lives.
-        Ok(unsafe { init_value(ptr, value) })
-    }
-
-    /// Copies `src` into the arena.
-    ///
-    /// # Panics
-    ///
-    /// As [`Arena::alloc_slice_copy`].
-    #[track_caller]
-    #[allow(clippy::mut_from_ref)] // each call returns a new, disjoint block
-    pub fn alloc_slice_copy<T: Copy>(&self, src: &[T]) -> &'a mut [T] {
-        self.try_alloc_slice_copy(src)
-            .unwrap_or_else(|e| alloc_failed("Arena", e))
-    }
-
-    /// Copies `src` into the arena, or returns why it could not.
-    ///
-    /// # Errors
-    ///
-    /// As [`Arena::try_alloc_slice_copy`].
-    #[allow(clippy::mut_from_ref)] // each call returns a new, disjoint block
-    pub fn try_alloc_slice_copy<T: Copy>(&self, src: &[T]) -> Result<&'a mut [T], AllocError> {
-        let ptr = self.alloc(Layout::for_value(src))?;
-        // SAFETY: a fresh block for `src`, valid for `'a` as above.
-        Ok(unsafe { init_slice_copy(ptr, src) })
-    }
-
-    /// Allocates `len` values made by `fill(index)`.
-    ///
-    /// # Panics
-    ///
-    /// As [`Arena::alloc_slice_fill_with`].
-    #[track_caller]
-    #[allow(clippy::mut_from_ref)] // each call returns a new, disjoint block
-    pub fn alloc_slice_fill_with<T>(
-        &self,
-        len: usize,
-        fill: impl FnMut(usize) -> T,
-    ) -> &'a mut [T] {
-        self.try_alloc_slice_fill_with(len, fill)
-            .unwrap_or_else(|e| alloc_failed("Arena", e))
-    }
-
-    /// Allocates `len` values made by `fill(index)`, or returns why it could
-    /// not.
-    ///
-    /// # Errors
-    ///
-    /// As [`Arena::try_alloc_slice_fill_with`].
-    #[allow(clippy::mut_from_ref)] // each call returns a new, disjoint block
-    pub fn try_alloc_slice_fill_with<T>(
-        &self,
-        len: usize,
-        fill: impl FnMut(usize) -> T,
-    ) -> Result<&'a mut [T], AllocError> {
-        let ptr = self.alloc(array_layout::<T>(len)?)?;
-        // SAFETY: a fresh block for `len` values of `T`, valid for `'a`.
-        Ok(unsafe { init_slice_fill(ptr, len, fill) })
-    }
-
-    /// Copies `src` into the arena and returns a `'static` handle to it.
-    ///
-    /// # Panics
-    ///
-    /// As [`Arena::handle_slice_copy`].
-    #[track_caller]
-    pub fn handle_slice_copy<T: Copy>(&self, src: &[T]) -> ArenaSlice<T> {
-        self.try_handle_slice_copy(src)
-            .unwrap_or_else(|e| alloc_failed("Arena", e))
-    }
-
-    /// Copies `src` into the arena and returns a `'static` handle, or why it
-    /// could not.
-    ///
-    /// # Errors
-    ///
-    /// As [`Arena::try_handle_slice_copy`].
-    pub fn try_handle_slice_copy<T: Copy>(&self, src: &[T]) -> Result<ArenaSlice<T>, AllocError> {
-        let slice = self.try_alloc_slice_copy(src)?;
-        Ok(self.arena.handle_of(slice))
-    }
-
-    /// Allocates `len` values made by `fill(index)` and returns a `'static`
-    /// handle to them.
-    ///
-    /// # Panics
-    ///
-    /// As [`Arena::handle_slice_fill_with`].
-    #[track_caller]
-    pub fn handle_slice_fill_with<T>(
-        &self,
-        len: usize,
-        fill: impl FnMut(usize) -> T,
-    ) -> ArenaSlice<T> {
-        let slice = self.alloc_slice_fill_with(len, fill);
-        self.arena.handle_of(slice)
     }
 }
 
@@ -365,7 +244,7 @@ impl api2::BlockSource for ArenaLocal<'_> {
 
 // SAFETY: `allocate` and `deallocate` forward to the handle's `alloc` and
 // `free` (zero sizes get a dangling pointer and are never passed on), whose
-// blocks are the arena's (the `Allocator` contract) and stay valid until a
+// blocks are the arena's (the `AllocStrategy` contract) and stay valid until a
 // reset, which needs `&mut Arena` and so cannot happen while the handle
 // (borrowing the arena for `'a`), and any collection holding `&handle`, is
 // alive. `grow` returns either bumpalo's answer for this thread's lane (a

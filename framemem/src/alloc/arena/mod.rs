@@ -1,55 +1,14 @@
 //! [`Arena`]: a frame arena. Bump allocation into per-thread `bumpalo` lanes,
-//! every block released at once by [`reset`](Allocator::reset) at the end of
+//! every block released at once by [`reset`](AllocStrategy::reset) at the end of
 //! the frame.
-//!
-//! Use it for data that lives exactly one frame: scratch containers, contact
-//! lists, per-entity payloads of entities that die with the frame.
-//!
-//! - **Threads.** `&Arena` allocates from any thread: each thread bumps its own
-//!   lane (a `bumpalo::Bump`, see `lanes.rs`), so there is no lock and no
-//!   atomic on the fast path. A bare `Bump` is `!Sync`; `Arena` is the
-//!   wrapper that makes sharing sound (`tests/thread_safety.rs`).
-//! - **Reset.** `reset` takes `&mut self`, so a reference into the arena cannot
-//!   survive it (`tests/compile_fail/arena_ref_after_reset.rs`). Every chunk
-//!   (64 KiB) goes back to the arena's one cache of idle chunks
-//!   (`chunks.rs`), which the next frame's lanes take from, whichever
-//!   threads they run on. So the arena holds one frame's bytes in all, plus
-//!   one chunk per thread that allocates from it (the unused tail of the
-//!   chunk each fills last), not one frame's peak per thread; and the reset
-//!   keeps that much ahead, so a steady frame loop takes no chunk from the
-//!   system after its first frame, however an executor splits the work
-//!   between threads. `tests/bevy_app.rs` holds this in bevy apps on 1, 2,
-//!   8 and 96 compute threads (for 20,000 64-byte blocks a frame, 1.28 MB:
-//!   1.5, 1.6, 2.0 and 5.6 MB held). [`Arena::set_threads`] says how many
-//!   threads to keep a chunk for; by default, those that have used it.
-//! - **Limit.** [`Arena::with_limit`] caps the bytes of all the arena's chunks
-//!   together. Growing past it is an [`AllocError::LimitExceeded`], never an
-//!   abort. Idle chunks go to whichever lane needs room, so a frame fits
-//!   nearly its whole limit whichever threads fill it: each chunk loses what
-//!   its last block did not fit in (a 4 KiB block fits 15 times in a chunk:
-//!   93.8% of a 1 MiB limit, on 1 to 96 threads).
-//! - **Trim.** A reset gives idle chunks back to the system, large ones
-//!   first, once what the arena holds has stayed above what the recent
-//!   frames needed (their bytes plus a chunk per thread) for a whole window
-//!   ([`TrimPolicy`]): a spike's memory goes back, a steady frame's never.
-//! - **Handles.** Components must be `'static`, so they cannot hold `&[T]` into
-//!   the arena. [`ArenaSlice<T>`] is a `'static`, `Copy` handle that records
-//!   the arena's *stamp* (unique per arena and per epoch); resolving it after a
-//!   reset, or in another arena, panics with a clear message
-//!   ([`Arena::get`]) or returns `None` ([`Arena::try_get`]).
-//! - **Per batch.** `&Arena` looks the thread's lane up on every call;
-//!   [`Arena::local`] looks it up once and returns an [`ArenaLocal`] that
-//!   allocates at the speed of a bare `Bump` (`local.rs`).
-//! - **Drop.** Values in the arena are never dropped: the arena is for plain
-//!   data.
 //!
 //! # Files
 //!
-//! - `mod.rs` (this file): [`Arena`], its [`Allocator`] impl, reset, stats
+//! - `mod.rs` (this file): [`Arena`], its [`AllocStrategy`] impl, reset, stats
 //!   and invariants;
 //! - `chunks.rs`: the chunks (one-chunk `Bump`s), their cache, the limit;
 //! - `lane.rs`: one thread's current chunk and the chunks it filled;
-//! - `typed.rs`: typed allocation (`alloc_value`, `alloc_slice_copy`, …);
+//! - `typed.rs`: [`TypedAlloc`](crate::TypedAlloc) for `&Arena` and `&ArenaLocal`;
 //! - `handle.rs`: [`ArenaSlice`], the `'static` epoch-checked handle;
 //! - `api2.rs`: `allocator_api2::alloc::Allocator` for `&Arena`, with
 //!   in-place growth;
@@ -92,12 +51,54 @@ use self::lane::{ArenaLane, LaneStats};
 use crate::alloc::lanes::{Lanes, MAX_LANES};
 use crate::alloc::stamp::Stamp;
 use crate::alloc::trim::TrimPolicy;
-use crate::alloc::{AllocError, Allocator, Stats};
+use crate::alloc::{AllocError, AllocStrategy, Stats};
 
-/// A frame arena. See the [module docs](self) for the design.
+/// A frame arena: bump allocation into per-thread `bumpalo` lanes, every
+/// block released at once by [`reset`](Arena::reset) at the end of the frame.
+///
+/// Use it for data that lives exactly one frame: scratch containers, contact
+/// lists, per-entity payloads of entities that die with the frame.
+///
+/// - **Threads.** `&Arena` allocates from any thread: each thread bumps its own
+///   lane (a `bumpalo::Bump`, see `lanes.rs`), so there is no lock and no
+///   atomic on the fast path. A bare `Bump` is `!Sync`; `Arena` is the
+///   wrapper that makes sharing sound (`tests/compile_fail/bump_not_sync.rs`).
+/// - **Reset.** `reset` takes `&mut self`, so a reference into the arena cannot
+///   survive it (`tests/compile_fail/arena_ref_after_reset.rs`). Every chunk
+///   (64 KiB) goes back to the arena's one cache of idle chunks
+///   (`chunks.rs`), which the next frame's lanes take from, whichever
+///   threads they run on. So the arena holds one frame's bytes in all, plus
+///   one chunk per thread that allocates from it (the unused tail of the
+///   chunk each fills last), not one frame's peak per thread; and the reset
+///   keeps that much ahead, so a steady frame loop takes no chunk from the
+///   system after its first frame, however an executor splits the work
+///   between threads. `tests/bevy_app.rs` holds this in bevy apps on 1, 2,
+///   8 and 96 compute threads (for 20,000 64-byte blocks a frame, 1.28 MB:
+///   1.5, 1.6, 2.0 and 5.6 MB held). [`Arena::set_threads`] says how many
+///   threads to keep a chunk for; by default, those that have used it.
+/// - **Limit.** [`Arena::with_limit`] caps the bytes of all the arena's chunks
+///   together. Growing past it is an [`AllocError::LimitExceeded`], never an
+///   abort. Idle chunks go to whichever lane needs room, so a frame fits
+///   nearly its whole limit whichever threads fill it: each chunk loses what
+///   its last block did not fit in (a 4 KiB block fits 15 times in a chunk:
+///   93.8% of a 1 MiB limit, on 1 to 96 threads).
+/// - **Trim.** A reset gives idle chunks back to the system, large ones
+///   first, once what the arena holds has stayed above what the recent
+///   frames needed (their bytes plus a chunk per thread) for a whole window
+///   ([`TrimPolicy`]): a spike's memory goes back, a steady frame's never.
+/// - **Handles.** Components must be `'static`, so they cannot hold `&[T]` into
+///   the arena. [`ArenaSlice<T>`] is a `'static`, `Copy` handle that records
+///   the arena's *stamp* (unique per arena and per epoch); resolving it after a
+///   reset, or in another arena, panics with a clear message
+///   ([`Arena::get`]) or returns `None` ([`Arena::try_get`]).
+/// - **Per batch.** `&Arena` looks the thread's lane up on every call;
+///   [`Arena::local`] looks it up once and returns an [`ArenaLocal`] that
+///   allocates at the speed of a bare `Bump` (`local.rs`).
+/// - **Drop.** Values in the arena are never dropped: the arena is for plain
+///   data.
 ///
 /// ```
-/// use framemem::Arena;
+/// use framemem::{Arena, TypedAlloc};
 ///
 /// let mut arena = Arena::new();
 /// let xs = arena.alloc_slice_copy(&[1u32, 2, 3]);
@@ -240,7 +241,7 @@ impl Arena {
         result
     }
 
-    /// [`Allocator::alloc`] for a thread without a lane id: the locked
+    /// [`AllocStrategy::alloc`] for a thread without a lane id: the locked
     /// fallback lane.
     #[cold]
     #[inline(never)]
@@ -298,7 +299,7 @@ impl Arena {
     /// `&mut` borrow proves none is still referenced), every chunk goes
     /// back to the arena's cache for the next frame, and the stamp changes,
     /// so no [`ArenaSlice`] made before resolves after. Gives idle chunks
-    /// back to the system after a spike (see the [module docs](self)).
+    /// back to the system after a spike (see [`Arena`], **Trim**).
     pub fn reset(&mut self) {
         // Only lanes that took a chunk this frame (marked in `grow`) hold
         // any: the others are skipped, which keeps a reset O(threads used),
@@ -398,7 +399,7 @@ impl fmt::Debug for Arena {
 // stay valid until the chunk is reset or dropped; that only happens in
 // `reset(&mut self)` (the lanes give their chunks to the cache, which resets
 // them and may drop idle ones) and in `drop`. `free` releases nothing, so it cannot invalidate a live block.
-unsafe impl Allocator for Arena {
+unsafe impl AllocStrategy for Arena {
     #[inline(always)]
     fn alloc(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
         // Not `Lanes::with_lane`: its closure, kept for the cold fallback,

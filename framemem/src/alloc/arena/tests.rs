@@ -1,4 +1,5 @@
 use super::*;
+use crate::alloc::TypedAlloc;
 use crate::alloc::tests_common::{check, exercise_alignments, fill};
 
 #[test]
@@ -22,7 +23,7 @@ fn zero_size_is_aligned_and_dangling() {
     let arena = Arena::new();
     for align in [1, 8, 64, 4096] {
         let layout = Layout::from_size_align(0, align).unwrap();
-        let ptr = Allocator::alloc(&arena, layout).unwrap();
+        let ptr = arena.alloc(layout).unwrap();
         assert_eq!(ptr.as_ptr() as usize % align, 0);
     }
     assert_eq!(arena.stats().bytes_reserved, 0, "zero sizes take no chunk");
@@ -33,7 +34,7 @@ fn reset_releases_and_reuses_memory() {
     let mut arena = Arena::new();
     let layout = Layout::from_size_align(64, 8).unwrap();
     for _ in 0..1000 {
-        Allocator::alloc(&arena, layout).unwrap();
+        arena.alloc(layout).unwrap();
     }
     let before = arena.stats();
     assert_eq!(before.bytes_in_use, 64_000);
@@ -44,7 +45,7 @@ fn reset_releases_and_reuses_memory() {
     assert_eq!(after.resets, 1);
     // The kept chunks serve the next frame without growing.
     for _ in 0..500 {
-        Allocator::alloc(&arena, layout).unwrap();
+        arena.alloc(layout).unwrap();
     }
     assert_eq!(arena.stats().bytes_reserved, after.bytes_reserved);
     assert_eq!(arena.stats().chunks_taken, after.chunks_taken);
@@ -57,7 +58,7 @@ fn limit_is_an_error_not_an_abort() {
     let layout = Layout::from_size_align(1024, 8).unwrap();
     let mut ok = 0;
     let err = loop {
-        match Allocator::alloc(&arena, layout) {
+        match arena.alloc(layout) {
             Ok(_) => ok += 1,
             Err(e) => break e,
         }
@@ -81,11 +82,11 @@ fn oversized_request_fails_cleanly() {
     let arena = Arena::with_limit(1 << 20);
     let layout = Layout::from_size_align(4 << 20, 8).unwrap();
     assert!(matches!(
-        Allocator::alloc(&arena, layout),
+        arena.alloc(layout),
         Err(AllocError::LimitExceeded { .. })
     ));
     // Still usable afterwards.
-    assert!(Allocator::alloc(&arena, Layout::new::<u64>()).is_ok());
+    assert!(arena.alloc(Layout::new::<u64>()).is_ok());
 }
 
 #[test]
@@ -94,7 +95,7 @@ fn limit_budget_comes_back_at_reset() {
     let layout = Layout::from_size_align(4096, 8).unwrap();
     for _frame in 0..5 {
         let mut n = 0;
-        while Allocator::alloc(&arena, layout).is_ok() {
+        while arena.alloc(layout).is_ok() {
             n += 1;
         }
         assert!(n >= 16, "frame fitted only {n} blocks");
@@ -110,7 +111,7 @@ fn contents_survive_until_reset() {
     let blocks: Vec<_> = (0..300u32)
         .map(|i| {
             let layout = Layout::from_size_align(1 + (i as usize * 37) % 700, 8).unwrap();
-            let ptr = Allocator::alloc(&arena, layout).unwrap();
+            let ptr = arena.alloc(layout).unwrap();
             fill(ptr, layout, i as u8);
             (ptr, layout, i as u8)
         })
@@ -170,7 +171,7 @@ fn threads_allocate_from_one_arena() {
                 let layout = Layout::from_size_align(48, 16).unwrap();
                 let blocks: Vec<_> = (0..200)
                     .map(|_| {
-                        let p = Allocator::alloc(arena, layout).unwrap();
+                        let p = arena.alloc(layout).unwrap();
                         fill(p, layout, t + 1);
                         p
                     })
@@ -333,7 +334,7 @@ fn a_steady_load_moving_between_threads_takes_no_new_chunk() {
     for threads in [1, 2, 4] {
         let (mut arena, after) = take_turns(Arena::new(), threads, frames, |arena| {
             for _ in 0..blocks {
-                Allocator::alloc(arena, layout).unwrap();
+                arena.alloc(layout).unwrap();
             }
         });
         let warm = frames / 4;
@@ -366,7 +367,7 @@ fn a_limited_arena_fits_nearly_its_limit_whichever_thread_fills_it() {
     for threads in [1, 4] {
         let (mut arena, after) = take_turns(Arena::with_limit(LIMIT), threads, frames, |arena| {
             let mut fitted = 0;
-            while Allocator::alloc(arena, block).is_ok() {
+            while arena.alloc(block).is_ok() {
                 fitted += block.size();
             }
             fitted

@@ -10,7 +10,7 @@ use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
 
 use super::Pool;
-use super::recycle::{Recycled, ResetHook};
+use super::recycle::{CallRecycle, ResetHook};
 
 impl<T: Send, H: ResetHook<T>> Pool<T, H> {
     /// An object from the pool (or a new one), returned to the pool when the
@@ -27,7 +27,7 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
 /// An object on loan from a [`Pool`]. Derefs to `T`; goes back to the pool
 /// when dropped, whatever the path out of the scope (a `return`, `?`, a
 /// panic that unwinds).
-pub struct Pooled<'a, T: Send, H: ResetHook<T> = Recycled> {
+pub struct Pooled<'a, T: Send, H: ResetHook<T> = CallRecycle> {
     pool: &'a Pool<T, H>,
     /// Taken out only in `drop` and `into_inner`, each of which ends the guard.
     value: ManuallyDrop<T>,

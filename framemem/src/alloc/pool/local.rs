@@ -1,5 +1,5 @@
 //! [`PoolLocal`]: the calling thread's lane of a [`Pool`], taken once per
-//! task or batch, and [`LocalPooled`], the guard it lends.
+//! task or batch, and [`PoolLocalGuard`], the guard it lends.
 //!
 //! `&Pool` finds the calling thread's lane on every `get` and every return
 //! (a thread-local read each), takes the lane's lock word for the call (a
@@ -39,7 +39,7 @@ use std::ops::{Deref, DerefMut};
 
 use super::Pool;
 use super::cache::{LaneShared, OwnerHold};
-use super::recycle::{Recycled, ResetHook};
+use super::recycle::{CallRecycle, ResetHook};
 use crate::alloc::lanes::PinnedLane;
 
 /// The calling thread's lane of a [`Pool`], from [`Pool::local`]. It is neither
@@ -62,7 +62,7 @@ use crate::alloc::lanes::PinnedLane;
 /// let stats = pool.stats();
 /// assert_eq!((stats.misses, stats.hits, stats.returns), (1, 2, 3));
 /// ```
-pub struct PoolLocal<'a, T: Send, H: ResetHook<T> = Recycled> {
+pub struct PoolLocal<'a, T: Send, H: ResetHook<T> = CallRecycle> {
     pool: &'a Pool<T, H>,
     /// The thread's lane, pinned and locked; `None` when the thread has
     /// none, and every call goes through `&Pool` instead.
@@ -112,8 +112,8 @@ impl<'a, T: Send, H: ResetHook<T>> PoolLocal<'a, T, H> {
     /// An object from the pool (or a new one), returned to this handle's
     /// lane when the guard drops.
     #[inline(always)]
-    pub fn get(&self) -> LocalPooled<'_, 'a, T, H> {
-        LocalPooled {
+    pub fn get(&self) -> PoolLocalGuard<'_, 'a, T, H> {
+        PoolLocalGuard {
             local: self,
             value: ManuallyDrop::new(self.take()),
         }
@@ -211,13 +211,13 @@ impl<T: Send, H: ResetHook<T>> fmt::Debug for PoolLocal<'_, T, H> {
 
 /// An object on loan from a [`PoolLocal`]: as [`Pooled`](super::Pooled),
 /// but it goes back through the handle, with no lookup.
-pub struct LocalPooled<'h, 'a, T: Send, H: ResetHook<T> = Recycled> {
+pub struct PoolLocalGuard<'h, 'a, T: Send, H: ResetHook<T> = CallRecycle> {
     local: &'h PoolLocal<'a, T, H>,
     /// Taken out only in `drop` and `into_inner`, each of which ends the guard.
     value: ManuallyDrop<T>,
 }
 
-impl<T: Send, H: ResetHook<T>> LocalPooled<'_, '_, T, H> {
+impl<T: Send, H: ResetHook<T>> PoolLocalGuard<'_, '_, T, H> {
     /// Keeps the object for good: it will not go back to the pool.
     pub fn into_inner(self) -> T {
         let mut this = ManuallyDrop::new(self);
@@ -226,20 +226,20 @@ impl<T: Send, H: ResetHook<T>> LocalPooled<'_, '_, T, H> {
     }
 }
 
-impl<T: Send, H: ResetHook<T>> Deref for LocalPooled<'_, '_, T, H> {
+impl<T: Send, H: ResetHook<T>> Deref for PoolLocalGuard<'_, '_, T, H> {
     type Target = T;
     fn deref(&self) -> &T {
         &self.value
     }
 }
 
-impl<T: Send, H: ResetHook<T>> DerefMut for LocalPooled<'_, '_, T, H> {
+impl<T: Send, H: ResetHook<T>> DerefMut for PoolLocalGuard<'_, '_, T, H> {
     fn deref_mut(&mut self) -> &mut T {
         &mut self.value
     }
 }
 
-impl<T: Send, H: ResetHook<T>> Drop for LocalPooled<'_, '_, T, H> {
+impl<T: Send, H: ResetHook<T>> Drop for PoolLocalGuard<'_, '_, T, H> {
     #[inline(always)]
     fn drop(&mut self) {
         // SAFETY: `drop` runs once and `value` is not used after.
@@ -248,8 +248,8 @@ impl<T: Send, H: ResetHook<T>> Drop for LocalPooled<'_, '_, T, H> {
     }
 }
 
-impl<T: Send + fmt::Debug, H: ResetHook<T>> fmt::Debug for LocalPooled<'_, '_, T, H> {
+impl<T: Send + fmt::Debug, H: ResetHook<T>> fmt::Debug for PoolLocalGuard<'_, '_, T, H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("LocalPooled").field(&*self.value).finish()
+        f.debug_tuple("PoolLocalGuard").field(&*self.value).finish()
     }
 }

@@ -2,60 +2,6 @@
 //! guard and go back when it drops, on every path, early returns and panics
 //! included.
 //!
-//! Use it for objects that are expensive to build and cheap to clean:
-//! buffers, `Vec`s and maps whose capacity is worth keeping, log entries.
-//!
-//! - **Clean on return.** A reset hook runs on every object that comes back
-//!   ([`Recycle`] for `T: Recycle`, or a closure given to [`Pool::with`]), so
-//!   the next user gets it clean.
-//! - **Bounded.** The pool keeps at most `capacity` idle objects in all
-//!   ([`PoolStats::held`] never exceeds it); objects returned beyond that
-//!   are dropped, not hoarded.
-//! - **Threads.** `&Pool<T>` is shared between threads. Each thread keeps idle
-//!   objects in its own lane (see `cache.rs`): `get` and the return are a
-//!   pop and a push on the lane's cache under the lane's own lock word, which
-//!   only that thread takes in the common case (an uncontended
-//!   compare-exchange; a [`PoolLocal`] takes it once for its whole life). The
-//!   bound is kept by lanes leasing *units* of capacity in batches from a
-//!   shared budget; lanes that hold more than `LANE_CACHE_MAX` idle objects
-//!   hand a batch to a shared list.
-//! - **Work that moves between threads.** A thread whose lane and the shared
-//!   list are empty takes a batch from the lanes of exited threads, then
-//!   from the lane of any thread not inside a pool call at that moment
-//!   (without waiting: a lane in use is skipped); a thread with no unit left
-//!   for a return takes the empty units of such lanes before it drops the
-//!   object. So objects taken on one thread and returned on another are
-//!   recycled, and a thread's exit strands nothing, however it was joined.
-//!
-//! # What the pool holds when work moves between threads
-//!
-//! Measured by `tests/pool_threads.rs` (400 objects a frame, 30 frames;
-//! the taking and the returning run one after the other, as two systems
-//! of a frame do):
-//! - one thread takes, another returns: every take after the first frame
-//!   is a hit and nothing is dropped at capacities 4096, 1024, 512 and 400
-//!   (= the objects out at once); at 399 one take a frame misses and one
-//!   return is dropped; in general a capacity below the objects out at once
-//!   drops the difference each frame;
-//! - the taker and the returner chosen anew each frame among 4 or 8
-//!   threads: the same;
-//! - a helper thread returns 16 objects to a pool of 16 and exits: the next
-//!   16 takes are hits and the returns keep them, whether the helper was
-//!   joined or only its scope ended (50 rounds each, both cores busy).
-//!
-//! So a capacity equal to the most objects out on loan at once is enough,
-//! as long as the lanes holding the idle objects are not in use when others
-//! need them. A lane in use (a thread inside a call, or holding a
-//! [`PoolLocal`]) keeps its idle objects and its empty units: at most one
-//! lease (a sixteenth of the capacity, at most 128, and no more than a
-//! quarter of the units left when they run short) plus the objects it took
-//! since its last slow path. Work that keeps `PoolLocal`s alive on several
-//! threads at once needs that much more capacity: in `tests/bevy_app.rs`,
-//! 2,000 objects taken in one system and returned through per-batch
-//! handles on up to 18 of 96 threads, a capacity of 2,250 (an eighth more)
-//! gives every take after the first frame a hit and drops nothing; 2,000
-//! drops up to 0.05% of the returns.
-//!
 //! # Files
 //!
 //! - `mod.rs` (this file): [`Pool`], its fast paths, stats and invariants;
@@ -66,13 +12,13 @@
 //!   lets other threads take from it: the pool's unsafe code;
 //! - `guard.rs`: [`Pooled`], the guard [`Pool::get`] lends;
 //! - `local.rs`: [`PoolLocal`], the calling thread's lane taken (and locked)
-//!   once per batch ([`Pool::local`]), and its guard [`LocalPooled`];
+//!   once per batch ([`Pool::local`]), and its guard [`PoolLocalGuard`];
 //! - `stats.rs`: [`PoolStats`] and the per-lane counters;
 //! - `trim.rs`: [`Pool::trim`].
 //!
 //! # Invariants
 //!
-//! Checked by `Pool::check_invariants` after every `clear` (debug builds)
+//! Checked by `Pool::check_invariants` after every `reset` (debug builds)
 //! and in the tests; each lane's own after its slow paths and steals:
 //! - the units held by all lanes, plus the objects on the shared list, plus
 //!   the free budget, equal `capacity` (a steal moves objects or empty units
@@ -105,8 +51,8 @@ use std::fmt;
 use std::sync::{Mutex, PoisonError};
 
 pub use guard::Pooled;
-pub use local::{LocalPooled, PoolLocal};
-pub use recycle::{ClearBuffer, Recycle, Recycled, ResetHook};
+pub use local::{PoolLocal, PoolLocalGuard};
+pub use recycle::{CallRecycle, ClearBuffer, Recycle, ResetHook};
 pub use stats::PoolStats;
 
 use self::cache::{LaneShared, OwnerHold};
@@ -120,8 +66,63 @@ const LANE_BATCH: usize = 128;
 
 type Create<T> = Box<dyn Fn() -> T + Send + Sync>;
 
-/// A bounded, thread-safe pool of `T`, cleaned by the hook `H` on return.
-/// See the [module docs](self).
+/// A bounded, thread-safe pool of `T`, cleaned by the hook `H` on return:
+/// objects come out as a [`Pooled<T>`] guard and go back when it drops, on
+/// every path, early returns and panics included.
+///
+/// Use it for objects that are expensive to build and cheap to clean:
+/// buffers, `Vec`s and maps whose capacity is worth keeping, log entries.
+///
+/// - **Clean on return.** A reset hook runs on every object that comes back
+///   ([`Recycle`] for `T: Recycle`, or a closure given to [`Pool::with`]), so
+///   the next user gets it clean.
+/// - **Bounded.** The pool keeps at most `capacity` idle objects in all
+///   ([`PoolStats::held`] never exceeds it); objects returned beyond that
+///   are dropped, not hoarded.
+/// - **Threads.** `&Pool<T>` is shared between threads. Each thread keeps idle
+///   objects in its own lane (see `lanes.rs`): `get` and the return are a pop
+///   and a push on the lane's `Vec` under the lane's own lock word, which
+///   only that thread takes in the common case (an uncontended
+///   compare-exchange; a [`PoolLocal`] takes it once for its whole life). The
+///   bound is kept by lanes leasing *units* of capacity in batches from a
+///   shared budget; lanes that hold more than `LANE_CACHE_MAX` idle objects
+///   hand a batch to a shared list.
+/// - **Work that moves between threads.** A thread whose lane and the shared
+///   list are empty takes a batch from the lanes of exited threads, then
+///   from the lane of any thread not inside a pool call at that moment
+///   (without waiting: a lane in use is skipped); a thread with no unit left
+///   for a return takes the empty units of such lanes before it drops the
+///   object. So objects taken on one thread and returned on another are
+///   recycled, and a thread's exit strands nothing, however it was joined.
+///
+/// # What the pool holds when work moves between threads
+///
+/// Measured by `tests/pool_threads.rs` (400 objects a frame, 30 frames;
+/// the taking and the returning run one after the other, as two systems
+/// of a frame do):
+/// - one thread takes, another returns: every take after the first frame
+///   is a hit and nothing is dropped at capacities 4096, 1024, 512 and 400
+///   (= the objects out at once); at 399 one take a frame misses and one
+///   return is dropped; in general a capacity below the objects out at once
+///   drops the difference each frame;
+/// - the taker and the returner chosen anew each frame among 4 or 8
+///   threads: the same;
+/// - a helper thread returns 16 objects to a pool of 16 and exits: the next
+///   16 takes are hits and the returns keep them, whether the helper was
+///   joined or only its scope ended (50 rounds each, both cores busy).
+///
+/// So a capacity equal to the most objects out on loan at once is enough,
+/// as long as the lanes holding the idle objects are not in use when others
+/// need them. A lane in use (a thread inside a call, or holding a
+/// [`PoolLocal`]) keeps its idle objects and its empty units: at most one
+/// lease (a sixteenth of the capacity, at most 128, and no more than a
+/// quarter of the units left when they run short) plus the objects it took
+/// since its last slow path. Work that keeps `PoolLocal`s alive on several
+/// threads at once needs that much more capacity: in `tests/bevy_app.rs`,
+/// 2,000 objects taken in one system and returned through per-batch
+/// handles on up to 18 of 96 threads, a capacity of 2,250 (an eighth more)
+/// gives every take after the first frame a hit and drops nothing; 2,000
+/// drops up to 0.05% of the returns.
 ///
 /// It keeps at most `capacity` idle objects. Objects taken on one thread and
 /// returned on another are recycled: a take that finds its thread's lane
@@ -147,7 +148,7 @@ type Create<T> = Box<dyn Fn() -> T + Send + Sync>;
 ///
 /// The pool must not be used from inside a global allocator: it allocates
 /// through the global allocator itself.
-pub struct Pool<T: Send, H: ResetHook<T> = Recycled> {
+pub struct Pool<T: Send, H: ResetHook<T> = CallRecycle> {
     /// Each thread's idle objects. Threads without a lane id take from and
     /// return to the `shared` list; the fallback's lock serialises their
     /// counters.
@@ -169,7 +170,7 @@ impl<T: Send + Default + Recycle + 'static> Pool<T> {
     /// A pool keeping up to `capacity` idle objects, made by `T::default()`
     /// and cleaned by [`Recycle`].
     pub fn new(capacity: usize) -> Self {
-        Self::with(capacity, T::default, Recycled)
+        Self::with(capacity, T::default, CallRecycle)
     }
 }
 
@@ -211,7 +212,7 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
     /// of other threads' lanes not in use at that moment (a thread running
     /// a `&Pool` call or holding a [`PoolLocal`] skips); a new one from
     /// `create`. So a pool whose objects are taken on one thread and
-    /// returned on another recycles them: see the [module docs](self) for
+    /// returned on another recycles them: see [`Pool`] for
     /// the figures.
     ///
     /// Cost when the thread's lane has an object: a thread-local load, the
@@ -399,12 +400,13 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
         self.capacity
     }
 
-    /// Drops every idle object, releasing their memory.
+    /// Drops every idle object, releasing their memory (objects on loan
+    /// are not touched: they come back as usual).
     ///
     /// The objects are taken out first and dropped last, once the pool is
     /// whole again: a `T::drop` that panics leaves an empty pool with its
     /// whole capacity (the other objects are still dropped by the unwind).
-    pub fn clear(&mut self) {
+    pub fn reset(&mut self) {
         let mut idle: Vec<Vec<T>> = Vec::new();
         for ((), lane) in self.lanes.lanes_mut() {
             // Counts of a handle that was leaked rather than dropped.

@@ -1,7 +1,7 @@
 //! The hooks that clean an object on its way back into a [`Pool`](super::Pool):
 //! [`Recycle`] for types that know how to clear themselves, [`ResetHook`] for
 //! any cleaning a pool runs, and the two hooks framemem ships
-//! ([`Recycled`], [`ClearBuffer`]).
+//! ([`CallRecycle`], [`ClearBuffer`]).
 //!
 //! Invariant a hook must keep: it leaves the object in a state the pool's
 //! next user may receive (`Pool::get` hands it out as is).
@@ -45,7 +45,7 @@ impl<K, V> Recycle for std::collections::BTreeMap<K, V> {
 /// The hook a [`Pool`](super::Pool) runs on every object that comes back.
 ///
 /// A type parameter, not a boxed closure, so the hook is inlined into the
-/// return path: [`Recycled`] calls [`Recycle::recycle`], any
+/// return path: [`CallRecycle`] calls [`Recycle::recycle`], any
 /// `Fn(&mut T) + Send + Sync` is a hook too (a closure, a `fn` pointer, or a
 /// `Box<dyn Fn(&mut T) + Send + Sync>` where the type must be named).
 pub trait ResetHook<T>: Send + Sync {
@@ -55,9 +55,9 @@ pub trait ResetHook<T>: Send + Sync {
 
 /// The default hook: [`Recycle::recycle`].
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Recycled;
+pub struct CallRecycle;
 
-impl<T: Recycle> ResetHook<T> for Recycled {
+impl<T: Recycle> ResetHook<T> for CallRecycle {
     #[inline(always)]
     fn reset(&self, value: &mut T) {
         value.recycle();

@@ -43,7 +43,7 @@ fn capacity_bounds_idle_objects() {
     assert_eq!(s.held, 3, "{s:?}");
     assert_eq!(s.dropped, 7);
     pool.check_invariants();
-    pool.clear();
+    pool.reset();
     assert_eq!(pool.stats().held, 0);
     pool.check_invariants();
 }

@@ -1,5 +1,5 @@
 //! [`Pool::trim`]: dropping the idle objects beyond what recent frames
-//! needed, not all of them ([`Pool::clear`]), so the next frame does not
+//! needed, not all of them ([`Pool::reset`]), so the next frame does not
 //! make its objects again.
 
 use std::sync::PoisonError;
@@ -12,7 +12,7 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
     /// using), then the oldest of each lane's cache; lanes keep their
     /// units, so returns on every thread go on without locking.
     ///
-    /// Dropped last, once the pool is whole again, as in [`clear`](Self::clear).
+    /// Dropped last, once the pool is whole again, as in [`reset`](Self::reset).
     ///
     /// ```
     /// use framemem::Pool;

@@ -9,7 +9,7 @@ use crate::alloc::AllocError;
 #[non_exhaustive]
 pub enum RingError {
     /// The lifetime is longer than the ring's depth, and the ring was made
-    /// with [`Overflow::Fail`](super::Overflow::Fail).
+    /// with [`RingOverflow::Fail`](super::RingOverflow::Fail).
     BeyondDepth {
         /// The lifetime asked for, in frames.
         lifetime_frames: u32,
@@ -41,7 +41,7 @@ impl fmt::Display for RingError {
             } => write!(
                 f,
                 "a lifetime of {lifetime_frames} frames is beyond the ring's depth of {depth} \
-                 frames, and the ring has no overflow (make it with Overflow::Slab, or deepen it)"
+                 frames, and the ring has no overflow (make it with RingOverflow::Slab, or deepen it)"
             ),
             RingError::Alloc(error) => fmt::Display::fmt(&error, f),
             RingError::SliceTooLong { len } => write!(

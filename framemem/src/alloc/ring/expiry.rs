@@ -17,7 +17,7 @@
 //! `e % depth`, which is right as long as `e < now + depth` (no end of a
 //! frame `f ≡ e` lies in `now..e`): lifetimes `1..=depth` fit in the ring;
 //! longer ones overflow (to a slab, or fail, see
-//! [`Overflow`](super::Overflow)).
+//! [`RingOverflow`](super::RingOverflow)).
 
 /// Where data allocated in frame `now` with a lifetime goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -5,8 +5,8 @@
 use std::cell::OnceCell;
 use std::fmt;
 
+use super::ExpiryRing;
 use super::typed::{SlotArena, SlotArenas};
-use super::{ExpiryRing, RingError, RingSlice};
 use crate::alloc::ArenaLocal;
 
 /// Per-thread handles on an [`ExpiryRing`]'s slots, from
@@ -34,13 +34,13 @@ use crate::alloc::ArenaLocal;
 /// hence each lifetime's slot, cannot change under it.
 ///
 /// ```
-/// use framemem::ExpiryRing;
+/// use framemem::{ExpiryRing, TypedAlloc};
 ///
 /// let mut ring = ExpiryRing::new(8);
 /// let handle = {
 ///     let local = ring.local(); // no lookup yet
-///     let a = local.alloc_slice_copy_for(2, &[1u32, 2]); // takes slot 1's lane once
-///     let b = local.alloc_slice_fill_with_for(2, 3, |i| i as u32); // no lookup
+///     let a = local.for_frames(2).handle_slice_copy(&[1u32, 2]); // takes slot 1's lane once
+///     let b = local.for_frames(2).handle_slice_fill_with(3, |i| i as u32); // no lookup
 ///     assert_eq!(ring.get(a), &[1, 2]);
 ///     b
 /// }; // the handle's counts go into the ring's
@@ -75,61 +75,9 @@ impl ExpiryRing {
 }
 
 impl<'a> RingLocal<'a> {
-    /// The ring this handle allocates from (to resolve a [`RingSlice`]).
+    /// The ring this handle allocates from (to resolve a [`RingSlice`](super::RingSlice)).
     pub fn ring(&self) -> &'a ExpiryRing {
         self.ring
-    }
-
-    /// As [`ExpiryRing::alloc_slice_copy_for`].
-    ///
-    /// # Panics
-    ///
-    /// As [`ExpiryRing::alloc_slice_copy_for`].
-    #[track_caller]
-    pub fn alloc_slice_copy_for<T: Copy>(&self, lifetime_frames: u32, src: &[T]) -> RingSlice<T> {
-        self.copy_for(lifetime_frames, src)
-    }
-
-    /// As [`ExpiryRing::try_alloc_slice_copy_for`].
-    ///
-    /// # Errors
-    ///
-    /// As [`ExpiryRing::try_alloc_slice_copy_for`].
-    pub fn try_alloc_slice_copy_for<T: Copy>(
-        &self,
-        lifetime_frames: u32,
-        src: &[T],
-    ) -> Result<RingSlice<T>, RingError> {
-        self.try_copy_for(lifetime_frames, src)
-    }
-
-    /// As [`ExpiryRing::alloc_slice_fill_with_for`].
-    ///
-    /// # Panics
-    ///
-    /// As [`ExpiryRing::alloc_slice_fill_with_for`].
-    #[track_caller]
-    pub fn alloc_slice_fill_with_for<T: Copy>(
-        &self,
-        lifetime_frames: u32,
-        len: usize,
-        fill: impl FnMut(usize) -> T,
-    ) -> RingSlice<T> {
-        self.fill_for(lifetime_frames, len, fill)
-    }
-
-    /// As [`ExpiryRing::try_alloc_slice_fill_with_for`].
-    ///
-    /// # Errors
-    ///
-    /// As [`ExpiryRing::try_alloc_slice_fill_with_for`].
-    pub fn try_alloc_slice_fill_with_for<T: Copy>(
-        &self,
-        lifetime_frames: u32,
-        len: usize,
-        fill: impl FnMut(usize) -> T,
-    ) -> Result<RingSlice<T>, RingError> {
-        self.try_fill_for(lifetime_frames, len, fill)
     }
 
     /// The slots this handle holds a per-thread arena handle for.
@@ -141,10 +89,6 @@ impl<'a> RingLocal<'a> {
 }
 
 impl SlotArenas for RingLocal<'_> {
-    fn ring(&self) -> &ExpiryRing {
-        self.ring
-    }
-
     /// A cached handle, a new one in the first free entry, or the shared
     /// arena when all are taken.
     ///

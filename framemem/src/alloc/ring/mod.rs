@@ -1,50 +1,13 @@
 //! [`ExpiryRing`]: an expiry-keyed ring of frame arenas, a timing wheel for
 //! data that must live a known number of frames.
 //!
-//! Use it for data that outlives the frame that makes it, but not by much
-//! and by a count of frames known when it is made: a decal that fades over
-//! 30 frames, a contact cached for the next two, a request answered three
-//! frames later, data read by the GPU while frames are in flight.
-//!
-//! - **Placement.** The ring has `depth` slots, each a frame [`Arena`].
-//!   Data allocated in frame `now` for `k` frames is valid through the end
-//!   of frame `now + k - 1` (`k = 0` means `k = 1`) and goes into the slot
-//!   reset at the end of that frame: `(now + k - 1) % depth`. One function
-//!   does this arithmetic, with its table of cases (`expiry.rs`).
-//! - **Frame end.** [`end_frame`](ExpiryRing::end_frame) resets exactly one
-//!   slot, the one whose data expires with the frame: O(lanes used), not
-//!   O(blocks), like any arena reset. Its chunks go back to one cache all
-//!   the slots share, so the ring holds its live data plus the unused tail
-//!   of each slot's chunk per thread, and a spike's idle chunks go back to
-//!   the system a window after it ([`TrimPolicy`](crate::TrimPolicy)). It takes `&mut self`, so no `&[T]`
-//!   borrowed from the ring survives it.
-//! - **Handles.** Data that must live across frames is held as a
-//!   [`RingSlice<T>`]: `'static` and `Copy`, it records the last frame its
-//!   data is valid in (the slot's epoch: a slot never sees the same expiry
-//!   frame twice) and the ring's id (so another ring rejects it).
-//!   Resolving it after its frame ended panics with a clear message
-//!   ([`get`](ExpiryRing::get)) or returns `None`
-//!   ([`try_get`](ExpiryRing::try_get)), never reads freed memory.
-//! - **Beyond the depth.** Lifetimes longer than `depth` frames would need
-//!   a slot that is reset sooner; [`Overflow`] says what happens to them:
-//!   fail ([`RingError::BeyondDepth`]), or allocate from a [`Slab`](crate::Slab)
-//!   the ring owns, freed at the right frame end (`overflow.rs`).
-//! - **Threads and batches.** `&ExpiryRing` allocates from any thread (each
-//!   slot's arena has per-thread lanes); [`ExpiryRing::local`] returns a
-//!   [`RingLocal`] that allocates with no lane lookup (`local.rs`).
-//! - **Drop.** Values are never dropped, so allocation needs `T: Copy`.
-//!
-//! A raw `alloc(layout)` needs a lifetime, so the ring does not implement
-//! [`Allocator`](crate::Allocator); and a collection on a borrowed allocator could not outlive
-//! the frame anyway, so there is no `allocator_api2` view either.
-//!
 //! # Files
 //!
 //! - `mod.rs` (this file): [`ExpiryRing`], its frame end and invariants;
 //! - `expiry.rs`: the placement arithmetic and its convention;
-//! - `typed.rs`: allocation for a lifetime (`alloc_slice_copy_for`, …);
+//! - `typed.rs`: [`RingFrames`], allocation for a lifetime through [`TypedAlloc`](crate::TypedAlloc);
 //! - `handle.rs`: [`RingSlice`], the epoch-checked handle, and `get`;
-//! - `overflow.rs`: [`Overflow`] and the slab with its expiry lists;
+//! - `overflow.rs`: [`RingOverflow`] and the slab with its expiry lists;
 //! - `local.rs`: [`RingLocal`], the per-batch handle;
 //! - `stats.rs`: [`RingStats`] and [`SlotStats`];
 //! - `error.rs`: [`RingError`].
@@ -77,8 +40,9 @@ use std::sync::Arc;
 pub use error::RingError;
 pub use handle::RingSlice;
 pub use local::RingLocal;
-pub use overflow::Overflow;
+pub use overflow::RingOverflow;
 pub use stats::{RingStats, SlotStats};
+pub use typed::RingFrames;
 
 use self::expiry::{expiry_frame, slot_of};
 use self::handle::RingId;
@@ -87,15 +51,51 @@ use crate::alloc::Arena;
 use crate::alloc::arena::ChunkCache;
 use crate::alloc::trim::TrimPolicy;
 
-/// An expiry-keyed ring of frame arenas. See the [module docs](self).
+/// An expiry-keyed ring of frame arenas, a timing wheel for data that
+/// must live a known number of frames.
+///
+/// Use it for data that outlives the frame that makes it, but not by much
+/// and by a count of frames known when it is made: a decal that fades over
+/// 30 frames, a contact cached for the next two, a request answered three
+/// frames later, data read by the GPU while frames are in flight.
+///
+/// - **Placement.** The ring has `depth` slots, each a frame [`Arena`].
+///   Data allocated in frame `now` for `k` frames is valid through the end
+///   of frame `now + k - 1` (`k = 0` means `k = 1`) and goes into the slot
+///   reset at the end of that frame: `(now + k - 1) % depth`. One function
+///   does this arithmetic, with its table of cases (`expiry.rs`).
+/// - **Frame end.** [`end_frame`](ExpiryRing::end_frame) resets exactly one
+///   slot, the one whose data expires with the frame: O(lanes used), not
+///   O(blocks), like any arena reset. It takes `&mut self`, so no `&[T]`
+///   borrowed from the ring survives it.
+/// - **Handles.** Data that must live across frames is held as a
+///   [`RingSlice<T>`]: `'static` and `Copy`, it records the last frame its
+///   data is valid in (the slot's epoch: a slot never sees the same expiry
+///   frame twice) and the ring's id (so another ring rejects it).
+///   Resolving it after its frame ended panics with a clear message
+///   ([`get`](ExpiryRing::get)) or returns `None`
+///   ([`try_get`](ExpiryRing::try_get)), never reads freed memory.
+/// - **Beyond the depth.** Lifetimes longer than `depth` frames would need
+///   a slot that is reset sooner; [`RingOverflow`] says what happens to them:
+///   fail ([`RingError::BeyondDepth`]), or allocate from a [`Slab`](crate::Slab)
+///   the ring owns, freed at the right frame end (`overflow.rs`).
+/// - **Threads and batches.** `&ExpiryRing` allocates from any thread (each
+///   slot's arena has per-thread lanes); [`ExpiryRing::local`] returns a
+///   [`RingLocal`] that allocates with no lane lookup (`local.rs`).
+/// - **Drop.** Values are never dropped, so allocation needs `T: Copy`.
+///
+/// A raw `alloc(layout)` needs a lifetime, so the ring does not implement
+/// [`AllocStrategy`](crate::AllocStrategy); and a collection on a borrowed allocator could not outlive
+/// the frame anyway, so there is no `allocator_api2` view either.
 ///
 /// ```
-/// use framemem::{ExpiryRing, Overflow};
+/// use framemem::TypedAlloc;
+/// use framemem::{ExpiryRing, RingOverflow};
 ///
-/// let mut ring = ExpiryRing::with_overflow(4, Overflow::Slab);
-/// let now = ring.alloc_slice_copy_for(1, &[1u32, 2]); // this frame only
-/// let fade = ring.alloc_slice_copy_for(3, &[0.5f32; 8]); // through frame 2
-/// let long = ring.alloc_slice_copy_for(60, &[7u8]); // beyond the depth: the slab
+/// let mut ring = ExpiryRing::with_overflow(4, RingOverflow::Slab);
+/// let now = ring.for_frames(1).handle_slice_copy(&[1u32, 2]); // this frame only
+/// let fade = ring.for_frames(3).handle_slice_copy(&[0.5f32; 8]); // through frame 2
+/// let long = ring.for_frames(60).handle_slice_copy(&[7u8]); // beyond the depth: the slab
 /// assert_eq!(ring.get(fade)[0], 0.5);
 ///
 /// ring.end_frame(); // frame 0 ends: `now` expires
@@ -124,13 +124,13 @@ pub struct ExpiryRing {
     /// handle never resolves here.
     id: RingId,
     /// The slab and expiry lists for lifetimes beyond the depth; `None`
-    /// with [`Overflow::Fail`].
+    /// with [`RingOverflow::Fail`].
     overflow: Option<SlabOverflow>,
 }
 
 impl ExpiryRing {
     /// A ring of `depth` slots, for lifetimes of 1 to `depth` frames;
-    /// longer ones fail ([`Overflow::Fail`]). It holds no memory until the
+    /// longer ones fail ([`RingOverflow::Fail`]). It holds no memory until the
     /// first allocation.
     ///
     /// # Panics
@@ -138,7 +138,7 @@ impl ExpiryRing {
     /// When `depth` is 0.
     #[track_caller]
     pub fn new(depth: usize) -> Self {
-        Self::with_overflow(depth, Overflow::Fail)
+        Self::with_overflow(depth, RingOverflow::Fail)
     }
 
     /// A ring of `depth` slots that treats lifetimes beyond `depth` frames
@@ -148,7 +148,7 @@ impl ExpiryRing {
     ///
     /// When `depth` is 0.
     #[track_caller]
-    pub fn with_overflow(depth: usize, overflow: Overflow) -> Self {
+    pub fn with_overflow(depth: usize, overflow: RingOverflow) -> Self {
         assert!(
             depth > 0,
             "an ExpiryRing needs at least one slot (depth 0 was asked for)"
@@ -163,8 +163,8 @@ impl ExpiryRing {
             now: 0,
             id: RingId::next(),
             overflow: match overflow {
-                Overflow::Fail => None,
-                Overflow::Slab => Some(SlabOverflow::new()),
+                RingOverflow::Fail => None,
+                RingOverflow::Slab => Some(SlabOverflow::new()),
             },
         }
     }
@@ -176,10 +176,10 @@ impl ExpiryRing {
     }
 
     /// What happens to lifetimes beyond the depth.
-    pub fn overflow(&self) -> Overflow {
+    pub fn overflow(&self) -> RingOverflow {
         match self.overflow {
-            Some(_) => Overflow::Slab,
-            None => Overflow::Fail,
+            Some(_) => RingOverflow::Slab,
+            None => RingOverflow::Fail,
         }
     }
 
@@ -222,6 +222,23 @@ impl ExpiryRing {
         {
             overflow.check_invariants(self.now);
         }
+    }
+
+    /// Releases every block at once, whatever its lifetime: every slot's
+    /// arena and every overflow block. The ring's id changes, so no
+    /// [`RingSlice`] made before resolves after (a stale handle, as after
+    /// its last frame); the frame number does not change. It takes
+    /// `&mut self`, so no `&[T]` borrowed from the ring survives it.
+    ///
+    /// Cost: an arena reset per slot, a slab free per overflow block.
+    pub fn reset(&mut self) {
+        for slot in self.slots.iter_mut() {
+            slot.reset();
+        }
+        if let Some(overflow) = &mut self.overflow {
+            overflow.free_expired(u64::MAX);
+        }
+        self.id = RingId::next();
     }
 
     /// The ring's invariants (see the [module docs](self)); panics naming

@@ -1,4 +1,4 @@
-//! Lifetimes beyond the ring's depth: [`Overflow`], and the owned [`Slab`]
+//! Lifetimes beyond the ring's depth: [`RingOverflow`], and the owned [`Slab`]
 //! with its per-frame expiry lists.
 //!
 //! A block for data that must outlive every slot's next reset comes from
@@ -19,11 +19,11 @@ use std::collections::BTreeMap;
 use std::ptr::NonNull;
 use std::sync::{Mutex, PoisonError};
 
-use crate::alloc::{AllocError, Allocator, Slab};
+use crate::alloc::{AllocError, AllocStrategy, Slab};
 
 /// What the ring does with a lifetime longer than its depth.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Overflow {
+pub enum RingOverflow {
     /// Refuse it: [`RingError::BeyondDepth`](super::RingError::BeyondDepth).
     #[default]
     Fail,

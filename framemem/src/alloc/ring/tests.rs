@@ -1,4 +1,5 @@
 use super::*;
+use crate::alloc::TypedAlloc;
 
 /// Whether `handle` resolves, checked both ways.
 fn live<T: Copy + PartialEq + fmt::Debug>(ring: &ExpiryRing, handle: RingSlice<T>) -> bool {
@@ -16,7 +17,7 @@ fn lifetime_k_is_readable_for_exactly_k_frames() {
         for _ in 0..3 {
             ring.end_frame();
         }
-        let handle = ring.alloc_slice_copy_for(k, &[k; 3]);
+        let handle = ring.for_frames(k).handle_slice_copy(&[k; 3]);
         assert_eq!(handle.expires_at(), 3 + u64::from(k.max(1)) - 1);
         for ended in 0..k.max(1) {
             assert!(live(&ring, handle), "k {k}: stale after {ended} frame ends");
@@ -35,7 +36,7 @@ fn lifetime_k_is_readable_for_exactly_k_frames() {
 #[test]
 fn three_frame_data_survives_two_frame_ends_and_expires_at_the_third() {
     let mut ring = ExpiryRing::new(4);
-    let handle = ring.alloc_slice_copy_for(3, &[1.5f32, 2.5]);
+    let handle = ring.for_frames(3).handle_slice_copy(&[1.5f32, 2.5]);
     ring.end_frame();
     ring.end_frame();
     assert_eq!(ring.get(handle), &[1.5, 2.5]);
@@ -48,7 +49,7 @@ fn end_frame_resets_exactly_the_expiring_slot() {
     let depth = 4;
     let mut ring = ExpiryRing::new(depth);
     let handles: Vec<RingSlice<u64>> = (1..=depth as u32)
-        .map(|k| ring.alloc_slice_copy_for(k, &[u64::from(k); 4]))
+        .map(|k| ring.for_frames(k).handle_slice_copy(&[u64::from(k); 4]))
         .collect();
     let bytes_before: Vec<usize> = ring.slot_stats().map(|s| s.bytes_in_use).collect();
     assert_eq!(bytes_before, vec![32; depth], "one 32-byte slice per slot");
@@ -77,7 +78,7 @@ fn end_frame_resets_exactly_the_expiring_slot() {
 #[should_panic(expected = "RingSlice used after its slot expired at frame 1")]
 fn stale_handle_panics_with_message() {
     let mut ring = ExpiryRing::new(3);
-    let handle = ring.alloc_slice_copy_for(2, &[1u8]);
+    let handle = ring.for_frames(2).handle_slice_copy(&[1u8]);
     ring.end_frame();
     ring.end_frame();
     ring.get(handle);
@@ -88,7 +89,7 @@ fn stale_handle_panics_with_message() {
 fn foreign_handle_panics_with_message() {
     let a = ExpiryRing::new(3);
     let b = ExpiryRing::new(3);
-    let handle = a.alloc_slice_copy_for(2, &[1u8]);
+    let handle = a.for_frames(2).handle_slice_copy(&[1u8]);
     assert_eq!(b.try_get(handle), None);
     b.get(handle);
 }
@@ -96,9 +97,12 @@ fn foreign_handle_panics_with_message() {
 #[test]
 fn beyond_depth_fails_without_overflow() {
     let ring = ExpiryRing::new(3);
-    assert_eq!(ring.overflow(), Overflow::Fail);
-    assert!(ring.try_alloc_slice_copy_for(3, &[1u8]).is_ok());
-    let err = ring.try_alloc_slice_copy_for(4, &[1u8]).unwrap_err();
+    assert_eq!(ring.overflow(), RingOverflow::Fail);
+    assert!(ring.for_frames(3).try_handle_slice_copy(&[1u8]).is_ok());
+    let err = ring
+        .for_frames(4)
+        .try_handle_slice_copy(&[1u8])
+        .unwrap_err();
     assert_eq!(
         err,
         RingError::BeyondDepth {
@@ -110,16 +114,20 @@ fn beyond_depth_fails_without_overflow() {
         err.to_string().contains("beyond the ring's depth of 3"),
         "{err}"
     );
-    assert!(ring.try_alloc_slice_fill_with_for(9, 2, |i| i).is_err());
+    assert!(
+        ring.for_frames(9)
+            .try_handle_slice_fill_with(2, |i| i)
+            .is_err()
+    );
     assert_eq!(ring.stats().allocations, 1, "a refusal allocates nothing");
 }
 
 #[test]
 fn overflow_goes_to_the_slab_and_is_freed_at_its_frame_end() {
-    let mut ring = ExpiryRing::with_overflow(2, Overflow::Slab);
-    let long = ring.alloc_slice_copy_for(5, &[9u32; 10]);
-    let longer = ring.alloc_slice_fill_with_for(7, 3, |i| i as u16);
-    let short = ring.alloc_slice_copy_for(2, &[1u8; 8]);
+    let mut ring = ExpiryRing::with_overflow(2, RingOverflow::Slab);
+    let long = ring.for_frames(5).handle_slice_copy(&[9u32; 10]);
+    let longer = ring.for_frames(7).handle_slice_fill_with(3, |i| i as u16);
+    let short = ring.for_frames(2).handle_slice_copy(&[1u8; 8]);
     let s = ring.stats();
     assert_eq!(s.overflow_allocations, 2);
     assert_eq!(s.overflow_bytes_in_use, 40 + 6);
@@ -151,11 +159,31 @@ fn overflow_goes_to_the_slab_and_is_freed_at_its_frame_end() {
 }
 
 #[test]
+fn reset_releases_every_lifetime_and_every_handle_goes_stale() {
+    let mut ring = ExpiryRing::with_overflow(2, RingOverflow::Slab);
+    let short = ring.for_frames(1).handle_slice_copy(&[1u8; 8]);
+    let long = ring.for_frames(5).handle_slice_copy(&[9u32; 10]);
+    ring.end_frame();
+    let frame = ring.frame();
+    assert!(live(&ring, long));
+    ring.reset();
+    ring.check_invariants();
+    assert!(!live(&ring, short));
+    assert!(!live(&ring, long));
+    assert_eq!(ring.frame(), frame, "a reset is not a frame end");
+    let s = ring.stats();
+    assert_eq!((s.bytes_in_use, s.overflow_bytes_in_use), (0, 0));
+    let fresh = ring.for_frames(5).handle_slice_copy(&[3u16; 2]);
+    assert_eq!(ring.get(fresh), &[3, 3]);
+}
+
+#[test]
 fn a_panicking_fill_leaks_nothing_past_its_frame() {
-    let mut ring = ExpiryRing::with_overflow(2, Overflow::Slab);
+    let mut ring = ExpiryRing::with_overflow(2, RingOverflow::Slab);
     for k in [1, 6] {
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            ring.alloc_slice_fill_with_for(k, 4, |i| if i == 2 { panic!("fill") } else { i })
+            ring.for_frames(k)
+                .handle_slice_fill_with(4, |i| if i == 2 { panic!("fill") } else { i })
         }));
         assert!(result.is_err());
     }
@@ -172,11 +200,11 @@ fn a_panicking_fill_leaks_nothing_past_its_frame() {
 
 #[test]
 fn stats_are_coherent() {
-    let mut ring = ExpiryRing::with_overflow(3, Overflow::Slab);
-    ring.alloc_slice_copy_for(1, &[0u8; 100]);
-    ring.alloc_slice_copy_for(3, &[0u16; 10]);
-    ring.alloc_slice_copy_for(3, &[0u16; 5]);
-    ring.alloc_slice_copy_for(10, &[0u64; 2]);
+    let mut ring = ExpiryRing::with_overflow(3, RingOverflow::Slab);
+    ring.for_frames(1).handle_slice_copy(&[0u8; 100]);
+    ring.for_frames(3).handle_slice_copy(&[0u16; 10]);
+    ring.for_frames(3).handle_slice_copy(&[0u16; 5]);
+    ring.for_frames(10).handle_slice_copy(&[0u64; 2]);
     let s = ring.stats();
     let slots: Vec<SlotStats> = ring.slot_stats().collect();
     assert_eq!(
@@ -205,7 +233,7 @@ fn stats_are_coherent() {
 
 #[test]
 fn local_caches_four_slots_and_serves_more_through_the_arena() {
-    let mut ring = ExpiryRing::with_overflow(8, Overflow::Slab);
+    let mut ring = ExpiryRing::with_overflow(8, RingOverflow::Slab);
     let handles: Vec<RingSlice<u32>> = {
         let local = ring.local();
         assert_eq!(
@@ -216,8 +244,8 @@ fn local_caches_four_slots_and_serves_more_through_the_arena() {
         let handles = (1..=9)
             .flat_map(|k| {
                 [
-                    local.alloc_slice_copy_for(k, &[k, k]),
-                    local.alloc_slice_fill_with_for(k, 2, |_| k),
+                    local.for_frames(k).handle_slice_copy(&[k, k]),
+                    local.for_frames(k).handle_slice_fill_with(2, |_| k),
                 ]
             })
             .collect();
@@ -244,7 +272,7 @@ fn local_caches_four_slots_and_serves_more_through_the_arena() {
 
 #[test]
 fn threads_allocate_through_the_ring_and_their_locals() {
-    let mut ring = ExpiryRing::with_overflow(3, Overflow::Slab);
+    let mut ring = ExpiryRing::with_overflow(3, RingOverflow::Slab);
     let per_thread = if cfg!(miri) { 4 } else { 100 };
     let handles: Vec<(u32, RingSlice<u32>)> = std::thread::scope(|s| {
         let workers: Vec<_> = (0..2u32)
@@ -257,9 +285,9 @@ fn threads_allocate_through_the_ring_and_their_locals() {
                             let k = i % 5 + 1;
                             let value = t * 1000 + i;
                             let handle = if i % 2 == 0 {
-                                local.alloc_slice_copy_for(k, &[value; 3])
+                                local.for_frames(k).handle_slice_copy(&[value; 3])
                             } else {
-                                ring.alloc_slice_copy_for(k, &[value; 3])
+                                ring.for_frames(k).handle_slice_copy(&[value; 3])
                             };
                             (value, handle)
                         })
@@ -290,12 +318,12 @@ fn empty_and_zero_sized_and_over_aligned_values() {
     #[repr(align(256))]
     struct Aligned(u8);
 
-    let mut ring = ExpiryRing::with_overflow(2, Overflow::Slab);
-    let empty = ring.alloc_slice_copy_for(1, &[] as &[u64]);
-    let units = ring.alloc_slice_fill_with_for(5, 7, |_| ());
+    let mut ring = ExpiryRing::with_overflow(2, RingOverflow::Slab);
+    let empty = ring.for_frames(1).handle_slice_copy(&[] as &[u64]);
+    let units = ring.for_frames(5).handle_slice_fill_with(7, |_| ());
     let aligned = [
-        ring.alloc_slice_copy_for(2, &[Aligned(1); 3]),
-        ring.alloc_slice_copy_for(4, &[Aligned(2); 3]),
+        ring.for_frames(2).handle_slice_copy(&[Aligned(1); 3]),
+        ring.for_frames(4).handle_slice_copy(&[Aligned(2); 3]),
     ];
     assert!(empty.is_empty() && ring.get(empty).is_empty());
     assert_eq!(ring.get(units).len(), 7);
@@ -318,7 +346,7 @@ fn steady_frames_reuse_the_slots_memory() {
     let mut reserved_after_warmup = 0;
     for frame in 0..frames {
         for k in 1..=4 {
-            ring.alloc_slice_fill_with_for(k, 256, |i| i as u32);
+            ring.for_frames(k).handle_slice_fill_with(256, |i| i as u32);
         }
         ring.end_frame();
         // Each slot's arena keeps its largest chunk at a reset; by frame 8
@@ -348,7 +376,7 @@ fn debug_and_accessors() {
         ),
         (6, 0, 0, 5)
     );
-    let handle = ring.alloc_slice_copy_for(2, &[1u8]);
+    let handle = ring.for_frames(2).handle_slice_copy(&[1u8]);
     assert!(format!("{ring:?}").contains("depth: 6"));
     assert!(format!("{handle:?}").contains("expires_at: 1"));
 }
@@ -367,15 +395,19 @@ fn a_handle_is_the_size_of_a_vec() {
 fn a_slice_longer_than_a_handle_holds_is_an_error() {
     let ring = ExpiryRing::new(2);
     let len = u32::MAX as usize + 1;
-    let result = ring.try_alloc_slice_fill_with_for(1, len, |_| ());
+    let result = ring.for_frames(1).try_handle_slice_fill_with(len, |_| ());
     assert_eq!(result.unwrap_err(), RingError::SliceTooLong { len });
-    let result = ring.local().try_alloc_slice_fill_with_for(1, len, |_| ());
+    let local = ring.local();
+    let result = local.for_frames(1).try_handle_slice_fill_with(len, |_| ());
+    drop(local);
     assert_eq!(result.unwrap_err(), RingError::SliceTooLong { len });
     // The longest one a handle holds is still made (4 billion calls of
     // `fill`: not under Miri).
     if cfg!(miri) {
         return;
     }
-    let longest = ring.try_alloc_slice_fill_with_for(1, u32::MAX as usize, |_| ());
+    let longest = ring
+        .for_frames(1)
+        .try_handle_slice_fill_with(u32::MAX as usize, |_| ());
     assert_eq!(longest.unwrap().len(), u32::MAX as usize);
 }

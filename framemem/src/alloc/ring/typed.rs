@@ -1,20 +1,21 @@
-//! Typed allocation in an [`ExpiryRing`]: slices for a lifetime in frames,
-//! returned as [`RingSlice`] handles.
+//! Typed allocation in an [`ExpiryRing`]: [`RingFrames`], the view that
+//! allocates for one lifetime in frames, implements [`TypedAlloc`], whose
+//! typed methods (and their unsafe writes, `alloc/typed.rs`) are shared by
+//! every allocator.
 //!
 //! Every path first places the request ([`ExpiryRing::target`]): into the
 //! arena of a slot (through `&Arena`, or a per-thread [`ArenaLocal`] when
-//! the call comes from a [`RingLocal`](super::RingLocal)), or into the
-//! overflow slab. Values are never dropped, so `T: Copy` is required: it
-//! rules out types with a destructor, which the ring would silently skip.
+//! the view comes from a [`RingLocal`]), or into the overflow slab.
 
 use std::alloc::Layout;
+use std::fmt;
 use std::ptr::NonNull;
 
 use super::expiry::{Placement, place};
 use super::handle::handle_len;
 use super::overflow::SlabOverflow;
-use super::{ExpiryRing, RingError, RingSlice};
-use crate::alloc::{AllocError, Arena, ArenaLocal};
+use super::{ExpiryRing, RingError, RingLocal, RingSlice};
+use crate::alloc::{AllocStrategy, Arena, ArenaLocal, Sealed, TypedAlloc};
 
 /// Where one request goes, with what serves it.
 pub(super) enum Target<'r> {
@@ -36,20 +37,13 @@ pub(super) enum SlotArena<'s, 'a> {
 }
 
 impl SlotArena<'_, '_> {
-    fn copy<T: Copy>(&self, src: &[T]) -> Result<NonNull<T>, AllocError> {
-        let values = match self {
-            SlotArena::Shared(arena) => arena.try_alloc_slice_copy(src)?,
-            SlotArena::Local(local) => local.try_alloc_slice_copy(src)?,
-        };
-        Ok(NonNull::from(values).cast())
-    }
-
-    fn fill<T>(&self, len: usize, fill: impl FnMut(usize) -> T) -> Result<NonNull<T>, AllocError> {
-        let values = match self {
-            SlotArena::Shared(arena) => arena.try_alloc_slice_fill_with(len, fill)?,
-            SlotArena::Local(local) => local.try_alloc_slice_fill_with(len, fill)?,
-        };
-        Ok(NonNull::from(values).cast())
+    /// A fresh block of the slot's arena.
+    #[inline(always)]
+    fn alloc(&self, layout: Layout) -> Result<NonNull<u8>, RingError> {
+        Ok(match self {
+            SlotArena::Shared(arena) => AllocStrategy::alloc(*arena, layout)?,
+            SlotArena::Local(local) => local.alloc(layout)?,
+        })
     }
 }
 
@@ -73,70 +67,6 @@ impl ExpiryRing {
             },
         }
     }
-
-    /// Copies `src` into the ring, valid through the end of frame
-    /// `frame() + lifetime_frames - 1` (see [`expires_at`](Self::expires_at)),
-    /// and returns a `'static` handle to it.
-    ///
-    /// # Panics
-    ///
-    /// When [`try_alloc_slice_copy_for`](Self::try_alloc_slice_copy_for)
-    /// fails.
-    #[track_caller]
-    pub fn alloc_slice_copy_for<T: Copy>(&self, lifetime_frames: u32, src: &[T]) -> RingSlice<T> {
-        self.copy_for(lifetime_frames, src)
-    }
-
-    /// Copies `src` into the ring for `lifetime_frames` frames, or returns
-    /// why it could not.
-    ///
-    /// # Errors
-    ///
-    /// [`RingError::BeyondDepth`] for a lifetime beyond the ring's depth
-    /// with [`Overflow::Fail`](super::Overflow::Fail);
-    /// [`RingError::Alloc`] when the arena or slab is out of memory.
-    pub fn try_alloc_slice_copy_for<T: Copy>(
-        &self,
-        lifetime_frames: u32,
-        src: &[T],
-    ) -> Result<RingSlice<T>, RingError> {
-        self.try_copy_for(lifetime_frames, src)
-    }
-
-    /// Allocates `len` values made by `fill(index)` for `lifetime_frames`
-    /// frames and returns a `'static` handle to them.
-    ///
-    /// # Panics
-    ///
-    /// When [`try_alloc_slice_fill_with_for`](Self::try_alloc_slice_fill_with_for)
-    /// fails, and if `fill` panics (the block is then released at its frame
-    /// end, never exposed).
-    #[track_caller]
-    pub fn alloc_slice_fill_with_for<T: Copy>(
-        &self,
-        lifetime_frames: u32,
-        len: usize,
-        fill: impl FnMut(usize) -> T,
-    ) -> RingSlice<T> {
-        self.fill_for(lifetime_frames, len, fill)
-    }
-
-    /// Allocates `len` values made by `fill(index)` for `lifetime_frames`
-    /// frames, or returns why it could not.
-    ///
-    /// # Errors
-    ///
-    /// As [`try_alloc_slice_copy_for`](Self::try_alloc_slice_copy_for), and
-    /// [`AllocError::InvalidLayout`] (in [`RingError::Alloc`]) when `len`
-    /// values of `T` overflow `isize`.
-    pub fn try_alloc_slice_fill_with_for<T: Copy>(
-        &self,
-        lifetime_frames: u32,
-        len: usize,
-        fill: impl FnMut(usize) -> T,
-    ) -> Result<RingSlice<T>, RingError> {
-        self.try_fill_for(lifetime_frames, len, fill)
-    }
 }
 
 /// Where a request's slot arena comes from: the slot's shared `&Arena` for
@@ -144,91 +74,11 @@ impl ExpiryRing {
 /// [`RingLocal`](super::RingLocal). Both types' allocation methods are these
 /// provided methods, so the two share one path and differ only there.
 pub(super) trait SlotArenas {
-    /// The ring allocated from.
-    fn ring(&self) -> &ExpiryRing;
-
     /// The arena to allocate slot `slot`'s data from.
     fn arena_of(&self, slot: usize) -> SlotArena<'_, '_>;
-
-    /// [`ExpiryRing::alloc_slice_copy_for`].
-    #[track_caller]
-    fn copy_for<T: Copy>(&self, lifetime_frames: u32, src: &[T]) -> RingSlice<T> {
-        match self.try_copy_for(lifetime_frames, src) {
-            Ok(handle) => handle,
-            // A `match`, not a closure, so the panic names the caller.
-            Err(e) => ring_alloc_failed(e),
-        }
-    }
-
-    /// [`ExpiryRing::try_alloc_slice_copy_for`].
-    fn try_copy_for<T: Copy>(
-        &self,
-        lifetime_frames: u32,
-        src: &[T],
-    ) -> Result<RingSlice<T>, RingError> {
-        let ring = self.ring();
-        let len = handle_len(src.len())?;
-        let (ptr, expires_at) = match ring.target(lifetime_frames)? {
-            Target::Slot { slot, expires_at } => (self.arena_of(slot).copy(src)?, expires_at),
-            Target::Slab {
-                overflow,
-                expires_at,
-            } => {
-                let block = overflow.alloc(Layout::for_value(src), expires_at)?;
-                // SAFETY: a fresh slab block for `Layout::for_value(src)`,
-                // owned by the ring and exposed nowhere else.
-                (unsafe { write_copy(block, src) }, expires_at)
-            }
-        };
-        Ok(RingSlice::new(ptr, len, expires_at, ring.id))
-    }
-
-    /// [`ExpiryRing::alloc_slice_fill_with_for`].
-    #[track_caller]
-    fn fill_for<T: Copy>(
-        &self,
-        lifetime_frames: u32,
-        len: usize,
-        fill: impl FnMut(usize) -> T,
-    ) -> RingSlice<T> {
-        match self.try_fill_for(lifetime_frames, len, fill) {
-            Ok(handle) => handle,
-            // A `match`, not a closure, so the panic names the caller.
-            Err(e) => ring_alloc_failed(e),
-        }
-    }
-
-    /// [`ExpiryRing::try_alloc_slice_fill_with_for`].
-    fn try_fill_for<T: Copy>(
-        &self,
-        lifetime_frames: u32,
-        len: usize,
-        fill: impl FnMut(usize) -> T,
-    ) -> Result<RingSlice<T>, RingError> {
-        let ring = self.ring();
-        let handle_len = handle_len(len)?;
-        let (ptr, expires_at) = match ring.target(lifetime_frames)? {
-            Target::Slot { slot, expires_at } => (self.arena_of(slot).fill(len, fill)?, expires_at),
-            Target::Slab {
-                overflow,
-                expires_at,
-            } => {
-                let layout = Layout::array::<T>(len).map_err(|_| AllocError::InvalidLayout)?;
-                let block = overflow.alloc(layout, expires_at)?;
-                // SAFETY: a fresh slab block for `len` values of `T`, owned
-                // by the ring and exposed nowhere else.
-                (unsafe { write_fill(block, len, fill) }, expires_at)
-            }
-        };
-        Ok(RingSlice::new(ptr, handle_len, expires_at, ring.id))
-    }
 }
 
 impl SlotArenas for ExpiryRing {
-    fn ring(&self) -> &ExpiryRing {
-        self
-    }
-
     /// The slot's own arena: a lane lookup per call.
     #[inline(always)]
     fn arena_of(&self, slot: usize) -> SlotArena<'_, '_> {
@@ -236,46 +86,129 @@ impl SlotArenas for ExpiryRing {
     }
 }
 
-/// Panics for an allocation that failed in a panicking convenience method.
-#[cold]
-#[track_caller]
-fn ring_alloc_failed(error: RingError) -> ! {
-    panic!("framemem::ExpiryRing: {error}")
+/// An [`ExpiryRing`] (or a [`RingLocal`] on it) allocating for one
+/// lifetime: data made through it is valid through the end of frame
+/// `frame() + lifetime_frames - 1` (`0` counts as `1`; see
+/// [`ExpiryRing::expires_at`]). From [`ExpiryRing::for_frames`] or
+/// [`RingLocal::for_frames`]; it allocates through [`TypedAlloc`], and
+/// its handles are [`RingSlice`]s.
+///
+/// ```
+/// use framemem::{ExpiryRing, TypedAlloc};
+///
+/// let mut ring = ExpiryRing::new(4);
+/// let fade = ring.for_frames(3).handle_slice_copy(&[1.0f32, 0.5]);
+/// ring.end_frame();
+/// assert_eq!(ring.get(fade), &[1.0, 0.5]);
+/// ```
+///
+/// Its errors are [`RingError`]s: [`RingError::BeyondDepth`] for a
+/// lifetime beyond the ring's depth with
+/// [`RingOverflow::Fail`](super::RingOverflow::Fail), and
+/// [`RingError::Alloc`] when the arena or slab is out of memory.
+#[derive(Clone, Copy)]
+pub struct RingFrames<'s, 'a> {
+    source: Source<'s, 'a>,
+    lifetime_frames: u32,
 }
 
-/// Copies `src` into the block and returns it as `*T`.
-///
-/// # Safety
-///
-/// `ptr` is a fresh block for `Layout::for_value(src)`, exposed nowhere
-/// else.
-unsafe fn write_copy<T: Copy>(ptr: NonNull<u8>, src: &[T]) -> NonNull<T> {
-    let ptr = ptr.cast::<T>();
-    // SAFETY: the block holds `src.len()` values of `T`, aligned (the
-    // caller's layout); `T: Copy`, so a bitwise copy is a copy; the ranges
-    // cannot overlap (the block was free until now).
-    unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), ptr.as_ptr(), src.len()) };
-    ptr
+/// Where a [`RingFrames`] takes its slot arenas from.
+#[derive(Clone, Copy)]
+enum Source<'s, 'a> {
+    Ring(&'a ExpiryRing),
+    Local(&'s RingLocal<'a>),
 }
 
-/// Fills the block with `len` values made by `fill(index)` and returns it
-/// as `*T`.
-///
-/// # Safety
-///
-/// `ptr` is a fresh block for `Layout::array::<T>(len)`, exposed nowhere
-/// else.
-unsafe fn write_fill<T>(
-    ptr: NonNull<u8>,
-    len: usize,
-    mut fill: impl FnMut(usize) -> T,
-) -> NonNull<T> {
-    let ptr = ptr.cast::<T>();
-    for i in 0..len {
-        // SAFETY: `i < len`, inside the fresh, aligned block. If `fill`
-        // panics, no handle is made, so the uninitialised tail is never
-        // read.
-        unsafe { ptr.as_ptr().add(i).write(fill(i)) };
+impl ExpiryRing {
+    /// The ring allocating for `lifetime_frames` frames: see [`RingFrames`].
+    pub fn for_frames(&self, lifetime_frames: u32) -> RingFrames<'_, '_> {
+        RingFrames {
+            source: Source::Ring(self),
+            lifetime_frames,
+        }
     }
-    ptr
+}
+
+impl<'a> RingLocal<'a> {
+    /// The handle allocating for `lifetime_frames` frames, with no lane
+    /// lookup: see [`RingFrames`].
+    pub fn for_frames(&self, lifetime_frames: u32) -> RingFrames<'_, 'a> {
+        RingFrames {
+            source: Source::Local(self),
+            lifetime_frames,
+        }
+    }
+}
+
+impl<'a> RingFrames<'_, 'a> {
+    /// The ring allocated from (to resolve a [`RingSlice`]).
+    pub fn ring(&self) -> &'a ExpiryRing {
+        match self.source {
+            Source::Ring(ring) => ring,
+            Source::Local(local) => local.ring(),
+        }
+    }
+
+    /// The lifetime, in frames, of what this view allocates.
+    pub fn lifetime_frames(&self) -> u32 {
+        self.lifetime_frames
+    }
+}
+
+impl fmt::Debug for RingFrames<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RingFrames")
+            .field("lifetime_frames", &self.lifetime_frames)
+            .field("local", &matches!(self.source, Source::Local(_)))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sealed for RingFrames<'_, '_> {}
+
+// SAFETY: a slot's block comes from its arena (fresh, aligned, unaliased);
+// the slot is reset only by `end_frame(&mut self)`, and an overflow block
+// is freed only there too, both excluded while the ring is borrowed for
+// `'a`.
+unsafe impl<'a> TypedAlloc<'a> for RingFrames<'_, 'a> {
+    type Handle<T: Copy> = RingSlice<T>;
+    type Error = RingError;
+    const NAME: &'static str = "ExpiryRing";
+    /// The last frame the block is valid in.
+    type Tag = u64;
+
+    #[inline]
+    fn try_alloc_block(self, layout: Layout) -> Result<(NonNull<u8>, u64), RingError> {
+        let ring = self.ring();
+        match ring.target(self.lifetime_frames)? {
+            Target::Slot { slot, expires_at } => {
+                let arena = match self.source {
+                    Source::Ring(ring) => ring.arena_of(slot),
+                    Source::Local(local) => local.arena_of(slot),
+                };
+                Ok((arena.alloc(layout)?, expires_at))
+            }
+            Target::Slab {
+                overflow,
+                expires_at,
+            } => Ok((overflow.alloc(layout, expires_at)?, expires_at)),
+        }
+    }
+
+    #[inline(always)]
+    fn check_handle_len(self, len: usize) -> Result<(), RingError> {
+        handle_len(len).map(drop)
+    }
+
+    #[inline]
+    unsafe fn handle_of<T: Copy>(
+        self,
+        ptr: NonNull<T>,
+        len: usize,
+        expires_at: u64,
+    ) -> RingSlice<T> {
+        // `check_handle_len` passed with `len` (the caller's promise): it
+        // fits the handle's `u32`.
+        RingSlice::new(ptr, len as u32, expires_at, self.ring().id)
+    }
 }

@@ -21,7 +21,7 @@ use allocator_api2::alloc::AllocError;
 use super::Slab;
 use crate::alloc::api2;
 
-// SAFETY: `allocate` and `deallocate` forward to the `Allocator` impl (zero
+// SAFETY: `allocate` and `deallocate` forward to the `AllocStrategy` impl (zero
 // sizes get a dangling pointer and are never passed on). A block resized in
 // place is the same live block, which holds the new layout: a slot of a
 // class at least the new one's, aligned for it, or a large block that the
@@ -29,18 +29,7 @@ use crate::alloc::api2;
 // is left as it was when a shrink is refused and still holds the larger
 // size. Other resizes move the block: allocator_api2's default.
 unsafe impl allocator_api2::alloc::Allocator for &Slab {
-    #[inline(always)]
-    fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
-        api2::allocate(*self, layout)
-    }
-
-    #[inline(always)]
-    unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
-        // SAFETY: `deallocate`'s contract, passed on: a live block with a
-        // layout that fits it, which `free` takes (the slab finds the
-        // block's real class or size itself).
-        unsafe { api2::deallocate(*self, ptr, layout) }
-    }
+    api2::forward_allocate_deallocate!();
 
     unsafe fn grow(
         &self,

@@ -4,7 +4,7 @@
 //! checks that catch misuse in every build (a pointer this slab did not
 //! hand out, a layout its slot cannot hold).
 //!
-//! The fast path of every free (`Allocator::free`, `SlabLocal::free`) is
+//! The fast path of every free (`AllocStrategy::free`, `SlabLocal::free`) is
 //! [`Slab::home_slot_class`] and a push: the class from the layout, one
 //! compare of the chunk map's home entry with the value it must have, and
 //! the push. Everything else (a block shrunk in place into a smaller
@@ -192,7 +192,7 @@ impl Slab {
     ///
     /// # Safety
     ///
-    /// As [`Allocator::free`], except that a foreign pointer or a wrong
+    /// As [`AllocStrategy::free`], except that a foreign pointer or a wrong
     /// layout is caught (a panic) rather than undefined behaviour, when the
     /// pointer is a slot of a slab or was not a live block of this one.
     #[cold]

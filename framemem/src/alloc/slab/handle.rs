@@ -1,14 +1,15 @@
 //! [`SlabSlice<T>`]: a `'static` handle to a slice in a [`Slab`], for data
-//! that must sit in ECS components.
+//! that must sit in ECS components, and [`TypedAlloc`] for `&Slab` and
+//! `&SlabLocal` (the typed methods are the trait's, `alloc/typed.rs`).
 
 use std::alloc::Layout;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ptr::NonNull;
 
-use super::Slab;
+use super::{Slab, SlabLocal};
+use crate::alloc::AllocStrategy;
 use crate::alloc::stamp::{HandleOwner, Stamp, stale_handle};
-use crate::alloc::{AllocError, Allocator, alloc_failed};
 
 /// How a stale [`SlabSlice`] is reported.
 const STALE: HandleOwner = HandleOwner {
@@ -56,6 +57,8 @@ impl<T: Copy> SlabSlice<T> {
     }
 }
 
+crate::alloc::typed::typed_alloc_for_strategy!(Slab, SlabLocal::slab, SlabSlice);
+
 impl<T: Copy> fmt::Debug for SlabSlice<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SlabSlice")
@@ -66,99 +69,6 @@ impl<T: Copy> fmt::Debug for SlabSlice<T> {
 }
 
 impl Slab {
-    /// Copies `src` into the slab and returns an owned handle to it.
-    ///
-    /// # Panics
-    ///
-    /// When the system is out of memory; see
-    /// [`try_alloc_slice_copy`](Self::try_alloc_slice_copy).
-    #[track_caller]
-    pub fn alloc_slice_copy<T: Copy>(&self, src: &[T]) -> SlabSlice<T> {
-        self.try_alloc_slice_copy(src)
-            .unwrap_or_else(|e| alloc_failed("Slab", e))
-    }
-
-    /// Copies `src` into the slab and returns an owned handle, or why it
-    /// could not.
-    ///
-    /// # Errors
-    ///
-    /// [`AllocError`] when the system is out of memory.
-    pub fn try_alloc_slice_copy<T: Copy>(&self, src: &[T]) -> Result<SlabSlice<T>, AllocError> {
-        let ptr = Allocator::alloc(self, Layout::for_value(src))?;
-        // SAFETY: a fresh block of this slab for `src`.
-        Ok(unsafe { self.slice_copy_into(ptr, src) })
-    }
-
-    /// Copies `src` into `ptr` and returns the owned handle to it.
-    ///
-    /// # Safety
-    ///
-    /// `ptr` is a fresh block of this slab (since its last reset) for
-    /// `Layout::for_value(src)`, owned by nothing else.
-    pub(super) unsafe fn slice_copy_into<T: Copy>(
-        &self,
-        ptr: NonNull<u8>,
-        src: &[T],
-    ) -> SlabSlice<T> {
-        let ptr = ptr.cast::<T>();
-        // SAFETY: the block is fresh, aligned and large enough for
-        // `src.len()` values (the caller's promise); `T: Copy`, so a bitwise
-        // copy is a copy.
-        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), ptr.as_ptr(), src.len()) };
-        SlabSlice {
-            ptr,
-            len: src.len(),
-            stamp: self.stamp,
-            _values: PhantomData,
-        }
-    }
-
-    /// Allocates `len` values made by `fill(index)` and returns an owned
-    /// handle.
-    ///
-    /// # Panics
-    ///
-    /// When the system is out of memory, or `len` values overflow `isize`. If
-    /// `fill` panics the block leaks until the next reset.
-    #[track_caller]
-    pub fn alloc_slice_fill_with<T: Copy>(
-        &self,
-        len: usize,
-        fill: impl FnMut(usize) -> T,
-    ) -> SlabSlice<T> {
-        let layout = Layout::array::<T>(len).expect("slice length overflows isize");
-        let ptr = Allocator::alloc(self, layout).unwrap_or_else(|e| alloc_failed("Slab", e));
-        // SAFETY: a fresh block of this slab for `len` values of `T`.
-        unsafe { self.slice_fill_into(ptr, len, fill) }
-    }
-
-    /// Fills `ptr` with `len` values made by `fill(index)` and returns the
-    /// owned handle to it.
-    ///
-    /// # Safety
-    ///
-    /// `ptr` is a fresh block of this slab (since its last reset) for
-    /// `Layout::array::<T>(len)`, owned by nothing else.
-    pub(super) unsafe fn slice_fill_into<T: Copy>(
-        &self,
-        ptr: NonNull<u8>,
-        len: usize,
-        mut fill: impl FnMut(usize) -> T,
-    ) -> SlabSlice<T> {
-        let ptr = ptr.cast::<T>();
-        for i in 0..len {
-            // SAFETY: `i < len`, inside the fresh block.
-            unsafe { ptr.as_ptr().add(i).write(fill(i)) };
-        }
-        SlabSlice {
-            ptr,
-            len,
-            stamp: self.stamp,
-            _values: PhantomData,
-        }
-    }
-
     /// Reads a slice.
     ///
     /// # Panics
@@ -206,7 +116,7 @@ impl Slab {
         };
         // SAFETY: `live_block`'s promise: a block of this slab made by
         // `alloc` with this layout, whose one handle is consumed.
-        unsafe { Allocator::free(self, ptr, layout) };
+        unsafe { self.free(ptr, layout) };
         true
     }
 

@@ -21,7 +21,7 @@
 //! - **No lane.** On a thread without a lane id every call goes through
 //!   `&Slab` to the locked fallback lane.
 //!
-//! Counting: [`Slab::class_stats`] and [`Allocator::stats`] do not see a
+//! Counting: [`Slab::class_stats`] and [`AllocStrategy::stats`] do not see a
 //! live handle's calls until it drops; zero-size and large requests count at
 //! once, as through `&Slab`.
 
@@ -35,7 +35,7 @@ use super::magazine::SlabLane;
 use super::stats::LaneStats;
 use super::{Slab, SlabSlice};
 use crate::alloc::lanes::PinnedLane;
-use crate::alloc::{AllocError, Allocator, alloc_failed};
+use crate::alloc::{AllocError, AllocStrategy};
 
 /// The calling thread's lane of a [`Slab`], from [`Slab::local`]. It is neither
 /// `Send` nor `Sync`, keeps its thread's lane for itself while it lives, and
@@ -43,7 +43,7 @@ use crate::alloc::{AllocError, Allocator, alloc_failed};
 /// argument is at the top of `src/alloc/slab/local.rs`.
 ///
 /// ```
-/// use framemem::Slab;
+/// use framemem::{Slab, TypedAlloc};
 /// use std::alloc::Layout;
 ///
 /// let slab = Slab::new();
@@ -52,11 +52,11 @@ use crate::alloc::{AllocError, Allocator, alloc_failed};
 /// let ptr = local.alloc(layout).unwrap(); // a pop from the magazine
 /// // SAFETY: `ptr` came from this slab with `layout` and is freed once.
 /// unsafe { local.free(ptr, layout) };
-/// let trail = local.alloc_slice_copy(&[1.0f32; 8]);
+/// let trail = local.handle_slice_copy(&[1.0f32; 8]);
 /// assert_eq!(slab.get(&trail)[0], 1.0);
 /// local.free_slice(trail);
 /// drop(local); // its counts go into the slab's
-/// assert_eq!(framemem::Allocator::stats(&slab).frees, 2);
+/// assert_eq!(slab.stats().frees, 2);
 /// ```
 pub struct SlabLocal<'a> {
     slab: &'a Slab,
@@ -103,7 +103,7 @@ impl<'a> SlabLocal<'a> {
     ///
     /// # Errors
     ///
-    /// As [`Allocator::alloc`] on the slab.
+    /// As [`AllocStrategy::alloc`] on the slab.
     #[inline(always)]
     pub fn alloc(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
         match (&self.lane, class_of(layout)) {
@@ -121,14 +121,14 @@ impl<'a> SlabLocal<'a> {
     #[cold]
     #[inline(never)]
     fn alloc_shared(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
-        Allocator::alloc(self.slab, layout)
+        AllocStrategy::alloc(self.slab, layout)
     }
 
     /// Frees a block, allocated on any thread, through the handle or not.
     ///
     /// # Safety
     ///
-    /// As [`Allocator::free`]: `ptr` came from this slab with `layout`, is
+    /// As [`AllocStrategy::free`]: `ptr` came from this slab with `layout`, is
     /// not freed since, and is not used after.
     #[inline(always)]
     pub unsafe fn free(&self, ptr: NonNull<u8>, layout: Layout) {
@@ -158,50 +158,7 @@ impl<'a> SlabLocal<'a> {
     #[inline(never)]
     unsafe fn free_shared(&self, ptr: NonNull<u8>, layout: Layout) {
         // SAFETY: the caller's promise, passed on.
-        unsafe { Allocator::free(self.slab, ptr, layout) }
-    }
-
-    /// Copies `src` into the slab and returns an owned handle to it.
-    ///
-    /// # Panics
-    ///
-    /// As [`Slab::alloc_slice_copy`].
-    #[track_caller]
-    pub fn alloc_slice_copy<T: Copy>(&self, src: &[T]) -> SlabSlice<T> {
-        self.try_alloc_slice_copy(src)
-            .unwrap_or_else(|e| alloc_failed("Slab", e))
-    }
-
-    /// Copies `src` into the slab and returns an owned handle, or why it
-    /// could not.
-    ///
-    /// # Errors
-    ///
-    /// As [`Slab::try_alloc_slice_copy`].
-    pub fn try_alloc_slice_copy<T: Copy>(&self, src: &[T]) -> Result<SlabSlice<T>, AllocError> {
-        let ptr = self.alloc(Layout::for_value(src))?;
-        // SAFETY: a fresh block of this slab for `src`.
-        Ok(unsafe { self.slab.slice_copy_into(ptr, src) })
-    }
-
-    /// Allocates `len` values made by `fill(index)` and returns an owned
-    /// handle.
-    ///
-    /// # Panics
-    ///
-    /// As [`Slab::alloc_slice_fill_with`].
-    #[track_caller]
-    pub fn alloc_slice_fill_with<T: Copy>(
-        &self,
-        len: usize,
-        fill: impl FnMut(usize) -> T,
-    ) -> SlabSlice<T> {
-        let layout = Layout::array::<T>(len).expect("slice length overflows isize");
-        let ptr = self
-            .alloc(layout)
-            .unwrap_or_else(|e| alloc_failed("Slab", e));
-        // SAFETY: a fresh block of this slab for `len` values of `T`.
-        unsafe { self.slab.slice_fill_into(ptr, len, fill) }
+        unsafe { AllocStrategy::free(self.slab, ptr, layout) }
     }
 
     /// Frees a slice. Returns `false`, and frees nothing, for a stale handle.
@@ -238,7 +195,7 @@ impl fmt::Debug for SlabLocal<'_> {
 }
 
 // SAFETY: forwards to the handle's `alloc` and `free`, whose blocks are the
-// slab's (the `Allocator` contract), valid until freed or until a reset,
+// slab's (the `AllocStrategy` contract), valid until freed or until a reset,
 // which needs `&mut Slab` and so cannot happen while the handle (borrowing
 // the slab) and any collection holding `&handle` are alive.
 unsafe impl allocator_api2::alloc::Allocator for &SlabLocal<'_> {

@@ -119,7 +119,6 @@ impl SlabLane {
 
     /// Free slots of `class` this lane keeps for itself: its magazine and
     /// what its carving has left (exclusive access).
-    #[cfg(feature = "bevy")]
     pub(super) fn cached_slots(&mut self, class: usize) -> usize {
         let carving = &mut self.carvings[class];
         let (next, end) = (*carving.next.get_mut(), *carving.end.get_mut());

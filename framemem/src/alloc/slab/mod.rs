@@ -1,62 +1,9 @@
 //! [`Slab`]: framemem's own size-class allocator.
 //!
-//! Use it for many small blocks of varied sizes that are freed one by one at
-//! unpredictable times: per-entity payloads, nodes, messages.
-//!
-//! # Glossary
-//!
-//! - **class**: one slot size from [`SIZE_CLASSES`] (16 B to 4 KiB, see
-//!   `classes.rs` for the rule and the waste bound).
-//! - **chunk**: 64 KiB from the system, 4096-aligned, carved into slots of one
-//!   class while it is in use. Chunks are kept for reuse: a reset makes
-//!   them all spare, and [`Slab::trim`] gives back those none of whose slots
-//!   is in use (`trim.rs`).
-//! - **slot**: one block of a class inside a chunk.
-//! - **magazine**: per lane and per class, a stack of free slot *pointers*
-//!   (an array, as in tcmalloc's per-CPU caches, not a linked list through
-//!   the slots): popping does not wait for a load from the slot's memory, so
-//!   a burst of allocations is not a chain of cache misses, and free slots
-//!   hold no metadata a stray write could corrupt.
-//! - **lane**: one thread's state (see `lanes.rs`): per class, a magazine and
-//!   the range of its current chunk not carved yet. Only the lane's thread
-//!   touches it, so there is no lock and no atomic read-modify-write.
-//! - **central list**: per class, batches of free slots handed over by lanes
-//!   whose magazines filled up, behind a mutex, so memory freed on one thread
-//!   is reused by another.
-//!
-//! # Costs
-//!
-//! - alloc: a thread-local load, a table lookup (folded away for a constant
-//!   layout: the table is a `const`), a pop from the magazine (a length
-//!   load and store, one pointer load), a counter store;
-//! - free: the same with a push, and the check that the block is a slot of
-//!   this slab that its layout fits (`free.rs`, `chunk_map.rs`: the table
-//!   pointer, its mask and one entry, two dependent loads after the
-//!   pointer, and one compare; a single branch leaves for every other
-//!   case, checked off the fast path);
-//! - per alloc and free in `frame_1000x64B` (`scripts/callgrind.sh`): 58
-//!   instructions through `&Slab`, 53 through [`SlabLocal`], the harness's
-//!   13 included;
-//! - magazine empty: carve up to 64 slots from the current chunk, else take a
-//!   batch from the central list, else a new chunk (the only `malloc`);
-//! - magazine full: half of it goes to the central list.
-//!
-//! Freeing on another thread is the same push, into the freeing thread's
-//! magazine: slots of a class are interchangeable, so no per-slot owner is
-//! needed.
-//!
-//! Requests above 4 KiB, or aligned above 4 KiB, go to the system allocator
-//! and are counted in [`Stats::large_allocations`].
-//!
-//! Every build panics with a clear message on a pointer the slab did not
-//! hand out (a slot of another slab, a block of the system allocator) or a
-//! layout its slot or large block cannot hold (`chunk_map.rs`). Debug builds
-//! also record every slot's state and catch a double free.
-//!
 //! # Files
 //!
 //! - `mod.rs` (this file): [`Slab`], its allocation paths, its
-//!   [`Allocator`] impl and invariants;
+//!   [`AllocStrategy`] impl and invariants;
 //! - `free.rs`: the free paths: the class check, the push, the hand-over,
 //!   and the misuse checks;
 //! - `classes.rs`: the size classes and the chunk geometry;
@@ -96,7 +43,6 @@ use std::alloc::Layout;
 use std::ptr::NonNull;
 use std::sync::atomic::AtomicUsize;
 
-pub use classes::SIZE_CLASSES;
 pub use handle::SlabSlice;
 pub use local::SlabLocal;
 pub use stats::ClassStats;
@@ -110,12 +56,62 @@ use crate::alloc::lanes::Lanes;
 #[cfg(feature = "asan")]
 use crate::alloc::poison;
 use crate::alloc::stamp::Stamp;
-use crate::alloc::{AllocError, Allocator, Stats, dangling};
+use crate::alloc::{AllocError, AllocStrategy, Stats, dangling};
 
-/// The size-class allocator. See the [module docs](self).
+/// framemem's own size-class allocator.
+///
+/// Use it for many small blocks of varied sizes that are freed one by one at
+/// unpredictable times: per-entity payloads, nodes, messages.
+///
+/// # Glossary
+///
+/// - **class**: one slot size from [`SIZE_CLASSES`](Slab::SIZE_CLASSES) (16 B to 4 KiB, see
+///   `classes.rs` for the rule and the waste bound).
+/// - **chunk**: 64 KiB from the system, 4096-aligned, carved into slots of one
+///   class while it is in use. Chunks are kept for reuse: a reset makes
+///   them all spare, and [`Slab::trim`] gives back those none of whose slots
+///   is in use (`trim.rs`).
+/// - **slot**: one block of a class inside a chunk.
+/// - **magazine**: per lane and per class, a stack of free slot *pointers*
+///   (an array, as in tcmalloc's per-CPU caches, not a linked list through
+///   the slots): popping does not wait for a load from the slot's memory, so
+///   a burst of allocations is not a chain of cache misses, and free slots
+///   hold no metadata a stray write could corrupt.
+/// - **lane**: one thread's state (see `lanes.rs`): per class, a magazine and
+///   the range of its current chunk not carved yet. Only the lane's thread
+///   touches it, so there is no lock and no atomic read-modify-write.
+/// - **central list**: per class, batches of free slots handed over by lanes
+///   whose magazines filled up, behind a mutex, so memory freed on one thread
+///   is reused by another.
+///
+/// # Costs
+///
+/// - alloc: a thread-local load, a table lookup, a pop from the magazine (a
+///   length load and store, one pointer load), a counter store;
+/// - free: the same with a push, and the check that the block is a slot of
+///   this slab that its layout fits (`chunk_map.rs`: the table pointer and
+///   mask, one entry load and one compare; about 12 instructions, +0.9 ns
+///   per alloc and free in `frame_1000x64B` on the 2-core machine of the
+///   README);
+/// - magazine empty: carve up to 64 slots from the current chunk, else take a
+///   batch from the central list, else a new chunk (the only `malloc`);
+/// - magazine full: half of it goes to the central list.
+///
+/// Freeing on another thread is the same push, into the freeing thread's
+/// magazine: slots of a class are interchangeable, so no per-slot owner is
+/// needed.
+///
+/// Requests above 4 KiB, or aligned above 4 KiB, go to the system allocator
+/// and are counted in [`Stats::large_allocations`].
+///
+/// Every build panics with a clear message on a pointer the slab did not
+/// hand out (a slot of another slab, a block of the system allocator) or a
+/// layout its slot or large block cannot hold (`chunk_map.rs`). Debug builds
+/// also record every slot's state and catch a double free.
 ///
 /// ```
-/// use framemem::{Allocator, Slab};
+/// use framemem::TypedAlloc;
+/// use framemem::{AllocStrategy, Slab};
 /// use std::alloc::Layout;
 ///
 /// let slab = Slab::new();
@@ -125,7 +121,7 @@ use crate::alloc::{AllocError, Allocator, Stats, dangling};
 /// unsafe { slab.free(ptr, layout) };
 ///
 /// // Handles carry no lifetime, for ECS components:
-/// let mut trail = slab.alloc_slice_copy(&[1.0f32; 8]);
+/// let mut trail = slab.handle_slice_copy(&[1.0f32; 8]);
 /// slab.get_mut(&mut trail)[0] = 2.0;
 /// assert_eq!(slab.get(&trail)[..2], [2.0, 1.0]);
 /// slab.free_slice(trail);
@@ -164,9 +160,9 @@ impl Slab {
         }
     }
 
-    /// Every slot back to the free state at once ([`Allocator::reset`]):
+    /// Every slot back to the free state at once ([`AllocStrategy::reset`]):
     /// the chunks stay, and every [`SlabSlice`] made before no longer
-    /// resolves. Inherent, so it needs no `use framemem::Allocator`.
+    /// resolves. Inherent, so it needs no `use framemem::AllocStrategy`.
     pub fn reset(&mut self) {
         self.sample_peak();
         let in_use = self.class_stats();
@@ -341,7 +337,7 @@ impl Default for Slab {
 // - slots stay valid until freed, reset (`&mut self`) or drop: chunks are only
 //   returned to the system in `Drop` and in `trim` (`&mut self`, and only
 //   chunks none of whose slots is handed out).
-unsafe impl Allocator for Slab {
+unsafe impl AllocStrategy for Slab {
     #[inline(always)]
     fn alloc(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
         let Some(class) = class_of(layout) else {

@@ -82,8 +82,8 @@ impl Slab {
             .fetch_max(self.bytes_in_use(), Ordering::Relaxed);
     }
 
-    /// The slab's counters, see [`Stats`] ([`Allocator::stats`](crate::Allocator::stats);
-    /// inherent, so it needs no `use framemem::Allocator`).
+    /// The slab's counters, see [`Stats`] ([`AllocStrategy::stats`](crate::AllocStrategy::stats);
+    /// inherent, so it needs no `use framemem::AllocStrategy`).
     pub fn stats(&self) -> Stats {
         // One reading of each counter, in the order that keeps the figures
         // coherent while other threads work (`lanes/counters.rs`): frees

@@ -1,8 +1,9 @@
 use std::alloc::Layout;
 
-use super::classes::{CHUNK_BYTES, class_of};
+use super::classes::{CHUNK_BYTES, SIZE_CLASSES, class_of};
 use super::magazine::MAGAZINE_BYTES;
 use super::*;
+use crate::alloc::TypedAlloc;
 use crate::alloc::tests_common::{check, exercise_alignments, fill};
 
 fn layout(size: usize, align: usize) -> Layout {
@@ -189,10 +190,10 @@ fn long_free_lists_are_handed_to_other_threads() {
 #[test]
 fn handles_are_stamped() {
     let mut slab = Slab::new();
-    let mut h = slab.alloc_slice_fill_with(10, |i| i as u32);
+    let mut h = slab.handle_slice_fill_with(10, |i| i as u32);
     slab.get_mut(&mut h)[9] = 99;
     assert_eq!(slab.get(&h)[9], 99);
-    let kept = slab.alloc_slice_copy(&[1u8; 3]);
+    let kept = slab.handle_slice_copy(&[1u8; 3]);
     assert!(slab.free_slice(h));
     slab.reset();
     assert!(slab.try_get(&kept).is_none());
@@ -203,7 +204,7 @@ fn handles_are_stamped() {
 #[should_panic(expected = "stale SlabSlice")]
 fn stale_handle_panics() {
     let mut slab = Slab::new();
-    let h = slab.alloc_slice_copy(&[1u64, 2]);
+    let h = slab.handle_slice_copy(&[1u64, 2]);
     slab.reset();
     let _ = slab.get(&h);
 }

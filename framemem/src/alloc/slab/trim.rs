@@ -42,11 +42,12 @@ impl Slab {
     /// slots go. See `trim.rs` for the order and the cost.
     ///
     /// ```
-    /// use framemem::{Allocator, Slab};
+    /// use framemem::TypedAlloc;
+    /// use framemem::{AllocStrategy, Slab};
     ///
     /// let mut slab = Slab::new();
-    /// let spike: Vec<_> = (0..10_000).map(|_| slab.alloc_slice_copy(&[0u64; 8])).collect();
-    /// let keep = slab.alloc_slice_copy(&[1u64; 8]);
+    /// let spike: Vec<_> = (0..10_000).map(|_| slab.handle_slice_copy(&[0u64; 8])).collect();
+    /// let keep = slab.handle_slice_copy(&[1u64; 8]);
     /// let held = slab.stats().bytes_reserved;
     /// for block in spike {
     ///     assert!(slab.free_slice(block));
@@ -114,9 +115,10 @@ impl Slab {
     /// Bytes of the free slots the lanes keep for their own threads (their
     /// magazines, up to 256 KiB per class, and what their carvings have
     /// left): memory a steady workload holds by construction, which a trim
-    /// policy should not count as surplus.
-    #[cfg(feature = "bevy")]
-    pub(crate) fn lane_cached_bytes(&mut self) -> usize {
+    /// policy should not count as surplus (the bevy `FrameSlab`'s trim
+    /// rule leaves them out). `&mut self`: it reads every lane's counts
+    /// with no other thread allocating.
+    pub fn lane_cached_bytes(&mut self) -> usize {
         let mut bytes = 0;
         for (lane, _) in self.lanes.all_mut() {
             for (class, size) in SIZE_CLASSES.iter().enumerate() {
@@ -193,7 +195,7 @@ mod tests {
     use std::ptr::NonNull;
 
     use super::*;
-    use crate::alloc::Allocator;
+    use crate::alloc::AllocStrategy;
     use crate::alloc::slab::classes::chunk_of;
 
     /// 16 slots per chunk: chunks fill and empty quickly.
@@ -318,7 +320,6 @@ mod tests {
         free_all(&slab, fill_chunks(&slab, 3));
         slab.check_invariants();
     }
-    #[cfg(feature = "bevy")]
     #[test]
     fn cached_bytes_are_every_slot_the_lanes_keep() {
         let mut slab = Slab::new();
