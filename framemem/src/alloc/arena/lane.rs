@@ -54,11 +54,17 @@ pub(super) struct ArenaLane {
 }
 
 /// Counts not yet in a lane's [`LaneStats`] (see `ArenaLane::pending`).
+///
+/// `frees` sits between the two counts the fast path adds to, in this
+/// order (`repr(C)`): side by side, LLVM merged the two additions into a
+/// vector load, add and store, one instruction more than two scalar adds
+/// to memory (callgrind).
 #[derive(Default)]
+#[repr(C)]
 struct Pending {
     allocations: Cell<u64>,
-    bytes: Cell<u64>,
     frees: Cell<u64>,
+    bytes: Cell<u64>,
 }
 
 /// A lane's counters, readable from any thread.
