@@ -90,6 +90,7 @@ impl FrameArena {
     /// in a `Local`), not per allocation.
     ///
     /// ```
+    /// use framemem::TypedAlloc;
     /// use bevy_ecs::prelude::*;
     /// use framemem::bevy::{AllocTag, FrameArena, FrameBySystem, end_arena_frame};
     ///

@@ -283,6 +283,7 @@ impl Attribution {
 /// paths. Their sum is the frame's total, exactly:
 ///
 /// ```
+/// use framemem::TypedAlloc;
 /// use bevy_ecs::prelude::*;
 /// use framemem::bevy::{FrameAlloc, FrameArena, FrameBySystem, end_arena_frame};
 ///

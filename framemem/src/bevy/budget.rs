@@ -113,6 +113,7 @@ impl fmt::Display for BudgetBreach {
 /// [`end_arena_frame`](crate::bevy::end_arena_frame):
 ///
 /// ```
+/// use framemem::TypedAlloc;
 /// use bevy_ecs::prelude::*;
 /// use framemem::bevy::{
 ///     AllocBudget, FrameAlloc, FrameArena, FrameBudgets, FrameBySystem, FrameFigures,

@@ -24,6 +24,7 @@ use crate::alloc::{AllocError, Arena, ArenaSlice, Sealed, TypedAlloc};
 /// ([`FrameBySystem`](crate::bevy::FrameBySystem)); [`arena`](Self::arena) is the uncounted way out.
 ///
 /// ```
+/// use framemem::TypedAlloc;
 /// use bevy_ecs::prelude::*;
 /// use framemem::bevy::{FrameAlloc, FrameArena};
 ///
@@ -53,6 +54,7 @@ use crate::alloc::{AllocError, Arena, ArenaSlice, Sealed, TypedAlloc};
 /// panics with a message that names the resource and the plugin to add:
 ///
 /// ```should_panic
+/// use framemem::TypedAlloc;
 /// # use bevy_ecs::prelude::*;
 /// # use framemem::bevy::FrameAlloc;
 /// let mut world = World::new(); // no FrameArena

@@ -57,6 +57,7 @@ use crate::alloc::{CallRecycle, Recycle, RingOverflow};
 /// attribution on.
 ///
 /// ```
+/// use framemem::TypedAlloc;
 /// use bevy_app::{App, Update};
 /// use framemem::bevy::{AllocBudget, FrameAlloc, FrameArenaPlugin, FrameBySystem};
 ///
