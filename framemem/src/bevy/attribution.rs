@@ -16,9 +16,10 @@
 //!   `system#ID`. A label set with [`FrameAlloc::label`] (or the one given
 //!   to [`FrameArena::tag`]) wins in both cases. Budgets match the name
 //!   shown.
-//! - **Cost.** Per call through `FrameAlloc`: two relaxed atomic adds on
-//!   the system's counters (shared by the threads of a `par_iter`, so use
-//!   `local()` there). Through `local()`: two additions on the handle's own
+//! - **Cost.** Per call through `FrameAlloc`: a thread-local read and two
+//!   relaxed atomic adds on the calling thread's shard of the system's
+//!   counters (one shard per thread, up to 16, so the threads of a
+//!   `par_iter` do not share a cache line). Through `local()`: two additions on the handle's own
 //!   counts, folded into the system's counters once, when it drops. At the
 //!   end of the frame: one pass over the slots. With attribution off (the
 //!   default: [`FrameArena::set_attribution`], or
@@ -44,7 +45,7 @@
 //! [`end_arena_frame`]: crate::bevy::end_arena_frame
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use bevy_ecs::resource::Resource;
@@ -53,31 +54,60 @@ use bevy_ecs::resource::Resource;
 /// [`FrameArena`](crate::bevy::FrameArena) registers again.
 static NEXT_REGISTRY: AtomicU64 = AtomicU64::new(1);
 
-/// One system's counts for the running frame. Written by any thread (per
-/// call, and by `local()` handles as they drop), read and zeroed at the end
-/// of the frame under `&mut`. Its own cache line pair, so that two systems
-/// counting at once do not share one.
+/// How many shards a system's counters have: threads counting through the
+/// per-call path at once (a `par_iter` on the compute pool) each get their
+/// own, up to this many, so they do not fight over one cache line.
+const SHARDS: usize = 16;
+
+/// The next shard handed to a thread that counts for the first time.
+static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// The calling thread's shard: handed out round robin at its first
+    /// count, so the first [`SHARDS`] threads (a compute pool's) each have
+    /// one of their own.
+    static SHARD: usize = NEXT_SHARD.fetch_add(1, Relaxed) % SHARDS;
+}
+
+/// One shard of a system's counts: its own cache line pair.
 #[derive(Debug, Default)]
 #[repr(align(128))]
-pub(crate) struct SlotCounters {
+struct Shard {
     allocations: AtomicU64,
     bytes: AtomicU64,
 }
 
+/// One system's counts for the running frame. Written by any thread (per
+/// call, and by `local()` handles as they drop), read and zeroed at the end
+/// of the frame under `&mut`. Sharded by thread: each thread adds to its
+/// own shard (an uncontended atomic add), and the end of the frame sums
+/// them, so threads of a `par_iter` counting per call do not bounce one
+/// cache line between them.
+#[derive(Debug, Default)]
+pub(crate) struct SlotCounters {
+    shards: [Shard; SHARDS],
+}
+
 impl SlotCounters {
-    /// Counts `allocations` blocks of `bytes` in all.
+    /// Counts `allocations` blocks of `bytes` in all, on the calling
+    /// thread's shard.
     #[inline(always)]
     pub(crate) fn add(&self, allocations: u64, bytes: u64) {
-        self.allocations.fetch_add(allocations, Relaxed);
-        self.bytes.fetch_add(bytes, Relaxed);
+        // A thread being torn down has no thread-locals left: shard 0.
+        let shard = &self.shards[SHARD.try_with(|s| *s).unwrap_or(0)];
+        shard.allocations.fetch_add(allocations, Relaxed);
+        shard.bytes.fetch_add(bytes, Relaxed);
     }
 
-    /// The frame's counts, zeroed for the next frame.
+    /// The frame's counts, summed over the shards and zeroed for the next
+    /// frame.
     fn take(&self) -> (u64, u64) {
-        (
-            self.allocations.swap(0, Relaxed),
-            self.bytes.swap(0, Relaxed),
-        )
+        self.shards.iter().fold((0, 0), |(a, b), shard| {
+            (
+                a + shard.allocations.swap(0, Relaxed),
+                b + shard.bytes.swap(0, Relaxed),
+            )
+        })
     }
 }
 

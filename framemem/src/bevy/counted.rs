@@ -23,6 +23,64 @@ use allocator_api2::alloc::{AllocError as Api2Error, Allocator as Api2Allocator}
 use super::attribution::SlotCounters;
 use crate::alloc::{AllocError, AllocStrategy, Arena, ArenaLocal, ArenaSlice, Sealed, TypedAlloc};
 
+/// allocator_api2's `Allocator` for a counted view `$view`: every method
+/// forwards to `$inner` (the arena's own allocator_api2 allocator, reached
+/// from the view) and counts what the arena counts (see the module docs);
+/// `$why` completes the safety argument.
+macro_rules! counted_api2 {
+    ($view:ty, |$v:ident| $inner:expr, $why:literal) => {
+        // SAFETY: every method forwards to allocator_api2's `Allocator` for
+        // the inner allocator named in `$why`, which says why that is sound.
+        #[doc = $why]
+        unsafe impl Api2Allocator for $view {
+            #[inline(always)]
+            fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, Api2Error> {
+                let $v = self;
+                let block = ($inner).allocate(layout)?;
+                if layout.size() != 0 {
+                    self.count(1, layout.size());
+                }
+                Ok(block)
+            }
+
+            #[inline(always)]
+            unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
+                let $v = self;
+                // SAFETY: `deallocate`'s contract, passed on to the same arena.
+                unsafe { ($inner).deallocate(ptr, layout) }
+            }
+
+            unsafe fn grow(
+                &self,
+                ptr: NonNull<u8>,
+                old_layout: Layout,
+                new_layout: Layout,
+            ) -> Result<NonNull<[u8]>, Api2Error> {
+                let $v = self;
+                // SAFETY: `grow`'s contract, passed on to the same arena.
+                let block = unsafe { ($inner).grow(ptr, old_layout, new_layout)? };
+                let (allocations, bytes) = grown(ptr, old_layout, new_layout, block);
+                self.count(allocations, bytes);
+                Ok(block)
+            }
+
+            unsafe fn shrink(
+                &self,
+                ptr: NonNull<u8>,
+                old_layout: Layout,
+                new_layout: Layout,
+            ) -> Result<NonNull<[u8]>, Api2Error> {
+                let $v = self;
+                // SAFETY: `shrink`'s contract, passed on to the same arena.
+                let block = unsafe { ($inner).shrink(ptr, old_layout, new_layout)? };
+                let (allocations, bytes) = shrunk(ptr, new_layout, block);
+                self.count(allocations, bytes);
+                Ok(block)
+            }
+        }
+    };
+}
+
 /// The bytes an allocator_api2 `grow` of the block at `old_ptr` (of
 /// `old`) into `block` (of `new`) added, as the arena counts them:
 /// `(allocations, bytes)`. See the [module docs](self).
@@ -148,54 +206,15 @@ impl fmt::Debug for CountedArena<'_> {
     }
 }
 
-// SAFETY: every method forwards to allocator_api2's `Allocator` for `&Arena`
-// (sound, `alloc/arena/api2.rs`) with the same arguments and returns its
-// answer unchanged; counting only reads the returned pointers. The blocks
-// stay valid until the arena's reset, which needs `&mut Arena` and so
-// cannot happen while this view (which borrows the arena for `'a`), any
-// copy of it, or any collection holding one is alive.
-unsafe impl Api2Allocator for CountedArena<'_> {
-    #[inline]
-    fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, Api2Error> {
-        let block = (&self.arena).allocate(layout)?;
-        if layout.size() != 0 {
-            self.count(1, layout.size());
-        }
-        Ok(block)
-    }
-
-    #[inline]
-    unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
-        // SAFETY: `deallocate`'s contract, passed on to the same arena.
-        unsafe { (&self.arena).deallocate(ptr, layout) }
-    }
-
-    unsafe fn grow(
-        &self,
-        ptr: NonNull<u8>,
-        old_layout: Layout,
-        new_layout: Layout,
-    ) -> Result<NonNull<[u8]>, Api2Error> {
-        // SAFETY: `grow`'s contract, passed on to the same arena.
-        let block = unsafe { (&self.arena).grow(ptr, old_layout, new_layout)? };
-        let (allocations, bytes) = grown(ptr, old_layout, new_layout, block);
-        self.count(allocations, bytes);
-        Ok(block)
-    }
-
-    unsafe fn shrink(
-        &self,
-        ptr: NonNull<u8>,
-        old_layout: Layout,
-        new_layout: Layout,
-    ) -> Result<NonNull<[u8]>, Api2Error> {
-        // SAFETY: `shrink`'s contract, passed on to the same arena.
-        let block = unsafe { (&self.arena).shrink(ptr, old_layout, new_layout)? };
-        let (allocations, bytes) = shrunk(ptr, new_layout, block);
-        self.count(allocations, bytes);
-        Ok(block)
-    }
-}
+counted_api2!(
+    CountedArena<'_>,
+    |view| &view.arena,
+    "`&Arena` (sound, `alloc/arena/api2.rs`) with the same arguments and returns \
+     its answer unchanged; counting only reads the returned pointers. The blocks \
+     stay valid until the arena's reset, which needs `&mut Arena` and so cannot \
+     happen while this view (which borrows the arena for `'a`), any copy of it, \
+     or any collection holding one is alive"
+);
 
 /// The calling thread's lane of the frame arena ([`ArenaLocal`]), counting
 /// what it allocates on its own (two additions per allocation, nothing
@@ -266,54 +285,15 @@ impl fmt::Debug for FrameLocal<'_> {
     }
 }
 
-// SAFETY: every method forwards to allocator_api2's `Allocator` for
-// `&ArenaLocal` (sound, `alloc/arena/local.rs`) with the same arguments and
-// returns its answer unchanged; counting only reads the returned pointers.
-// The blocks stay valid until the arena's reset, which cannot happen while
-// the handle (borrowing the arena for `'a`) or a collection holding
-// `&handle` is alive.
-unsafe impl Api2Allocator for &FrameLocal<'_> {
-    #[inline(always)]
-    fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, Api2Error> {
-        let block = (&self.inner).allocate(layout)?;
-        if layout.size() != 0 {
-            self.count(1, layout.size());
-        }
-        Ok(block)
-    }
-
-    #[inline(always)]
-    unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
-        // SAFETY: `deallocate`'s contract, passed on to the same handle.
-        unsafe { (&self.inner).deallocate(ptr, layout) }
-    }
-
-    unsafe fn grow(
-        &self,
-        ptr: NonNull<u8>,
-        old_layout: Layout,
-        new_layout: Layout,
-    ) -> Result<NonNull<[u8]>, Api2Error> {
-        // SAFETY: `grow`'s contract, passed on to the same handle.
-        let block = unsafe { (&self.inner).grow(ptr, old_layout, new_layout)? };
-        let (allocations, bytes) = grown(ptr, old_layout, new_layout, block);
-        self.count(allocations, bytes);
-        Ok(block)
-    }
-
-    unsafe fn shrink(
-        &self,
-        ptr: NonNull<u8>,
-        old_layout: Layout,
-        new_layout: Layout,
-    ) -> Result<NonNull<[u8]>, Api2Error> {
-        // SAFETY: `shrink`'s contract, passed on to the same handle.
-        let block = unsafe { (&self.inner).shrink(ptr, old_layout, new_layout)? };
-        let (allocations, bytes) = shrunk(ptr, new_layout, block);
-        self.count(allocations, bytes);
-        Ok(block)
-    }
-}
+counted_api2!(
+    &FrameLocal<'_>,
+    |view| &view.inner,
+    "`&ArenaLocal` (sound, `alloc/arena/local.rs`) with the same arguments and \
+     returns its answer unchanged; counting only reads the returned pointers. The \
+     blocks stay valid until the arena's reset, which cannot happen while the \
+     handle (borrowing the arena for `'a`) or a collection holding `&handle` is \
+     alive"
+);
 
 // The typed methods (`alloc_value`, `alloc_slice_*`, `handle_slice_*`),
 // counted: each goes through the view's counted `alloc`, once per call.
