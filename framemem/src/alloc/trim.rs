@@ -13,8 +13,7 @@ pub const WINDOW_FRAMES: usize = 60;
 /// is trimmed, by default: 1.25x, the bound within which the issue that
 /// asked for this counts memory as "back to steady state". Where demand
 /// and holdings differ by construction, pass a larger one
-/// ([`TrimPolicy::with_slack`]): bumpalo's chunks double, so a steady arena
-/// holds up to twice what it uses.
+/// ([`TrimPolicy::with_slack`]).
 pub const SLACK: f64 = 1.25;
 
 /// When memory kept for reuse goes back to the system: the peak demand of
