@@ -208,7 +208,7 @@ impl Slab {
         #[cfg(feature = "asan")]
         // SAFETY: `slot` is a whole slot of this class inside one of our chunks.
         unsafe {
-            poison::unpoison(slot.as_ptr(), SIZE_CLASSES[class])
+            poison::unpoison(slot.as_ptr(), classes::SIZE_CLASSES[class])
         };
         #[cfg(debug_assertions)]
         self.registry.debug_on_alloc(slot.as_ptr(), class);
