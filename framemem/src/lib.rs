@@ -78,7 +78,7 @@ pub mod prelude {
     pub use crate::{AllocStrategy, TypedAlloc};
 }
 
-// Only under `--cfg framemem_loom` (tests/loom_lanes.rs): the lane ids on
+// Only under `--cfg framemem_loom` (loom/tests/loom_lanes.rs): the lane ids on
 // loom's atomics.
 #[cfg(framemem_loom)]
 #[doc(hidden)]

@@ -4,7 +4,7 @@
 //! Each live thread that uses any `Lanes` owns one small id, claimed from a
 //! process-wide bitmap ([`LaneIds`]) on first use and released when the
 //! thread exits. This bitmap is the only lock-free structure in the crate;
-//! `tests/loom_lanes.rs` checks it, and the lane protocol built on it (claim,
+//! `loom/tests/loom_lanes.rs` checks it, and the lane protocol built on it (claim,
 //! lane access, release at exit, reclaim of a dead thread's lane, a late
 //! claim), under loom.
 //!

@@ -14,7 +14,7 @@
 //! it, and `THIEF` only while a thief or reclaimer is moving values; every
 //! access to what it guards happens under it, and each `Acquire` taking it
 //! is ordered after the previous holder's `Release` (checked under loom by
-//! `tests/loom_lanes.rs`).
+//! `loom/tests/loom_lanes.rs`).
 
 #[cfg(framemem_loom)]
 use loom::sync::atomic::{AtomicU8, Ordering};

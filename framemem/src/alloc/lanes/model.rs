@@ -1,5 +1,5 @@
 //! [`ModelLanes`]: the real [`Lanes`] protocol with a loom-checked counter
-//! in each lane, for `tests/loom_lanes.rs` (only under `--cfg
+//! in each lane, for `loom/tests/loom_lanes.rs` (only under `--cfg
 //! framemem_loom`).
 //!
 //! The lanes, the claim on first use, the late claim, the release at thread
@@ -77,7 +77,7 @@ impl ModelLanes {
 
 /// A [`LaneLock`] guarding a loom-checked count of objects, as a pool lane's
 /// lock guards its cache: the owner adds under it, thieves try it and take
-/// everything, a reclaimer waits for it. For `tests/loom_lanes.rs`.
+/// everything, a reclaimer waits for it. For `loom/tests/loom_lanes.rs`.
 #[derive(Debug, Default)]
 pub struct ModelLaneLock {
     lock: LaneLock,

@@ -52,7 +52,7 @@ fn capacity_bounds_idle_objects() {
 fn large_batches_move_through_the_shared_list() {
     let mut pool: Pool<Vec<u64>> = Pool::new(5000);
     // More than one lane caches (LANE_CACHE_MAX), so batches move.
-    let n = if cfg!(miri) { 1500 } else { 3000 };
+    let n = if cfg!(miri) { 1100 } else { 3000 };
     let all: Vec<_> = (0..n).map(|_| pool.take()).collect();
     for b in all {
         pool.put(b);

@@ -66,12 +66,15 @@ mod tests {
         let mut pool: Pool<Vec<u32>> = Pool::new(4096);
         // Objects put on other threads: some stay in those lanes (until
         // they exit), the rest overflow to the shared list.
+        // More than a lane caches (LANE_CACHE_MAX, 1024) per thread: some
+        // reach the shared list.
+        let per_thread = if cfg!(miri) { 1100 } else { 1500 };
         let both_took = std::sync::Barrier::new(2);
         std::thread::scope(|s| {
             for t in 0..2 {
                 let (pool, both_took) = (&pool, &both_took);
                 s.spawn(move || {
-                    let taken: Vec<_> = (0..1500)
+                    let taken: Vec<_> = (0..per_thread)
                         .map(|i| {
                             let mut v = pool.take();
                             v.push(t * 10_000 + i);
@@ -86,7 +89,7 @@ mod tests {
         let mine: Vec<_> = (0..300).map(|_| pool.take()).collect();
         mine.into_iter().for_each(|v| pool.put(v));
         let held = pool.stats().held;
-        assert!(held >= 3000, "{held} idle");
+        assert!(held >= 2 * per_thread as usize, "{held} idle");
 
         assert_eq!(pool.trim(held + 1), 0);
         assert_eq!(pool.trim(200), held - 200);

@@ -1,7 +1,7 @@
 //! loom model of the lane ids, the one lock-free structure in the crate, and
 //! of the lane protocol built on them.
 //!
-//! Run: `RUSTFLAGS="--cfg framemem_loom" cargo test --release -p framemem --test loom_lanes`
+//! Run: `cd loom && RUSTFLAGS="--cfg framemem_loom" cargo test --release`
 //! (a crate-specific cfg, so that dependencies which know `cfg(loom)` are not
 //! switched to loom too).
 //!
