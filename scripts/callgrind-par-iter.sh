@@ -5,9 +5,10 @@
 #
 #   bash scripts/callgrind-par-iter.sh [FRAMES [VARIANT...]]
 #
-# FRAMES defaults to 10; without VARIANTs every variant runs
-# (framemem_arena: `&Arena` per item; framemem_arena_local: `local()` per
-# batch; heap_vec: a heap `Vec` per entity).
+# FRAMES defaults to 10; without VARIANTs every variant runs (floor: the
+# loop writing a payload that needs no allocation; framemem_arena: `&Arena`
+# per item; framemem_arena_local: `local()` per batch; heap_vec: a heap
+# `Vec` per entity).
 #
 # Each variant runs twice under `valgrind --tool=callgrind`, with 0 and with
 # FRAMES measured frames (after the same warm-up frames), and the difference
@@ -21,7 +22,7 @@ frames="${1:-10}"
 shift || true
 variants=("$@")
 if [ ${#variants[@]} -eq 0 ]; then
-    variants=(framemem_arena framemem_arena_local heap_vec)
+    variants=(floor framemem_arena framemem_arena_local heap_vec)
 fi
 if ! command -v valgrind >/dev/null; then
     apt-get update -qq && apt-get install -y -qq valgrind
