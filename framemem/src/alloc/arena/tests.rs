@@ -20,6 +20,29 @@ fn a_local_handle_is_one_pointer() {
 }
 
 #[test]
+fn a_local_handle_finds_the_arena_after_it_moved() {
+    // The lane's `home` is written by every `local()`: a handle taken after
+    // the arena moved must fold into, and resolve against, the arena where
+    // it is now.
+    let layout = Layout::from_size_align(64, 8).unwrap();
+    let arena = Arena::new();
+    {
+        let local = arena.local();
+        local.alloc(layout).unwrap();
+    }
+    let moved = vec![arena];
+    let arena = &moved[0];
+    {
+        let local = arena.local();
+        assert!(std::ptr::eq(local.arena(), arena));
+        local.alloc(layout).unwrap();
+        let handle = local.handle_slice_copy(&[1u32, 2]);
+        assert_eq!(arena.get(handle), &[1, 2]);
+    }
+    assert_eq!(arena.stats().allocations, 3);
+}
+
+#[test]
 fn zero_size_is_aligned_and_dangling() {
     let arena = Arena::new();
     for align in [1, 8, 64, 4096] {
