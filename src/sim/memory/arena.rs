@@ -9,8 +9,9 @@ use glam::Vec3;
 
 use crate::sim::memory::frame_memory::{FrameMemory, MemoryFigures, MemoryPlan, SystemBytes};
 use crate::sim::memory::scratch::ScratchItem;
+use crate::sim::memory::trails::TrailWriter;
 use crate::sim::strategy::Strategy;
-use framemem::bevy::{AllocTag, CountedArena, FrameArena};
+use framemem::bevy::{AllocTag, CountedArena, FrameArena, FrameLocal};
 use framemem::{ArenaSlice, TypedAlloc};
 
 /// An arena trail: a `Copy` handle that resolves only until the reset.
@@ -21,6 +22,7 @@ impl FrameMemory for FrameArena {
     const STRATEGY: Strategy = Strategy::Arena;
     type Payload = ArenaTrail;
     type Scratch<'a, T: ScratchItem> = allocator_api2::vec::Vec<T, CountedArena<'a>>;
+    type Trails<'a> = ArenaTrails<'a>;
     const RELEASES_PAYLOADS: bool = false;
 
     /// With per-system attribution on: the report's bytes per system.
@@ -67,6 +69,14 @@ impl FrameMemory for FrameArena {
         })
     }
 
+    /// The calling thread's lane, counted against `tag`'s system once, when
+    /// the batch ends: no lane lookup and no atomic per trail.
+    fn trails<'a>(&'a mut self, tag: Option<&'a AllocTag>) -> ArenaTrails<'a> {
+        let this: &'a FrameArena = self;
+        let view = tag.map_or_else(|| this.uncounted(), |tag| this.counted(tag));
+        ArenaTrails(view.local())
+    }
+
     fn scratch_for<'a, T: ScratchItem>(
         &'a self,
         tag: Option<&'a AllocTag>,
@@ -90,6 +100,25 @@ impl FrameMemory for FrameArena {
             peak_bytes_in_use: stats.peak_bytes_in_use as u64,
             bytes_reserved: Some(stats.bytes_reserved as u64),
         }
+    }
+}
+
+/// One spawn batch's trails in the frame arena: the calling thread's lane,
+/// taken once ([`FrameMemory::trails`]).
+#[derive(Debug)]
+pub struct ArenaTrails<'a>(FrameLocal<'a>);
+
+impl TrailWriter for ArenaTrails<'_> {
+    type Payload = ArenaTrail;
+
+    #[inline]
+    fn alloc_trail(
+        &mut self,
+        len: usize,
+        _lifetime_frames: u32,
+        fill: impl FnMut(usize) -> Vec3,
+    ) -> ArenaTrail {
+        ArenaTrail((&self.0).handle_slice_fill_with(len, fill))
     }
 }
 

@@ -8,6 +8,7 @@ use framemem::bevy::{AllocTag, FrameBySystem};
 use glam::Vec3;
 
 use crate::sim::memory::scratch::{ScratchItem, ScratchVec};
+use crate::sim::memory::trails::TrailWriter;
 use crate::sim::strategy::Strategy;
 
 /// What a strategy needs to know up front to size itself.
@@ -161,6 +162,16 @@ pub trait FrameMemory: Resource<Mutability = Mutable> + Sized {
     ) -> Self::Payload {
         self.alloc_trail(len, lifetime_frames, fill)
     }
+
+    /// What the spawn system allocates one batch's trails through, taken
+    /// once per batch ([`trails.rs`](super::trails)), counted against
+    /// `tag`'s system where the strategy attributes.
+    type Trails<'a>: TrailWriter<Payload = Self::Payload>
+    where
+        Self: 'a;
+
+    /// The writer for one batch of trails (see [`Trails`](Self::Trails)).
+    fn trails<'a>(&'a mut self, tag: Option<&'a AllocTag>) -> Self::Trails<'a>;
 
     /// [`scratch`](Self::scratch), counted against `tag`'s system where the
     /// strategy attributes.

@@ -34,9 +34,11 @@ use glam::Vec3;
 use crate::sim::memory::frame_bytes::FrameBytes;
 use crate::sim::memory::frame_memory::{FrameMemory, MemoryFigures, MemoryPlan};
 use crate::sim::memory::scratch::{KeptScratch, KeptVec, ScratchItem};
+use crate::sim::memory::trails::PerCall;
 use crate::sim::scenario::TRAIL_POINT_BYTES;
 use crate::sim::strategy::Strategy;
 use framemem::TrimPolicy;
+use framemem::bevy::AllocTag;
 
 /// The framevec strategy. See the module docs.
 #[derive(Resource, Debug)]
@@ -68,6 +70,7 @@ impl FrameMemory for FrameVecMemory {
     const STRATEGY: Strategy = Strategy::Framevec;
     type Payload = FrameVecTrail;
     type Scratch<'a, T: ScratchItem> = KeptVec<'a, T>;
+    type Trails<'a> = PerCall<'a, Self>;
     const RELEASES_PAYLOADS: bool = false;
 
     fn new(plan: &MemoryPlan) -> Self {
@@ -112,6 +115,10 @@ impl FrameMemory for FrameVecMemory {
     }
 
     fn release_trail(&self, _payload: &mut FrameVecTrail) {}
+
+    fn trails<'a>(&'a mut self, tag: Option<&'a AllocTag>) -> PerCall<'a, Self> {
+        PerCall::new(self, tag)
+    }
 
     fn scratch<T: ScratchItem>(&self, capacity: usize) -> KeptVec<'_, T> {
         let v = KeptVec::take(T::kept(&self.scratch), capacity);

@@ -60,6 +60,7 @@ mod pool;
 mod ring;
 mod scratch;
 mod slab;
+mod trails;
 mod vec_memory;
 
 pub use frame_memory::{ALLOCATING_SYSTEMS, FrameMemory, MemoryFigures, MemoryPlan, SystemBytes};
@@ -72,3 +73,4 @@ pub use pool::{PoolMemory, PoolTrail};
 pub use ring::RingMemory;
 pub use scratch::ScratchVec;
 pub use slab::SlabTrail;
+pub use trails::TrailWriter;

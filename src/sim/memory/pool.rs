@@ -9,8 +9,10 @@ use glam::Vec3;
 use crate::sim::memory::frame_bytes::FrameBytes;
 use crate::sim::memory::frame_memory::{FrameMemory, MemoryFigures, MemoryPlan};
 use crate::sim::memory::scratch::{PoolScratch, ScratchItem};
+use crate::sim::memory::trails::PerCall;
 use crate::sim::scenario::TRAIL_POINT_BYTES;
 use crate::sim::strategy::Strategy;
+use framemem::bevy::AllocTag;
 use framemem::{Pool, Pooled, TrimPolicy};
 
 /// The pool strategy. See the module docs.
@@ -36,6 +38,7 @@ impl FrameMemory for PoolMemory {
     const STRATEGY: Strategy = Strategy::Pool;
     type Payload = PoolTrail;
     type Scratch<'a, T: ScratchItem> = Pooled<'a, Vec<T>>;
+    type Trails<'a> = PerCall<'a, Self>;
     const RELEASES_PAYLOADS: bool = true;
 
     fn new(plan: &MemoryPlan) -> Self {
@@ -82,6 +85,10 @@ impl FrameMemory for PoolMemory {
     fn release_trail(&self, payload: &mut PoolTrail) {
         // `Vec::new()` does not allocate: the component is left empty.
         self.trails.put(std::mem::take(&mut payload.0));
+    }
+
+    fn trails<'a>(&'a mut self, tag: Option<&'a AllocTag>) -> PerCall<'a, Self> {
+        PerCall::new(self, tag)
     }
 
     fn scratch<T: ScratchItem>(&self, capacity: usize) -> Pooled<'_, Vec<T>> {

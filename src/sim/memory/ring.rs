@@ -15,7 +15,9 @@ use glam::Vec3;
 
 use crate::sim::memory::frame_memory::{FrameMemory, MemoryFigures, MemoryPlan};
 use crate::sim::memory::scratch::ScratchItem;
+use crate::sim::memory::trails::PerCall;
 use crate::sim::strategy::Strategy;
+use framemem::bevy::AllocTag;
 use framemem::{Arena, ExpiryRing, RingOverflow, RingSlice, TypedAlloc};
 
 /// Most slots of the ring: lifetimes up to this many frames get a slot
@@ -40,6 +42,7 @@ impl FrameMemory for RingMemory {
     const STRATEGY: Strategy = Strategy::Arena;
     type Payload = RingTrail;
     type Scratch<'a, T: ScratchItem> = allocator_api2::vec::Vec<T, &'a Arena>;
+    type Trails<'a> = PerCall<'a, Self>;
     const RELEASES_PAYLOADS: bool = false;
 
     fn new(plan: &MemoryPlan) -> Self {
@@ -71,6 +74,10 @@ impl FrameMemory for RingMemory {
     }
 
     fn release_trail(&self, _payload: &mut RingTrail) {}
+
+    fn trails<'a>(&'a mut self, tag: Option<&'a AllocTag>) -> PerCall<'a, Self> {
+        PerCall::new(self, tag)
+    }
 
     fn scratch<T: ScratchItem>(&self, capacity: usize) -> Self::Scratch<'_, T> {
         allocator_api2::vec::Vec::with_capacity_in(capacity, &self.scratch)

@@ -8,7 +8,9 @@ use glam::Vec3;
 
 use crate::sim::memory::frame_memory::{FrameMemory, MemoryFigures, MemoryPlan};
 use crate::sim::memory::scratch::ScratchItem;
+use crate::sim::memory::trails::PerCall;
 use crate::sim::strategy::Strategy;
+use framemem::bevy::AllocTag;
 use framemem::bevy::FrameSlab;
 use framemem::{Slab, SlabSlice, TypedAlloc};
 
@@ -20,6 +22,7 @@ impl FrameMemory for FrameSlab {
     const STRATEGY: Strategy = Strategy::Slab;
     type Payload = SlabTrail;
     type Scratch<'a, T: ScratchItem> = allocator_api2::vec::Vec<T, &'a Slab>;
+    type Trails<'a> = PerCall<'a, Self>;
     const RELEASES_PAYLOADS: bool = true;
 
     fn new(_plan: &MemoryPlan) -> Self {
@@ -46,6 +49,10 @@ impl FrameMemory for FrameSlab {
         if let Some(slice) = payload.0.take() {
             self.free_slice(slice);
         }
+    }
+
+    fn trails<'a>(&'a mut self, tag: Option<&'a AllocTag>) -> PerCall<'a, Self> {
+        PerCall::new(self, tag)
     }
 
     fn scratch<T: ScratchItem>(&self, capacity: usize) -> Self::Scratch<'_, T> {

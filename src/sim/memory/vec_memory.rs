@@ -15,8 +15,10 @@ use glam::Vec3;
 use crate::sim::memory::frame_bytes::FrameBytes;
 use crate::sim::memory::frame_memory::{FrameMemory, MemoryFigures, MemoryPlan};
 use crate::sim::memory::scratch::{ScratchItem, ScratchVec};
+use crate::sim::memory::trails::PerCall;
 use crate::sim::scenario::TRAIL_POINT_BYTES;
 use crate::sim::strategy::Strategy;
+use framemem::bevy::AllocTag;
 
 /// Where a [`VecMemory`]'s vectors come from.
 pub trait VecAlloc: Default + fmt::Debug + Send + Sync + 'static {
@@ -64,6 +66,7 @@ impl<A: VecAlloc> FrameMemory for VecMemory<A> {
     const STRATEGY: Strategy = A::STRATEGY;
     type Payload = VecTrail<A>;
     type Scratch<'a, T: ScratchItem> = A::Vec<T>;
+    type Trails<'a> = PerCall<'a, Self>;
     const RELEASES_PAYLOADS: bool = false;
 
     fn new(plan: &MemoryPlan) -> Self {
@@ -95,6 +98,10 @@ impl<A: VecAlloc> FrameMemory for VecMemory<A> {
     }
 
     fn release_trail(&self, _payload: &mut VecTrail<A>) {}
+
+    fn trails<'a>(&'a mut self, tag: Option<&'a AllocTag>) -> PerCall<'a, Self> {
+        PerCall::new(self, tag)
+    }
 
     fn scratch<T: ScratchItem>(&self, capacity: usize) -> A::Vec<T> {
         self.bytes.add_scratch(capacity * std::mem::size_of::<T>());

@@ -12,7 +12,7 @@ use glam::{Quat, Vec3};
 
 use crate::sim::components::{Emitter, Reach, Target, Transform, Transient, Velocity};
 use crate::sim::entity_count::EntitiesPerFrame;
-use crate::sim::memory::FrameMemory;
+use crate::sim::memory::{FrameMemory, TrailWriter};
 use crate::sim::resources::{FrameCounters, SimConfig};
 use crate::sim::scenario::{Distribution, Scenario, Waves};
 
@@ -191,6 +191,9 @@ pub fn spawn_transients<M: FrameMemory>(
             let memory = &mut *memory;
             // Counted against `spawn` in the arena's per-system attribution.
             let tag = memory.system_tag("spawn");
+            // Taken once for the batch: the arena's lane, counting in plain
+            // cells (`memory/trails.rs`).
+            let mut trails = memory.trails(tag.as_ref());
             let (shots, rng) = (&spawner.shots, &mut spawner.rng);
             let (speed_min, speed_span) =
                 (spawner.speed_min, spawner.speed_max - spawner.speed_min);
@@ -226,7 +229,7 @@ pub fn spawn_transients<M: FrameMemory>(
                 let len = lengths.sample(rng);
                 let lifetime = lifetimes.as_ref().map_or(1, |l| l.sample(rng) as u32);
                 // The trail: where the entity was `k + 1` spacings ago.
-                let trail = memory.alloc_trail_for(tag.as_ref(), len, lifetime, |k| {
+                let trail = trails.alloc_trail(len, lifetime, |k| {
                     let t = age - (k + 1) as f32 * spacing;
                     muzzle + launch * t + half_g * (t * t)
                 });

@@ -47,11 +47,34 @@ pub(super) struct ArenaLane {
     /// Kept in the lane rather than in each handle so that a handle is a few
     /// pointers (bevy's `for_each_init` moves it for every item).
     pending: Pending,
+    /// Where per-thread handles on this lane find the arena and the lane's
+    /// counters, written by every [`Arena::local`](super::Arena::local) on
+    /// the lane's thread: a handle is then one pointer, to the lane
+    /// (`local.rs` says why that matters, and why these stay right).
+    home: Cell<LaneHome>,
     /// A stand-in for a thread without a lane id (`local.rs`): it holds no
     /// chunk, so every non-zero allocation fails its fast path, and the
     /// handle's slow path goes through `&Arena`.
     detached: bool,
 }
+
+/// The arena a lane belongs to and the lane's counters (for a detached
+/// stand-in, the fallback's), as the last `Arena::local` on the lane's
+/// thread saw them: addresses only, read by that thread's handles
+/// (`local.rs`). Null before the lane's first handle.
+#[derive(Clone, Copy)]
+pub(super) struct LaneHome {
+    pub(super) arena: *const super::Arena,
+    pub(super) stats: *const LaneStats,
+}
+
+// SAFETY: `home`'s pointers are the only part of a lane that is not `Send`
+// by itself. They are addresses, dereferenced only by a handle on the thread
+// that holds the lane (`local.rs`), after that thread's `Arena::local` wrote
+// them. A thread that inherits the lane (its id handed over, `lanes/ids.rs`)
+// writes them again in its own `Arena::local` before any handle of its reads
+// them, so moving a lane to another thread moves no live borrow.
+unsafe impl Send for ArenaLane {}
 
 /// Counts not yet in a lane's [`LaneStats`] (see `ArenaLane::pending`).
 ///
@@ -93,8 +116,26 @@ impl ArenaLane {
             full: UnsafeCell::new(Vec::new()),
             taken: Cell::new(0),
             pending: Pending::default(),
+            home: Cell::new(LaneHome {
+                arena: std::ptr::null(),
+                stats: std::ptr::null(),
+            }),
             detached: false,
         }
+    }
+
+    /// Records where this lane's handles find the arena and the counters
+    /// (see [`LaneHome`]). Only the lane's thread calls it, or the owner of
+    /// a detached stand-in.
+    #[inline(always)]
+    pub(super) fn set_home(&self, arena: &super::Arena, stats: &LaneStats) {
+        self.home.set(LaneHome { arena, stats });
+    }
+
+    /// What the last [`set_home`](Self::set_home) recorded.
+    #[inline(always)]
+    pub(super) fn home(&self) -> LaneHome {
+        self.home.get()
     }
 
     /// A lane that never takes a chunk, for a handle on a thread without a

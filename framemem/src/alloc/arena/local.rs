@@ -5,10 +5,18 @@
 //! read) and bumps its shared counters. [`Arena::local`] finds it once; the
 //! handle then bumps the lane's `Bump` directly and keeps its counts in
 //! plain `Cell`s in the lane (shared by every handle on the thread), folded
-//! into the lane's counters when a handle drops. The handle itself is three
-//! pointers (a `const` assertion below): bevy's `for_each_init` moves it
-//! through its fold for every item. In a bevy system:
+//! into the lane's counters when a handle drops. In a bevy system:
 //! `query.par_iter_mut().for_each_init(|| arena.local(), |local, item| ...)`.
+//!
+//! The handle is one pointer, to its lane (a `const` assertion below): bevy's
+//! `for_each_init` passes it by value through its fold and back for every
+//! item, and the fold's closure is not inlined, so a larger handle goes
+//! through memory twice per item (at three pointers, 11 instructions an
+//! item more than `&Arena` per item under callgrind,
+//! `scripts/callgrind-par-iter.sh`); a pointer stays in a register. What the
+//! slow paths and the drop need besides the lane (the arena, the lane's
+//! counters) the lane keeps in its `home`, written by every
+//! [`Arena::local`] on its thread.
 //!
 //! Why it is sound:
 //! - **One thread.** The handle is `!Send` and `!Sync` (it holds a
@@ -17,6 +25,14 @@
 //!   being released while the handle lives, even when the handle sits in a
 //!   `thread_local!` dropped after the lane id's own guard, so no other
 //!   thread can get the lane meanwhile (`lanes/pins.rs`).
+//! - **The lane's `home`.** Every handle alive on a lane borrows the one
+//!   arena the lane belongs to, which cannot move while borrowed, and reads
+//!   the lane's counters, which sit beside the lane; so every
+//!   [`Arena::local`] that writes `home` while handles live writes the
+//!   values they already read, and a handle reads it only after its own
+//!   `local` wrote it. Only the lane's thread reads or writes it (a `Cell`),
+//!   as for the rest of the lane. A detached stand-in's is written once,
+//!   when its one handle makes it.
 //! - **Shared references only.** The handle holds `&ArenaLane`, never
 //!   `&mut`; the `Bump` keeps its state in `Cell`s. Two handles on one
 //!   thread (bevy's `for_each_init` may call `init` several times on a
@@ -69,25 +85,24 @@ use crate::alloc::{AllocError, AllocStrategy, api2};
 /// arena.reset();
 /// ```
 pub struct ArenaLocal<'a> {
-    arena: &'a Arena,
     /// The thread's lane, valid for `'a`; or, on a thread without a lane
     /// id, a detached stand-in this handle owns (a `Box` made in
     /// [`Arena::local`], freed in `drop`), whose fast path always fails so
     /// that every call goes through `&Arena` instead. Never null, never
-    /// reached mutably: only `&ArenaLane` is made from it.
+    /// reached mutably: only `&ArenaLane` is made from it. Its `home` names
+    /// the arena and the counters where its pending counts fold on drop
+    /// (for a detached stand-in, the fallback's, written only under its
+    /// lock).
     lane: NonNull<ArenaLane>,
-    /// The lane's counters, where its pending counts fold on drop; for a
-    /// detached stand-in, the fallback's (written only under its lock).
-    shared: &'a LaneStats,
     /// Keeps the thread's lane id while the handle lives (`lanes/pins.rs`),
     /// and makes the handle `!Send` and `!Sync`.
     _pin: Pin,
-    _lane: PhantomData<&'a ArenaLane>,
+    _arena: PhantomData<&'a Arena>,
 }
 
-// Three pointers: bevy's `for_each_init` moves the handle through its fold
-// for every item (it was 48 bytes with its counts inline).
-const _: () = assert!(std::mem::size_of::<ArenaLocal<'static>>() <= 3 * size_of::<usize>());
+// One pointer: bevy's `for_each_init` passes the handle through its fold for
+// every item (it was 48 bytes with its counts inline, then three pointers).
+const _: () = assert!(std::mem::size_of::<ArenaLocal<'static>>() == size_of::<usize>());
 
 impl Arena {
     /// The calling thread's lane, for many allocations with no lookup: see
@@ -95,13 +110,14 @@ impl Arena {
     #[inline]
     pub fn local(&self) -> ArenaLocal<'_> {
         match self.lanes.local() {
-            Some((lane, shared)) => ArenaLocal {
-                arena: self,
-                lane: NonNull::from(lane),
-                shared,
-                _pin: Pin::new(),
-                _lane: PhantomData,
-            },
+            Some((lane, shared)) => {
+                lane.set_home(self, shared);
+                ArenaLocal {
+                    lane: NonNull::from(lane),
+                    _pin: Pin::new(),
+                    _arena: PhantomData,
+                }
+            }
             None => self.local_without_lane(),
         }
     }
@@ -113,20 +129,35 @@ impl Arena {
     fn local_without_lane(&self) -> ArenaLocal<'_> {
         let (guard, shared) = self.lanes.lock_fallback();
         drop(guard);
+        let lane = Box::leak(Box::new(ArenaLane::detached()));
+        lane.set_home(self, shared);
         ArenaLocal {
-            arena: self,
-            lane: NonNull::from(Box::leak(Box::new(ArenaLane::detached()))),
-            shared,
+            lane: NonNull::from(lane),
             _pin: Pin::new(),
-            _lane: PhantomData,
+            _arena: PhantomData,
         }
     }
 }
 
 impl<'a> ArenaLocal<'a> {
     /// The arena this handle allocates from (to resolve an [`ArenaSlice`](super::ArenaSlice)).
+    #[inline(always)]
     pub fn arena(&self) -> &'a Arena {
-        self.arena
+        // SAFETY: `home.arena` is the arena this handle borrows for `'a`
+        // (the module docs, "The lane's `home`"): so it is valid, and only
+        // shared, for `'a`.
+        unsafe { &*self.lane().home().arena }
+    }
+
+    /// The counters where the lane's pending counts fold: the lane's, or
+    /// for a detached stand-in the fallback's (write those only under its
+    /// lock).
+    #[inline(always)]
+    fn shared(&self) -> &'a LaneStats {
+        // SAFETY: `home.stats` points into the arena this handle borrows for
+        // `'a` (the lane's counters, or the fallback's), as for `arena`;
+        // `LaneStats` is only ever reached through `&`.
+        unsafe { &*self.lane().home().stats }
     }
 
     /// The handle's lane (or its detached stand-in).
@@ -176,9 +207,9 @@ impl<'a> ArenaLocal<'a> {
     fn alloc_slow(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
         let lane = self.lane();
         if lane.is_detached() {
-            AllocStrategy::alloc(self.arena, layout)
+            AllocStrategy::alloc(self.arena(), layout)
         } else {
-            self.arena.grow(lane, self.shared, layout)
+            self.arena().grow(lane, self.shared(), layout)
         }
     }
 
@@ -200,7 +231,7 @@ impl Drop for ArenaLocal<'_> {
         if lane.is_detached() {
             // The fallback's counters have one writer at a time: the holder
             // of its lock.
-            let (guard, shared) = self.arena.lanes.lock_fallback();
+            let (guard, shared) = self.arena().lanes.lock_fallback();
             lane.fold_pending(shared);
             drop(guard);
             // SAFETY: a detached lane is the `Box` this handle made in
@@ -213,7 +244,7 @@ impl Drop for ArenaLocal<'_> {
             // is `!Send`, and its pin keeps the lane id on this thread.
             // Other handles on this thread share the pending counts; any of
             // them may fold them.
-            lane.fold_pending(self.shared);
+            lane.fold_pending(self.shared());
         }
     }
 }
@@ -277,7 +308,7 @@ unsafe impl allocator_api2::alloc::Allocator for &ArenaLocal<'_> {
                 return None;
             }
             // SAFETY: allocator_api2's `grow` contract, passed on unchanged.
-            unsafe { lane.grow_block(ptr, old_layout, new_layout, self.shared) }
+            unsafe { lane.grow_block(ptr, old_layout, new_layout, self.shared()) }
         };
         // SAFETY: `grow`'s contract, passed on.
         unsafe { api2::grow_with(self, ptr, old_layout, new_layout, in_place) }
