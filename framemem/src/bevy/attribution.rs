@@ -16,15 +16,18 @@
 //!   `system#ID`. A label set with [`FrameAlloc::label`] (or the one given
 //!   to [`FrameArena::tag`]) wins in both cases. Budgets match the name
 //!   shown.
-//! - **Cost.** Per call through `FrameAlloc`: a thread-local read and two
-//!   relaxed atomic adds on the calling thread's shard of the system's
-//!   counters (one shard per thread, up to 16, so the threads of a
-//!   `par_iter` do not share a cache line). Through `local()`: two additions on the handle's own
-//!   counts, folded into the system's counters once, when it drops. At the
-//!   end of the frame: one pass over the slots. With attribution off (the
-//!   default: [`FrameArena::set_attribution`], or
-//!   [`FrameArenaPlugin::with_attribution`]), a test of a `None` per call
-//!   and nothing else.
+//! - **Cost.** Per call through `FrameAlloc`: one thread-local load (the
+//!   thread's lane id, which picks its shard) and two relaxed atomic adds
+//!   on the calling thread's shard of the system's counters (one shard per
+//!   thread, up to 16, so the threads of a `par_iter` do not share a cache
+//!   line). Through `local()`: two additions on the handle's own counts,
+//!   which stay in registers, added to the system's counters once, when it
+//!   drops. At the end of the frame: one pass over the slots. With
+//!   attribution off (the default: [`FrameArena::set_attribution`], or
+//!   [`FrameArenaPlugin::with_attribution`]), whether to count is decided
+//!   once per system run: per call, one test of a field that is `None`;
+//!   through `local()`, the two register additions, whose sum is dropped.
+//!   `scripts/callgrind-attribution.sh` measures each path.
 //! - **Exactness.** The sum over the systems plus [`FrameBySystem::outside`]
 //!   (what went to the arena by other paths: `Res<FrameArena>`,
 //!   [`FrameAlloc::arena`], code outside systems) is the frame's
@@ -45,7 +48,7 @@
 //! [`end_arena_frame`]: crate::bevy::end_arena_frame
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use bevy_ecs::resource::Resource;
@@ -56,18 +59,10 @@ static NEXT_REGISTRY: AtomicU64 = AtomicU64::new(1);
 
 /// How many shards a system's counters have: threads counting through the
 /// per-call path at once (a `par_iter` on the compute pool) each get their
-/// own, up to this many, so they do not fight over one cache line.
+/// own, up to this many, so they do not fight over one cache line. A power
+/// of two: the shard is the thread's lane id masked.
 const SHARDS: usize = 16;
-
-/// The next shard handed to a thread that counts for the first time.
-static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    /// The calling thread's shard: handed out round robin at its first
-    /// count, so the first [`SHARDS`] threads (a compute pool's) each have
-    /// one of their own.
-    static SHARD: usize = NEXT_SHARD.fetch_add(1, Relaxed) % SHARDS;
-}
+const _: () = assert!(SHARDS.is_power_of_two());
 
 /// One shard of a system's counts: its own cache line pair.
 #[derive(Debug, Default)]
@@ -91,10 +86,17 @@ pub(crate) struct SlotCounters {
 impl SlotCounters {
     /// Counts `allocations` blocks of `bytes` in all, on the calling
     /// thread's shard.
+    ///
+    /// The shard is the thread's arena lane id, masked: the ids of live
+    /// threads are distinct and small (the lowest free one is claimed), so
+    /// the first [`SHARDS`] threads each have a shard of their own, and
+    /// finding it is one thread-local load with no lazy initialisation (the
+    /// per-call path has just used the lane, so the id is set). Any shard
+    /// is correct, only contention differs: a sentinel id (a thread without
+    /// a lane) lands on some shard like any other.
     #[inline(always)]
     pub(crate) fn add(&self, allocations: u64, bytes: u64) {
-        // A thread being torn down has no thread-locals left: shard 0.
-        let shard = &self.shards[SHARD.try_with(|s| *s).unwrap_or(0)];
+        let shard = &self.shards[crate::alloc::lane_hint() & (SHARDS - 1)];
         shard.allocations.fetch_add(allocations, Relaxed);
         shard.bytes.fetch_add(bytes, Relaxed);
     }
