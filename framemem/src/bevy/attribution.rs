@@ -123,6 +123,10 @@ pub(crate) struct Slot {
     system_name: Option<String>,
     /// The user's label, which wins over the system name.
     label: OnceLock<&'static str>,
+    /// Where the system's `FrameAlloc` state lives (0 for a tag's slot):
+    /// inside the system bevy boxed, so that a system set's budget can find
+    /// the slots of the set's systems (`budget_sets.rs`).
+    state_addr: usize,
     pub(crate) counters: SlotCounters,
 }
 
@@ -230,13 +234,31 @@ impl Default for Attribution {
 
 impl Attribution {
     /// A new slot for a system bevy calls `system_name` (its `DebugName`,
-    /// a placeholder without bevy_ecs's `debug` feature).
-    pub(crate) fn register_system(&self, system_name: &bevy_ecs::utils::DebugName) -> AllocTag {
+    /// a placeholder without bevy_ecs's `debug` feature), whose
+    /// `FrameAlloc` state is at `state_addr`.
+    pub(crate) fn register_system(
+        &self,
+        system_name: &bevy_ecs::utils::DebugName,
+        state_addr: usize,
+    ) -> AllocTag {
         // Without `debug`, bevy's names are one placeholder that starts with
         // '<' ("<Enable the debug feature to see the name>"); no Rust path
         // does.
         let name = (!system_name.starts_with('<')).then(|| system_name.shortname().to_string());
-        self.register(name, None)
+        self.register(name, None, state_addr)
+    }
+
+    /// The id of the newest slot whose system's `FrameAlloc` state lies in
+    /// `start..end` (the bytes of one boxed system): that system's slot. The
+    /// newest, because a system dropped and another boxed at its address
+    /// registers again; an older slot there allocates no more.
+    pub(crate) fn slot_within(&self, start: usize, end: usize) -> Option<u32> {
+        let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        slots
+            .iter()
+            .rev()
+            .find(|s| s.state_addr != 0 && (start..end).contains(&s.state_addr))
+            .map(|s| s.id)
     }
 
     /// The slot labelled `label`, made if there is none.
@@ -249,16 +271,22 @@ impl Attribution {
             };
         }
         drop(slots);
-        self.register(None, Some(label))
+        self.register(None, Some(label), 0)
     }
 
-    fn register(&self, system_name: Option<String>, label: Option<&'static str>) -> AllocTag {
+    fn register(
+        &self,
+        system_name: Option<String>,
+        label: Option<&'static str>,
+        state_addr: usize,
+    ) -> AllocTag {
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         let id = u32::try_from(slots.len()).expect("fewer than 2^32 systems");
         let slot = Arc::new(Slot {
             id,
             system_name,
             label: label.map_or_else(OnceLock::new, OnceLock::from),
+            state_addr,
             counters: SlotCounters::default(),
         });
         slots.push(Arc::clone(&slot));

@@ -149,7 +149,11 @@ unsafe impl SystemParam for FrameAlloc<'_, '_> {
         }
         // Once per system (and again if the world's arena was replaced).
         if state.tag.as_ref().map(AllocTag::registry) != Some(attribution.id) {
-            state.tag = Some(attribution.register_system(system_meta.name()));
+            // The state's address: inside the system bevy boxed, where it
+            // stays while the system lives (system sets' budgets find the
+            // slot by it).
+            let state_addr = std::ptr::from_ref::<FrameAllocState>(state).addr();
+            state.tag = Some(attribution.register_system(system_meta.name(), state_addr));
         }
         let state: &'s Self::State = state;
         Ok(FrameAlloc {

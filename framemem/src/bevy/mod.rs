@@ -79,6 +79,7 @@
 mod arena;
 mod attribution;
 mod budget;
+mod budget_sets;
 mod counted;
 mod frame_alloc;
 mod owner;
@@ -91,7 +92,8 @@ mod set;
 pub use arena::{FrameArena, FrameFigures, end_arena_frame};
 pub use attribution::{AllocTag, FrameBySystem, OutsideFigures, SystemFigures};
 pub use budget::{
-    AllocBudget, BUDGET_WINDOW_FRAMES, BudgetBreach, BudgetScope, FrameBudgets, check_frame_budgets,
+    AllocBudget, BUDGET_WINDOW_FRAMES, BudgetBreach, BudgetScope, FrameBudgets, Spender,
+    check_frame_budgets,
 };
 pub use counted::{CountedArena, FrameLocal};
 pub use frame_alloc::{FrameAlloc, FrameAllocState};

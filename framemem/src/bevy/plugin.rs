@@ -4,7 +4,7 @@
 use std::marker::PhantomData;
 
 use bevy_app::{App, Last, Plugin};
-use bevy_ecs::schedule::IntoScheduleConfigs;
+use bevy_ecs::schedule::{IntoScheduleConfigs, SystemSet};
 
 use super::arena::{FrameArena, FrameFigures, end_arena_frame};
 use super::attribution::FrameBySystem;
@@ -122,6 +122,12 @@ impl FrameArenaPlugin {
     /// feature): [`AllocBudget::system`].
     pub fn with_system_budget(self, name: &'static str, bytes: u64) -> Self {
         self.with_budget(AllocBudget::system(name, bytes))
+    }
+
+    /// The plugin with a budget of `bytes` a frame for the systems of
+    /// `set` together (nested sets included): [`AllocBudget::set`].
+    pub fn with_set_budget(self, set: impl SystemSet, bytes: u64) -> Self {
+        self.with_budget(AllocBudget::set(set, bytes))
     }
 
     /// The plugin with a budget of `bytes` for the whole frame.
