@@ -81,6 +81,8 @@ mod attribution;
 mod budget;
 mod budget_sets;
 mod counted;
+#[cfg(feature = "bevy_diagnostic")]
+mod diagnostics;
 mod frame_alloc;
 mod owner;
 #[cfg(feature = "bevy_app")]
@@ -96,6 +98,8 @@ pub use budget::{
     check_frame_budgets,
 };
 pub use counted::{CountedArena, FrameLocal};
+#[cfg(feature = "bevy_diagnostic")]
+pub use diagnostics::{FRAME_BYTES, publish_frame_diagnostics, system_bytes_path};
 pub use frame_alloc::{FrameAlloc, FrameAllocState};
 pub use owner::EndFrameInstance;
 #[cfg(feature = "bevy_app")]
