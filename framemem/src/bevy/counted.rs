@@ -294,8 +294,10 @@ impl<'a> FrameLocal<'a> {
     /// (`scripts/callgrind-attribution.sh`).
     #[inline(always)]
     fn count(&self, allocations: u64, bytes: usize) {
-        self.allocations.set(self.allocations.get() + allocations);
-        self.bytes.set(self.bytes.get() + bytes as u64);
+        if self.counters.is_some() {
+            self.allocations.set(self.allocations.get() + allocations);
+            self.bytes.set(self.bytes.get() + bytes as u64);
+        }
     }
 
     /// Allocates a block for `layout`, counted ([`ArenaLocal::alloc`]).

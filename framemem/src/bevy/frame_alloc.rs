@@ -193,11 +193,15 @@ impl<'w, 's> FrameAlloc<'w, 's> {
     /// As [`AllocStrategy::alloc`](crate::AllocStrategy::alloc).
     #[inline(always)]
     pub fn alloc(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
-        let ptr = AllocStrategy::alloc(self.arena.arena(), layout)?;
-        if let Some(counters) = self.counters {
-            counters.add(1, layout.size() as u64);
+        let arena = self.arena.arena();
+        match self.counters {
+            None => AllocStrategy::alloc(arena, layout),
+            Some(counters) => {
+                let ptr = AllocStrategy::alloc(arena, layout)?;
+                counters.add(1, layout.size() as u64);
+                Ok(ptr)
+            }
         }
-        Ok(ptr)
     }
 
     /// Names this system in [`FrameBySystem`](crate::bevy::FrameBySystem) and in budgets: the label
