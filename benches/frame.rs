@@ -86,6 +86,7 @@ fn frame(c: &mut Criterion) {
                 let options = SimOptions {
                     entities_per_frame: EntitiesPerFrame::new(n).expect("a count in range"),
                     seed: sim::DEFAULT_SEED,
+                    attribution: true,
                 };
                 // One world at a time: a 100k debris world holds hundreds
                 // of MiB.

@@ -110,6 +110,21 @@ pub struct Cli {
     /// No puffin scopes and no profile server
     #[arg(long, conflicts_with_all = ["puffin_addr", "profile_out"])]
     pub no_profile: bool,
+
+    /// Count the frame arena's bytes per system (the report's "by system"):
+    /// `off` runs the arena without it, to measure what it costs (only the
+    /// arena with one-frame lifetimes keeps this count)
+    #[arg(long, value_enum, value_name = "on|off", default_value_t = Switch::On)]
+    pub attribution: Switch,
+}
+
+/// A switch given as `on` or `off`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    /// Turned on
+    On,
+    /// Turned off
+    Off,
 }
 
 /// Most `--fps`: past this, sleeping between frames is finer than the OS
@@ -269,6 +284,23 @@ mod tests {
         assert!(e.contains("--forever") && e.contains("--frames"), "{e}");
         let e = error_of(&["--fps", "0"]);
         assert!(e.contains("--fps"), "{e}");
+    }
+
+    #[test]
+    fn attribution_is_on_or_off_and_on_by_default() {
+        let parse = |args: &[&str]| {
+            let mut argv = vec!["framemem"];
+            argv.extend_from_slice(args);
+            Cli::try_parse_from(argv).map(|cli| cli.attribution)
+        };
+        assert_eq!(parse(&[]).unwrap(), Switch::On);
+        assert_eq!(parse(&["--attribution", "off"]).unwrap(), Switch::Off);
+        assert_eq!(parse(&["--attribution", "on"]).unwrap(), Switch::On);
+        let e = error_of(&["--attribution", "yes"]);
+        assert!(
+            e.contains("--attribution") && e.contains("yes") && e.contains("on, off"),
+            "{e}"
+        );
     }
 
     #[test]

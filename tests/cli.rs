@@ -305,6 +305,36 @@ fn the_arena_s_bytes_by_system_add_up_to_its_total() {
     );
 }
 
+/// `--attribution off` runs the arena without per-system counts (an A/B
+/// of their cost): no `by_system` and no arena total in the JSON, no line
+/// in the table, and the same simulation (checksum) as with them; a value
+/// other than on or off is refused.
+#[test]
+fn attribution_off_runs_the_same_simulation_without_the_counts() {
+    let run = |attribution: &str| {
+        let mut args = SMALL.to_vec();
+        args.extend(["--json", "--alloc", "arena", "--attribution", attribution]);
+        let out = framemem(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_str::<serde_json::Value>(&stdout(&out)).expect("stdout is JSON")
+    };
+    let (on, off) = (run("on"), run("off"));
+    assert!(
+        !on["by_system"].as_array().expect("a list").is_empty(),
+        "{on}"
+    );
+    assert_eq!(off["by_system"], serde_json::json!([]), "{off}");
+    assert!(off["arena_bytes"].is_null(), "{off}");
+    assert_eq!(on["checksum"], off["checksum"]);
+    let out = framemem(&[SMALL, &["--alloc", "arena", "--attribution", "off"]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stdout(&out).contains("by system"), "{}", stdout(&out));
+    rejected(
+        &["--attribution", "maybe"],
+        &["--attribution", "maybe", "on, off"],
+    );
+}
+
 #[test]
 fn summary_names_strategy_and_checksum() {
     let out = framemem(SMALL);

@@ -12,6 +12,7 @@ fn small(strategy: Strategy, scenario: &Scenario, seed: u64) -> Simulation {
         SimOptions {
             entities_per_frame: EntitiesPerFrame::new(400).unwrap(),
             seed,
+            attribution: true,
         },
     )
 }

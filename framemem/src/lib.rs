@@ -32,7 +32,9 @@
 //!   attribution (`FrameBySystem`) and byte budgets, and with `bevy_app`
 //!   plugins. Uses the allocators only.
 //!
-//! Features: none by default; `bevy`, `bevy_app` (implies `bevy`), `serde`
+//! Features: none by default; `bevy`, `bevy_app` (implies `bevy`),
+//! `bevy_diagnostic` (implies `bevy_app`: bytes per system as bevy
+//! diagnostics), `serde`
 //! (`Serialize` for the statistics), `asan` (poisoning for
 //! AddressSanitizer).
 //!

@@ -95,7 +95,7 @@ fn child(threads: usize) -> ExitCode {
     let pool_threads = bevy_tasks::ComputeTaskPool::get().thread_num();
     assert_eq!(pool_threads, threads, "the compute pool's thread count");
 
-    let scenarios: [(&str, Scenario); 9] = [
+    let scenarios: [(&str, Scenario); 10] = [
         ("steady_load", steady_load),
         ("limited_arena", limited_arena),
         ("pool_component_pattern", pool_component_pattern),
@@ -110,6 +110,10 @@ fn child(threads: usize) -> ExitCode {
         (
             "budget_panics_in_debug",
             attribution::budget_panics_in_debug,
+        ),
+        (
+            "set_budget_warns_once_per_window",
+            attribution::set_budget_warns_once_per_window,
         ),
     ];
     let mut failures = 0;

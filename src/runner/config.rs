@@ -15,7 +15,7 @@ use framemem_lab::sim::{
 use super::frame_order::{COMPARE_BLOCK_FRAMES, FrameOrder};
 use super::global_heap;
 use super::usage::usage;
-use crate::cli::{Cli, DEFAULT_WARMUP};
+use crate::cli::{Cli, DEFAULT_WARMUP, Switch};
 
 /// Everything a run needs to know, from the command line.
 #[derive(Debug)]
@@ -105,6 +105,7 @@ impl RunConfig {
         let sim = SimOptions {
             entities_per_frame: entities,
             seed: cli.seed.unwrap_or(DEFAULT_SEED),
+            attribution: cli.attribution == Switch::On,
         };
         Ok(RunConfig {
             scenario,

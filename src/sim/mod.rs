@@ -75,10 +75,14 @@ pub struct SimOptions {
     pub entities_per_frame: EntitiesPerFrame,
     /// Seed of the spawn generator.
     pub seed: u64,
+    /// Whether the frame arena counts its bytes per system (the arena
+    /// strategy with one-frame lifetimes; the others keep no attribution):
+    /// on by default, off to measure what it costs (`--attribution off`).
+    pub attribution: bool,
 }
 
 impl SimOptions {
-    /// The scenario's own entity count, and `seed`.
+    /// The scenario's own entity count, and `seed`; attribution on.
     ///
     /// # Panics
     ///
@@ -91,6 +95,7 @@ impl SimOptions {
             Ok(entities_per_frame) => Self {
                 entities_per_frame,
                 seed,
+                attribution: true,
             },
             Err(e) => panic!("scenario `{}`: {e}", scenario.name),
         }
@@ -209,6 +214,7 @@ impl Simulation {
             entities_per_frame: births as usize,
             max_trail_len: scenario.max_trail_len() as usize,
             max_lifetime_frames: scenario.max_lifetime_frames(),
+            attribution: options.attribution,
         }));
         world.insert_resource(SimConfig::new(scenario));
         world.insert_resource(Spawner::new(scenario, entities, options.seed));

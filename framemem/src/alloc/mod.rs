@@ -27,6 +27,9 @@ pub(crate) mod tests_common;
 pub use arena::{Arena, ArenaLocal, ArenaSlice};
 pub use counting::{AllocCounts, CountingAllocator};
 pub use heap::Heap;
+/// For the bevy attribution's per-thread shards.
+#[cfg(feature = "bevy")]
+pub(crate) use lanes::lane_hint;
 pub use pool::{
     CallRecycle, ClearBuffer, Pool, PoolLocal, PoolLocalGuard, PoolStats, Pooled, Recycle,
     ResetHook,

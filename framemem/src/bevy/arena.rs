@@ -72,8 +72,8 @@ impl FrameArena {
     }
 
     /// Turns per-system attribution on or off (off by default). Off,
-    /// [`FrameAlloc`](crate::bevy::FrameAlloc) counts nothing: a test of an `Option` per call, a
-    /// dead store per `local()` allocation; [`by_system`](Self::by_system)
+    /// [`FrameAlloc`](crate::bevy::FrameAlloc) counts nothing: a test of an `Option` per call, two
+    /// register additions per `local()` allocation; [`by_system`](Self::by_system)
     /// keeps the last figures made while it was on.
     pub fn set_attribution(&mut self, on: bool) {
         self.attribution.enabled = on;

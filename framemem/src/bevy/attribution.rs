@@ -16,15 +16,18 @@
 //!   `system#ID`. A label set with [`FrameAlloc::label`] (or the one given
 //!   to [`FrameArena::tag`]) wins in both cases. Budgets match the name
 //!   shown.
-//! - **Cost.** Per call through `FrameAlloc`: a thread-local read and two
-//!   relaxed atomic adds on the calling thread's shard of the system's
-//!   counters (one shard per thread, up to 16, so the threads of a
-//!   `par_iter` do not share a cache line). Through `local()`: two additions on the handle's own
-//!   counts, folded into the system's counters once, when it drops. At the
-//!   end of the frame: one pass over the slots. With attribution off (the
-//!   default: [`FrameArena::set_attribution`], or
-//!   [`FrameArenaPlugin::with_attribution`]), a test of a `None` per call
-//!   and nothing else.
+//! - **Cost.** Per call through `FrameAlloc`: one thread-local load (the
+//!   thread's lane id, which picks its shard) and two relaxed atomic adds
+//!   on the calling thread's shard of the system's counters (one shard per
+//!   thread, up to 16, so the threads of a `par_iter` do not share a cache
+//!   line). Through `local()`: two additions on the handle's own counts,
+//!   which stay in registers, added to the system's counters once, when it
+//!   drops. At the end of the frame: one pass over the slots. With
+//!   attribution off (the default: [`FrameArena::set_attribution`], or
+//!   [`FrameArenaPlugin::with_attribution`]), whether to count is decided
+//!   once per system run: per call, one test of a field that is `None`;
+//!   through `local()`, the two register additions, whose sum is dropped.
+//!   `scripts/callgrind-attribution.sh` measures each path.
 //! - **Exactness.** The sum over the systems plus [`FrameBySystem::outside`]
 //!   (what went to the arena by other paths: `Res<FrameArena>`,
 //!   [`FrameAlloc::arena`], code outside systems) is the frame's
@@ -45,7 +48,7 @@
 //! [`end_arena_frame`]: crate::bevy::end_arena_frame
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use bevy_ecs::resource::Resource;
@@ -56,18 +59,10 @@ static NEXT_REGISTRY: AtomicU64 = AtomicU64::new(1);
 
 /// How many shards a system's counters have: threads counting through the
 /// per-call path at once (a `par_iter` on the compute pool) each get their
-/// own, up to this many, so they do not fight over one cache line.
+/// own, up to this many, so they do not fight over one cache line. A power
+/// of two: the shard is the thread's lane id masked.
 const SHARDS: usize = 16;
-
-/// The next shard handed to a thread that counts for the first time.
-static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    /// The calling thread's shard: handed out round robin at its first
-    /// count, so the first [`SHARDS`] threads (a compute pool's) each have
-    /// one of their own.
-    static SHARD: usize = NEXT_SHARD.fetch_add(1, Relaxed) % SHARDS;
-}
+const _: () = assert!(SHARDS.is_power_of_two());
 
 /// One shard of a system's counts: its own cache line pair.
 #[derive(Debug, Default)]
@@ -91,10 +86,17 @@ pub(crate) struct SlotCounters {
 impl SlotCounters {
     /// Counts `allocations` blocks of `bytes` in all, on the calling
     /// thread's shard.
+    ///
+    /// The shard is the thread's arena lane id, masked: the ids of live
+    /// threads are distinct and small (the lowest free one is claimed), so
+    /// the first [`SHARDS`] threads each have a shard of their own, and
+    /// finding it is one thread-local load with no lazy initialisation (the
+    /// per-call path has just used the lane, so the id is set). Any shard
+    /// is correct, only contention differs: a sentinel id (a thread without
+    /// a lane) lands on some shard like any other.
     #[inline(always)]
     pub(crate) fn add(&self, allocations: u64, bytes: u64) {
-        // A thread being torn down has no thread-locals left: shard 0.
-        let shard = &self.shards[SHARD.try_with(|s| *s).unwrap_or(0)];
+        let shard = &self.shards[crate::alloc::lane_hint() & (SHARDS - 1)];
         shard.allocations.fetch_add(allocations, Relaxed);
         shard.bytes.fetch_add(bytes, Relaxed);
     }
@@ -121,6 +123,10 @@ pub(crate) struct Slot {
     system_name: Option<String>,
     /// The user's label, which wins over the system name.
     label: OnceLock<&'static str>,
+    /// Where the system's `FrameAlloc` state lives (0 for a tag's slot):
+    /// inside the system bevy boxed, so that a system set's budget can find
+    /// the slots of the set's systems (`budget_sets.rs`).
+    state_addr: usize,
     pub(crate) counters: SlotCounters,
 }
 
@@ -228,13 +234,31 @@ impl Default for Attribution {
 
 impl Attribution {
     /// A new slot for a system bevy calls `system_name` (its `DebugName`,
-    /// a placeholder without bevy_ecs's `debug` feature).
-    pub(crate) fn register_system(&self, system_name: &bevy_ecs::utils::DebugName) -> AllocTag {
+    /// a placeholder without bevy_ecs's `debug` feature), whose
+    /// `FrameAlloc` state is at `state_addr`.
+    pub(crate) fn register_system(
+        &self,
+        system_name: &bevy_ecs::utils::DebugName,
+        state_addr: usize,
+    ) -> AllocTag {
         // Without `debug`, bevy's names are one placeholder that starts with
         // '<' ("<Enable the debug feature to see the name>"); no Rust path
         // does.
         let name = (!system_name.starts_with('<')).then(|| system_name.shortname().to_string());
-        self.register(name, None)
+        self.register(name, None, state_addr)
+    }
+
+    /// The id of the newest slot whose system's `FrameAlloc` state lies in
+    /// `start..end` (the bytes of one boxed system): that system's slot. The
+    /// newest, because a system dropped and another boxed at its address
+    /// registers again; an older slot there allocates no more.
+    pub(crate) fn slot_within(&self, start: usize, end: usize) -> Option<u32> {
+        let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        slots
+            .iter()
+            .rev()
+            .find(|s| s.state_addr != 0 && (start..end).contains(&s.state_addr))
+            .map(|s| s.id)
     }
 
     /// The slot labelled `label`, made if there is none.
@@ -247,16 +271,22 @@ impl Attribution {
             };
         }
         drop(slots);
-        self.register(None, Some(label))
+        self.register(None, Some(label), 0)
     }
 
-    fn register(&self, system_name: Option<String>, label: Option<&'static str>) -> AllocTag {
+    fn register(
+        &self,
+        system_name: Option<String>,
+        label: Option<&'static str>,
+        state_addr: usize,
+    ) -> AllocTag {
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         let id = u32::try_from(slots.len()).expect("fewer than 2^32 systems");
         let slot = Arc::new(Slot {
             id,
             system_name,
             label: label.map_or_else(OnceLock::new, OnceLock::from),
+            state_addr,
             counters: SlotCounters::default(),
         });
         slots.push(Arc::clone(&slot));

@@ -9,8 +9,11 @@
 //! readable. A budget made with [`AllocBudget::panic_in_debug`] panics
 //! instead in debug builds (`debug_assertions`).
 //!
-//! System budgets need attribution on ([`FrameBySystem`]); the frame
-//! budget needs only [`FrameFigures`].
+//! System and system set budgets need attribution on
+//! ([`FrameBySystem`]); the frame budget needs only [`FrameFigures`]. A
+//! set's bytes are the sum over the systems bevy's schedules put in it
+//! (nested sets included), found by [`check_frame_budgets`] in the world's
+//! `Schedules` (`budget_sets.rs`).
 //!
 //! [`end_arena_frame`]: crate::bevy::end_arena_frame
 
@@ -18,10 +21,12 @@ use std::borrow::Cow;
 use std::fmt;
 
 use bevy_ecs::resource::Resource;
+use bevy_ecs::schedule::{InternedSystemSet, Schedules, SystemSet};
 use bevy_ecs::system::{Res, ResMut};
 
-use super::arena::FrameFigures;
+use super::arena::{FrameArena, FrameFigures};
 use super::attribution::FrameBySystem;
+use super::budget_sets::set_bytes;
 
 /// What a budget bounds.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,6 +35,9 @@ pub enum BudgetScope {
     /// bevy's short name, or `system#ID`); a name without generics also
     /// matches the name with them (`cool` matches `cool<Heat>`).
     System(Cow<'static, str>),
+    /// The systems of a system set together (nested sets included), as
+    /// bevy's schedules place them; see [`AllocBudget::set`].
+    Set(InternedSystemSet),
     /// The whole frame: every byte the arena handed out in it.
     Frame,
 }
@@ -55,6 +63,48 @@ impl AllocBudget {
         }
     }
 
+    /// At most `bytes` a frame for the systems of `set` together: the
+    /// sum of their [`FrameBySystem`] figures. Checked by
+    /// [`check_frame_budgets`] (which the plugin runs in `Last`) over the
+    /// schedules in the world's `Schedules`: the systems of `Update`,
+    /// `FixedUpdate` and the other schedules an App runs, but not those of
+    /// `Last` itself, which bevy takes out of `Schedules` while it runs.
+    ///
+    /// ```
+    /// # #[cfg(feature = "bevy_app")] {
+    /// use bevy_app::{App, Update};
+    /// use bevy_ecs::prelude::*;
+    /// use framemem::TypedAlloc;
+    /// use framemem::bevy::{AllocBudget, FrameAlloc, FrameArenaPlugin, FrameBudgets};
+    ///
+    /// #[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+    /// struct Physics;
+    ///
+    /// fn broad_phase(frame: FrameAlloc) {
+    ///     frame.alloc_slice_copy(&[0u32; 512]); // 2 KiB
+    /// }
+    ///
+    /// fn narrow_phase(frame: FrameAlloc) {
+    ///     frame.alloc_slice_copy(&[0u64; 512]); // 4 KiB
+    /// }
+    ///
+    /// let mut app = App::new();
+    /// app.add_plugins(FrameArenaPlugin::default().with_budget(AllocBudget::set(Physics, 4096)))
+    ///     .add_systems(Update, (broad_phase, narrow_phase).in_set(Physics));
+    /// app.update(); // log: "framemem: system set `Physics` allocated 6144 bytes ..."
+    /// let warned = app.world().resource::<FrameBudgets>().last_breaches();
+    /// assert_eq!(warned[0].to_string(), "framemem: system set `Physics` allocated 6144 bytes \
+    ///     from the frame arena in frame 0, over its budget of 4096 bytes");
+    /// # }
+    /// ```
+    pub fn set(set: impl SystemSet, bytes: u64) -> Self {
+        Self {
+            scope: BudgetScope::Set(set.intern()),
+            bytes,
+            panic_in_debug: false,
+        }
+    }
+
     /// At most `bytes` a frame for the whole arena.
     pub fn frame(bytes: u64) -> Self {
         Self {
@@ -75,16 +125,27 @@ impl AllocBudget {
             BudgetScope::System(want) => {
                 name == want || name.split_once('<').is_some_and(|(bare, _)| bare == want)
             }
-            BudgetScope::Frame => false,
+            BudgetScope::Set(_) | BudgetScope::Frame => false,
         }
     }
+}
+
+/// What went over a budget.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Spender {
+    /// The system of this name.
+    System(String),
+    /// The systems of the system set shown so (its `Debug`).
+    Set(String),
+    /// The whole frame.
+    Frame,
 }
 
 /// A budget exceeded in a frame: what the warning says.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BudgetBreach {
-    /// The system's name, or `None` for the frame budget.
-    pub system: Option<String>,
+    /// What went over: a system, a system set, or the frame.
+    pub spender: Spender,
     /// The frame.
     pub frame: u64,
     /// Bytes it took.
@@ -95,9 +156,10 @@ pub struct BudgetBreach {
 
 impl fmt::Display for BudgetBreach {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.system {
-            Some(system) => write!(f, "framemem: system `{system}` allocated "),
-            None => write!(f, "framemem: the frame allocated "),
+        match &self.spender {
+            Spender::System(system) => write!(f, "framemem: system `{system}` allocated "),
+            Spender::Set(set) => write!(f, "framemem: system set `{set}` allocated "),
+            Spender::Frame => write!(f, "framemem: the frame allocated "),
         }?;
         write!(
             f,
@@ -141,6 +203,8 @@ pub struct FrameBudgets {
     last_warned: Vec<Option<u64>>,
     /// Frames between two warnings of one budget.
     window_frames: u64,
+    /// The warnings of the last check.
+    last_breaches: Vec<BudgetBreach>,
 }
 
 /// One second at 60 frames a second: a budget over in every frame warns
@@ -153,6 +217,7 @@ impl Default for FrameBudgets {
             budgets: Vec::new(),
             last_warned: Vec::new(),
             window_frames: BUDGET_WINDOW_FRAMES,
+            last_breaches: Vec::new(),
         }
     }
 }
@@ -192,10 +257,16 @@ impl FrameBudgets {
         self.budgets.is_empty()
     }
 
+    /// The warnings the last check gave (empty when none was due).
+    pub fn last_breaches(&self) -> &[BudgetBreach] {
+        &self.last_breaches
+    }
+
     /// Checks the frame's figures against the budgets: logs a warning for
     /// each budget exceeded whose window has passed, and returns those
     /// warnings. System budgets are checked when `by_system` is given (and
-    /// is this frame's).
+    /// is this frame's); system set budgets are not (they need the
+    /// schedules: [`check_with_sets`](Self::check_with_sets)).
     ///
     /// # Panics
     ///
@@ -206,13 +277,28 @@ impl FrameBudgets {
         figures: &FrameFigures,
         by_system: Option<&FrameBySystem>,
     ) -> Vec<BudgetBreach> {
+        self.check_with_sets(figures, by_system, |_| None)
+    }
+
+    /// [`check`](Self::check), with `set_bytes` giving the bytes a system
+    /// set's systems took in the frame (`None`: unknown, not checked).
+    ///
+    /// # Panics
+    ///
+    /// As [`check`](Self::check).
+    pub fn check_with_sets(
+        &mut self,
+        figures: &FrameFigures,
+        by_system: Option<&FrameBySystem>,
+        mut set_bytes: impl FnMut(InternedSystemSet) -> Option<u64>,
+    ) -> Vec<BudgetBreach> {
         let by_system = by_system.filter(|b| b.frame == figures.frame);
         let mut warned = Vec::new();
         for (budget, last) in self.budgets.iter().zip(&mut self.last_warned) {
             let over = match &budget.scope {
                 BudgetScope::Frame => {
                     (figures.bytes as u64 > budget.bytes).then_some(BudgetBreach {
-                        system: None,
+                        spender: Spender::Frame,
                         frame: figures.frame,
                         bytes: figures.bytes as u64,
                         budget: budget.bytes,
@@ -223,12 +309,21 @@ impl FrameBudgets {
                         .iter()
                         .find(|s| s.bytes > budget.bytes && budget.matches(&s.name))
                         .map(|s| BudgetBreach {
-                            system: Some(s.name.clone()),
+                            spender: Spender::System(s.name.clone()),
                             frame: figures.frame,
                             bytes: s.bytes,
                             budget: budget.bytes,
                         })
                 }),
+                BudgetScope::Set(set) => by_system
+                    .and_then(|_| set_bytes(*set))
+                    .filter(|&bytes| bytes > budget.bytes)
+                    .map(|bytes| BudgetBreach {
+                        spender: Spender::Set(format!("{set:?}")),
+                        frame: figures.frame,
+                        bytes,
+                        budget: budget.bytes,
+                    }),
             };
             let Some(breach) = over else { continue };
             if budget.panic_in_debug && cfg!(debug_assertions) {
@@ -244,6 +339,7 @@ impl FrameBudgets {
             );
             warned.push(breach);
         }
+        self.last_breaches.clone_from(&warned);
         warned
     }
 }
@@ -251,15 +347,28 @@ impl FrameBudgets {
 /// Checks [`FrameBudgets`] at the end of the frame: run it after
 /// [`end_arena_frame`](crate::bevy::end_arena_frame), as
 /// [`FrameArenaPlugin`](crate::bevy::FrameArenaPlugin) does when given
-/// budgets. Does nothing without the budgets or the figures.
+/// budgets. Does nothing without the budgets or the figures. System set
+/// budgets are resolved in the world's `Schedules` (see
+/// [`AllocBudget::set`]).
 pub fn check_frame_budgets(
     budgets: Option<ResMut<FrameBudgets>>,
     figures: Option<Res<FrameFigures>>,
     by_system: Option<Res<FrameBySystem>>,
+    arena: Option<Res<FrameArena>>,
+    schedules: Option<Res<Schedules>>,
 ) {
-    if let (Some(mut budgets), Some(figures)) = (budgets, figures) {
-        budgets.check(&figures, by_system.as_deref());
-    }
+    let (Some(mut budgets), Some(figures)) = (budgets, figures) else {
+        return;
+    };
+    let by_system = by_system.as_deref();
+    budgets.check_with_sets(&figures, by_system, |set| {
+        match (by_system, &arena, &schedules) {
+            (Some(by_system), Some(arena), Some(schedules)) => {
+                set_bytes(set, schedules, &arena.attribution, by_system)
+            }
+            _ => None,
+        }
+    });
 }
 
 #[cfg(test)]
@@ -300,7 +409,7 @@ mod tests {
         for n in 0..25 {
             let (figures, by_system) = frame(n, 500);
             for breach in budgets.check(&figures, Some(&by_system)) {
-                assert_eq!(breach.system.as_deref(), Some("cool<Heat>"));
+                assert_eq!(breach.spender, Spender::System("cool<Heat>".to_owned()));
                 assert_eq!((breach.bytes, breach.budget), (500, 100));
                 warned_frames.push(n);
             }

@@ -81,6 +81,49 @@ macro_rules! counted_api2 {
     };
 }
 
+/// [`TypedAlloc`] (the typed methods: `alloc_value`, `alloc_slice_*`,
+/// `handle_slice_*`) for a counted view `$view` of the arena: every block
+/// comes from the view's own counted `alloc` (once per call), and handles
+/// are made by the arena `$arena` (reached from the view) that the blocks
+/// come from; `$why` says why the blocks live for `'a`.
+macro_rules! counted_typed {
+    (<$a:lifetime> $view:ty, |$v:ident| $arena:expr, $why:literal) => {
+        impl<$a> Sealed for $view {}
+
+        // SAFETY: every block comes from the view's counted `alloc`, which
+        // returns the arena's block unchanged (counting only adds to
+        // counters); why those blocks are fresh, aligned and live for the
+        // lifetime is `$why`. Handles are the arena's own `handle_of`, with
+        // the caller's promise passed on.
+        #[doc = $why]
+        unsafe impl<$a> TypedAlloc<$a> for $view {
+            type Handle<T: Copy> = ArenaSlice<T>;
+            type Error = AllocError;
+            const NAME: &'static str = "Arena";
+            type Tag = ();
+
+            #[inline(always)]
+            fn try_alloc_block(self, layout: Layout) -> Result<(NonNull<u8>, ()), AllocError> {
+                Ok((self.alloc(layout)?, ()))
+            }
+
+            #[inline]
+            unsafe fn handle_of<T: Copy>(
+                self,
+                ptr: NonNull<T>,
+                len: usize,
+                (): (),
+            ) -> ArenaSlice<T> {
+                let $v = self;
+                // SAFETY: the caller's promise, passed on: a block of this
+                // arena, which `$arena` is.
+                unsafe { ($arena).handle_of(ptr, len, ()) }
+            }
+        }
+    };
+}
+pub(crate) use counted_typed;
+
 /// The bytes an allocator_api2 `grow` of the block at `old_ptr` (of
 /// `old`) into `block` (of `new`) added, as the arena counts them:
 /// `(allocations, bytes)`. See the [module docs](self).
@@ -245,8 +288,10 @@ impl<'a> FrameLocal<'a> {
     }
 
     /// Two additions on the handle's own counts, whether counting or not:
-    /// a test of `counters` here cost more instructions per allocation,
-    /// on and off, than the additions (`scripts/callgrind-attribution.sh`).
+    /// the handle's address never leaves its caller's frame (its drop is
+    /// inline, `ArenaLocal`'s slow paths take its parts), so the counts stay
+    /// in registers, cheaper than a test of `counters` per allocation
+    /// (`scripts/callgrind-attribution.sh`).
     #[inline(always)]
     fn count(&self, allocations: u64, bytes: usize) {
         self.allocations.set(self.allocations.get() + allocations);
@@ -267,6 +312,9 @@ impl<'a> FrameLocal<'a> {
 }
 
 impl Drop for FrameLocal<'_> {
+    // Inline, so that the counts need not live in memory: nothing else
+    // takes the handle's address, and the compiler keeps them in registers.
+    #[inline]
     fn drop(&mut self) {
         if let Some(counters) = self.counters {
             counters.add(self.allocations.get(), self.bytes.get());
@@ -295,49 +343,18 @@ counted_api2!(
      alive"
 );
 
-// The typed methods (`alloc_value`, `alloc_slice_*`, `handle_slice_*`),
-// counted: each goes through the view's counted `alloc`, once per call.
-impl Sealed for CountedArena<'_> {}
+counted_typed!(
+    <'a> CountedArena<'a>,
+    |view| view.arena,
+    "`alloc` returns the arena's own fresh blocks (`AllocStrategy::alloc` on \
+     `&'a Arena`: aligned, unaliased), which stay allocated until the arena's \
+     reset; that needs `&mut Arena`, excluded while the view borrows it for `'a`"
+);
 
-// SAFETY: `alloc` returns the arena's own fresh blocks (`AllocStrategy::alloc`
-// on `&'a Arena`: aligned, unaliased), which stay allocated until the arena's
-// reset; that needs `&mut Arena`, excluded while the view borrows it for `'a`.
-unsafe impl<'a> TypedAlloc<'a> for CountedArena<'a> {
-    type Handle<T: Copy> = ArenaSlice<T>;
-    type Error = AllocError;
-    const NAME: &'static str = "Arena";
-    type Tag = ();
-
-    #[inline]
-    fn try_alloc_block(self, layout: Layout) -> Result<(NonNull<u8>, ()), AllocError> {
-        Ok((self.alloc(layout)?, ()))
-    }
-
-    #[inline]
-    unsafe fn handle_of<T: Copy>(self, ptr: NonNull<T>, len: usize, (): ()) -> ArenaSlice<T> {
-        // SAFETY: the caller's promise, passed on: a block of this arena.
-        unsafe { self.arena.handle_of(ptr, len, ()) }
-    }
-}
-
-impl Sealed for &FrameLocal<'_> {}
-
-// SAFETY: `alloc` returns fresh blocks of the arena the handle borrows for
-// `'a` (`ArenaLocal::alloc`), valid until its reset, as above.
-unsafe impl<'a> TypedAlloc<'a> for &FrameLocal<'a> {
-    type Handle<T: Copy> = ArenaSlice<T>;
-    type Error = AllocError;
-    const NAME: &'static str = "Arena";
-    type Tag = ();
-
-    #[inline]
-    fn try_alloc_block(self, layout: Layout) -> Result<(NonNull<u8>, ()), AllocError> {
-        Ok((self.alloc(layout)?, ()))
-    }
-
-    #[inline]
-    unsafe fn handle_of<T: Copy>(self, ptr: NonNull<T>, len: usize, (): ()) -> ArenaSlice<T> {
-        // SAFETY: the caller's promise, passed on: a block of this arena.
-        unsafe { self.arena().handle_of(ptr, len, ()) }
-    }
-}
+counted_typed!(
+    <'a> &FrameLocal<'a>,
+    |view| view.arena(),
+    "`alloc` returns fresh blocks of the arena the handle borrows for `'a` \
+     (`ArenaLocal::alloc`), valid until its reset, which needs `&mut Arena`, \
+     excluded while the handle borrows it"
+);

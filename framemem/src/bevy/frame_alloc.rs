@@ -13,9 +13,9 @@ use std::alloc::Layout;
 use std::ptr::NonNull;
 
 use super::arena::FrameArena;
-use super::attribution::AllocTag;
-use super::counted::{CountedArena, FrameLocal};
-use crate::alloc::{AllocError, Arena, ArenaSlice, Sealed, TypedAlloc};
+use super::attribution::{AllocTag, SlotCounters};
+use super::counted::{CountedArena, FrameLocal, counted_typed};
+use crate::alloc::{AllocError, AllocStrategy, Arena, ArenaSlice, Sealed, TypedAlloc};
 
 /// A system's access to the [`FrameArena`]: allocation per call, and
 /// [`local`](Self::local), the calling thread's lane for `for_each_init`.
@@ -64,9 +64,13 @@ use crate::alloc::{AllocError, Arena, ArenaSlice, Sealed, TypedAlloc};
 /// ```
 #[derive(Debug)]
 pub struct FrameAlloc<'w, 's> {
-    arena: Res<'w, FrameArena>,
+    arena: &'w FrameArena,
     /// The system's attribution slot; `None` with attribution off.
     tag: Option<&'s AllocTag>,
+    /// Its counters, found once per system run (not per allocation):
+    /// `None` with attribution off, so the off path's only cost per call is
+    /// one test of this field.
+    counters: Option<&'s SlotCounters>,
 }
 
 /// Why a system's [`FrameAlloc`] failed validation. bevy prints it after
@@ -134,18 +138,28 @@ unsafe impl SystemParam for FrameAlloc<'_, '_> {
         }
         // `Res` fails only when the resource does not exist.
         .map_err(|_| SystemParamValidationError::invalid::<Self>(MISSING_FRAME_ARENA))?;
+        let arena = arena.into_inner();
         let attribution = &arena.attribution;
         if !attribution.enabled {
-            return Ok(FrameAlloc { arena, tag: None });
+            return Ok(FrameAlloc {
+                arena,
+                tag: None,
+                counters: None,
+            });
         }
         // Once per system (and again if the world's arena was replaced).
         if state.tag.as_ref().map(AllocTag::registry) != Some(attribution.id) {
-            state.tag = Some(attribution.register_system(system_meta.name()));
+            // The state's address: inside the system bevy boxed, where it
+            // stays while the system lives (system sets' budgets find the
+            // slot by it).
+            let state_addr = std::ptr::from_ref::<FrameAllocState>(state).addr();
+            state.tag = Some(attribution.register_system(system_meta.name(), state_addr));
         }
         let state: &'s Self::State = state;
         Ok(FrameAlloc {
             arena,
             tag: state.tag.as_ref(),
+            counters: state.tag.as_ref().map(AllocTag::counters),
         })
     }
 }
@@ -166,7 +180,28 @@ impl<'w, 's> FrameAlloc<'w, 's> {
     /// allocator_api2 allocator (`Vec::new_in(frame.counted())`).
     #[inline]
     pub fn counted(&self) -> CountedArena<'_> {
-        CountedArena::new(self.arena.arena(), self.tag.map(AllocTag::counters))
+        CountedArena::new(self.arena.arena(), self.counters)
+    }
+
+    /// Allocates a block for `layout`, counted against this system:
+    /// [`AllocStrategy::alloc`](crate::AllocStrategy::alloc) on the arena,
+    /// then (attribution on) two relaxed atomic adds on the calling
+    /// thread's shard of the system's counters.
+    ///
+    /// # Errors
+    ///
+    /// As [`AllocStrategy::alloc`](crate::AllocStrategy::alloc).
+    #[inline(always)]
+    pub fn alloc(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
+        let arena = self.arena.arena();
+        match self.counters {
+            None => AllocStrategy::alloc(arena, layout),
+            Some(counters) => {
+                let ptr = AllocStrategy::alloc(arena, layout)?;
+                counters.add(1, layout.size() as u64);
+                Ok(ptr)
+            }
+        }
     }
 
     /// Names this system in [`FrameBySystem`](crate::bevy::FrameBySystem) and in budgets: the label
@@ -211,26 +246,11 @@ impl<'w, 's> FrameAlloc<'w, 's> {
 }
 
 // The typed methods (`alloc_value`, `alloc_slice_*`, `handle_slice_*`),
-// counted against the system as [`FrameAlloc::counted`]'s.
-impl Sealed for &FrameAlloc<'_, '_> {}
-
-// SAFETY: blocks of the frame arena through the counted view (fresh,
-// aligned, unaliased), valid until the arena's reset, which needs
-// `&mut FrameArena`: excluded while this system parameter borrows it.
-unsafe impl<'a> TypedAlloc<'a> for &'a FrameAlloc<'_, '_> {
-    type Handle<T: Copy> = ArenaSlice<T>;
-    type Error = AllocError;
-    const NAME: &'static str = "Arena";
-    type Tag = ();
-
-    #[inline]
-    fn try_alloc_block(self, layout: Layout) -> Result<(NonNull<u8>, ()), AllocError> {
-        self.counted().try_alloc_block(layout)
-    }
-
-    #[inline]
-    unsafe fn handle_of<T: Copy>(self, ptr: NonNull<T>, len: usize, (): ()) -> ArenaSlice<T> {
-        // SAFETY: the caller's promise, passed on: a block of this arena.
-        unsafe { self.counted().handle_of(ptr, len, ()) }
-    }
-}
+// counted against the system through `FrameAlloc::alloc`.
+counted_typed!(
+    <'a> &'a FrameAlloc<'_, '_>,
+    |frame| frame.arena(),
+    "`alloc` returns blocks of the frame arena (`AllocStrategy::alloc`: fresh, \
+     aligned, unaliased), valid until the arena's reset, which needs \
+     `&mut FrameArena`: excluded while this system parameter borrows it"
+);

@@ -10,7 +10,7 @@
 //! | [`end_arena_frame`] | the system that ends the arena's frame: resets it, publishes [`FrameFigures`] |
 //! | [`FrameFigures`] | the last frame's bytes, allocations and high-water, as a resource |
 //! | [`FrameBySystem`] | the last frame's bytes, allocations and peak per system (attribution on), and what came from outside systems |
-//! | [`FrameBudgets`], [`check_frame_budgets`] | byte budgets per system and per frame, checked at the end of the frame: a `log` warning at most once per window, a panic in debug builds where asked |
+//! | [`FrameBudgets`], [`check_frame_budgets`] | byte budgets per system, per system set and per frame, checked at the end of the frame: a `log` warning at most once per window, a panic in debug builds where asked |
 //! | [`CountedArena`], [`FrameLocal`] | the counted paths: per call (`frame.counted()`, an allocator_api2 allocator) and the per-batch handle (`frame.local()`) |
 //! | [`FrameRing`] | the [`ExpiryRing`](crate::ExpiryRing) as a resource: data that lives a chosen number of frames |
 //! | [`end_ring_frame`] | the system that ends the ring's frame: the data whose last frame it was goes |
@@ -79,7 +79,10 @@
 mod arena;
 mod attribution;
 mod budget;
+mod budget_sets;
 mod counted;
+#[cfg(feature = "bevy_diagnostic")]
+mod diagnostics;
 mod frame_alloc;
 mod owner;
 #[cfg(feature = "bevy_app")]
@@ -91,9 +94,12 @@ mod set;
 pub use arena::{FrameArena, FrameFigures, end_arena_frame};
 pub use attribution::{AllocTag, FrameBySystem, OutsideFigures, SystemFigures};
 pub use budget::{
-    AllocBudget, BUDGET_WINDOW_FRAMES, BudgetBreach, BudgetScope, FrameBudgets, check_frame_budgets,
+    AllocBudget, BUDGET_WINDOW_FRAMES, BudgetBreach, BudgetScope, FrameBudgets, Spender,
+    check_frame_budgets,
 };
 pub use counted::{CountedArena, FrameLocal};
+#[cfg(feature = "bevy_diagnostic")]
+pub use diagnostics::{FRAME_BYTES, publish_frame_diagnostics, system_bytes_path};
 pub use frame_alloc::{FrameAlloc, FrameAllocState};
 pub use owner::EndFrameInstance;
 #[cfg(feature = "bevy_app")]

@@ -4,7 +4,7 @@
 use std::marker::PhantomData;
 
 use bevy_app::{App, Last, Plugin};
-use bevy_ecs::schedule::IntoScheduleConfigs;
+use bevy_ecs::schedule::{IntoScheduleConfigs, SystemSet};
 
 use super::arena::{FrameArena, FrameFigures, end_arena_frame};
 use super::attribution::FrameBySystem;
@@ -94,6 +94,9 @@ pub struct FrameArenaPlugin {
     /// Byte budgets, per system and per frame (any turns `attribution`
     /// on).
     pub budgets: FrameBudgets,
+    /// Publish the bytes as bevy diagnostics (turns `attribution` on).
+    #[cfg(feature = "bevy_diagnostic")]
+    pub diagnostics: bool,
 }
 
 impl FrameArenaPlugin {
@@ -124,6 +127,12 @@ impl FrameArenaPlugin {
         self.with_budget(AllocBudget::system(name, bytes))
     }
 
+    /// The plugin with a budget of `bytes` a frame for the systems of
+    /// `set` together (nested sets included): [`AllocBudget::set`].
+    pub fn with_set_budget(self, set: impl SystemSet, bytes: u64) -> Self {
+        self.with_budget(AllocBudget::set(set, bytes))
+    }
+
     /// The plugin with a budget of `bytes` for the whole frame.
     pub fn with_frame_budget(self, bytes: u64) -> Self {
         self.with_budget(AllocBudget::frame(bytes))
@@ -133,6 +142,39 @@ impl FrameArenaPlugin {
     /// (60 by default).
     pub fn with_budget_window(mut self, frames: u64) -> Self {
         self.budgets = self.budgets.with_window(frames);
+        self
+    }
+
+    /// The plugin, also publishing the frame's bytes and each system's as
+    /// bevy diagnostics (and attribution on): see
+    /// [`publish_frame_diagnostics`](crate::bevy::publish_frame_diagnostics).
+    /// Inserts bevy's `DiagnosticsStore` if the App has none; add
+    /// `LogDiagnosticsPlugin` to print them.
+    ///
+    /// ```
+    /// use bevy_app::{App, Update};
+    /// use bevy_diagnostic::DiagnosticsStore;
+    /// use framemem::TypedAlloc;
+    /// use framemem::bevy::{FRAME_BYTES, FrameAlloc, FrameArenaPlugin, system_bytes_path};
+    ///
+    /// fn particles(frame: FrameAlloc) {
+    ///     frame.label("particles");
+    ///     frame.alloc_slice_copy(&[0u8; 8192]);
+    /// }
+    ///
+    /// let mut app = App::new();
+    /// app.add_plugins(FrameArenaPlugin::default().with_diagnostics())
+    ///     .add_systems(Update, particles);
+    /// app.update();
+    /// let store = app.world().resource::<DiagnosticsStore>();
+    /// let particles = store.get(&system_bytes_path("particles")).and_then(|d| d.value());
+    /// assert_eq!(particles, Some(8192.0));
+    /// assert_eq!(store.get(&FRAME_BYTES).and_then(|d| d.value()), Some(8192.0));
+    /// ```
+    #[cfg(feature = "bevy_diagnostic")]
+    pub fn with_diagnostics(mut self) -> Self {
+        self.diagnostics = true;
+        self.attribution = true;
         self
     }
 
@@ -173,6 +215,16 @@ impl Plugin for FrameArenaPlugin {
                     .after(end_arena_frame)
                     .in_set(FrameMemSystems::EndFrame),
             );
+        }
+        #[cfg(feature = "bevy_diagnostic")]
+        if self.diagnostics {
+            app.init_resource::<bevy_diagnostic::DiagnosticsStore>()
+                .add_systems(
+                    Last,
+                    super::diagnostics::publish_frame_diagnostics
+                        .after(end_arena_frame)
+                        .in_set(FrameMemSystems::EndFrame),
+                );
         }
         if self.slab {
             app.init_resource::<FrameSlab>()

@@ -195,6 +195,85 @@ pub(super) fn budget_warns_once_per_window(_threads: usize) -> Result<String, St
     ))
 }
 
+/// Two sets, one inside the other, as a physics step might declare them.
+#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+enum Sim {
+    Physics,
+    Contacts,
+}
+
+const INTEGRATE_BYTES: usize = 1024;
+const CONTACT_ITEMS: usize = 100;
+const CONTACT_BYTES: usize = CONTACT_ITEMS * 16;
+
+/// In `Sim::Physics`, per call.
+fn integrate(frame: FrameAlloc) {
+    frame.alloc_slice_copy(&[0u8; INTEGRATE_BYTES]);
+}
+
+/// In `Sim::Contacts` (inside `Sim::Physics`), through `local()` handles on
+/// the workers: 16 B per item.
+fn contacts(frame: FrameAlloc, items: Query<&Item>) {
+    items.par_iter().for_each_init(
+        || frame.local(),
+        |local, item| {
+            local.alloc_value([item.0; 2]);
+        },
+    );
+}
+
+/// A budget on a system set bounds its systems' sum (a nested set's
+/// included, a system outside the set not), and warns once per window,
+/// naming the set, its bytes and its budget; the nested set within its own
+/// budget never warns.
+pub(super) fn set_budget_warns_once_per_window(_threads: usize) -> Result<String, String> {
+    WARNINGS.take();
+    let physics_bytes = (INTEGRATE_BYTES + CONTACT_BYTES) as u64;
+    let budget = physics_bytes - 1;
+    let mut app = app_with(
+        FrameArenaPlugin::default()
+            .with_set_budget(Sim::Physics, budget)
+            .with_set_budget(Sim::Contacts, CONTACT_BYTES as u64)
+            .with_budget_window(WINDOW),
+    );
+    app.configure_sets(Update, Sim::Contacts.in_set(Sim::Physics))
+        .add_systems(
+            Update,
+            (
+                integrate.in_set(Sim::Physics),
+                contacts.in_set(Sim::Contacts),
+                over_budget, // 4 KiB outside both sets
+            ),
+        );
+    app.world_mut()
+        .spawn_batch((0..CONTACT_ITEMS as u64).map(Item));
+    for _ in 0..BUDGET_FRAMES {
+        app.update();
+    }
+    let warnings: Vec<String> = WARNINGS
+        .take()
+        .into_iter()
+        .filter(|w| w.contains("budget"))
+        .collect();
+    let want: Vec<String> = (0..BUDGET_FRAMES)
+        .step_by(WINDOW as usize)
+        .map(|frame| {
+            format!(
+                "framemem: system set `Physics` allocated {physics_bytes} bytes from the frame \
+                 arena in frame {frame}, over its budget of {budget} bytes (warned at most once \
+                 per {WINDOW} frames)"
+            )
+        })
+        .collect();
+    if warnings != want {
+        return Err(format!("warnings {warnings:#?}, expected {want:#?}"));
+    }
+    Ok(format!(
+        "{} warnings in {BUDGET_FRAMES} frames",
+        warnings.len()
+    ))
+}
+
 /// A budget made to panic in debug builds does, naming the system; in
 /// release it warns.
 pub(super) fn budget_panics_in_debug(_threads: usize) -> Result<String, String> {

@@ -25,9 +25,12 @@ impl FrameMemory for FrameArena {
     type Trails<'a> = ArenaTrails<'a>;
     const RELEASES_PAYLOADS: bool = false;
 
-    /// With per-system attribution on: the report's bytes per system.
-    fn new(_plan: &MemoryPlan) -> Self {
-        Self::new().with_attribution()
+    /// With per-system attribution as planned (on by default): the
+    /// report's bytes per system.
+    fn new(plan: &MemoryPlan) -> Self {
+        let mut arena = Self::new();
+        arena.set_attribution(plan.attribution);
+        arena
     }
 
     #[inline]
@@ -52,7 +55,7 @@ impl FrameMemory for FrameArena {
     }
 
     fn system_tag(&self, system: &'static str) -> Option<AllocTag> {
-        Some(self.tag(system))
+        self.attribution().then(|| self.tag(system))
     }
 
     #[inline]
@@ -87,7 +90,8 @@ impl FrameMemory for FrameArena {
     }
 
     fn by_system(&self) -> Option<SystemBytes> {
-        Some(SystemBytes::from_frame(FrameArena::by_system(self)))
+        self.attribution()
+            .then(|| SystemBytes::from_frame(FrameArena::by_system(self)))
     }
 
     fn end_frame(&mut self) {
@@ -132,6 +136,7 @@ mod tests {
             entities_per_frame: 1,
             max_trail_len: 4,
             max_lifetime_frames: 1,
+            attribution: true,
         };
         let mut memory = <FrameArena as FrameMemory>::new(&plan);
         let trail = memory.alloc_trail(4, 1, |i| Vec3::splat(i as f32));

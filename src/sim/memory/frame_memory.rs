@@ -20,6 +20,8 @@ pub struct MemoryPlan {
     pub max_trail_len: usize,
     /// The longest an entity lives, in frames (1: the frame it is born in).
     pub max_lifetime_frames: u32,
+    /// Count bytes per system, where the strategy can (the arena).
+    pub attribution: bool,
 }
 
 /// A strategy's memory figures, for the report.

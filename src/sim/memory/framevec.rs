@@ -197,6 +197,7 @@ mod tests {
             entities_per_frame: 4,
             max_trail_len: 8,
             max_lifetime_frames: 1,
+            attribution: false,
         }
     }
 

@@ -110,6 +110,7 @@ mod tests {
             entities_per_frame: 1,
             max_trail_len: 4,
             max_lifetime_frames: 3,
+            attribution: true,
         };
         let mut memory = RingMemory::new(&plan);
         let trail = memory.alloc_trail(4, 3, |i| Vec3::splat(i as f32));

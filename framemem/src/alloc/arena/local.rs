@@ -197,19 +197,27 @@ impl<'a> ArenaLocal<'a> {
                 lane.count_pending(layout.size());
                 Ok(ptr)
             }
-            None => self.alloc_slow(layout),
+            None => Self::alloc_slow(self.arena(), lane, self.shared(), layout),
         }
     }
 
-    /// The lane's chunk is full, or this is a stand-in lane.
+    /// The lane's chunk is full, or this is a stand-in lane. Takes the
+    /// handle's parts (read from the lane's `home`), not `&self`: the
+    /// handle's address then never leaves the caller's frame, so the
+    /// compiler may keep it (and whatever holds it, such as a counting
+    /// wrapper) in registers.
     #[cold]
     #[inline(never)]
-    fn alloc_slow(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
-        let lane = self.lane();
+    fn alloc_slow(
+        arena: &Arena,
+        lane: &ArenaLane,
+        shared: &LaneStats,
+        layout: Layout,
+    ) -> Result<NonNull<u8>, AllocError> {
         if lane.is_detached() {
-            AllocStrategy::alloc(self.arena(), layout)
+            AllocStrategy::alloc(arena, layout)
         } else {
-            self.arena().grow(lane, self.shared(), layout)
+            arena.grow(lane, shared, layout)
         }
     }
 
@@ -226,19 +234,13 @@ impl<'a> ArenaLocal<'a> {
 }
 
 impl Drop for ArenaLocal<'_> {
+    // Inline, with the stand-in's case out of line: as for `alloc_slow`,
+    // the handle's address stays in the caller's frame.
+    #[inline]
     fn drop(&mut self) {
         let lane = self.lane();
         if lane.is_detached() {
-            // The fallback's counters have one writer at a time: the holder
-            // of its lock.
-            let (guard, shared) = self.arena().lanes.lock_fallback();
-            lane.fold_pending(shared);
-            drop(guard);
-            // SAFETY: a detached lane is the `Box` this handle made in
-            // `local_without_lane` and owns alone; no reference from
-            // `lane()` outlives this line, and the handle is never used
-            // again.
-            drop(unsafe { Box::from_raw(self.lane.as_ptr()) });
+            Self::drop_detached(self.arena(), self.lane);
         } else {
             // The lane's counters have one writer, this thread: the handle
             // is `!Send`, and its pin keeps the lane id on this thread.
@@ -246,6 +248,28 @@ impl Drop for ArenaLocal<'_> {
             // them may fold them.
             lane.fold_pending(self.shared());
         }
+    }
+}
+
+impl ArenaLocal<'_> {
+    /// Drops a handle's detached stand-in lane `lane`, folding its counts
+    /// into `arena`'s fallback.
+    #[cold]
+    #[inline(never)]
+    fn drop_detached(arena: &Arena, lane: NonNull<ArenaLane>) {
+        // SAFETY: `lane` is the handle's detached stand-in, valid until the
+        // `Box::from_raw` below (see `lane()`); only shared references are
+        // made from it, on this thread.
+        let stand_in = unsafe { lane.as_ref() };
+        // The fallback's counters have one writer at a time: the holder
+        // of its lock.
+        let (guard, shared) = arena.lanes.lock_fallback();
+        stand_in.fold_pending(shared);
+        drop(guard);
+        // SAFETY: a detached lane is the `Box` the handle made in
+        // `local_without_lane` and owns alone; `stand_in` is not used after
+        // this line, and the handle (being dropped) is never used again.
+        drop(unsafe { Box::from_raw(lane.as_ptr()) });
     }
 }
 

@@ -230,6 +230,25 @@ pub(crate) fn current_lane() -> Option<usize> {
     }
 }
 
+/// The calling thread's lane id as it stands, claiming none: below
+/// [`MAX_LANES`] on a thread that has used a lane, a sentinel otherwise.
+/// One thread-local load, for spreading per-thread counters (the bevy
+/// attribution's shards), never for reaching a lane: an id read here may be
+/// a sentinel, or (read late in a thread's teardown) one already released.
+#[cfg(not(framemem_loom))]
+#[cfg_attr(not(feature = "bevy"), allow(dead_code))]
+#[inline(always)]
+pub(crate) fn lane_hint() -> usize {
+    LANE_ID.get()
+}
+
+/// Under loom: the same, from the model's thread-local.
+#[cfg(framemem_loom)]
+#[cfg_attr(not(feature = "bevy"), allow(dead_code))]
+pub(crate) fn lane_hint() -> usize {
+    MODEL_LANE.try_with(|lane| lane.id.get()).unwrap_or(0)
+}
+
 #[cfg(not(framemem_loom))]
 #[cold]
 #[inline(never)]

@@ -54,6 +54,8 @@ pub(crate) use counters::{Budget, LaneCounter};
 pub use ids::LaneIds;
 pub(crate) use ids::MAX_LANES;
 use ids::current_lane;
+#[cfg_attr(not(feature = "bevy"), allow(unused_imports))]
+pub(crate) use ids::lane_hint;
 pub(crate) use lock::LaneLock;
 #[cfg(framemem_loom)]
 pub use model::{ModelLaneLock, ModelLanes};
