@@ -29,7 +29,7 @@ pub use counting::{AllocCounts, CountingAllocator};
 pub use heap::Heap;
 /// For the bevy attribution's per-thread shards.
 #[cfg(feature = "bevy")]
-pub(crate) use lanes::lane_hint;
+pub(crate) use lanes::{MAX_LANES, lane_hint};
 pub use pool::{
     CallRecycle, ClearBuffer, Pool, PoolLocal, PoolLocalGuard, PoolStats, Pooled, Recycle,
     ResetHook,

@@ -16,17 +16,18 @@
 //!   `system#ID`. A label set with [`FrameAlloc::label`] (or the one given
 //!   to [`FrameArena::tag`]) wins in both cases. Budgets match the name
 //!   shown.
-//! - **Cost.** Per call through `FrameAlloc`: one thread-local load (the
-//!   thread's lane id, which picks its shard) and two relaxed atomic adds
-//!   on the calling thread's shard of the system's counters (one shard per
-//!   thread, up to 16, so the threads of a `par_iter` do not share a cache
-//!   line). Through `local()`: two additions on the handle's own counts,
-//!   which stay in registers, added to the system's counters once, when it
-//!   drops. At the end of the frame: one pass over the slots. With
-//!   attribution off (the default: [`FrameArena::set_attribution`], or
+//! - **Cost.** Each system's counters have a shard per arena lane id (and
+//!   one overflow for threads beyond the lanes), each on its own cache
+//!   line pair, and a thread adds only to its own: a plain load and store
+//!   per count, no atomic read-modify-write, no line shared between the
+//!   threads of a `par_iter`. Per call through `FrameAlloc`: one
+//!   thread-local load (the lane id) and those adds. Through `local()`:
+//!   the shard is found once, when the handle is made; per allocation, the
+//!   adds. At the end of the frame: one pass over the slots and their
+//!   shards. With attribution off (the default:
+//!   [`FrameArena::set_attribution`], or
 //!   [`FrameArenaPlugin::with_attribution`]), whether to count is decided
-//!   once per system run: per call, one test of a field that is `None`;
-//!   through `local()`, the two register additions, whose sum is dropped.
+//!   once per system run (or per handle): one test of a `None` per call.
 //!   `scripts/callgrind-attribution.sh` measures each path.
 //! - **Exactness.** The sum over the systems plus [`FrameBySystem::outside`]
 //!   (what went to the arena by other paths: `Res<FrameArena>`,
@@ -53,63 +54,112 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use bevy_ecs::resource::Resource;
 
+use crate::alloc::MAX_LANES;
+
 /// Hands out registry ids, so that a `FrameAlloc` whose world got a new
 /// [`FrameArena`](crate::bevy::FrameArena) registers again.
 static NEXT_REGISTRY: AtomicU64 = AtomicU64::new(1);
 
-/// How many shards a system's counters have: threads counting through the
-/// per-call path at once (a `par_iter` on the compute pool) each get their
-/// own, up to this many, so they do not fight over one cache line. A power
-/// of two: the shard is the thread's lane id masked.
-const SHARDS: usize = 16;
-const _: () = assert!(SHARDS.is_power_of_two());
-
-/// One shard of a system's counts: its own cache line pair.
-#[derive(Debug, Default)]
+/// One thread's counts in a system's slot, or the slot's shared overflow:
+/// its own cache line pair, so that the threads of a `par_iter` do not
+/// bounce one line between them.
+#[derive(Debug)]
 #[repr(align(128))]
-struct Shard {
+pub(crate) struct Shard {
     allocations: AtomicU64,
     bytes: AtomicU64,
+    /// The overflow, for threads without a lane id: any number of them add
+    /// to it at once. A lane's shard has one writer (see [`SlotCounters`]).
+    shared: bool,
 }
 
-/// One system's counts for the running frame. Written by any thread (per
-/// call, and by `local()` handles as they drop), read and zeroed at the end
-/// of the frame under `&mut`. Sharded by thread: each thread adds to its
-/// own shard (an uncontended atomic add), and the end of the frame sums
-/// them, so threads of a `par_iter` counting per call do not bounce one
-/// cache line between them.
-#[derive(Debug, Default)]
+impl Shard {
+    fn new(shared: bool) -> Self {
+        Self {
+            allocations: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            shared,
+        }
+    }
+
+    /// Counts `allocations` blocks of `bytes` in all. On a lane's shard a
+    /// load and a store each (no `lock` prefix: its thread is its one
+    /// writer); on the overflow, atomic adds.
+    #[inline(always)]
+    pub(crate) fn add(&self, allocations: u64, bytes: u64) {
+        if self.shared {
+            self.allocations.fetch_add(allocations, Relaxed);
+            self.bytes.fetch_add(bytes, Relaxed);
+        } else {
+            // One writer at a time (see `SlotCounters`); were there two, a
+            // count could be lost, but nothing else: these are atomics.
+            let (a, b) = (&self.allocations, &self.bytes);
+            a.store(a.load(Relaxed) + allocations, Relaxed);
+            b.store(b.load(Relaxed) + bytes, Relaxed);
+        }
+    }
+
+    /// The counts, zeroed.
+    fn take(&self) -> (u64, u64) {
+        (
+            self.allocations.swap(0, Relaxed),
+            self.bytes.swap(0, Relaxed),
+        )
+    }
+}
+
+/// One system's counts for the running frame: a [`Shard`] per lane id and
+/// one overflow, summed and zeroed at the end of the frame under `&mut`.
+///
+/// A thread holding lane id `i` (`alloc::lane_hint`) counts in shard `i`
+/// with plain loads and stores: ids of live threads are distinct, a thread
+/// gives its id up only after it stops reading it (its lane guard sets the
+/// thread's id to a sentinel first, and a live `FrameLocal`'s pin defers
+/// the release until the handle drops), and the next holder claims it with
+/// acquire ordering after the release, so each shard has one writer at a
+/// time, in order. Threads without an id (more than the lanes alive at
+/// once) add to the overflow atomically. Per call through `FrameAlloc`:
+/// one thread-local load and the shard's two adds; a `FrameLocal` finds
+/// its shard once, when it is made.
+#[derive(Debug)]
 pub(crate) struct SlotCounters {
-    shards: [Shard; SHARDS],
+    lanes: [Shard; MAX_LANES],
+    overflow: Shard,
+}
+
+impl Default for SlotCounters {
+    fn default() -> Self {
+        Self {
+            lanes: std::array::from_fn(|_| Shard::new(false)),
+            overflow: Shard::new(true),
+        }
+    }
 }
 
 impl SlotCounters {
+    /// The calling thread's shard: its lane id's, or the overflow.
+    #[inline(always)]
+    pub(crate) fn shard(&self) -> &Shard {
+        self.lanes
+            .get(crate::alloc::lane_hint())
+            .unwrap_or(&self.overflow)
+    }
+
     /// Counts `allocations` blocks of `bytes` in all, on the calling
     /// thread's shard.
-    ///
-    /// The shard is the thread's arena lane id, masked: the ids of live
-    /// threads are distinct and small (the lowest free one is claimed), so
-    /// the first [`SHARDS`] threads each have a shard of their own, and
-    /// finding it is one thread-local load with no lazy initialisation (the
-    /// per-call path has just used the lane, so the id is set). Any shard
-    /// is correct, only contention differs: a sentinel id (a thread without
-    /// a lane) lands on some shard like any other.
     #[inline(always)]
     pub(crate) fn add(&self, allocations: u64, bytes: u64) {
-        let shard = &self.shards[crate::alloc::lane_hint() & (SHARDS - 1)];
-        shard.allocations.fetch_add(allocations, Relaxed);
-        shard.bytes.fetch_add(bytes, Relaxed);
+        self.shard().add(allocations, bytes);
     }
 
     /// The frame's counts, summed over the shards and zeroed for the next
     /// frame.
     fn take(&self) -> (u64, u64) {
-        self.shards.iter().fold((0, 0), |(a, b), shard| {
-            (
-                a + shard.allocations.swap(0, Relaxed),
-                b + shard.bytes.swap(0, Relaxed),
-            )
-        })
+        self.lanes
+            .iter()
+            .chain([&self.overflow])
+            .map(Shard::take)
+            .fold((0, 0), |(a, b), (x, y)| (a + x, b + y))
     }
 }
 

@@ -14,13 +14,12 @@
 //! them.
 
 use std::alloc::Layout;
-use std::cell::Cell;
 use std::fmt;
 use std::ptr::NonNull;
 
 use allocator_api2::alloc::{AllocError as Api2Error, Allocator as Api2Allocator};
 
-use super::attribution::SlotCounters;
+use super::attribution::{Shard, SlotCounters};
 use crate::alloc::{AllocError, AllocStrategy, Arena, ArenaLocal, ArenaSlice, Sealed, TypedAlloc};
 
 /// allocator_api2's `Allocator` for a counted view `$view`: every method
@@ -213,15 +212,16 @@ impl<'a> CountedArena<'a> {
         Ok(ptr)
     }
 
-    /// The calling thread's lane, counting into this system's slot when it
-    /// drops: see [`FrameLocal`].
+    /// The calling thread's lane, counting into its shard of this system's
+    /// slot: see [`FrameLocal`].
     #[inline]
     pub fn local(&self) -> FrameLocal<'a> {
+        // The handle first: it claims the thread's lane id if it has none
+        // yet, which picks the shard, and pins it while the handle lives.
+        let inner = self.arena.local();
         FrameLocal {
-            inner: self.arena.local(),
-            allocations: Cell::new(0),
-            bytes: Cell::new(0),
-            counters: self.counters,
+            inner,
+            shard: self.counters.map(SlotCounters::shard),
         }
     }
 
@@ -260,20 +260,25 @@ counted_api2!(
 );
 
 /// The calling thread's lane of the frame arena ([`ArenaLocal`]), counting
-/// what it allocates on its own (two additions per allocation, nothing
-/// shared) and adding it to its system's counters once, when it drops. From
+/// what it allocates straight into its system's counters: into the calling
+/// thread's own shard of them, found once when the handle is made, with a
+/// plain load and store per count (no atomic read-modify-write, nothing
+/// another thread writes). From
 /// [`FrameAlloc::local`](crate::bevy::FrameAlloc::local): take one per
-/// batch, in `par_iter().for_each_init(|| frame.local(), ..)`. Like
+/// batch, in `par_iter().for_each_init(|| frame.local(), ..)`. Two
+/// pointers, so that bevy's `for_each_init`, which passes the handle by
+/// value through its fold for every item, keeps it in registers. Like
 /// `ArenaLocal`, neither `Send` nor `Sync`.
 pub struct FrameLocal<'a> {
     inner: ArenaLocal<'a>,
-    /// Allocations not yet added to the system's counters.
-    allocations: Cell<u64>,
-    /// Their bytes.
-    bytes: Cell<u64>,
-    /// The system's counters; `None` with attribution off.
-    counters: Option<&'a SlotCounters>,
+    /// The calling thread's shard of the system's counters; `None` with
+    /// attribution off.
+    shard: Option<&'a Shard>,
 }
+
+// Two pointers: passed in two registers through bevy's fold (the counts
+// inline made it four words, which went through memory twice an item).
+const _: () = assert!(std::mem::size_of::<FrameLocal<'static>>() == 2 * size_of::<usize>());
 
 impl<'a> FrameLocal<'a> {
     /// The arena this handle allocates from (to resolve an [`ArenaSlice`]).
@@ -287,15 +292,12 @@ impl<'a> FrameLocal<'a> {
         self.inner.has_lane()
     }
 
-    /// Two additions on the handle's own counts, whether counting or not:
-    /// the handle's address never leaves its caller's frame (its drop is
-    /// inline, `ArenaLocal`'s slow paths take its parts), so the counts stay
-    /// in registers, cheaper than a test of `counters` per allocation
-    /// (`scripts/callgrind-attribution.sh`).
+    /// Counts into the thread's shard, with attribution on.
     #[inline(always)]
     fn count(&self, allocations: u64, bytes: usize) {
-        self.allocations.set(self.allocations.get() + allocations);
-        self.bytes.set(self.bytes.get() + bytes as u64);
+        if let Some(shard) = self.shard {
+            shard.add(allocations, bytes as u64);
+        }
     }
 
     /// Allocates a block for `layout`, counted ([`ArenaLocal::alloc`]).
@@ -311,24 +313,11 @@ impl<'a> FrameLocal<'a> {
     }
 }
 
-impl Drop for FrameLocal<'_> {
-    // Inline, so that the counts need not live in memory: nothing else
-    // takes the handle's address, and the compiler keeps them in registers.
-    #[inline]
-    fn drop(&mut self) {
-        if let Some(counters) = self.counters {
-            counters.add(self.allocations.get(), self.bytes.get());
-        }
-    }
-}
-
 impl fmt::Debug for FrameLocal<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FrameLocal")
             .field("inner", &self.inner)
-            .field("allocations", &self.allocations.get())
-            .field("bytes", &self.bytes.get())
-            .field("counting", &self.counters.is_some())
+            .field("counting", &self.shard.is_some())
             .finish()
     }
 }

@@ -185,8 +185,8 @@ impl<'w, 's> FrameAlloc<'w, 's> {
 
     /// Allocates a block for `layout`, counted against this system:
     /// [`AllocStrategy::alloc`](crate::AllocStrategy::alloc) on the arena,
-    /// then (attribution on) two relaxed atomic adds on the calling
-    /// thread's shard of the system's counters.
+    /// then (attribution on) two additions on the calling thread's shard of
+    /// the system's counters (a load and a store each).
     ///
     /// # Errors
     ///
@@ -219,8 +219,9 @@ impl<'w, 's> FrameAlloc<'w, 's> {
         self.tag
     }
 
-    /// The calling thread's lane, allocating with no lookup until it drops,
-    /// then adding its counts to this system's: see [`FrameLocal`]. Take it
+    /// The calling thread's lane, allocating with no lookup and counting
+    /// into this thread's shard of the system's counters: see
+    /// [`FrameLocal`]. Take it
     /// once per batch: in
     /// `par_iter().for_each_init(|| frame.local(), |local, item| ...)`,
     /// `init` runs once per batch on the worker thread.
