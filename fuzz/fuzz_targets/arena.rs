@@ -1,13 +1,13 @@
 //! `Arena`, optionally limited: raw blocks, `allocator_api2` grow and shrink,
-//! a `Vec` on `&Arena`, handles, resets, checked against a model of the live
-//! blocks and of the stats.
+//! a `Vec` on `&Arena` (shrinks included), blocks from threads that then
+//! exit, handles, resets, checked against a model of the live blocks and of
+//! the stats.
 //!
-//! Held back (known defects, see `framemem/tests/defects/`; enable once fixed):
-//! - `Vec::shrink_to_fit` / `shrink_to` on a *limited* arena: aborts the
-//!   process when the arena is full (defect 1). Only the raw `shrink` call
-//!   is made, and its `Err` on a limited arena is tolerated (see `Shrink`);
-//! - threads: a dead thread's lane keeps its chunk lease (defect 3), which
-//!   makes the fill level of a limited arena depend on thread history.
+//! Also the defects `framemem/tests/defects/arena.rs` pins, now that they are
+//! fixed: `Vec::shrink_to_fit` / `shrink_to` on a full limited arena needs
+//! no memory (defect 1: it aborted the process); a thread's blocks outlive
+//! it until the reset, counted exactly (defect 3's threads; that a dead
+//! thread's lease comes back is `tests/torture.rs`'s).
 
 #![no_main]
 
@@ -17,18 +17,32 @@ use allocator_api2::alloc::Allocator as _;
 use allocator_api2::vec::Vec as AVec;
 use arbitrary::Arbitrary;
 use framemem::{AllocError, AllocStrategy, Arena, ArenaSlice, TypedAlloc};
-use framemem_fuzz::{AllocArgs, GrowArgs, Live, ShrinkArgs};
+use framemem_fuzz::{AllocArgs, GrowArgs, Live, SendPtr, ShrinkArgs};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]
 enum Op {
     Alloc(AllocArgs),
-    Free { which: u8 },
+    Free {
+        which: u8,
+    },
     Grow(GrowArgs),
     Shrink(ShrinkArgs),
-    VecPush { n: u8 },
-    VecTruncate { len: u16 },
-    Handle { len: u8 },
+    VecPush {
+        n: u8,
+    },
+    VecTruncate {
+        len: u16,
+    },
+    /// `shrink_to(min)` on the `Vec`, or `shrink_to_fit` for `u16::MAX`.
+    VecShrink {
+        min: u16,
+    },
+    /// A thread allocates a block and exits; the block lives on.
+    AllocElsewhere(AllocArgs),
+    Handle {
+        len: u8,
+    },
     Reset,
     Stats,
 }
@@ -156,6 +170,30 @@ fuzz_target!(|input: Input| {
                         // how often the Vec grows is allocator_api2's business
                     }
                     Op::VecTruncate { len } => vec.truncate(len.into()),
+                    Op::VecShrink { min } => {
+                        // Needs no memory on any arena, however full.
+                        if min == u16::MAX {
+                            vec.shrink_to_fit();
+                        } else {
+                            vec.shrink_to(min.into());
+                        }
+                        exact = false;
+                    }
+                    Op::AllocElsewhere(a) => {
+                        let Some(l) = a.layout(&live, MAX_ALIGN_LOG) else {
+                            continue;
+                        };
+                        let got = std::thread::scope(|s| {
+                            s.spawn(|| arena.alloc(l).map(SendPtr)).join().unwrap()
+                        });
+                        match got {
+                            Ok(p) => {
+                                live.add(p.0, l);
+                                model_bytes += l.size();
+                            }
+                            Err(e) => expect_limit(e, limit, l),
+                        }
+                    }
                     Op::Handle { len } => {
                         let values: Vec<u32> = (0..u32::from(len)).collect();
                         match arena.try_handle_slice_copy(&values) {

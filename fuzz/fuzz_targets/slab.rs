@@ -3,12 +3,12 @@
 //! large path, frees on another thread, `SlabSlice` handles, resets; checked
 //! against a model of the live blocks and of `bytes_in_use`.
 //!
-//! Held back (known defects, see `framemem/tests/defects/`; enable once fixed):
-//! - exact `allocations == frees` bookkeeping: a shrink to size zero counts
-//!   an allocation that is never freed (defect 7);
-//! - frees of foreign pointers or with a wrong layout: release builds do not
-//!   detect them (defect 6), they would corrupt a free list;
-//! - stats read while another thread works (defect 2).
+//! Also the defects `framemem/tests/defects/slab.rs` pins, now that they are
+//! fixed: frees of a foreign pointer or with a layout of another class panic
+//! (in release builds too) and leave the slab as it was (defect 6); every
+//! allocation is matched by a free once all blocks are freed, shrinks to
+//! nothing included (defect 7); stats read while another thread frees are
+//! coherent (defect 2).
 
 #![no_main]
 
@@ -17,7 +17,7 @@ use std::alloc::Layout;
 use allocator_api2::alloc::Allocator as _;
 use arbitrary::Arbitrary;
 use framemem::{AllocStrategy, Slab, SlabSlice, TypedAlloc};
-use framemem_fuzz::{AllocArgs, Block, GrowArgs, Live, ShrinkArgs};
+use framemem_fuzz::{AllocArgs, Block, GrowArgs, Live, SendPtr, ShrinkArgs, expect_panic};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]
@@ -40,6 +40,20 @@ enum Op {
     },
     Reset,
     Stats,
+    /// Frees a live class block with a layout larger than its slot (another
+    /// class, or the large path): must panic and change nothing.
+    FreeWrongLayout {
+        which: u8,
+        size_log: u8,
+    },
+    /// Frees a block of another slab: must panic and change nothing.
+    FreeForeign {
+        size: u16,
+    },
+    /// Another thread frees a block while this one reads the stats.
+    StatsWhileFreedElsewhere {
+        which: u8,
+    },
     /// Give back empty chunks until at most `keep_kib` KiB of chunk memory
     /// is free.
     Trim {
@@ -83,8 +97,17 @@ struct SendBlock(Block);
 // SAFETY: the block is owned by whoever holds it.
 unsafe impl Send for SendBlock {}
 
+/// Stats every reader may rely on, whatever other threads do.
+fn check_coherent(s: &framemem::Stats) {
+    assert!(s.bytes_in_use <= s.peak_bytes_in_use, "{s:?}");
+    assert!(s.bytes_in_use <= s.bytes_reserved, "{s:?}");
+    assert!(s.frees <= s.allocations, "{s:?}");
+}
+
 fuzz_target!(|ops: Vec<Op>| {
     let mut slab = Slab::new();
+    // For foreign frees: blocks of another slab.
+    let other = Slab::new();
     let mut live = Live::default();
     // Per live block (same order as `live.blocks`), the bytes the slab
     // charges it: its slot, or its size on the large path. A resize in
@@ -93,6 +116,8 @@ fuzz_target!(|ops: Vec<Op>| {
     let mut charges: Vec<usize> = Vec::new();
     let mut slices: Vec<(SlabSlice<u16>, u16)> = Vec::new();
     let mut resets = 0u64;
+    // Zero-size blocks handed from `AllocStrategy` to allocator_api2 (Grow).
+    let mut uncounted_frees = 0u64;
     for op in ops {
         match op {
             Op::Alloc(a) => {
@@ -116,12 +141,16 @@ fuzz_target!(|ops: Vec<Op>| {
                     let b = SendBlock(live.take(i));
                     charges.swap_remove(i);
                     let slab = &slab;
+                    // Joined (not left to the scope): the thread's exit, its
+                    // lane's release included, is over before the next op.
                     std::thread::scope(|s| {
                         s.spawn(move || {
                             let b = b;
                             // SAFETY: a live block of this slab, with its layout.
                             unsafe { slab.free(b.0.ptr, b.0.layout) };
-                        });
+                        })
+                        .join()
+                        .unwrap();
                     });
                 }
             }
@@ -130,6 +159,15 @@ fuzz_target!(|ops: Vec<Op>| {
                     continue;
                 };
                 let (i, new) = (r.index, r.new);
+                if r.old.size() == 0 && new.size() != 0 {
+                    // A zero-size block of `AllocStrategy::alloc` (counted)
+                    // that allocator_api2's `grow` takes for a dangling one
+                    // (uncounted, as std's `Global` does): its free is never
+                    // counted (`alloc/api2.rs`). Grown to zero size, the
+                    // dangling block it returns is allocated uncounted too,
+                    // and its later `free` makes up for the first.
+                    uncounted_frees += 1;
+                }
                 let before = slab.stats().bytes_in_use;
                 // SAFETY: a live block with its layout; `new` is no smaller.
                 let p = unsafe { (&slab).grow(r.ptr, r.old, new) }.expect("the slab has no limit");
@@ -141,6 +179,11 @@ fuzz_target!(|ops: Vec<Op>| {
                     continue;
                 };
                 let (i, new) = (r.index, r.new);
+                if r.old.size() == 0 {
+                    // As in `Grow`: allocator_api2's `shrink` frees a
+                    // zero-size block as a dangling one, uncounted.
+                    uncounted_frees += 1;
+                }
                 let before = slab.stats().bytes_in_use;
                 // SAFETY: a live block with its layout; `new` is no larger.
                 let p =
@@ -181,6 +224,70 @@ fuzz_target!(|ops: Vec<Op>| {
                 }
                 assert_eq!(slab.stats().bytes_in_use, 0);
             }
+            Op::FreeWrongLayout { which, size_log } => {
+                let Some(i) = live.pick(which) else { continue };
+                let b = &live.blocks[i];
+                if b.layout.size() == 0 {
+                    continue; // a dangling block: nothing to check
+                }
+                // A size past what the block holds: its slot for a class
+                // block (a larger class, or past the largest, 8 KiB), its
+                // request for a large one (`charges` holds both). (A smaller
+                // layout can be the block's own after a shrink in place,
+                // which keeps the slot.)
+                let wrong = Layout::from_size_align(8 << (size_log % 11), 8).unwrap();
+                if wrong.size() <= charges[i] {
+                    continue;
+                }
+                let before = slab.stats();
+                let (ptr, ok) = (b.ptr, b.layout);
+                // SAFETY: none: a deliberate free with the wrong layout, which
+                // the slab must catch before touching anything.
+                expect_panic("Slab::free", || unsafe { slab.free(ptr, wrong) });
+                assert_eq!(slab.stats(), before, "a refused free changed the stats");
+                live.check_all();
+                // Still live: its right free works.
+                let b = live.take(i);
+                charges.swap_remove(i);
+                debug_assert_eq!(b.layout, ok);
+                // SAFETY: a live block of this slab, with its layout.
+                unsafe { slab.free(b.ptr, b.layout) };
+            }
+            Op::FreeForeign { size } => {
+                let l = Layout::from_size_align(usize::from(size % 4096) + 1, 8).unwrap();
+                // The slab has a chunk of that class, so that the check is
+                // the chunk map's, not "no such class".
+                let warm = slab.alloc(l).expect("the slab has no limit");
+                let foreign = other.alloc(l).expect("the slab has no limit");
+                let before = slab.stats();
+                // SAFETY: none: a deliberate free on the wrong slab, which
+                // must panic.
+                expect_panic("Slab::free", || unsafe { slab.free(foreign, l) });
+                assert_eq!(slab.stats(), before, "a refused free changed the stats");
+                // SAFETY: blocks of these slabs, with their layouts.
+                unsafe {
+                    other.free(foreign, l);
+                    slab.free(warm, l);
+                }
+            }
+            Op::StatsWhileFreedElsewhere { which } => {
+                let Some(i) = live.pick(which) else { continue };
+                let b = live.take(i);
+                charges.swap_remove(i);
+                let (ptr, layout) = (SendPtr(b.ptr), b.layout);
+                let slab = &slab;
+                std::thread::scope(|s| {
+                    let freeing = s.spawn(move || {
+                        let ptr = ptr;
+                        // SAFETY: a live block of this slab, with its layout.
+                        unsafe { slab.free(ptr.0, layout) };
+                    });
+                    for _ in 0..64 {
+                        check_coherent(&slab.stats());
+                    }
+                    freeing.join().unwrap();
+                });
+            }
             Op::Trim { keep_kib } => {
                 let before = slab.stats();
                 let given_back = slab.trim(usize::from(keep_kib) * 1024);
@@ -208,9 +315,7 @@ fuzz_target!(|ops: Vec<Op>| {
                         .sum::<usize>();
                 let s = slab.stats();
                 assert_eq!(s.bytes_in_use, model, "{s:?}");
-                assert!(s.bytes_in_use <= s.peak_bytes_in_use, "{s:?}");
-                assert!(s.bytes_in_use <= s.bytes_reserved, "{s:?}");
-                assert!(s.frees <= s.allocations, "{s:?}");
+                check_coherent(&s);
                 assert_eq!(s.resets, resets);
                 let classes = slab.class_stats();
                 let slots: usize = classes
@@ -229,5 +334,10 @@ fuzz_target!(|ops: Vec<Op>| {
     for (s, _) in slices {
         assert!(slab.free_slice(s));
     }
-    assert_eq!(slab.stats().bytes_in_use, 0);
+    let s = slab.stats();
+    assert_eq!(s.bytes_in_use, 0);
+    if resets == 0 {
+        // Every block was freed (a reset drops blocks uncounted).
+        assert_eq!(s.allocations, s.frees + uncounted_frees, "{s:?}");
+    }
 });

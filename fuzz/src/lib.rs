@@ -232,3 +232,37 @@ pub fn check(b: &Block, len: usize) {
         );
     }
 }
+
+/// Runs `f`, which may panic, with the panic hook silenced (libfuzzer-sys's
+/// hook aborts the process on any panic, caught or not), and returns what
+/// `catch_unwind` returns. The targets are single-threaded around the call.
+pub fn catch_silently<R>(f: impl FnOnce() -> R) -> std::thread::Result<R> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    std::panic::set_hook(hook);
+    result
+}
+
+/// Runs `f`, which must panic with a message that contains `needle`.
+pub fn expect_panic(needle: &str, f: impl FnOnce()) {
+    let Err(payload) = catch_silently(f) else {
+        panic!("expected a panic mentioning {needle:?}, got none");
+    };
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    assert!(
+        message.contains(needle),
+        "expected a panic mentioning {needle:?}, got {message:?}"
+    );
+}
+
+/// A block's address, sent to another thread that uses it (the block is
+/// owned by whoever holds it; the allocators are `Sync`).
+pub struct SendPtr(pub NonNull<u8>);
+// SAFETY: an address; the threads that use it do so one after the other
+// (a scoped thread, joined before the block is used again).
+unsafe impl Send for SendPtr {}

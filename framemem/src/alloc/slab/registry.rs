@@ -171,7 +171,8 @@ impl Registry {
             Some(&(_, made_with)) => {
                 drop(inner);
                 panic!(
-                    "Slab::free: {ptr:p} is a block of {made_with:?}, but the layout given                      ({layout:?}) does not fit it"
+                    "Slab::free: {ptr:p} is a block of {made_with:?}, but the layout given \
+                     ({layout:?}) does not fit it"
                 )
             }
             None => {
