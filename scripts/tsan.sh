@@ -23,6 +23,8 @@ export TSAN_OPTIONS="${TSAN_OPTIONS:-second_deadlock_stack=1}"
 tsan=(cargo +nightly test -Zbuild-std --target "$target" -p framemem)
 "${tsan[@]}" --test alloc_threads
 "${tsan[@]}" --lib --test torture -- thread
+# The pool's steals between threads (the lane lock's handshake).
+"${tsan[@]}" --test pool_threads
 # The defects tests that race threads: stats read while others work; then
 # the reclaim of an exited thread's lane and a late lane claim, each in a
 # child process of the instrumented binary (a TSan report fails the child,

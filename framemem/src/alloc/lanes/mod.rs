@@ -33,6 +33,7 @@
 //! the fallback only under its lock or through `&mut self`; the fallback's
 //! counters are written only under that lock.
 
+mod barrier;
 mod counters;
 mod ids;
 mod lock;

@@ -95,7 +95,7 @@ impl ModelLaneLock {
         // SAFETY: under the lock; loom reports an access not ordered after
         // the previous holder's.
         self.objects.with_mut(|objects| unsafe { *objects += n });
-        self.lock.unlock();
+        self.lock.unlock_owner();
     }
 
     /// A thief: takes every object if the lock is free, none otherwise
@@ -108,7 +108,7 @@ impl ModelLaneLock {
         let taken = self
             .objects
             .with_mut(|objects| unsafe { std::mem::take(&mut *objects) });
-        self.lock.unlock();
+        self.lock.unlock_thief();
         Some(taken)
     }
 
@@ -119,7 +119,7 @@ impl ModelLaneLock {
         let taken = self
             .objects
             .with_mut(|objects| unsafe { std::mem::take(&mut *objects) });
-        self.lock.unlock();
+        self.lock.unlock_thief();
         taken
     }
 

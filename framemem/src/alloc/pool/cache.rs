@@ -10,10 +10,10 @@
 //! under loom):
 //! - **the owner** (the thread holding the lane id) takes it for each `&Pool`
 //!   call, and a [`PoolLocal`](super::PoolLocal) takes it for its whole life.
-//!   Holds nest on the owner's thread: a hold that finds the word already
-//!   held by the owner is nested in another, and leaves it alone. Cost: one
-//!   uncontended compare-exchange on a line the owner already has, and one
-//!   store;
+//!   Holds nest on the owner's thread: a hold that finds the owner's flag
+//!   already set is nested in another, and leaves it alone. Cost: a load
+//!   and a store to take it, a load of the thief's flag, a store to leave
+//!   it, all on a line the owner already has; no read-modify-write;
 //! - **a thief** (another thread whose own lane and the shared list are
 //!   empty, or that needs a unit) takes it with [`LaneShared::try_steal`],
 //!   which fails at once on a lane in use and never waits;
@@ -153,8 +153,8 @@ impl<T> Store<T> {
 }
 
 // SAFETY: `store` is reached only by the one thread holding `lock` (whose
-// `Acquire` compare-exchange is ordered after the previous holder's
-// `Release` store) or through `&mut self`, so sharing `&LaneShared<T>`
+// `Acquire` load of the other side's flag is ordered after the previous
+// holder's `Release` store clearing it) or through `&mut self`, so sharing `&LaneShared<T>`
 // between threads moves `T` values between them but never shares one:
 // `T: Send` is enough. `lock` and `stats` are atomics.
 unsafe impl<T: Send> Sync for LaneShared<T> {}
@@ -193,20 +193,21 @@ impl<T> LaneShared<T> {
     /// - `owner` is this lane's owner part;
     /// - the calling thread holds the lane's id (it got both from
     ///   `Lanes::local` or a pin), so no other thread reaches `owner` or
-    ///   sets the word to `OWNER`, and keeps it until the hold drops (for
+    ///   sets the owner's flag, and keeps it until the hold drops (for
     ///   the length of a call, or under a pin).
     #[inline(always)]
     pub(super) unsafe fn hold(&self) -> OwnerHold<'_, T> {
         // SAFETY: the caller is the lane's owner (this function's contract),
-        // and the hold unlocks only if it took the word (`Drop`).
+        // and the hold unlocks only if it took the lock (`Drop`).
         let outermost = unsafe { self.lock.lock_owner() };
         OwnerHold::new(self, outermost)
     }
 
-    /// Takes the lane's lock for its owner if no one holds it: the common
-    /// case of [`hold`](Self::hold), whose hold unlocks with no flag to
-    /// test. `None`, changing nothing, when the word is held (a nested hold
-    /// of this thread, or a thief): the caller's cold path calls `hold`.
+    /// Takes the lane's lock for its owner unless the owner holds it
+    /// already: the common case of [`hold`](Self::hold), whose hold unlocks
+    /// with no flag to test. `None`, changing nothing, for a nested hold of
+    /// this thread: the caller's cold path calls `hold`. (A thief holding
+    /// the lane is waited for here, out of line.)
     ///
     /// # Safety
     ///
@@ -214,8 +215,8 @@ impl<T> LaneShared<T> {
     #[inline(always)]
     pub(super) unsafe fn try_hold_free(&self) -> Option<OwnerHold<'_, T>> {
         // SAFETY: the caller is the lane's owner (this function's contract),
-        // and the hold, `outermost`, unlocks the word it took (`Drop`).
-        let took = unsafe { self.lock.try_lock_owner() };
+        // and the hold, `outermost`, unlocks the lock it took (`Drop`).
+        let took = unsafe { self.lock.lock_owner() };
         took.then(|| OwnerHold::new(self, true))
     }
 

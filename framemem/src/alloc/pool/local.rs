@@ -2,8 +2,9 @@
 //! task or batch, and [`PoolLocalGuard`], the guard it lends.
 //!
 //! `&Pool` finds the calling thread's lane on every `get` and every return
-//! (a thread-local read each), takes the lane's lock word for the call (a
-//! compare-exchange and a store) and bumps a shared counter.
+//! (a thread-local read each), takes the lane's lock for the call (its
+//! flag stored, the thieves' loaded, the flag cleared) and bumps a shared
+//! counter.
 //! [`Pool::local`] finds the lane and takes its lock once; the handle then
 //! pops from and pushes to the lane's cache directly and counts hits and
 //! returns in plain counts of the lane's store (under the lock the handle

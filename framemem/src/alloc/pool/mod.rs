@@ -81,9 +81,10 @@ type Create<T> = Box<dyn Fn() -> T + Send + Sync>;
 ///   are dropped, not hoarded.
 /// - **Threads.** `&Pool<T>` is shared between threads. Each thread keeps idle
 ///   objects in its own lane (see `lanes.rs`): `get` and the return are a pop
-///   and a push on the lane's `Vec` under the lane's own lock word, which
-///   only that thread takes in the common case (an uncontended
-///   compare-exchange; a [`PoolLocal`] takes it once for its whole life). The
+///   and a push on the lane's `Vec` under the lane's own lock, which only
+///   that thread takes in the common case (its own flag stored and the
+///   thieves' loaded, no read-modify-write: `lanes/lock.rs`; a
+///   [`PoolLocal`] takes it once for its whole life). The
 ///   bound is kept by lanes leasing *units* of capacity in batches from a
 ///   shared budget; lanes that hold more than `LANE_CACHE_MAX` idle objects
 ///   hand a batch to a shared list.
@@ -219,7 +220,8 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
     /// the figures.
     ///
     /// Cost when the thread's lane has an object: a thread-local load, the
-    /// lane's lock (an uncontended compare-exchange and a store), a pop
+    /// lane's lock (a load and a store of its flag, a load of the thieves',
+    /// and a store to leave it), a pop
     /// (the cache's length, which is the lane's `cached` counter, loaded and
     /// stored, and one move) and one counter store. [`PoolLocal::take`]
     /// skips the lookup and the lock.
@@ -248,8 +250,8 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
         }
     }
 
-    /// `take` when the lane's word is held: by this thread (a call nested in
-    /// a [`PoolLocal`] or another call), or by a thief for a moment. Out of
+    /// `take` when the lane's lock is held by this thread already (a call
+    /// nested in a [`PoolLocal`] or another call). Out of
     /// line: the fast path then needs no flag for which hold unlocks.
     #[cold]
     #[inline(never)]
@@ -294,7 +296,7 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
         }
     }
 
-    /// `put` when the lane's word is held (see
+    /// `put` when this thread holds the lane's lock already (see
     /// [`take_contended`](Self::take_contended)).
     #[cold]
     #[inline(never)]

@@ -257,7 +257,7 @@ impl<'a, T> Locked<'a, T> {
 /// when the thread's last hold drops.
 pub(in crate::alloc::pool) struct OwnerHold<'a, T> {
     locked: Locked<'a, T>,
-    /// Whether this hold took the word (and so releases it), rather than
+    /// Whether this hold took the lock (and so releases it), rather than
     /// nesting in another hold of the thread.
     outermost: bool,
 }
@@ -286,7 +286,7 @@ impl<T> Drop for OwnerHold<'_, T> {
     #[inline(always)]
     fn drop(&mut self) {
         if self.outermost {
-            self.locked.lane.lock.unlock();
+            self.locked.lane.lock.unlock_owner();
         }
     }
 }
@@ -315,6 +315,6 @@ impl<'a, T> Deref for ThiefHold<'a, T> {
 
 impl<T> Drop for ThiefHold<'_, T> {
     fn drop(&mut self) {
-        self.locked.lane.lock.unlock();
+        self.locked.lane.lock.unlock_thief();
     }
 }
