@@ -55,14 +55,18 @@ pub(super) fn prepare() {
     membarrier::prepare();
 }
 
-/// A thief's side, between its store and its load.
+/// A thief's side, between its store and its load. `false` when no
+/// barrier ran (a `membarrier` call that failed after the process
+/// registered, which the kernel does not do): the thief must not enter.
 #[inline]
-pub(super) fn heavy() {
+#[must_use]
+pub(super) fn heavy() -> bool {
     #[cfg(all(target_os = "linux", not(miri), not(framemem_loom)))]
-    if membarrier::run() {
-        return;
+    if let Some(ran) = membarrier::run() {
+        return ran;
     }
     fence(SeqCst);
+    true
 }
 
 #[cfg(all(target_os = "linux", not(miri), not(framemem_loom)))]
@@ -101,29 +105,24 @@ mod membarrier {
         }
     }
 
-    /// Runs the heavy barrier; `false` when `membarrier` is unavailable
-    /// (the caller runs a full fence instead). The first call registers
-    /// the process.
+    /// Runs the heavy barrier: `None` when `membarrier` is unavailable
+    /// (the caller runs a full fence instead), `Some(false)` when the call
+    /// failed although the process registered. The first call registers
+    /// the process, if no lock did.
     #[cold]
-    pub(super) fn run() -> bool {
+    pub(super) fn run() -> Option<bool> {
         let state = match STATE.load(Acquire) {
             UNTRIED => register(),
             state => state,
         };
         if state != READY {
-            return false;
+            return None;
         }
         // SAFETY: the membarrier syscall with a command and two zero
         // arguments reads and writes no memory of ours; registration
         // succeeded, so the command is allowed.
         let done = unsafe { libc::syscall(libc::SYS_membarrier, CMD_PRIVATE_EXPEDITED, 0, 0) };
-        // Registered, the command does not fail; if a kernel ever did, no
-        // barrier ran, so panic rather than let two threads in.
-        assert_eq!(
-            done, 0,
-            "membarrier(PRIVATE_EXPEDITED) failed after registration"
-        );
-        true
+        Some(done == 0)
     }
 
     /// Registers the process for private expedited barriers; returns and

@@ -101,10 +101,9 @@ impl LaneLock {
         {
             return false;
         }
-        barrier::heavy();
         // Acquire: the owner's `Release` clearing its flag publishes its
-        // hold's accesses.
-        if self.owner.load(Ordering::Acquire) {
+        // hold's accesses. (No barrier, no entry: an owner may be inside.)
+        if !barrier::heavy() || self.owner.load(Ordering::Acquire) {
             self.unlock_thief();
             return false;
         }
