@@ -24,11 +24,10 @@
 //! Where `membarrier` is not there (another OS, an old kernel, a seccomp
 //! filter refusing it) or not modelled (Miri, loom), both sides are
 //! `fence(SeqCst)`: the textbook Dekker pairing, which loom checks
-//! (`loom/tests/loom_lanes.rs`). The choice is made once, by the first
-//! heavy barrier, and never goes back: an owner that reads "ready" knows
-//! every thief will run `membarrier`; until then owners run the full fence.
-//! Each new lock tries the registration ([`prepare`]), so in practice
-//! owners run the light side from the start.
+//! (`loom/tests/loom_lanes.rs`). The choice is made once, when the first
+//! lock is made ([`prepare`]; the first heavy barrier, should one ever come
+//! first), and never goes back: an owner that reads "ready" knows every
+//! thief will run `membarrier`; until then owners run the full fence.
 
 #[cfg(framemem_loom)]
 use loom::sync::atomic::{Ordering::SeqCst, fence};
@@ -100,8 +99,14 @@ mod membarrier {
 
     /// Registers, if no one has tried.
     pub(super) fn prepare() {
-        if STATE.load(Acquire) == UNTRIED {
-            register();
+        state();
+    }
+
+    /// The final state, registering first if no one has tried.
+    fn state() -> u8 {
+        match STATE.load(Acquire) {
+            UNTRIED => register(),
+            state => state,
         }
     }
 
@@ -111,11 +116,7 @@ mod membarrier {
     /// the process, if no lock did.
     #[cold]
     pub(super) fn run() -> Option<bool> {
-        let state = match STATE.load(Acquire) {
-            UNTRIED => register(),
-            state => state,
-        };
-        if state != READY {
+        if state() != READY {
             return None;
         }
         // SAFETY: the membarrier syscall with a command and two zero

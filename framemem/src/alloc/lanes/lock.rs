@@ -223,7 +223,7 @@ mod tests {
         };
         let steals = AtomicU64::new(0);
         let start = Barrier::new(2);
-        std::thread::scope(|s| {
+        let held = std::thread::scope(|s| {
             s.spawn(|| {
                 start.wait();
                 while steals.load(Ordering::Relaxed) < rounds {
@@ -255,15 +255,14 @@ mod tests {
                     std::hint::spin_loop();
                 }
             }
-            let count = guarded.count.get();
-            // SAFETY: the thief stopped adding before its last count
-            // (it may still spin, but holds nothing).
-            let count = unsafe { *count };
-            assert_eq!(
-                count,
-                held + rounds,
-                "{held} owner holds, {rounds} steals: adds were lost"
-            );
+            held
         });
+        // The thief is joined: every add is ordered before this read.
+        let count = guarded.count.into_inner();
+        assert_eq!(
+            count,
+            held + rounds,
+            "{held} owner holds, {rounds} steals: adds were lost"
+        );
     }
 }

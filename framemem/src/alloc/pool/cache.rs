@@ -154,9 +154,9 @@ impl<T> Store<T> {
 
 // SAFETY: `store` is reached only by the one thread holding `lock` (whose
 // `Acquire` load of the other side's flag is ordered after the previous
-// holder's `Release` store clearing it) or through `&mut self`, so sharing `&LaneShared<T>`
-// between threads moves `T` values between them but never shares one:
-// `T: Send` is enough. `lock` and `stats` are atomics.
+// holder's `Release` store clearing it) or through `&mut self`, so sharing
+// `&LaneShared<T>` between threads moves `T` values between them but never
+// shares one: `T: Send` is enough. `lock` and `stats` are atomics.
 unsafe impl<T: Send> Sync for LaneShared<T> {}
 
 impl<T> Drop for LaneShared<T> {
