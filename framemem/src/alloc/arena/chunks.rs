@@ -54,6 +54,12 @@ use crate::alloc::lanes::Budget;
 #[cfg(feature = "asan")]
 use crate::alloc::poison;
 
+/// The largest chunk an arena asks for (4 TiB, past any machine's memory):
+/// a lane's pending counts hold one chunk's bytes in 44 bits (`lane.rs`,
+/// `Pending`), which leaves room for bumpalo rounding a chunk up. A
+/// request that needs more fails with `OutOfMemory`.
+pub(super) const MAX_CHUNK_BYTES: u64 = 1 << 42;
+
 /// The size of every ordinary chunk, in whole pages: big enough that a
 /// lane takes the cache's lock once per 64 KiB it allocates (a frame of
 /// 1,000 64-byte blocks fits in one), small enough that the last, partly
@@ -194,6 +200,8 @@ impl ChunkCache {
             .checked_add(layout.align())
             .and_then(|n| n.checked_add(CHUNK_OVERHEAD_BYTES))
             .and_then(|n| n.checked_next_multiple_of(PAGE_BYTES))
+            // A lane's pending counts hold one chunk's bytes (`lane.rs`).
+            .filter(|&n| n as u64 <= MAX_CHUNK_BYTES)
             .ok_or(AllocError::OutOfMemory { requested })?;
         let want = CHUNK_BYTES.max(need);
         let mut lease = self.left.lease(want);

@@ -20,7 +20,7 @@ use std::ptr::NonNull;
 
 use bumpalo::Bump;
 
-use super::chunks::{ChunkCache, check_chunk, chunk_bytes, empty_chunk};
+use super::chunks::{ChunkCache, MAX_CHUNK_BYTES, check_chunk, chunk_bytes, empty_chunk};
 use crate::alloc::AllocError;
 use crate::alloc::lanes::LaneCounter;
 use crate::alloc::poison;
@@ -78,16 +78,54 @@ unsafe impl Send for ArenaLane {}
 
 /// Counts not yet in a lane's [`LaneStats`] (see `ArenaLane::pending`).
 ///
-/// `frees` sits between the two counts the fast path adds to, in this
-/// order (`repr(C)`): side by side, LLVM merged the two additions into a
-/// vector load, add and store, one instruction more than two scalar adds
-/// to memory (callgrind).
+/// The fast path adds to one word: the allocations in its top
+/// [`ALLOCATION_BITS`], the bytes below. One store an allocation instead of
+/// two: in a loop that also writes its blocks and keeps their pointers,
+/// stores are what bounds the loop (`frame_1000x64B/framemem_arena_local`,
+/// the README). Why neither field can spill into the other:
+/// - **bytes**: every lane folds its pending counts when it takes a new
+///   chunk ([`ArenaLane::grow`]), so the pending bytes are blocks of one
+///   chunk, and no chunk asked for is larger than [`MAX_CHUNK_BYTES`]
+///   (`chunks.rs` refuses one), half of what the bytes field holds;
+/// - **allocations**: when the field wraps, the add carries out of the
+///   word (the bytes field cannot carry into it, above), and the carry is
+///   counted in `wraps`.
 #[derive(Default)]
-#[repr(C)]
 struct Pending {
-    allocations: Cell<u64>,
+    packed: Cell<u64>,
+    /// How many times the allocations field wrapped (each time,
+    /// `1 << ALLOCATION_BITS` allocations).
+    wraps: Cell<u64>,
     frees: Cell<u64>,
-    bytes: Cell<u64>,
+}
+
+/// Bits of [`Pending::packed`] that count allocations (the top ones).
+const ALLOCATION_BITS: u32 = 20;
+/// Bits of [`Pending::packed`] that count bytes (the rest).
+const BYTES_BITS: u32 = u64::BITS - ALLOCATION_BITS;
+/// One allocation in [`Pending::packed`].
+const ONE_ALLOCATION: u64 = 1 << BYTES_BITS;
+/// The bytes field of [`Pending::packed`].
+const BYTES_MASK: u64 = ONE_ALLOCATION - 1;
+// The pending bytes, blocks of one chunk, fit in the bytes field, even if
+// bumpalo doubled the largest chunk asked for.
+const _: () = assert!(2 * MAX_CHUNK_BYTES <= BYTES_MASK);
+
+impl Pending {
+    /// `(allocations, bytes)`.
+    fn get(&self) -> (u64, u64) {
+        let packed = self.packed.get();
+        let allocations = (packed >> BYTES_BITS) + (self.wraps.get() << ALLOCATION_BITS);
+        (allocations, packed & BYTES_MASK)
+    }
+
+    /// `(allocations, bytes, frees)`, zeroing them.
+    fn take(&self) -> (u64, u64, u64) {
+        let counts = self.get();
+        self.packed.set(0);
+        self.wraps.set(0);
+        (counts.0, counts.1, self.frees.take())
+    }
 }
 
 /// A lane's counters, readable from any thread.
@@ -153,12 +191,29 @@ impl ArenaLane {
         self.detached
     }
 
-    /// Counts one allocation of `bytes` made on a handle's fast path.
+    /// Counts one allocation of `bytes` made on a handle's fast path: one
+    /// add to one word (see [`Pending`]).
     #[inline(always)]
     pub(super) fn count_pending(&self, bytes: usize) {
         let p = &self.pending;
-        p.allocations.set(p.allocations.get() + 1);
-        p.bytes.set(p.bytes.get() + bytes as u64);
+        // `bytes` is a block of the lane's current chunk (or 0), so below
+        // `BYTES_MASK`: `ONE_ALLOCATION + bytes` does not overflow.
+        let (sum, wrapped) = p
+            .packed
+            .get()
+            .overflowing_add(ONE_ALLOCATION + bytes as u64);
+        p.packed.set(sum);
+        if wrapped {
+            Self::count_wrap(p);
+        }
+    }
+
+    /// The allocations field of the pending word wrapped (once every
+    /// `1 << ALLOCATION_BITS` allocations without a fold).
+    #[cold]
+    #[inline(never)]
+    fn count_wrap(p: &Pending) {
+        p.wraps.set(p.wraps.get() + 1);
     }
 
     /// Counts one `free` made through a handle.
@@ -170,15 +225,14 @@ impl ArenaLane {
 
     /// The counts not yet folded: `(allocations, bytes)`.
     pub(super) fn pending(&self) -> (u64, u64) {
-        (self.pending.allocations.get(), self.pending.bytes.get())
+        self.pending.get()
     }
 
     /// Folds the pending counts into `stats`. Only the lane's thread calls
     /// it (single writer of the lane's counters), or `&mut` at a reset, or
     /// the holder of the fallback's lock for a detached lane's.
     pub(super) fn fold_pending(&self, stats: &LaneStats) {
-        let p = &self.pending;
-        let (allocations, bytes, frees) = (p.allocations.take(), p.bytes.take(), p.frees.take());
+        let (allocations, bytes, frees) = self.pending.take();
         if allocations | bytes | frees != 0 {
             stats.add(allocations, bytes);
             stats.frees.add(frees);
@@ -235,7 +289,8 @@ impl ArenaLane {
     }
 
     /// The current chunk is full: keep it with the frame's full chunks, take
-    /// another from the cache (or a new one), and allocate there.
+    /// another from the cache (or a new one), and allocate there. Folds the
+    /// pending counts first (`stats` are the lane's).
     #[cold]
     #[inline(never)]
     pub(super) fn grow(
@@ -245,6 +300,9 @@ impl ArenaLane {
         cache: &ChunkCache,
     ) -> Result<NonNull<u8>, AllocError> {
         debug_assert!(!self.detached, "a detached arena lane never takes a chunk");
+        // The pending bytes are then blocks of the new chunk only (see
+        // `Pending`). The lane's thread calls this: the single writer.
+        self.fold_pending(stats);
         loop {
             let (chunk, _made) = cache.take(layout)?;
             self.taken.set(self.taken.get() + chunk_bytes(&chunk));

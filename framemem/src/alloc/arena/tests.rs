@@ -115,6 +115,52 @@ fn oversized_request_fails_cleanly() {
 }
 
 #[test]
+fn a_request_past_the_largest_chunk_fails_with_out_of_memory() {
+    // 8 TiB: past `MAX_CHUNK_BYTES`, refused before the system is asked.
+    let layout = Layout::from_size_align(1 << 43, 8).unwrap();
+    let arena = Arena::new();
+    assert!(matches!(
+        arena.alloc(layout),
+        Err(AllocError::OutOfMemory { requested }) if requested == 1 << 43
+    ));
+    assert!(matches!(
+        arena.local().alloc(layout),
+        Err(AllocError::OutOfMemory { .. })
+    ));
+    assert_eq!(arena.stats().allocations, 0);
+}
+
+/// A handle's pending counts share one word (`lane.rs`, `Pending`): more
+/// allocations than its field holds, and bytes over several chunks, still
+/// come out exact.
+#[test]
+#[cfg_attr(miri, ignore = "two million allocations")]
+fn a_local_handle_counts_past_its_pending_word() {
+    let mut arena = Arena::new();
+    let block = Layout::from_size_align(100, 4).unwrap();
+    // 5,000 blocks fill several chunks (a fold at each); then more
+    // zero-size allocations than the word's allocations field holds, twice
+    // over; then blocks again.
+    let (blocks, zeros) = (5_000u64, (1u64 << 21) + 3);
+    {
+        let local = arena.local();
+        for _ in 0..blocks {
+            local.alloc(block).unwrap();
+        }
+        for _ in 0..zeros {
+            local.alloc(Layout::new::<()>()).unwrap();
+        }
+        for _ in 0..10 {
+            local.alloc(block).unwrap();
+        }
+    }
+    let stats = arena.stats();
+    assert_eq!(stats.allocations, blocks + zeros + 10);
+    assert_eq!(stats.bytes_in_use as u64, 100 * (blocks + 10));
+    arena.reset();
+}
+
+#[test]
 fn limit_budget_comes_back_at_reset() {
     let mut arena = Arena::with_limit(256 * 1024);
     let layout = Layout::from_size_align(4096, 8).unwrap();
