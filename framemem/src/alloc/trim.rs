@@ -36,8 +36,9 @@ pub const SLACK: f64 = 1.25;
 ///   is fine (chunk rounding, allocator slack), so ordinary jitter never
 ///   triggers a trim.
 ///
-/// Cost: one `record` per frame end (a store and a scan of the window, 60
-/// words), a trim only when the rule says so.
+/// Cost: one `record` per frame end (a store and a compare; a scan of the
+/// window, 60 words, only when the peak's frame leaves it), a trim only when
+/// the rule says so.
 #[derive(Clone)]
 pub struct TrimPolicy {
     /// Each frame's demand, oldest overwritten first.
@@ -46,6 +47,10 @@ pub struct TrimPolicy {
     next: usize,
     /// Frames recorded, up to `WINDOW_FRAMES`.
     filled: usize,
+    /// Where the window's peak is (the newest of equal peaks, so that a
+    /// steady demand never expires it): `record` moves it in O(1), and
+    /// scans the window only when the peak's own frame leaves it.
+    peak_at: usize,
     /// Held may be this many times the recent peak before a trim.
     slack: f64,
 }
@@ -72,24 +77,50 @@ impl TrimPolicy {
             demand: [0; WINDOW_FRAMES],
             next: 0,
             filled: 0,
+            peak_at: 0,
             slack: if slack < 1.0 { 1.0 } else { slack },
         }
     }
 
     /// Records a frame's demand (bytes or objects it used at its peak).
     pub fn record(&mut self, demand: u64) {
-        self.demand[self.next] = demand;
-        self.next = (self.next + 1) % WINDOW_FRAMES;
+        let slot = self.next;
+        let expired = slot == self.peak_at;
+        self.demand[slot] = demand;
+        self.next = (slot + 1) % WINDOW_FRAMES;
         self.filled = (self.filled + 1).min(WINDOW_FRAMES);
+        if expired {
+            self.peak_at = self.newest_peak();
+        } else if demand >= self.demand[self.peak_at] {
+            self.peak_at = slot;
+        }
+    }
+
+    /// Where the newest of the window's largest demands is: a scan from
+    /// the oldest frame to the newest.
+    fn newest_peak(&self) -> usize {
+        // Before the window is full, the frames are `0..filled` in order;
+        // after, the oldest is the one `next` overwrites next.
+        let oldest = if self.filled == WINDOW_FRAMES {
+            self.next
+        } else {
+            0
+        };
+        let mut peak_at = oldest;
+        for age in 1..self.filled {
+            let i = (oldest + age) % WINDOW_FRAMES;
+            if self.demand[i] >= self.demand[peak_at] {
+                peak_at = i;
+            }
+        }
+        peak_at
     }
 
     /// The most any remembered frame needed.
     pub fn recent_peak(&self) -> u64 {
-        self.demand[..self.filled]
-            .iter()
-            .copied()
-            .max()
-            .unwrap_or(0)
+        // Slots not yet recorded hold 0, as does `peak_at` before the first
+        // frame.
+        self.demand[self.peak_at]
     }
 
     /// What to keep when `held` is held: `Some(recent peak)` when `held`
@@ -148,6 +179,32 @@ mod tests {
         }
         p.record(100);
         assert_eq!(p.keep(held), Some(100), "a window after the spike");
+    }
+
+    /// The peak kept in O(1) is the window's maximum, against a scan of the
+    /// last `WINDOW_FRAMES` demands, for demands that rise, fall, repeat
+    /// and spike (few distinct values, so that ties are common).
+    #[test]
+    fn the_recent_peak_is_the_maximum_of_the_window() {
+        let mut rng = fastrand::Rng::with_seed(19);
+        for run in 0..200 {
+            let mut p = TrimPolicy::new();
+            let mut all = Vec::new();
+            let levels = 1 + run % 7;
+            for frame in 0..4 * WINDOW_FRAMES {
+                let demand = match rng.u8(..10) {
+                    0 => 1000 + frame as u64,
+                    1..=3 => all.last().copied().unwrap_or(0),
+                    _ => rng.u64(..levels as u64),
+                };
+                p.record(demand);
+                all.push(demand);
+                let window = &all[all.len().saturating_sub(WINDOW_FRAMES)..];
+                let want = window.iter().copied().max().unwrap_or(0);
+                assert_eq!(p.recent_peak(), want, "run {run}, frame {frame}");
+            }
+        }
+        assert_eq!(TrimPolicy::new().recent_peak(), 0);
     }
 
     #[test]

@@ -45,7 +45,7 @@
 
 use std::alloc::Layout;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use bumpalo::Bump;
 
@@ -130,6 +130,44 @@ struct Idle {
 impl Idle {
     fn all(&self) -> impl Iterator<Item = &Bump> {
         self.ordinary.iter().chain(&self.large)
+    }
+}
+
+/// The cache during one reset, locked once: see [`ChunkCache::at_reset`].
+pub(super) struct AtReset<'c> {
+    cache: &'c ChunkCache,
+    idle: MutexGuard<'c, Idle>,
+    /// Whether a large chunk came back (the large ones are then sorted).
+    large_back: bool,
+}
+
+impl AtReset<'_> {
+    /// Takes back a lane's chunks: each is reset (its blocks are gone; the
+    /// caller's `&mut` proves none is borrowed) and kept idle.
+    pub(super) fn give_back(&mut self, chunks: &mut Vec<Bump>) {
+        for mut chunk in chunks.drain(..) {
+            poison_chunk(&chunk);
+            chunk.reset();
+            if chunk_bytes(&chunk) > CHUNK_BYTES {
+                self.idle.large.push(chunk);
+                self.large_back = true;
+            } else {
+                self.idle.ordinary.push(chunk);
+            }
+        }
+    }
+
+    /// Ends the reset: sorts the idle large chunks largest first if one
+    /// came back, then gives idle chunks back to the system down to `keep`
+    /// bytes, if given (see [`ChunkCache::trim`]). Returns the bytes given
+    /// back.
+    pub(super) fn finish(mut self, keep: Option<usize>) -> usize {
+        if self.large_back {
+            self.idle
+                .large
+                .sort_unstable_by_key(|c| std::cmp::Reverse(chunk_bytes(c)));
+        }
+        keep.map_or(0, |keep| self.cache.trim_idle(&mut self.idle, keep))
     }
 }
 
@@ -259,7 +297,7 @@ impl ChunkCache {
 
     /// The idle chunks, locked (a poisoned lock is taken anyway: no user
     /// code runs under it).
-    fn lock_idle(&self) -> std::sync::MutexGuard<'_, Idle> {
+    fn lock_idle(&self) -> MutexGuard<'_, Idle> {
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -268,39 +306,29 @@ impl ChunkCache {
         self.lock_idle().all().map(chunk_bytes).sum()
     }
 
-    /// Takes back a lane's chunks at a reset: each is reset (its blocks are
-    /// gone; `&mut` proves none is borrowed) and kept idle. Call
-    /// [`sort`](Self::sort) after the last lane.
-    pub(super) fn give_back(&self, chunks: &mut Vec<Bump>) {
-        if chunks.is_empty() {
-            return;
+    /// The cache for one reset: its lock is taken once for every lane's
+    /// give-back, the sort and the trim, instead of once for each (a lock
+    /// and an unlock cost two atomic read-modify-writes; a reset of an
+    /// arena that one thread used took five of them, which was most of its
+    /// cost). `&mut` of the arena (or of the ring whose slots share the
+    /// cache) is held meanwhile, so no lane waits for it.
+    pub(super) fn at_reset(&self) -> AtReset<'_> {
+        AtReset {
+            cache: self,
+            idle: self.lock_idle(),
+            large_back: false,
         }
-        let mut idle = self.lock_idle();
-        for mut chunk in chunks.drain(..) {
-            poison_chunk(&chunk);
-            chunk.reset();
-            if chunk_bytes(&chunk) > CHUNK_BYTES {
-                idle.large.push(chunk);
-            } else {
-                idle.ordinary.push(chunk);
-            }
-        }
-    }
-
-    /// Sorts the idle large chunks largest first (after a reset's
-    /// give-backs).
-    pub(super) fn sort(&self) {
-        self.lock_idle()
-            .large
-            .sort_unstable_by_key(|c| std::cmp::Reverse(chunk_bytes(c)));
     }
 
     /// Gives idle chunks back to the system, large ones first (largest
     /// first), while what stays is at least `keep` bytes. Returns the bytes
     /// given back.
     pub(crate) fn trim(&self, keep: usize) -> usize {
-        let mut idle = self.lock_idle();
-        let idle = &mut *idle;
+        self.trim_idle(&mut self.lock_idle(), keep)
+    }
+
+    /// [`trim`](Self::trim) with the lock held.
+    fn trim_idle(&self, idle: &mut Idle, keep: usize) -> usize {
         let mut reserved = self.reserved();
         let mut freed = 0;
         // Large ones from the largest, then ordinary ones.
@@ -319,8 +347,10 @@ impl ChunkCache {
             }
         }
         idle.large.reverse();
-        self.reserved.fetch_sub(freed, Ordering::Relaxed);
-        self.left.give_back(freed);
+        if freed > 0 {
+            self.reserved.fetch_sub(freed, Ordering::Relaxed);
+            self.left.give_back(freed);
+        }
         freed
     }
 

@@ -20,7 +20,7 @@ use std::ptr::NonNull;
 
 use bumpalo::Bump;
 
-use super::chunks::{ChunkCache, MAX_CHUNK_BYTES, check_chunk, chunk_bytes, empty_chunk};
+use super::chunks::{AtReset, ChunkCache, MAX_CHUNK_BYTES, check_chunk, chunk_bytes, empty_chunk};
 use crate::alloc::AllocError;
 use crate::alloc::lanes::LaneCounter;
 use crate::alloc::poison;
@@ -371,7 +371,7 @@ impl ArenaLane {
 
     /// Hands every chunk of the frame back to the cache and zeroes the frame's
     /// byte count. Returns the chunk bytes the lane held.
-    pub(super) fn reset(&mut self, stats: &mut LaneStats, cache: &ChunkCache) -> usize {
+    pub(super) fn reset(&mut self, stats: &mut LaneStats, cache: &mut AtReset<'_>) -> usize {
         debug_assert_eq!(
             self.pending(),
             (0, 0),

@@ -49,7 +49,7 @@ use self::chunks::CHUNK_BYTES;
 pub(crate) use self::chunks::ChunkCache;
 use self::lane::{ArenaLane, LaneStats};
 use crate::alloc::lanes::{Lanes, MAX_LANES};
-use crate::alloc::stamp::Stamp;
+use crate::alloc::stamp::{Stamp, Stamps};
 use crate::alloc::trim::TrimPolicy;
 use crate::alloc::{AllocError, AllocStrategy, Stats};
 
@@ -127,6 +127,8 @@ pub struct Arena {
     held: AtomicUsize,
     /// Unique per arena and per epoch; recorded in every [`ArenaSlice`].
     stamp: Stamp,
+    /// Where the next reset's stamp comes from.
+    stamps: Stamps,
     /// The largest `bytes_in_use` at any reset so far.
     peak_at_resets: usize,
     resets: u64,
@@ -178,12 +180,14 @@ impl Arena {
     }
 
     fn with_chunks(chunks: Arc<ChunkCache>, shares_cache: bool) -> Self {
+        let mut stamps = Stamps::new();
         Self {
             lanes: Lanes::new(ArenaLane::new, ArenaLane::new()),
             chunks,
             shares_cache,
             held: AtomicUsize::new(0),
-            stamp: Stamp::next(),
+            stamp: stamps.next(),
+            stamps,
             peak_at_resets: 0,
             // The default slack: demand is counted in the chunks the frame
             // took, so a steady arena holds what its recent frames took.
@@ -309,6 +313,7 @@ impl Arena {
         let mut taken = 0;
         self.busy_lanes = (self.busy_lanes | self.lanes.used_bits()) & self.lanes.live_bits();
         let mut fallback_busy = false;
+        let mut cache = self.chunks.at_reset();
         for (lane, stats) in self.lanes.drain_used_mut() {
             // Counts a leaked handle left behind (a live one cannot exist:
             // it borrows the arena).
@@ -316,12 +321,11 @@ impl Arena {
             in_use += stats.bytes.get() as usize;
             // The fallback comes last; the lanes are counted by their bits.
             fallback_busy = !lane.holds_nothing();
-            taken += lane.reset(stats, &self.chunks);
+            taken += lane.reset(stats, &mut cache);
         }
         let busy_lanes = (self.busy_lanes.count_ones() as usize + usize::from(fallback_busy))
             .max(self.threads.min(MAX_LANES + 1));
         *self.held.get_mut() = 0;
-        self.chunks.sort();
         self.peak_at_resets = self.peak_at_resets.max(in_use);
         // What a frame like this one may need, whichever way its work is
         // split between the live threads that have used the arena (a bevy
@@ -334,15 +338,15 @@ impl Arena {
         // Held far above what the recent frames needed (a spike's chunks):
         // give idle chunks back down to that. A shared cache is the owner's
         // to trim and provision.
-        if !self.shares_cache {
+        if self.shares_cache {
+            cache.finish(None);
+        } else {
             self.trim.record(needed as u64);
-            if let Some(keep) = self.trim.keep(self.chunks.reserved() as u64) {
-                self.chunks
-                    .trim(usize::try_from(keep).unwrap_or(usize::MAX));
-            }
+            let keep = self.trim.keep(self.chunks.reserved() as u64);
+            cache.finish(keep.map(|keep| usize::try_from(keep).unwrap_or(usize::MAX)));
             self.chunks.provision(needed);
         }
-        self.stamp = Stamp::next();
+        self.stamp = self.stamps.next();
         self.resets += 1;
         if cfg!(debug_assertions) {
             self.check_invariants_after(true);

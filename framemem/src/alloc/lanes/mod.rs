@@ -342,14 +342,28 @@ impl<L, S> Lanes<L, S> {
     pub(crate) fn drain_used_mut(&mut self) -> impl Iterator<Item = (&mut L, &mut S)> {
         // With `&mut self` no lane can be marked meanwhile; each marks
         // itself again when it next takes memory.
-        let used = self.used.swap(0, Ordering::Relaxed);
+        // `&mut self`: no atomic needed (loom's atomics spell it `with_mut`).
+        #[cfg(not(framemem_loom))]
+        let mut used = std::mem::take(self.used.get_mut());
+        #[cfg(framemem_loom)]
+        let mut used = self.used.with_mut(std::mem::take);
         let (lanes, _, fallback) = self.split_mut();
-        lanes
-            .iter_mut()
-            .enumerate()
-            .filter(move |(i, _)| used & (1 << i) != 0)
-            .map(|(_, lane)| lane.parts_mut())
-            .chain(std::iter::once(fallback))
+        // Only the marked lanes are visited, a step per set bit (a slice
+        // iterator skips ahead in O(1)), not every one of the `MAX_LANES`:
+        // most frames mark one or two.
+        let mut rest = lanes.iter_mut();
+        let mut next_id = 0;
+        std::iter::from_fn(move || {
+            if used == 0 {
+                return None;
+            }
+            let id = used.trailing_zeros() as usize;
+            used &= used - 1;
+            let lane = rest.nth(id - next_id)?;
+            next_id = id + 1;
+            Some(lane.parts_mut())
+        })
+        .chain(std::iter::once(fallback))
     }
 }
 

@@ -55,7 +55,7 @@ use self::stats::LaneStats;
 use crate::alloc::lanes::Lanes;
 #[cfg(feature = "asan")]
 use crate::alloc::poison;
-use crate::alloc::stamp::Stamp;
+use crate::alloc::stamp::{Stamp, Stamps};
 use crate::alloc::{AllocError, AllocStrategy, Stats, dangling};
 
 /// framemem's own size-class allocator.
@@ -137,6 +137,8 @@ pub struct Slab {
     registry: Registry,
     /// Unique per slab and per reset; recorded in every [`SlabSlice`].
     stamp: Stamp,
+    /// Where the next reset's stamp comes from.
+    stamps: Stamps,
     /// Per class, slots released by resets (so that `allocs - frees -
     /// reclaimed` is what is in use).
     reclaimed: [u64; NUM_CLASSES],
@@ -149,11 +151,13 @@ pub struct Slab {
 impl Slab {
     /// An empty slab. It holds no memory until the first allocation.
     pub fn new() -> Self {
+        let mut stamps = Stamps::new();
         Self {
             lanes: Box::new(Lanes::new(SlabLane::new, SlabLane::new())),
             central: std::array::from_fn(|_| CentralList::new()),
             registry: Registry::default(),
-            stamp: Stamp::next(),
+            stamp: stamps.next(),
+            stamps,
             reclaimed: [0; NUM_CLASSES],
             peak_sampled: AtomicUsize::new(0),
             resets: 0,
@@ -176,7 +180,7 @@ impl Slab {
             central.clear();
         }
         self.registry.reset();
-        self.stamp = Stamp::next();
+        self.stamp = self.stamps.next();
         self.resets += 1;
         if cfg!(debug_assertions) {
             self.check_invariants();
