@@ -13,6 +13,9 @@
 //! - `pair_64B`: one allocation and its free.
 //! - `frame_1000_mixed_16_512B`: the frame pattern with sizes drawn from 16 to
 //!   512 B (the same sequence for every allocator).
+//! - `frame_1x64B`: a frame of one allocation and the reset, for the bump
+//!   allocators: what a frame costs besides its allocations (taking a
+//!   handle, the first chunk, the reset).
 //! - `frame_2threads_1000x64B`: two threads run the frame pattern at once on
 //!   one shared allocator. The arena is absent: a shared arena resets only
 //!   when every thread has let go of it, which is a frame barrier, not an
@@ -248,6 +251,35 @@ fn frame_mixed(c: &mut Criterion) {
     g.finish();
 }
 
+fn frame_1x64b(c: &mut Criterion) {
+    let mut g = c.benchmark_group("frame_1x64B");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("bumpalo", |b| {
+        let mut bump = bumpalo::Bump::new();
+        b.iter(|| {
+            touch(bump.alloc_layout(OBJECT), 1);
+            bump.reset();
+        })
+    });
+    g.bench_function("framemem_arena", |b| {
+        let mut arena = Arena::new();
+        b.iter(|| {
+            touch(arena.alloc(OBJECT).expect("out of memory"), 1);
+            arena.reset();
+        })
+    });
+    g.bench_function("framemem_arena_local", |b| {
+        let mut arena = Arena::new();
+        b.iter(|| {
+            let local = arena.local();
+            touch(local.alloc(OBJECT).expect("out of memory"), 1);
+            drop(local);
+            arena.reset();
+        })
+    });
+    g.finish();
+}
+
 fn pair_64b(c: &mut Criterion) {
     let mut g = c.benchmark_group("pair_64B");
     g.throughput(Throughput::Elements(1));
@@ -377,6 +409,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = frame_1000x64b, pair_64b, frame_mixed, frame_two_threads
+    targets = frame_1000x64b, frame_1x64b, pair_64b, frame_mixed, frame_two_threads
 }
 criterion_main!(benches);
