@@ -8,7 +8,13 @@
 //! - `framemem_arena_local`: `for_each_init(|| arena.local(), ...)`, one
 //!   lookup per batch;
 //! - `heap_vec`: a `Vec<f32>` per entity from the global allocator, for
-//!   scale.
+//!   scale;
+//! - `floor`: the same loop writing a payload that needs no allocation
+//!   (`None`): bevy's iteration, the closure call and the component write,
+//!   which every variant pays. No allocator can take a variant below it;
+//! - `inline_array`: the same 16 `f32` written into an array in the
+//!   component itself (no allocation, no handle): the loop plus writing the
+//!   payload, the floor for any allocator that has to store it.
 //!
 //! The group `par_iter_50k_2threads_system` runs the same loop as a bevy
 //! system (with `end_arena_frame`) to measure per-system attribution: per
@@ -36,13 +42,22 @@ struct Payload(Option<ArenaSlice<f32>>);
 #[derive(Component)]
 struct HeapPayload(Vec<f32>);
 
+#[derive(Component)]
+struct InlinePayload([f32; SAMPLES]);
+
 fn par_iter_50k(c: &mut Criterion) {
     framemem_lab::sim::init_task_pool(Some(2));
     let mut g = c.benchmark_group("par_iter_50k_2threads");
     g.throughput(Throughput::Elements(u64::from(ENTITIES)));
 
     let mut world = World::new();
-    world.spawn_batch((0..ENTITIES).map(|_| (Payload(None), HeapPayload(Vec::new()))));
+    world.spawn_batch((0..ENTITIES).map(|_| {
+        (
+            Payload(None),
+            HeapPayload(Vec::new()),
+            InlinePayload([0.0; SAMPLES]),
+        )
+    }));
     let mut payloads = world.query::<&mut Payload>();
     let mut arena = Arena::new();
 
@@ -63,6 +78,21 @@ fn par_iter_50k(c: &mut Criterion) {
                 },
             );
             arena.reset();
+        })
+    });
+    g.bench_function("floor", |b| {
+        b.iter(|| {
+            payloads.par_iter_mut(&mut world).for_each(|mut p| {
+                p.0 = None;
+            });
+        })
+    });
+    let mut inline = world.query::<&mut InlinePayload>();
+    g.bench_function("inline_array", |b| {
+        b.iter(|| {
+            inline.par_iter_mut(&mut world).for_each(|mut p| {
+                p.0 = std::array::from_fn(|k| k as f32);
+            });
         })
     });
     let mut heap = world.query::<&mut HeapPayload>();

@@ -22,8 +22,11 @@ const WARM_UP_FRAMES: usize = 5;
 /// The variants, by their ids in `benches/par_iter.rs`.
 /// `floor` writes a payload that needs no allocation: bevy's loop, the
 /// closure call and the component write alone, which every variant pays.
-const VARIANTS: [&str; 4] = [
+/// `inline_array` writes the same 16 `f32` into an array in the component:
+/// the floor for any allocator that has to store the payload somewhere.
+const VARIANTS: [&str; 5] = [
     "floor",
+    "inline_array",
     "framemem_arena",
     "framemem_arena_local",
     "heap_vec",
@@ -35,16 +38,29 @@ struct Payload(Option<ArenaSlice<f32>>);
 #[derive(Component)]
 struct HeapPayload(Vec<f32>);
 
+#[derive(Component)]
+struct InlinePayload([f32; SAMPLES]);
+
 fn variant(name: &str, frames: usize) {
     let mut world = World::new();
-    world.spawn_batch((0..ENTITIES).map(|_| (Payload(None), HeapPayload(Vec::new()))));
+    world.spawn_batch((0..ENTITIES).map(|_| {
+        (
+            Payload(None),
+            HeapPayload(Vec::new()),
+            InlinePayload([0.0; SAMPLES]),
+        )
+    }));
     let mut payloads = world.query::<&mut Payload>();
     let mut heap = world.query::<&mut HeapPayload>();
+    let mut inline = world.query::<&mut InlinePayload>();
     let mut arena = Arena::new();
     for _ in 0..WARM_UP_FRAMES + frames {
         match name {
             "floor" => payloads.par_iter_mut(&mut world).for_each(|mut p| {
                 p.0 = None;
+            }),
+            "inline_array" => inline.par_iter_mut(&mut world).for_each(|mut p| {
+                p.0 = std::array::from_fn(|k| k as f32);
             }),
             "framemem_arena" => {
                 payloads.par_iter_mut(&mut world).for_each(|mut p| {

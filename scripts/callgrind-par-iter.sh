@@ -22,7 +22,7 @@ frames="${1:-10}"
 shift || true
 variants=("$@")
 if [ ${#variants[@]} -eq 0 ]; then
-    variants=(floor framemem_arena framemem_arena_local heap_vec)
+    variants=(floor inline_array framemem_arena framemem_arena_local heap_vec)
 fi
 if ! command -v valgrind >/dev/null; then
     apt-get update -qq && apt-get install -y -qq valgrind
