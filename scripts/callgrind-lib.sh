@@ -10,17 +10,24 @@
 # and prints the difference in instructions divided by FRAMES * 1000:
 # instructions per allocation for a bench whose frames make 1,000
 # allocations each, with start-up, warm-up and chunk growth cancelled out.
-# Installs valgrind with apt-get when it is missing.
+# Installs valgrind with apt-get when it is missing. Also the helpers
+# scripts/memops.sh and scripts/callgrind-par-iter.sh share.
 
-callgrind_table() {
-    local bench=$1 frames=$2 cargo_args=$3
-    shift 3
+# need_valgrind: installs valgrind with apt-get when it is missing.
+need_valgrind() {
     if ! command -v valgrind >/dev/null; then
         apt-get update -qq && apt-get install -y -qq valgrind
     fi
+}
+
+# bench_exe BENCH CARGO_ARGS...: builds the bench target BENCH (release, with
+# CARGO_ARGS such as `-p framemem --features bevy`) and prints the path of
+# its executable; an error and status 1 when the build fails.
+bench_exe() {
+    local bench=$1
+    shift
     local exe
-    # shellcheck disable=SC2086 # CARGO_ARGS is a list of words
-    exe=$(cargo bench -p framemem $cargo_args --bench "$bench" --no-run --message-format=json 2>/dev/null |
+    exe=$(cargo bench "$@" --bench "$bench" --no-run --message-format=json 2>/dev/null |
         BENCH="$bench" python3 -c '
 import json, os, sys
 for line in sys.stdin:
@@ -31,6 +38,22 @@ for line in sys.stdin:
         echo "error: could not build the $bench bench" >&2
         return 1
     fi
+    echo "$exe"
+}
+
+# The patterns of framemem/benches/instructions.rs, for scripts/callgrind.sh
+# and scripts/memops.sh: every allocator's shared and local path.
+FRAME_PATTERNS=(harness bumpalo blink_alloc bump_scope mimalloc vec_freelist
+    framemem_arena framemem_arena_local framemem_slab framemem_slab_local
+    framemem_pool framemem_pool_local)
+
+callgrind_table() {
+    local bench=$1 frames=$2 cargo_args=$3
+    shift 3
+    need_valgrind
+    local exe
+    # shellcheck disable=SC2086 # CARGO_ARGS is a list of words
+    exe=$(bench_exe "$bench" -p framemem $cargo_args) || return 1
     local width=0 p
     for p in "$@"; do
         [ ${#p} -gt "$width" ] && width=${#p}

@@ -6,7 +6,8 @@
 #   bash scripts/callgrind-par-iter.sh [FRAMES [VARIANT...]]
 #
 # FRAMES defaults to 10; without VARIANTs every variant runs (floor: the
-# loop writing a payload that needs no allocation; framemem_arena: `&Arena`
+# loop writing a payload that needs no allocation; inline_array: the payload
+# written into the component itself; framemem_arena: `&Arena`
 # per item; framemem_arena_local: `local()` per batch; heap_vec: a heap
 # `Vec` per entity).
 #
@@ -18,22 +19,16 @@
 # so these are instructions, not a measure of contention.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=callgrind-lib.sh
+. scripts/callgrind-lib.sh
 frames="${1:-10}"
 shift || true
 variants=("$@")
 if [ ${#variants[@]} -eq 0 ]; then
     variants=(floor inline_array framemem_arena framemem_arena_local heap_vec)
 fi
-if ! command -v valgrind >/dev/null; then
-    apt-get update -qq && apt-get install -y -qq valgrind
-fi
-exe=$(cargo bench --bench par_iter_instructions --no-run --message-format=json 2>/dev/null |
-    python3 -c '
-import json, sys
-for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "par_iter_instructions" and m.get("executable"):
-        print(m["executable"])')
+need_valgrind
+exe=$(bench_exe par_iter_instructions)
 instructions() {
     valgrind --tool=callgrind --callgrind-out-file=/dev/null "$exe" "$1" "$2" 2>&1 |
         sed -n 's/.*Collected : *//p'

@@ -22,8 +22,6 @@ frames="${1:-200}"
 shift || true
 patterns=("$@")
 if [ ${#patterns[@]} -eq 0 ]; then
-    patterns=(harness bumpalo blink_alloc bump_scope mimalloc vec_freelist
-        framemem_arena framemem_arena_local framemem_slab framemem_slab_local
-        framemem_pool framemem_pool_local)
+    patterns=("${FRAME_PATTERNS[@]}")
 fi
 callgrind_table instructions "$frames" "" "${patterns[@]}"

@@ -19,28 +19,16 @@
 # writes and the Vec of pointers alone, which every row includes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=callgrind-lib.sh
+. scripts/callgrind-lib.sh
 frames="${1:-100}"
 shift || true
 patterns=("$@")
 if [ ${#patterns[@]} -eq 0 ]; then
-    patterns=(harness bumpalo blink_alloc bump_scope mimalloc vec_freelist
-        framemem_arena framemem_arena_local framemem_slab framemem_slab_local
-        framemem_pool framemem_pool_local)
+    patterns=("${FRAME_PATTERNS[@]}")
 fi
-if ! command -v valgrind >/dev/null; then
-    apt-get update -qq && apt-get install -y -qq valgrind
-fi
-exe=$(cargo bench -p framemem --bench instructions --no-run --message-format=json 2>/dev/null |
-    python3 -c '
-import json, sys
-for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "instructions" and m.get("executable"):
-        print(m["executable"])')
-if [ -z "$exe" ]; then
-    echo "error: could not build the instructions bench" >&2
-    exit 1
-fi
+need_valgrind
+exe=$(bench_exe instructions -p framemem)
 # Sums the Loads and Stores columns of lackey's "IR-level counts by type".
 counts() {
     valgrind --tool=lackey --detailed-counts=yes "$exe" "$1" "$2" 2>&1 |
