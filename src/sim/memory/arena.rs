@@ -9,7 +9,7 @@ use glam::Vec3;
 
 use crate::sim::memory::frame_memory::{FrameMemory, MemoryFigures, MemoryPlan, SystemBytes};
 use crate::sim::memory::scratch::ScratchItem;
-use crate::sim::memory::trails::TrailWriter;
+use crate::sim::memory::trails::{ReleasePerCall, TrailWriter};
 use crate::sim::strategy::Strategy;
 use framemem::bevy::{AllocTag, CountedArena, FrameArena, FrameLocal};
 use framemem::{ArenaSlice, TypedAlloc};
@@ -49,6 +49,12 @@ impl FrameMemory for FrameArena {
     }
 
     fn release_trail(&self, _payload: &mut ArenaTrail) {}
+
+    type Releaser<'a> = ReleasePerCall<'a, Self>;
+
+    fn releaser(&self) -> ReleasePerCall<'_, Self> {
+        ReleasePerCall(self)
+    }
 
     fn scratch<T: ScratchItem>(&self, capacity: usize) -> Self::Scratch<'_, T> {
         allocator_api2::vec::Vec::with_capacity_in(capacity, self.uncounted())

@@ -8,7 +8,7 @@ use framemem::bevy::{AllocTag, FrameBySystem};
 use glam::Vec3;
 
 use crate::sim::memory::scratch::{ScratchItem, ScratchVec};
-use crate::sim::memory::trails::TrailWriter;
+use crate::sim::memory::trails::{PayloadReleaser, TrailWriter};
 use crate::sim::strategy::Strategy;
 
 /// What a strategy needs to know up front to size itself.
@@ -174,6 +174,16 @@ pub trait FrameMemory: Resource<Mutability = Mutable> + Sized {
 
     /// The writer for one batch of trails (see [`Trails`](Self::Trails)).
     fn trails<'a>(&'a mut self, tag: Option<&'a AllocTag>) -> Self::Trails<'a>;
+
+    /// What the release system gives one batch's payloads back through,
+    /// taken once per batch on the thread that runs it
+    /// ([`trails.rs`](super::trails)).
+    type Releaser<'a>: PayloadReleaser<Payload = Self::Payload>
+    where
+        Self: 'a;
+
+    /// The releaser for one batch (see [`Releaser`](Self::Releaser)).
+    fn releaser(&self) -> Self::Releaser<'_>;
 
     /// [`scratch`](Self::scratch), counted against `tag`'s system where the
     /// strategy attributes.

@@ -34,7 +34,7 @@ use glam::Vec3;
 use crate::sim::memory::frame_bytes::FrameBytes;
 use crate::sim::memory::frame_memory::{FrameMemory, MemoryFigures, MemoryPlan};
 use crate::sim::memory::scratch::{KeptScratch, KeptVec, ScratchItem};
-use crate::sim::memory::trails::PerCall;
+use crate::sim::memory::trails::{PerCall, ReleasePerCall};
 use crate::sim::scenario::TRAIL_POINT_BYTES;
 use crate::sim::strategy::Strategy;
 use framemem::TrimPolicy;
@@ -115,6 +115,12 @@ impl FrameMemory for FrameVecMemory {
     }
 
     fn release_trail(&self, _payload: &mut FrameVecTrail) {}
+
+    type Releaser<'a> = ReleasePerCall<'a, Self>;
+
+    fn releaser(&self) -> ReleasePerCall<'_, Self> {
+        ReleasePerCall(self)
+    }
 
     fn trails<'a>(&'a mut self, tag: Option<&'a AllocTag>) -> PerCall<'a, Self> {
         PerCall::new(self, tag)

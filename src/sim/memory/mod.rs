@@ -73,4 +73,4 @@ pub use pool::{PoolMemory, PoolTrail};
 pub use ring::RingMemory;
 pub use scratch::ScratchVec;
 pub use slab::SlabTrail;
-pub use trails::TrailWriter;
+pub use trails::{PayloadReleaser, TrailWriter};

@@ -1,6 +1,10 @@
 //! The pool strategy: trails are `Vec`s recycled through a [`Pool`], taken
 //! at spawn and put back (cleared, capacity kept) before despawn; scratch
 //! vectors are recycled too, one pool per row type ([`PoolScratch`]).
+//!
+//! The spawn and release systems take and give back trails through the
+//! pool's per-thread handle ([`Pool::local`]), one per batch: no lane
+//! lookup and no lane lock per trail.
 
 use bevy_ecs::component::Component;
 use bevy_ecs::resource::Resource;
@@ -9,11 +13,11 @@ use glam::Vec3;
 use crate::sim::memory::frame_bytes::FrameBytes;
 use crate::sim::memory::frame_memory::{FrameMemory, MemoryFigures, MemoryPlan};
 use crate::sim::memory::scratch::{PoolScratch, ScratchItem};
-use crate::sim::memory::trails::PerCall;
+use crate::sim::memory::trails::{PayloadReleaser, TrailWriter};
 use crate::sim::scenario::TRAIL_POINT_BYTES;
 use crate::sim::strategy::Strategy;
 use framemem::bevy::AllocTag;
-use framemem::{Pool, Pooled, TrimPolicy};
+use framemem::{Pool, PoolLocal, Pooled, TrimPolicy};
 
 /// The pool strategy. See the module docs.
 #[derive(Resource, Debug)]
@@ -38,7 +42,7 @@ impl FrameMemory for PoolMemory {
     const STRATEGY: Strategy = Strategy::Pool;
     type Payload = PoolTrail;
     type Scratch<'a, T: ScratchItem> = Pooled<'a, Vec<T>>;
-    type Trails<'a> = PerCall<'a, Self>;
+    type Trails<'a> = PoolTrails<'a>;
     const RELEASES_PAYLOADS: bool = true;
 
     fn new(plan: &MemoryPlan) -> Self {
@@ -66,14 +70,15 @@ impl FrameMemory for PoolMemory {
         lifetime_frames: u32,
         fill: impl FnMut(usize) -> Vec3,
     ) -> PoolTrail {
-        let mut trail = self.trails.take();
-        // A new trail gets the longest length at once, so that recycled
-        // trails never reallocate; for a recycled one this is a no-op.
-        trail.reserve_exact(self.trail_capacity.max(len));
-        self.bytes
-            .add_payload(trail.capacity() * TRAIL_POINT_BYTES, lifetime_frames);
-        trail.extend((0..len).map(fill));
-        PoolTrail(trail)
+        let trail = self.trails.take();
+        fill_trail(
+            trail,
+            self.trail_capacity,
+            &mut self.bytes,
+            len,
+            lifetime_frames,
+            fill,
+        )
     }
 
     #[inline]
@@ -87,8 +92,22 @@ impl FrameMemory for PoolMemory {
         self.trails.put(std::mem::take(&mut payload.0));
     }
 
-    fn trails<'a>(&'a mut self, tag: Option<&'a AllocTag>) -> PerCall<'a, Self> {
-        PerCall::new(self, tag)
+    /// The calling thread's lane of the trail pool, taken once for the
+    /// batch.
+    fn trails<'a>(&'a mut self, _tag: Option<&'a AllocTag>) -> PoolTrails<'a> {
+        PoolTrails {
+            local: self.trails.local(),
+            trail_capacity: self.trail_capacity,
+            bytes: &mut self.bytes,
+        }
+    }
+
+    type Releaser<'a> = PoolRelease<'a>;
+
+    /// The calling thread's lane of the trail pool, for one batch of
+    /// returns.
+    fn releaser(&self) -> PoolRelease<'_> {
+        PoolRelease(self.trails.local())
     }
 
     fn scratch<T: ScratchItem>(&self, capacity: usize) -> Pooled<'_, Vec<T>> {
@@ -128,5 +147,68 @@ impl FrameMemory for PoolMemory {
                     as u64,
             ),
         }
+    }
+}
+/// `trail` (taken from the pool) grown to the longest length at once, so
+/// that recycled trails never reallocate (for a recycled one the reserve
+/// is a no-op), counted in `bytes` and filled with `len` points.
+#[inline]
+fn fill_trail(
+    mut trail: Vec<Vec3>,
+    trail_capacity: usize,
+    bytes: &mut FrameBytes,
+    len: usize,
+    lifetime_frames: u32,
+    fill: impl FnMut(usize) -> Vec3,
+) -> PoolTrail {
+    trail.reserve_exact(trail_capacity.max(len));
+    bytes.add_payload(trail.capacity() * TRAIL_POINT_BYTES, lifetime_frames);
+    trail.extend((0..len).map(fill));
+    PoolTrail(trail)
+}
+
+/// One spawn batch's trails, taken through the calling thread's lane of the
+/// pool ([`FrameMemory::trails`]).
+#[derive(Debug)]
+pub struct PoolTrails<'a> {
+    local: PoolLocal<'a, Vec<Vec3>>,
+    trail_capacity: usize,
+    bytes: &'a mut FrameBytes,
+}
+
+impl TrailWriter for PoolTrails<'_> {
+    type Payload = PoolTrail;
+
+    #[inline]
+    fn alloc_trail(
+        &mut self,
+        len: usize,
+        lifetime_frames: u32,
+        fill: impl FnMut(usize) -> Vec3,
+    ) -> PoolTrail {
+        let trail = self.local.take();
+        fill_trail(
+            trail,
+            self.trail_capacity,
+            self.bytes,
+            len,
+            lifetime_frames,
+            fill,
+        )
+    }
+}
+
+/// One release batch's returns, through the calling thread's lane of the
+/// pool ([`FrameMemory::releaser`]).
+#[derive(Debug)]
+pub struct PoolRelease<'a>(PoolLocal<'a, Vec<Vec3>>);
+
+impl PayloadReleaser for PoolRelease<'_> {
+    type Payload = PoolTrail;
+
+    #[inline]
+    fn release(&self, payload: &mut PoolTrail) {
+        // `Vec::new()` does not allocate: the component is left empty.
+        self.0.put(std::mem::take(&mut payload.0));
     }
 }

@@ -15,7 +15,7 @@ use glam::Vec3;
 
 use crate::sim::memory::frame_memory::{FrameMemory, MemoryFigures, MemoryPlan};
 use crate::sim::memory::scratch::ScratchItem;
-use crate::sim::memory::trails::PerCall;
+use crate::sim::memory::trails::{PerCall, ReleasePerCall};
 use crate::sim::strategy::Strategy;
 use framemem::bevy::AllocTag;
 use framemem::{Arena, ExpiryRing, RingOverflow, RingSlice, TypedAlloc};
@@ -74,6 +74,12 @@ impl FrameMemory for RingMemory {
     }
 
     fn release_trail(&self, _payload: &mut RingTrail) {}
+
+    type Releaser<'a> = ReleasePerCall<'a, Self>;
+
+    fn releaser(&self) -> ReleasePerCall<'_, Self> {
+        ReleasePerCall(self)
+    }
 
     fn trails<'a>(&'a mut self, tag: Option<&'a AllocTag>) -> PerCall<'a, Self> {
         PerCall::new(self, tag)

@@ -11,6 +11,12 @@
 //! that counts in plain cells and adds to the system's counters once, when
 //! the batch ends. Strategies with nothing to take once per batch allocate
 //! per call ([`PerCall`]).
+//!
+//! [`PayloadReleaser`] is the same for the release system's batches: the
+//! pool gives trails back through its per-thread handle
+//! ([`Pool::local`](framemem::Pool::local)), one per batch, as its docs
+//! advise, instead of a lane lookup and a lane lock per trail. The slab
+//! frees per call ([`ReleasePerCall`]; `memory/slab.rs` says why).
 
 use bevy_ecs::component::{Component, Mutable};
 use framemem::bevy::AllocTag;
@@ -47,6 +53,32 @@ impl<'a, M: FrameMemory> PerCall<'a, M> {
     /// strategy attributes.
     pub fn new(memory: &'a mut M, tag: Option<&'a AllocTag>) -> Self {
         Self { memory, tag }
+    }
+}
+
+/// Gives back the payloads of one batch of the release system, taken once
+/// per batch, on the thread that runs it ([`FrameMemory::releaser`]).
+pub trait PayloadReleaser {
+    /// The component holding an entity's trail.
+    type Payload;
+
+    /// As [`FrameMemory::release_trail`]: gives the trail's memory back,
+    /// leaving `payload` empty.
+    fn release(&self, payload: &mut Self::Payload);
+}
+
+/// A releaser that gives each payload back through
+/// [`FrameMemory::release_trail`]: for strategies with nothing to take once
+/// per batch.
+#[derive(Debug)]
+pub struct ReleasePerCall<'a, M>(pub &'a M);
+
+impl<M: FrameMemory> PayloadReleaser for ReleasePerCall<'_, M> {
+    type Payload = M::Payload;
+
+    #[inline]
+    fn release(&self, payload: &mut M::Payload) {
+        self.0.release_trail(payload);
     }
 }
 

@@ -15,7 +15,7 @@ use glam::Vec3;
 use crate::sim::memory::frame_bytes::FrameBytes;
 use crate::sim::memory::frame_memory::{FrameMemory, MemoryFigures, MemoryPlan};
 use crate::sim::memory::scratch::{ScratchItem, ScratchVec};
-use crate::sim::memory::trails::PerCall;
+use crate::sim::memory::trails::{PerCall, ReleasePerCall};
 use crate::sim::scenario::TRAIL_POINT_BYTES;
 use crate::sim::strategy::Strategy;
 use framemem::bevy::AllocTag;
@@ -98,6 +98,12 @@ impl<A: VecAlloc> FrameMemory for VecMemory<A> {
     }
 
     fn release_trail(&self, _payload: &mut VecTrail<A>) {}
+
+    type Releaser<'a> = ReleasePerCall<'a, Self>;
+
+    fn releaser(&self) -> ReleasePerCall<'_, Self> {
+        ReleasePerCall(self)
+    }
 
     fn trails<'a>(&'a mut self, tag: Option<&'a AllocTag>) -> PerCall<'a, Self> {
         PerCall::new(self, tag)

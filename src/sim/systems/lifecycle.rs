@@ -8,12 +8,14 @@ use bevy_ecs::system::{Local, Query, Res, ResMut};
 use bevy_ecs::world::World;
 
 use crate::sim::components::Transient;
-use crate::sim::memory::FrameMemory;
+use crate::sim::memory::{FrameMemory, PayloadReleaser};
 use crate::sim::resources::FrameCounters;
 
 /// Release: the payloads of the entities whose last frame this is go back
 /// before their entities are despawned, in parallel (pool and slab are
-/// thread-safe, with per-thread lanes).
+/// thread-safe, with per-thread lanes), through one releaser per batch,
+/// taken on the thread that runs the batch (the slab's and the pool's are
+/// their per-thread handles).
 pub fn release_payloads<M: FrameMemory>(
     memory: Res<M>,
     counters: Res<FrameCounters>,
@@ -26,10 +28,15 @@ pub fn release_payloads<M: FrameMemory>(
     let memory = &*memory;
     let frame = counters.frame;
     payloads.par_iter_mut().for_each_init(
-        || puffin::profile_scope_custom!("release_payloads_batch"),
-        |_batch, (transient, mut payload)| {
+        || {
+            (
+                puffin::profile_scope_custom!("release_payloads_batch"),
+                memory.releaser(),
+            )
+        },
+        |(_scope, releaser), (transient, mut payload)| {
             if transient.last_frame == frame {
-                memory.release_trail(&mut payload);
+                releaser.release(&mut payload);
             }
         },
     );

@@ -42,6 +42,13 @@ use crate::alloc::{AllocError, AllocStrategy};
 /// borrows the slab, so no reset can happen meanwhile; the full soundness
 /// argument is at the top of `src/alloc/slab/local.rs`.
 ///
+/// It is 472 bytes on 64-bit targets (its per-class counts). Bevy's
+/// `par_iter().for_each_init` moves its batch value for every item, so a
+/// handle taken there costs a copy of that size per entity: in framemem's
+/// lab that was about 0.9 ms a frame for 50,000 frees, more than the lane
+/// lookups it saves. There, free through `&Slab` (or keep the handle
+/// behind a reference the batch value holds).
+///
 /// ```
 /// use framemem::{Slab, TypedAlloc};
 /// use std::alloc::Layout;
