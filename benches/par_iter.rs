@@ -16,6 +16,12 @@
 //!   component itself (no allocation, no handle): the loop plus writing the
 //!   payload, the floor for any allocator that has to store it.
 //!
+//! The group `par_iter_50k_2threads_slab` makes and frees a 64 B slab
+//! slice per entity (two parallel loops a frame): per item through `&Slab`
+//! (`framemem_slab`, a lane lookup per call) and per batch through
+//! `for_each_init(|| slab.local(), ...)` (`framemem_slab_local`), whose
+//! handle bevy moves through its fold for every item.
+//!
 //! The group `par_iter_50k_2threads_system` runs the same loop as a bevy
 //! system (with `end_arena_frame`) to measure per-system attribution: per
 //! item (`*_per_item`) and per batch (`*_local`), through
@@ -31,7 +37,7 @@ use std::time::Duration;
 use bevy_ecs::prelude::*;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use framemem::bevy::{FrameAlloc, FrameArena, FrameBySystem, end_arena_frame};
-use framemem::{Arena, ArenaSlice, TypedAlloc};
+use framemem::{Arena, ArenaSlice, Slab, SlabSlice, TypedAlloc};
 
 const ENTITIES: u32 = 50_000;
 const SAMPLES: usize = 16;
@@ -41,6 +47,9 @@ struct Payload(Option<ArenaSlice<f32>>);
 
 #[derive(Component)]
 struct HeapPayload(Vec<f32>);
+
+#[derive(Component)]
+struct SlabPayload(Option<SlabSlice<f32>>);
 
 #[derive(Component)]
 struct InlinePayload([f32; SAMPLES]);
@@ -101,6 +110,47 @@ fn par_iter_50k(c: &mut Criterion) {
             heap.par_iter_mut(&mut world).for_each(|mut p| {
                 p.0 = (0..SAMPLES).map(|k| k as f32).collect();
             });
+        })
+    });
+    g.finish();
+}
+
+fn par_iter_50k_slab(c: &mut Criterion) {
+    framemem_lab::sim::init_task_pool(Some(2));
+    let mut g = c.benchmark_group("par_iter_50k_2threads_slab");
+    g.throughput(Throughput::Elements(u64::from(ENTITIES)));
+    let mut world = World::new();
+    world.spawn_batch((0..ENTITIES).map(|_| SlabPayload(None)));
+    let mut payloads = world.query::<&mut SlabPayload>();
+    let slab = Slab::new();
+    g.bench_function("framemem_slab", |b| {
+        b.iter(|| {
+            payloads.par_iter_mut(&mut world).for_each(|mut p| {
+                p.0 = Some(slab.handle_slice_fill_with(SAMPLES, |k| k as f32));
+            });
+            payloads.par_iter_mut(&mut world).for_each(|mut p| {
+                if let Some(slice) = p.0.take() {
+                    slab.free_slice(slice);
+                }
+            });
+        })
+    });
+    g.bench_function("framemem_slab_local", |b| {
+        b.iter(|| {
+            payloads.par_iter_mut(&mut world).for_each_init(
+                || slab.local(),
+                |local, mut p| {
+                    p.0 = Some(local.handle_slice_fill_with(SAMPLES, |k| k as f32));
+                },
+            );
+            payloads.par_iter_mut(&mut world).for_each_init(
+                || slab.local(),
+                |local, mut p| {
+                    if let Some(slice) = p.0.take() {
+                        local.free_slice(slice);
+                    }
+                },
+            );
         })
     });
     g.finish();
@@ -189,6 +239,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = par_iter_50k, par_iter_50k_system
+    targets = par_iter_50k, par_iter_50k_slab, par_iter_50k_system
 }
 criterion_main!(benches);

@@ -13,10 +13,11 @@
 //! per call ([`PerCall`]).
 //!
 //! [`PayloadReleaser`] is the same for the release system's batches: the
-//! pool gives trails back through its per-thread handle
-//! ([`Pool::local`](framemem::Pool::local)), one per batch, as its docs
-//! advise, instead of a lane lookup and a lane lock per trail. The slab
-//! frees per call ([`ReleasePerCall`]; `memory/slab.rs` says why).
+//! slab and the pool give trails back through their per-thread handles
+//! ([`Slab::local`](framemem::Slab::local),
+//! [`Pool::local`](framemem::Pool::local)), one per batch, as their docs
+//! advise, instead of a lane lookup (and, for the pool, a lane lock) per
+//! trail.
 
 use bevy_ecs::component::{Component, Mutable};
 use framemem::bevy::AllocTag;

@@ -4,8 +4,10 @@
 //! `&Slab` finds the calling thread's lane on every call (a thread-local
 //! read) and bumps a shared per-class counter. [`Slab::local`] finds it
 //! once; the handle then pops from and pushes to the lane's magazines
-//! directly and keeps its per-class counts in `Cell`s, folded into the
-//! lane's counters when it drops.
+//! directly and counts in the lane's pending per-class `Cell`s, folded into
+//! the lane's counters when a handle on the lane drops. The counts live in
+//! the lane, not the handle, so that the handle is a few words: bevy's
+//! `for_each_init` moves it for every item.
 //!
 //! Why it is sound (the same argument as `arena/local.rs`):
 //! - **One thread.** `!Send` and `!Sync` (it holds a lane pin), so the
@@ -20,17 +22,20 @@
 //!   needs `&mut Slab`.
 //! - **No lane.** On a thread without a lane id every call goes through
 //!   `&Slab` to the locked fallback lane.
+//! - **Counts in the lane.** The pending counts are cells of the lane's
+//!   local part, which only the thread holding the lane id reaches (the
+//!   pin keeps it there); any handle's drop folds them all.
 //!
 //! Counting: [`Slab::class_stats`] and [`AllocStrategy::stats`] do not see a
-//! live handle's calls until it drops; zero-size and large requests count at
-//! once, as through `&Slab`.
+//! live handle's calls until a handle on that thread drops (or a reset or
+//! trim folds them); zero-size and large requests count at once, as through
+//! `&Slab`.
 
 use std::alloc::Layout;
-use std::cell::Cell;
 use std::fmt;
 use std::ptr::NonNull;
 
-use super::classes::{NUM_CLASSES, class_of};
+use super::classes::class_of;
 use super::magazine::SlabLane;
 use super::stats::LaneStats;
 use super::{Slab, SlabSlice};
@@ -41,13 +46,6 @@ use crate::alloc::{AllocError, AllocStrategy};
 /// `Send` nor `Sync`, keeps its thread's lane for itself while it lives, and
 /// borrows the slab, so no reset can happen meanwhile; the full soundness
 /// argument is at the top of `src/alloc/slab/local.rs`.
-///
-/// It is 472 bytes on 64-bit targets (its per-class counts). Bevy's
-/// `par_iter().for_each_init` moves its batch value for every item, so a
-/// handle taken there costs a copy of that size per entity: in framemem's
-/// lab that was about 0.9 ms a frame for 50,000 frees, more than the lane
-/// lookups it saves. There, free through `&Slab` (or keep the handle
-/// behind a reference the batch value holds).
 ///
 /// ```
 /// use framemem::{Slab, TypedAlloc};
@@ -70,11 +68,11 @@ pub struct SlabLocal<'a> {
     /// The thread's lane, pinned; `None` when the thread has none, and every
     /// call goes through `&Slab` instead.
     lane: Option<PinnedLane<'a, SlabLane, LaneStats>>,
-    /// Per class, slots handed out and not yet counted in the lane.
-    allocs: [Cell<u64>; NUM_CLASSES],
-    /// Per class, slots freed and not yet counted in the lane.
-    frees: [Cell<u64>; NUM_CLASSES],
 }
+
+// A handle is moved for every item of bevy's `for_each_init`: it stays a
+// few words (the counts are the lane's, `SlabLane::count_pending_alloc`).
+const _: () = assert!(size_of::<SlabLocal<'static>>() <= 3 * size_of::<usize>());
 
 impl Slab {
     /// The calling thread's lane, for many calls with no lookup: see
@@ -84,8 +82,6 @@ impl Slab {
         SlabLocal {
             slab: self,
             lane: self.lanes.pin_local(),
-            allocs: Default::default(),
-            frees: Default::default(),
         }
     }
 }
@@ -106,7 +102,7 @@ impl<'a> SlabLocal<'a> {
     ///
     /// Cost on the fast path: the class lookup, a pop from the magazine (a
     /// length load and store, one pointer load) and one addition to the
-    /// handle's own count.
+    /// lane's pending count.
     ///
     /// # Errors
     ///
@@ -116,8 +112,7 @@ impl<'a> SlabLocal<'a> {
         match (&self.lane, class_of(layout)) {
             (Some(lane), Some(class)) => {
                 let slot = self.slab.take_slot(lane.local, class)?;
-                let count = &self.allocs[class];
-                count.set(count.get() + 1);
+                lane.local.count_pending_alloc(class);
                 Ok(slot)
             }
             _ => self.alloc_shared(layout),
@@ -145,8 +140,7 @@ impl<'a> SlabLocal<'a> {
             // SAFETY: the caller's promise: a live block of this slab,
             // which the chunk map says is a slot of `class`.
             let pushed = unsafe { self.slab.put_slot(lane.local, class, ptr) };
-            let count = &self.frees[class];
-            count.set(count.get() + 1);
+            lane.local.count_pending_free(class);
             if !pushed {
                 self.slab.hand_over(lane.local, class, ptr);
             }
@@ -185,10 +179,7 @@ impl Drop for SlabLocal<'_> {
         // The lane's counters have one writer, this thread: the handle is
         // `!Send`, and its pin keeps the lane id on this thread.
         if let Some(lane) = &self.lane {
-            for class in 0..NUM_CLASSES {
-                lane.shared.allocs[class].add(self.allocs[class].take());
-                lane.shared.frees[class].add(self.frees[class].take());
-            }
+            lane.local.fold_pending(lane.shared);
         }
     }
 }

@@ -27,6 +27,7 @@ use std::cell::{Cell, UnsafeCell};
 use std::ptr::{self, NonNull};
 
 use super::classes::{CHUNK_BYTES, NUM_CLASSES, SIZE_CLASSES, chunk_of};
+use super::stats::LaneStats;
 
 /// Slots carved into an empty magazine at once: enough to amortise the call,
 /// few enough not to touch much memory ahead of use.
@@ -55,10 +56,21 @@ pub(super) const MAGAZINE_SLOTS: [usize; NUM_CLASSES] = {
 
 const _: () = assert!(CARVE_BATCH <= MAGAZINE_SLOTS[NUM_CLASSES - 1]);
 
-/// One thread's state in a slab: per class, a magazine and a carving.
+/// One thread's state in a slab: per class, a magazine, a carving and the
+/// counts its per-thread handles have not folded yet.
 pub(super) struct SlabLane {
     pub(super) magazines: [Magazine; NUM_CLASSES],
     pub(super) carvings: [Carving; NUM_CLASSES],
+    /// Per class, slots handed out through handles
+    /// ([`SlabLocal`](super::SlabLocal)) and not yet counted in the lane's
+    /// [`LaneStats`]: plain cells, since only the lane's thread touches
+    /// them. Kept in the lane rather than in each handle so that a handle is
+    /// a few words: bevy's `for_each_init` moves its batch value for every
+    /// item, and 448 bytes of counts made a copy per item
+    /// (`benches/par_iter.rs`, group `par_iter_50k_2threads_slab`).
+    pending_allocs: [Cell<u64>; NUM_CLASSES],
+    /// As `pending_allocs`, for slots freed through handles.
+    pending_frees: [Cell<u64>; NUM_CLASSES],
 }
 
 // SAFETY: the raw pointers point into chunks owned by the `Slab`, not into
@@ -76,6 +88,39 @@ impl SlabLane {
                 next: Cell::new(ptr::null_mut()),
                 end: Cell::new(ptr::null_mut()),
             }),
+            pending_allocs: Default::default(),
+            pending_frees: Default::default(),
+        }
+    }
+
+    /// Counts a slot of `class` handed out through a handle.
+    #[inline(always)]
+    pub(super) fn count_pending_alloc(&self, class: usize) {
+        let count = &self.pending_allocs[class];
+        count.set(count.get() + 1);
+    }
+
+    /// Counts a slot of `class` freed through a handle.
+    #[inline(always)]
+    pub(super) fn count_pending_free(&self, class: usize) {
+        let count = &self.pending_frees[class];
+        count.set(count.get() + 1);
+    }
+
+    /// Adds the counts of the lane's handles to `stats`, the lane's counters,
+    /// and zeroes them: when a handle drops (on the lane's thread, their
+    /// only writer), and before a reset or a trim reads the counters (with
+    /// exclusive access: a handle that was leaked counted there).
+    pub(super) fn fold_pending(&self, stats: &LaneStats) {
+        for class in 0..NUM_CLASSES {
+            let (allocs, frees) = (
+                self.pending_allocs[class].take(),
+                self.pending_frees[class].take(),
+            );
+            if allocs | frees != 0 {
+                stats.allocs[class].add(allocs);
+                stats.frees[class].add(frees);
+            }
         }
     }
 

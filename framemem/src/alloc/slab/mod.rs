@@ -164,10 +164,20 @@ impl Slab {
         }
     }
 
+    /// Folds the counts every lane's handles have not folded yet (a leaked
+    /// handle's), with exclusive access: before a reset or a trim reads the
+    /// counters.
+    fn fold_pending(&mut self) {
+        for (lane, stats) in self.lanes.all_mut() {
+            lane.fold_pending(stats);
+        }
+    }
+
     /// Every slot back to the free state at once ([`AllocStrategy::reset`]):
     /// the chunks stay, and every [`SlabSlice`] made before no longer
     /// resolves. Inherent, so it needs no `use framemem::AllocStrategy`.
     pub fn reset(&mut self) {
+        self.fold_pending();
         self.sample_peak();
         let in_use = self.class_stats();
         for (class, s) in in_use.iter().enumerate() {

@@ -60,6 +60,7 @@ impl Slab {
     /// assert_eq!(slab.get(&keep), &[1; 8]); // live blocks stay
     /// ```
     pub fn trim(&mut self, keep_free_bytes: usize) -> usize {
+        self.fold_pending();
         let in_use = self.small_bytes_in_use(&self.class_stats());
         let mut free = self.registry.chunk_bytes().saturating_sub(in_use);
         if free <= keep_free_bytes {
