@@ -199,18 +199,17 @@ impl<L, S, F> Lanes<L, S, F> {
         Some((unsafe { &*lane.local.get() }, &lane.shared))
     }
 
-    /// The calling thread's lane for as long as the returned [`PinnedLane`]
-    /// lives, or `None` when the thread has no lane id. For per-thread
-    /// handles, which borrow the lane across many calls.
+    /// The calling thread's lane's counters for as long as the returned
+    /// [`PinnedLane`] lives, or `None` when the thread has no lane id. For
+    /// per-thread handles, which hold the lane across many calls.
     ///
     /// The pin keeps the thread's id from being released, even by the
     /// thread's exit, until it drops (`pins.rs`), and it is `!Send`, so the
-    /// `&L` stays on the one thread that holds the id.
+    /// lane stays with the one thread that holds the id.
     #[inline]
-    pub(crate) fn pin_local(&self) -> Option<PinnedLane<'_, L, S>> {
-        let (local, shared) = self.local()?;
+    pub(crate) fn pin_local(&self) -> Option<PinnedLane<'_, S>> {
+        let (_, shared) = self.local()?;
         Some(PinnedLane {
-            local,
             shared,
             _pin: Pin::new(),
         })
@@ -282,16 +281,13 @@ impl<L, S, F> Lanes<L, S, F> {
 
 /// A thread's lane, borrowed by a per-thread handle: see
 /// [`Lanes::pin_local`].
-pub(crate) struct PinnedLane<'a, L, S> {
-    /// The lane's local part: only this thread reaches it while the pin
-    /// lives.
-    pub(crate) local: &'a L,
+pub(crate) struct PinnedLane<'a, S> {
     /// The lane's counters: this thread is their only writer.
     pub(crate) shared: &'a S,
     _pin: Pin,
 }
 
-impl<L, S> fmt::Debug for PinnedLane<'_, L, S> {
+impl<S> fmt::Debug for PinnedLane<'_, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PinnedLane").finish_non_exhaustive()
     }

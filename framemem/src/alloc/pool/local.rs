@@ -75,7 +75,7 @@ pub struct PoolLocal<'a, T: Send, H: ResetHook<T> = CallRecycle> {
 /// the lane id, after which another thread may own the lane).
 struct LocalLane<'a, T> {
     held: OwnerHold<'a, T>,
-    _pinned: PinnedLane<'a, (), LaneShared<T>>,
+    _pinned: PinnedLane<'a, LaneShared<T>>,
 }
 
 impl<T: Send, H: ResetHook<T>> Pool<T, H> {

@@ -6,14 +6,18 @@
 //! once; the handle then pops from and pushes to the lane's magazines
 //! directly and counts in the lane's pending per-class `Cell`s, folded into
 //! the lane's counters when a handle on the lane drops. The counts live in
-//! the lane, not the handle, so that the handle is a few words: bevy's
-//! `for_each_init` moves it for every item.
+//! the lane, not the handle, so that the handle is two words (the slab and
+//! the lane), which Rust passes in two registers: bevy's `for_each_init`
+//! moves it through its fold, and back, for every item, and its closure
+//! is not inlined. At three words it went through the stack twice per
+//! item; with its counts inline, 472 bytes (`benches/par_iter.rs`, group
+//! `par_iter_50k_2threads_slab`).
 //!
 //! Why it is sound (the same argument as `arena/local.rs`):
-//! - **One thread.** `!Send` and `!Sync` (it holds a lane pin), so the
-//!   handle is used and dropped on the thread whose lane it borrows, and the
-//!   pin keeps the lane id on that thread until the handle is gone
-//!   (`lanes/pins.rs`).
+//! - **One thread.** `!Send` and `!Sync` (it holds a lane
+//!   [`Pin`](crate::alloc::lanes::Pin)), so the handle is used and dropped
+//!   on the thread whose lane it borrows, and the pin keeps the lane id on
+//!   that thread until the handle is gone (`lanes/pins.rs`).
 //! - **Shared references only.** The handle holds `&SlabLane`; magazines
 //!   are borrowed mutably only inside one `Vec` call that never re-enters
 //!   the slab (`magazine.rs`), so two handles on one thread, and `&Slab`
@@ -24,7 +28,11 @@
 //!   `&Slab` to the locked fallback lane.
 //! - **Counts in the lane.** The pending counts are cells of the lane's
 //!   local part, which only the thread holding the lane id reaches (the
-//!   pin keeps it there); any handle's drop folds them all.
+//!   pin keeps it there); any handle's drop folds them all, into the
+//!   counters of the lane the thread's lookup finds then: the same lane
+//!   (the pin), or none if the thread is past its lane id's own teardown,
+//!   in which case the counts wait in the lane for the next handle on it,
+//!   or a reset or trim, to fold them.
 //!
 //! Counting: [`Slab::class_stats`] and [`AllocStrategy::stats`] do not see a
 //! live handle's calls until a handle on that thread drops (or a reset or
@@ -37,9 +45,8 @@ use std::ptr::NonNull;
 
 use super::classes::class_of;
 use super::magazine::SlabLane;
-use super::stats::LaneStats;
 use super::{Slab, SlabSlice};
-use crate::alloc::lanes::PinnedLane;
+use crate::alloc::lanes::Pin;
 use crate::alloc::{AllocError, AllocStrategy};
 
 /// The calling thread's lane of a [`Slab`], from [`Slab::local`]. It is neither
@@ -65,14 +72,17 @@ use crate::alloc::{AllocError, AllocStrategy};
 /// ```
 pub struct SlabLocal<'a> {
     slab: &'a Slab,
-    /// The thread's lane, pinned; `None` when the thread has none, and every
-    /// call goes through `&Slab` instead.
-    lane: Option<PinnedLane<'a, SlabLane, LaneStats>>,
+    /// The thread's lane (kept on this thread by `_pin`); `None` when the
+    /// thread has none, and every call goes through `&Slab` instead.
+    lane: Option<&'a SlabLane>,
+    /// Keeps the thread's lane id while the handle lives (`lanes/pins.rs`),
+    /// and makes the handle `!Send` and `!Sync`.
+    _pin: Pin,
 }
 
-// A handle is moved for every item of bevy's `for_each_init`: it stays a
-// few words (the counts are the lane's, `SlabLane::count_pending_alloc`).
-const _: () = assert!(size_of::<SlabLocal<'static>>() <= 3 * size_of::<usize>());
+// Two words, passed in registers: bevy's `for_each_init` moves the handle
+// for every item (the counts are the lane's, `SlabLane::count_pending_alloc`).
+const _: () = assert!(size_of::<SlabLocal<'static>>() == 2 * size_of::<usize>());
 
 impl Slab {
     /// The calling thread's lane, for many calls with no lookup: see
@@ -81,7 +91,8 @@ impl Slab {
     pub fn local(&self) -> SlabLocal<'_> {
         SlabLocal {
             slab: self,
-            lane: self.lanes.pin_local(),
+            lane: self.lanes.local().map(|(lane, _)| lane),
+            _pin: Pin::new(),
         }
     }
 }
@@ -111,8 +122,8 @@ impl<'a> SlabLocal<'a> {
     pub fn alloc(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
         match (&self.lane, class_of(layout)) {
             (Some(lane), Some(class)) => {
-                let slot = self.slab.take_slot(lane.local, class)?;
-                lane.local.count_pending_alloc(class);
+                let slot = self.slab.take_slot(lane, class)?;
+                lane.count_pending_alloc(class);
                 Ok(slot)
             }
             _ => self.alloc_shared(layout),
@@ -139,10 +150,10 @@ impl<'a> SlabLocal<'a> {
         {
             // SAFETY: the caller's promise: a live block of this slab,
             // which the chunk map says is a slot of `class`.
-            let pushed = unsafe { self.slab.put_slot(lane.local, class, ptr) };
-            lane.local.count_pending_free(class);
+            let pushed = unsafe { self.slab.put_slot(lane, class, ptr) };
+            lane.count_pending_free(class);
             if !pushed {
-                self.slab.hand_over(lane.local, class, ptr);
+                self.slab.hand_over(lane, class, ptr);
             }
             return;
         }
@@ -178,8 +189,13 @@ impl Drop for SlabLocal<'_> {
     fn drop(&mut self) {
         // The lane's counters have one writer, this thread: the handle is
         // `!Send`, and its pin keeps the lane id on this thread.
-        if let Some(lane) = &self.lane {
-            lane.local.fold_pending(lane.shared);
+        // Once per handle: the lookup finds this thread's lane again (the
+        // pin keeps its id here), whose counters this thread alone writes.
+        if let Some(lane) = self.lane
+            && let Some((found, shared)) = self.slab.lanes.local()
+            && std::ptr::eq(found, lane)
+        {
+            lane.fold_pending(shared);
         }
     }
 }
