@@ -13,7 +13,7 @@
 //! | type | what it is | free | reset |
 //! | --- | --- | --- | --- |
 //! | [`Heap`] | the global allocator (what `Box` and `Vec` use), the baseline | returns memory at once | nothing to do |
-//! | [`Arena`] | a frame arena: bump allocation in per-thread `bumpalo` lanes | a no-op | O(1) per lane: all memory back at once |
+//! | [`Arena`] | a frame arena: bump allocation (upward) in per-thread lanes | a no-op | O(1) per lane: all memory back at once |
 //! | [`Slab`] | size classes 16 B to 4 KiB carved from 64 KiB chunks, free lists per thread | O(1), any thread | every slot back to the free state |
 //! | [`ExpiryRing`] | a ring of arenas as a timing wheel: data lives a chosen number of frames | a no-op | one slot per frame end, O(1) per lane |
 //! | [`Pool<T>`] | typed objects recycled through a [`Pooled<T>`] guard | automatic on drop | drops the idle objects |

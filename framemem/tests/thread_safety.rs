@@ -5,8 +5,9 @@
 //! The per-thread handles borrow the calling thread's lane: sent to another
 //! thread, they would bump, pop or push in a lane another thread owns. So
 //! none is `Send`, and none is `Sync` (a scoped thread could borrow it).
-//! The shared allocators are both, and a bare `bumpalo::Bump` (one lane,
-//! no synchronisation) is not `Sync`: `Arena` is the `Sync` wrapper.
+//! The shared allocators are both, and a bare `bumpalo::Bump` (the bump
+//! allocator a user would share by hand: no synchronisation) is not `Sync`:
+//! `Arena` is the `Sync` wrapper around per-thread lanes.
 
 use std::cell::Cell;
 

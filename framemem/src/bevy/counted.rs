@@ -6,9 +6,8 @@
 //! They count what the arena counts, so that the systems' sum is the arena's
 //! total exactly: one allocation and the requested bytes per typed call and
 //! per non-zero `allocate`; an allocator_api2 `grow` in place by the bytes
-//! it added below the old block (bumpalo grows downwards: the new block
-//! starts below the old one and contains its start), a moved block as a new
-//! allocation of the new size; a `shrink` that moves (more alignment) as a
+//! it added (the arena's chunks grow upwards: the block keeps its start), a
+//! moved block as a new allocation of the new size; a `shrink` that moves (more alignment) as a
 //! new allocation. Zero-size allocator_api2 requests never reach the arena
 //! and are not counted; zero-size typed values are, as the arena counts
 //! them.
@@ -131,9 +130,9 @@ fn grown(old_ptr: NonNull<u8>, old: Layout, new: Layout, block: NonNull<[u8]>) -
     if old.size() == 0 {
         return (u64::from(new.size() != 0), new.size());
     }
-    let (start, old_start) = (block.cast::<u8>().addr().get(), old_ptr.addr().get());
-    if start <= old_start && old_start < start + new.size() {
-        (0, old_start - start)
+    if block.cast::<u8>() == old_ptr {
+        // In place (a moved block never starts where the live old one did).
+        (0, new.size() - old.size())
     } else {
         (1, new.size())
     }

@@ -17,18 +17,18 @@ use crate::alloc::api2;
 // (zero sizes get a dangling pointer and are never passed on), whose blocks
 // stay valid until a reset, which needs `&mut Arena` and so cannot happen
 // while this `&Arena` (and any collection holding it) is alive. `grow`
-// returns either bumpalo's answer for the calling thread's lane (a block of
-// `new_layout` holding the old contents, from the same `Bump`, valid until
-// the same reset) or a moved block (allocate, copy, free), allocator_api2's
+// returns either the same block grown in place in the calling thread's
+// lane's chunk (its old contents where they were, valid until the same
+// reset) or a moved block (allocate, copy, free), allocator_api2's
 // default. `shrink` returns the same block, which holds any smaller size
 // until the reset, or moves it when it needs more alignment.
 unsafe impl allocator_api2::alloc::Allocator for &Arena {
     api2::forward_allocate_deallocate!();
 
     /// Grows in place when `ptr` is the calling thread's lane's latest block
-    /// (bumpalo extends it and moves the contents down, reusing the old
-    /// bytes), so a `Vec` growing at the end of the frame's memory does not
-    /// leave its old buffers behind. Otherwise, a new block and a copy.
+    /// (the chunk's next free byte moves; nothing is copied), so a `Vec`
+    /// growing at the end of the frame's memory does not leave its old
+    /// buffers behind. Otherwise, a new block and a copy.
     ///
     /// In place, `bytes_in_use` counts the growth; moved, the new block is
     /// an allocation and the old one a free.
@@ -43,8 +43,8 @@ unsafe impl allocator_api2::alloc::Allocator for &Arena {
             // SAFETY: allocator_api2's `grow` contract, passed on unchanged.
             unsafe { lane.grow_block(ptr, old_layout, new_layout, stats) }
         };
-        // No lane, or the lane needs a new chunk (bumpalo stops at the
-        // lane's lease): the block moves, through our own slow path.
+        // No lane, not the latest block, or the lane needs a new chunk: the
+        // block moves, through our own slow path.
         // SAFETY: `grow`'s contract, passed on.
         unsafe { api2::grow_with(self, ptr, old_layout, new_layout, in_place) }
     }

@@ -1,8 +1,7 @@
 //! The arena's chunks and the one cache they go back to at every reset.
 //!
-//! A *chunk* is a `bumpalo::Bump` that holds exactly one chunk of memory: its
-//! allocation limit is its own size, so bumpalo never adds a second one. A
-//! lane bumps one chunk at a time; when it is full the lane keeps it until
+//! A *chunk* ([`Chunk`], `chunk.rs`) is one block of memory from the
+//! system, bumped upward. A lane bumps one chunk at a time; when it is full the lane keeps it until
 //! the reset (its blocks are live) and takes another from the
 //! [`ChunkCache`], which makes a new one only when it has none idle that
 //! fits. At the reset every lane gives every chunk back.
@@ -15,7 +14,7 @@
 //! the arena holds is one frame's peak for the whole arena, whichever
 //! threads used it, and the limit and the trim act on that total.
 //!
-//! Cost: the fast path is unchanged (bumpalo's bump in the lane's chunk);
+//! Cost: the fast path is a bump in the lane's chunk;
 //! the cache's lock is taken once per chunk a lane fills, never per
 //! allocation.
 //!
@@ -36,8 +35,7 @@
 //! or the ring), so no lane takes a chunk meanwhile.
 //!
 //! Invariants ([`ChunkCache::check_invariants`], with no lane taking chunks):
-//! - every chunk (idle or in a lane) holds one chunk and its allocation
-//!   limit is that chunk's size;
+//! - every chunk (idle or in a lane) keeps its own ([`Chunk::check`]);
 //! - `reserved` is the sum of every chunk's bytes, idle or in a lane;
 //! - with a limit, the budget left plus `reserved` is the limit;
 //! - idle ordinary chunks are [`CHUNK_BYTES`] (or smaller, made near the
@@ -47,8 +45,7 @@ use std::alloc::Layout;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use bumpalo::Bump;
-
+use super::chunk::Chunk;
 use crate::alloc::AllocError;
 use crate::alloc::lanes::Budget;
 #[cfg(feature = "asan")]
@@ -56,7 +53,7 @@ use crate::alloc::poison;
 
 /// The largest chunk an arena asks for (4 TiB, past any machine's memory):
 /// a lane's pending counts hold one chunk's bytes in 44 bits (`lane.rs`,
-/// `Pending`), which leaves room for bumpalo rounding a chunk up. A
+/// `Pending`), with room to spare. A
 /// request that needs more fails with `OutOfMemory`.
 pub(super) const MAX_CHUNK_BYTES: u64 = 1 << 42;
 
@@ -67,35 +64,17 @@ pub(super) const MAX_CHUNK_BYTES: u64 = 1 << 42;
 /// a megabyte is 16 chunks.
 pub(super) const CHUNK_BYTES: usize = 64 * 1024;
 
-/// Chunks are whole pages: bumpalo rounds a chunk of a page or more to whole
-/// pages including its footer and the system allocator's overhead, so asking
-/// for a page multiple minus [`CHUNK_OVERHEAD_BYTES`] gets that many bytes
-/// from the system, no more.
+/// Chunks are whole pages.
 const PAGE_BYTES: usize = 4096;
 
-/// What bumpalo adds to a chunk's capacity (its footer and the allocator's
-/// overhead, 64 bytes in bumpalo 3.20). If a future bumpalo adds more, a
-/// chunk comes out a page larger than its lease, and [`ChunkCache::make`]
-/// leases the difference (or gives the chunk back): never over the limit.
-const CHUNK_OVERHEAD_BYTES: usize = 64;
-
-/// Makes a [`Bump`] with no chunk that can take none: a lane's state before
-/// its first chunk of the frame.
-pub(super) fn empty_chunk() -> Bump {
-    let bump = Bump::new();
-    bump.set_allocation_limit(Some(0));
-    bump
+/// The bytes a chunk holds from the system.
+pub(super) fn chunk_bytes(chunk: &Chunk) -> usize {
+    chunk.bytes()
 }
 
-/// The bytes a chunk holds from the system (bumpalo's count: its capacity,
-/// without the footer).
-pub(super) fn chunk_bytes(chunk: &Bump) -> usize {
-    chunk.allocated_bytes()
-}
-
-/// Whether a reset chunk of `bytes` surely fits `layout`: bumpalo bumps
-/// down from the chunk's end, which is 16-aligned, so an alignment above 16
-/// may cost up to `align - 16` bytes of padding.
+/// Whether a reset chunk of `bytes` surely fits `layout`: a chunk bumps up
+/// from its start, which is 16-aligned ([`CHUNK_ALIGN`](super::chunk::CHUNK_ALIGN)),
+/// so an alignment above 16 may cost up to `align - 16` bytes of padding.
 fn fits(bytes: usize, layout: Layout) -> bool {
     layout
         .size()
@@ -123,12 +102,12 @@ pub(crate) struct ChunkCache {
 /// every reset; lanes only remove from them between resets).
 #[derive(Default)]
 struct Idle {
-    ordinary: Vec<Bump>,
-    large: Vec<Bump>,
+    ordinary: Vec<Chunk>,
+    large: Vec<Chunk>,
 }
 
 impl Idle {
-    fn all(&self) -> impl Iterator<Item = &Bump> {
+    fn all(&self) -> impl Iterator<Item = &Chunk> {
         self.ordinary.iter().chain(&self.large)
     }
 }
@@ -144,7 +123,7 @@ pub(super) struct AtReset<'c> {
 impl AtReset<'_> {
     /// Takes back a lane's chunks: each is reset (its blocks are gone; the
     /// caller's `&mut` proves none is borrowed) and kept idle.
-    pub(super) fn give_back(&mut self, chunks: &mut Vec<Bump>) {
+    pub(super) fn give_back(&mut self, chunks: &mut Vec<Chunk>) {
         for mut chunk in chunks.drain(..) {
             poison_chunk(&chunk);
             chunk.reset();
@@ -203,8 +182,8 @@ impl ChunkCache {
     ///
     /// [`AllocError::LimitExceeded`] when a new chunk would pass the limit;
     /// [`AllocError::OutOfMemory`] when the system refuses one.
-    pub(super) fn take(&self, layout: Layout) -> Result<(Bump, bool), AllocError> {
-        let large = !fits(CHUNK_BYTES - CHUNK_OVERHEAD_BYTES, layout);
+    pub(super) fn take(&self, layout: Layout) -> Result<(Chunk, bool), AllocError> {
+        let large = !fits(CHUNK_BYTES, layout);
         {
             let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
             if large {
@@ -231,18 +210,17 @@ impl ChunkCache {
     /// A new chunk from the system, within the limit: an ordinary one, or
     /// for a request that does not fit in one, one of its own size.
     #[cold]
-    fn make(&self, layout: Layout) -> Result<Bump, AllocError> {
+    fn make(&self, layout: Layout) -> Result<Chunk, AllocError> {
         let requested = layout.size();
         // Room for the block and any alignment padding, in whole pages.
         let need = requested
             .checked_add(layout.align())
-            .and_then(|n| n.checked_add(CHUNK_OVERHEAD_BYTES))
             .and_then(|n| n.checked_next_multiple_of(PAGE_BYTES))
             // A lane's pending counts hold one chunk's bytes (`lane.rs`).
             .filter(|&n| n as u64 <= MAX_CHUNK_BYTES)
             .ok_or(AllocError::OutOfMemory { requested })?;
         let want = CHUNK_BYTES.max(need);
-        let mut lease = self.left.lease(want);
+        let lease = self.left.lease(want);
         if lease < need {
             self.left.give_back(lease);
             return Err(self.refused(requested, true));
@@ -251,24 +229,11 @@ impl ChunkCache {
         // was granted.
         let size = lease - lease % PAGE_BYTES;
         self.left.give_back(lease - size);
-        lease = size;
-        let Ok(chunk) = Bump::try_with_capacity(size - CHUNK_OVERHEAD_BYTES) else {
-            self.left.give_back(lease);
+        let Some(chunk) = Chunk::new(size) else {
+            self.left.give_back(size);
             return Err(self.refused(requested, false));
         };
-        let bytes = chunk_bytes(&chunk);
-        if bytes > lease {
-            // bumpalo rounded up past the lease (see CHUNK_OVERHEAD_BYTES).
-            let extra = self.left.lease(bytes - lease);
-            lease += extra;
-            if lease < bytes {
-                self.left.give_back(lease);
-                return Err(self.refused(requested, true));
-            }
-        }
-        self.left.give_back(lease - bytes);
-        chunk.set_allocation_limit(Some(bytes));
-        self.reserved.fetch_add(bytes, Ordering::Relaxed);
+        self.reserved.fetch_add(size, Ordering::Relaxed);
         self.made.fetch_add(1, Ordering::Relaxed);
         Ok(chunk)
     }
@@ -415,46 +380,35 @@ impl Drop for ChunkCache {
     }
 }
 
-/// A chunk's own invariant: it holds one chunk and can take no other.
-pub(super) fn check_chunk(chunk: &Bump) {
-    let bytes = chunk_bytes(chunk);
-    let limit = chunk.allocation_limit();
-    assert_eq!(
-        limit,
-        Some(bytes),
-        "arena chunk: allocation limit {limit:?} is not its {bytes} bytes, so bumpalo could add \
-         a chunk the cache never counted"
-    );
+/// A chunk's own invariant ([`Chunk::check`]).
+pub(super) fn check_chunk(chunk: &Chunk) {
+    chunk.check();
 }
 
 /// Poisons a chunk's used bytes before its reset (the `asan` feature): a
 /// block read after the arena's reset is then reported.
 #[cfg_attr(not(feature = "asan"), allow(unused_variables))]
-fn poison_chunk(chunk: &Bump) {
+fn poison_chunk(chunk: &Chunk) {
     #[cfg(feature = "asan")]
     // SAFETY: the caller holds the chunk exclusively (a reset's `&mut`), so
-    // none of its blocks is borrowed; each range is inside the chunk, which
-    // the chunk still holds. Ranges are unpoisoned when handed out again.
+    // none of its blocks is borrowed; the range is inside the chunk's
+    // block, which the chunk still holds. Ranges are unpoisoned when handed
+    // out again.
     unsafe {
-        for (ptr, len) in chunk.iter_allocated_chunks_raw() {
-            poison::poison(ptr, len);
-        }
+        let (start, used) = chunk.used_range();
+        poison::poison(start, used);
     }
 }
 
 /// Unpoisons a whole reset chunk before it goes back to the system: it
-/// leaves clean. A reset chunk's bump pointer is its end, and its data is
-/// the `chunk_bytes` below it.
+/// leaves clean.
 #[cfg_attr(not(feature = "asan"), allow(unused_variables))]
-fn unpoison_chunk(chunk: &Bump) {
+fn unpoison_chunk(chunk: &Chunk) {
     #[cfg(feature = "asan")]
-    // SAFETY: the chunk is reset (its pointer is at its data's end, and the
-    // data is the `chunk_bytes` bytes below it, inside its one allocation);
+    // SAFETY: the range is the chunk's whole block, which it still holds;
     // the caller holds it exclusively and is about to drop it.
     unsafe {
-        if let Some((end, _)) = chunk.iter_allocated_chunks_raw().next() {
-            let bytes = chunk_bytes(chunk);
-            poison::unpoison(end.sub(bytes), bytes);
-        }
+        let (start, _) = chunk.used_range();
+        poison::unpoison(start, chunk.bytes());
     }
 }

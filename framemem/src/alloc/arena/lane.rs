@@ -7,9 +7,9 @@
 //!
 //! Invariants (checked by [`ArenaLane::check_invariants`] after each new
 //! chunk and in the arena's checks):
-//! - `current` holds at most one chunk, and can take no other from bumpalo
-//!   (its allocation limit is its size, or 0 while it holds none);
-//! - every chunk in `full` holds one chunk, limited the same way;
+//! - `current` is a chunk, or the empty chunk while the lane holds none;
+//! - every chunk in `full` is a chunk (none empty), and every chunk keeps
+//!   its own invariant ([`Chunk::check`](super::chunk::Chunk::check));
 //! - `taken` is the bytes of `current` and `full` together;
 //! - a *detached* lane (the stand-in of a handle on a thread without a lane
 //!   id, `local.rs`) never holds a chunk.
@@ -18,9 +18,8 @@ use std::alloc::Layout;
 use std::cell::{Cell, UnsafeCell};
 use std::ptr::NonNull;
 
-use bumpalo::Bump;
-
-use super::chunks::{AtReset, ChunkCache, MAX_CHUNK_BYTES, check_chunk, chunk_bytes, empty_chunk};
+use super::chunk::{Chunk, MIN_ALIGN};
+use super::chunks::{AtReset, ChunkCache, MAX_CHUNK_BYTES, check_chunk, chunk_bytes};
 use crate::alloc::AllocError;
 use crate::alloc::lanes::LaneCounter;
 use crate::alloc::poison;
@@ -30,15 +29,15 @@ use crate::alloc::poison;
 /// `current` and `full` are `UnsafeCell`s because a lane is reached through
 /// `&ArenaLane` (see `lanes/`: only by the thread holding its id, or under
 /// the fallback's lock). Every borrow of them is made inside a method of this
-/// file, lasts for one bumpalo call or one `Vec` call that runs no user code
+/// file, lasts for one chunk call or one `Vec` call that runs no user code
 /// and no other lane method, and so never overlaps another.
 pub(super) struct ArenaLane {
-    /// The chunk being bumped; an empty `Bump` limited to 0 before the
-    /// lane's first chunk of the frame.
-    current: UnsafeCell<Bump>,
+    /// The chunk being bumped; the empty chunk before the lane's first
+    /// chunk of the frame.
+    current: UnsafeCell<Chunk>,
     /// This frame's chunks the lane filled before `current`: their blocks
     /// are live until the reset.
-    full: UnsafeCell<Vec<Bump>>,
+    full: UnsafeCell<Vec<Chunk>>,
     /// Chunk bytes in `current` and `full`.
     taken: Cell<usize>,
     /// What per-thread handles ([`ArenaLocal`](super::ArenaLocal)) counted
@@ -108,7 +107,7 @@ const ONE_ALLOCATION: u64 = 1 << BYTES_BITS;
 /// The bytes field of [`Pending::packed`].
 const BYTES_MASK: u64 = ONE_ALLOCATION - 1;
 // The pending bytes, blocks of one chunk, fit in the bytes field, even if
-// bumpalo doubled the largest chunk asked for.
+// a chunk were twice the largest asked for.
 const _: () = assert!(2 * MAX_CHUNK_BYTES <= BYTES_MASK);
 
 impl Pending {
@@ -150,7 +149,7 @@ impl LaneStats {
 impl ArenaLane {
     pub(super) fn new() -> Self {
         Self {
-            current: UnsafeCell::new(empty_chunk()),
+            current: UnsafeCell::new(Chunk::empty()),
             full: UnsafeCell::new(Vec::new()),
             taken: Cell::new(0),
             pending: Pending::default(),
@@ -239,12 +238,12 @@ impl ArenaLane {
         }
     }
 
-    /// The chunk being bumped, for one bumpalo call.
+    /// The chunk being bumped, for one chunk call.
     #[inline(always)]
-    fn current(&self) -> &Bump {
+    fn current(&self) -> &Chunk {
         // SAFETY: see the struct docs: only this lane's thread reaches it,
         // and `current` is replaced only in `grow` (through `&mut self`
-        // methods otherwise), which holds no `&Bump` from here meanwhile.
+        // methods otherwise), which holds no `&Chunk` from here meanwhile.
         unsafe { &*self.current.get() }
     }
 
@@ -258,12 +257,12 @@ impl ArenaLane {
         self.taken.get()
     }
 
-    /// Bump-allocates `layout` in the current chunk: a subtraction, a mask and
-    /// a compare (bumpalo's fast path) plus two counter updates. `None` when
+    /// Bump-allocates `layout` in the current chunk (the padding, two
+    /// compares, a store; `chunk.rs`) plus the counter update. `None` when
     /// the chunk is full: [`grow`](Self::grow) then.
     #[inline(always)]
     pub(super) fn try_bump(&self, layout: Layout, stats: &LaneStats) -> Option<NonNull<u8>> {
-        let ptr = self.current().try_alloc_layout(layout).ok()?;
+        let ptr = self.current().try_alloc(layout)?;
         Some(self.count(ptr, layout, stats))
     }
 
@@ -271,7 +270,7 @@ impl ArenaLane {
     /// (a per-thread handle keeps its own counts until it drops).
     #[inline(always)]
     pub(super) fn try_bump_uncounted(&self, layout: Layout) -> Option<NonNull<u8>> {
-        let ptr = self.current().try_alloc_layout(layout).ok()?;
+        let ptr = self.current().try_alloc(layout)?;
         // SAFETY: `ptr..ptr + size` is the block just handed out, inside one
         // of this lane's chunks.
         unsafe { poison::unpoison(ptr.as_ptr(), layout.size()) };
@@ -288,9 +287,11 @@ impl ArenaLane {
         ptr
     }
 
-    /// The current chunk is full: keep it with the frame's full chunks, take
-    /// another from the cache (or a new one), and allocate there. Folds the
-    /// pending counts first (`stats` are the lane's).
+    /// The current chunk is full (or `layout` needs more alignment than the
+    /// fast path gives: then the current chunk first): keep it with the
+    /// frame's full chunks, take another from the cache (or a new one), and
+    /// allocate there. Folds the pending counts first (`stats` are the
+    /// lane's).
     #[cold]
     #[inline(never)]
     pub(super) fn grow(
@@ -303,10 +304,17 @@ impl ArenaLane {
         // The pending bytes are then blocks of the new chunk only (see
         // `Pending`). The lane's thread calls this: the single writer.
         self.fold_pending(stats);
+        if layout.align() > MIN_ALIGN {
+            // The fast path refuses these (`chunk.rs`): the current chunk
+            // may still have room, padding first.
+            if let Some(ptr) = self.current().try_alloc_aligned(layout) {
+                return Ok(self.count(ptr, layout, stats));
+            }
+        }
         loop {
             let (chunk, _made) = cache.take(layout)?;
             self.taken.set(self.taken.get() + chunk_bytes(&chunk));
-            // SAFETY: see the struct docs; no `&Bump` from `current()` is
+            // SAFETY: see the struct docs; no `&Chunk` from `current()` is
             // alive (this is the lane's only method running on it).
             let old = unsafe { std::mem::replace(&mut *self.current.get(), chunk) };
             if chunk_bytes(&old) > 0 {
@@ -317,18 +325,19 @@ impl ArenaLane {
             if cfg!(debug_assertions) {
                 self.check_invariants();
             }
-            // A chunk that `fits` the layout serves it; a second round only
-            // if bumpalo's padding was underestimated.
-            if let Some(ptr) = self.try_bump(layout, stats) {
-                return Ok(ptr);
+            // A chunk that `fits` the layout serves it (`chunks.rs`): the
+            // loop is a guard, never taken twice.
+            if let Some(ptr) = self.current().try_alloc_aligned(layout) {
+                return Ok(self.count(ptr, layout, stats));
             }
         }
     }
 
-    /// `allocator_api2`'s `grow` through bumpalo's: in place when `ptr` is
-    /// this lane's latest block (bumpalo extends it and moves the contents
-    /// down), else a new block in the current chunk and a copy. `None` when
-    /// the chunk has no room: the caller then grows the usual way.
+    /// `allocator_api2`'s `grow` in place: when `ptr` is this lane's latest
+    /// block, aligned for `new_layout`, and the chunk has room, the block
+    /// grows where it is (the chunk's next free byte moves; nothing is
+    /// copied). `None` otherwise: the caller then moves the block the usual
+    /// way (a new block, a copy, and the old one a free).
     ///
     /// # Safety
     ///
@@ -343,30 +352,15 @@ impl ArenaLane {
         new_layout: Layout,
         stats: &LaneStats,
     ) -> Option<NonNull<[u8]>> {
-        // SAFETY: the caller's promises are `grow`'s contract. bumpalo only
-        // moves the block in place when `ptr` is its own latest block; for any
-        // other block (another chunk's, another lane's) it allocates a new one
-        // and copies, which is valid for any live block. The chunk cannot take
-        // a second chunk (its limit), so growth past it fails here.
-        let grown = unsafe {
-            allocator_api2::alloc::Allocator::grow(&self.current(), ptr, old_layout, new_layout)
-        };
-        let block = grown.ok()?;
-        // SAFETY: the block is inside this lane's current chunk.
-        unsafe { poison::unpoison(block.as_ptr().cast(), new_layout.size()) };
-        // In place, bumpalo bumped down from the old block's start and moved
-        // the contents there, so the new block overlaps the old one and only
-        // the bytes below the old start are new. Otherwise it made a fresh
-        // block (which cannot overlap the live old one) and copied: an
-        // allocation, and the old block a free.
-        let (start, old_start) = (block.cast::<u8>().addr().get(), ptr.addr().get());
-        if start <= old_start && old_start < start + new_layout.size() {
-            stats.add(0, (old_start - start) as u64);
-        } else {
-            stats.add(1, new_layout.size() as u64);
-            stats.frees.add(1);
+        if !self.current().grow_in_place(ptr, old_layout, new_layout) {
+            return None;
         }
-        Some(block)
+        // SAFETY: `ptr` ends where the chunk's free bytes began (the caller's
+        // promise: a live block of this arena), so `ptr..ptr + new size` is
+        // the old block and the bytes just taken, all in the current chunk.
+        unsafe { poison::unpoison(ptr.as_ptr(), new_layout.size()) };
+        stats.add(0, (new_layout.size() - old_layout.size()) as u64);
+        Some(NonNull::slice_from_raw_parts(ptr, new_layout.size()))
     }
 
     /// Hands every chunk of the frame back to the cache and zeroes the frame's
@@ -378,7 +372,7 @@ impl ArenaLane {
             "arena lane: counts pending at the reset (fold them first)"
         );
         let taken = self.taken.replace(0);
-        let current = std::mem::replace(self.current.get_mut(), empty_chunk());
+        let current = std::mem::replace(self.current.get_mut(), Chunk::empty());
         // Through `full`, which keeps its capacity: no heap traffic a frame.
         let chunks = self.full.get_mut();
         if chunk_bytes(&current) > 0 {
@@ -389,31 +383,26 @@ impl ArenaLane {
         taken
     }
 
-    /// Lifts the current chunk's limit, breaking an invariant on purpose.
+    /// Moves the current chunk's next free byte past its end, breaking an
+    /// invariant on purpose.
     #[cfg(test)]
-    pub(super) fn break_chunk_limit_for_test(&self) {
-        self.current().set_allocation_limit(None);
+    pub(super) fn break_chunk_for_test(&self) {
+        self.current().break_for_test();
     }
 
     /// The lane's invariants (see the module docs); panics naming the values
     /// when one is broken.
     pub(super) fn check_invariants(&self) {
         let current = self.current();
+        check_chunk(current);
         let mut held = chunk_bytes(current);
-        if held == 0 {
-            let limit = current.allocation_limit();
-            assert_eq!(
-                limit,
-                Some(0),
-                "arena lane: holds no chunk but its limit is {limit:?}, so bumpalo could take one \
-                 the cache never counted"
-            );
-        } else {
-            check_chunk(current);
-        }
         // SAFETY: see the struct docs; a shared borrow for this loop only.
         for chunk in unsafe { &*self.full.get() } {
             check_chunk(chunk);
+            assert!(
+                chunk_bytes(chunk) > 0,
+                "arena lane: an empty chunk among its full ones"
+            );
             held += chunk_bytes(chunk);
         }
         let taken = self.taken.get();

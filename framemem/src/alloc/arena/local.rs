@@ -3,7 +3,7 @@
 //!
 //! `&Arena` finds the calling thread's lane on every call (a thread-local
 //! read) and bumps its shared counters. [`Arena::local`] finds it once; the
-//! handle then bumps the lane's `Bump` directly and keeps its counts in
+//! handle then bumps the lane's chunk directly and keeps its counts in
 //! plain `Cell`s in the lane (shared by every handle on the thread), folded
 //! into the lane's counters when a handle drops. In a bevy system:
 //! `query.par_iter_mut().for_each_init(|| arena.local(), |local, item| ...)`.
@@ -34,10 +34,10 @@
 //!   as for the rest of the lane. A detached stand-in's is written once,
 //!   when its one handle makes it.
 //! - **Shared references only.** The handle holds `&ArenaLane`, never
-//!   `&mut`; the `Bump` keeps its state in `Cell`s. Two handles on one
+//!   `&mut`; a chunk keeps its state in a `Cell`. Two handles on one
 //!   thread (bevy's `for_each_init` may call `init` several times on a
 //!   thread) and `&Arena` calls in between all go through `&`, one call at a
-//!   time, since nothing here runs user code while a `Bump` call is under
+//!   time, since nothing here runs user code while a chunk call is under
 //!   way.
 //! - **No reset while alive.** The handle borrows the arena (`'a`), and
 //!   `reset` needs `&mut Arena` (`tests/compile_fail/arena_local_after_reset.rs`).
@@ -179,9 +179,9 @@ impl<'a> ArenaLocal<'a> {
 
     /// Allocates a block for `layout`, valid until the arena's reset.
     ///
-    /// Cost on the fast path: bumpalo's bump (a subtraction, a mask, a
-    /// compare) and two additions to the lane's pending counts; no branch
-    /// for threads without a lane (their stand-in lane fails the bump).
+    /// Cost on the fast path: the chunk's bump (the padding, two compares, a
+    /// store) and one addition to the lane's pending counts; no branch for
+    /// threads without a lane (their stand-in lane fails the bump).
     ///
     /// # Errors
     ///
@@ -191,13 +191,19 @@ impl<'a> ArenaLocal<'a> {
         let lane = self.lane();
         match lane.try_bump_uncounted(layout) {
             Some(ptr) => {
-                // Zero sizes succeed in the stand-in too (bumpalo hands out
-                // a dangling pointer without touching the chunk): counted
-                // there, folded under the fallback's lock on drop.
+                // Zero sizes succeed in the stand-in too (the empty chunk
+                // hands out a dangling pointer): counted there, folded
+                // under the fallback's lock on drop.
                 lane.count_pending(layout.size());
                 Ok(ptr)
             }
-            None => Self::alloc_slow(self.arena(), lane, self.shared(), layout),
+            None => {
+                let (arena, shared) = (self.arena(), self.shared());
+                match NonNull::new(Self::alloc_slow_or_null(arena, lane, shared, layout)) {
+                    Some(ptr) => Ok(ptr),
+                    None => Self::alloc_slow(arena, lane, shared, layout),
+                }
+            }
         }
     }
 
@@ -206,6 +212,17 @@ impl<'a> ArenaLocal<'a> {
     /// handle's address then never leaves the caller's frame, so the
     /// compiler may keep it (and whatever holds it, such as a counting
     /// wrapper) in registers.
+    #[cold]
+    #[inline(never)]
+    fn alloc_slow_or_null(
+        arena: &Arena,
+        lane: &ArenaLane,
+        shared: &LaneStats,
+        layout: Layout,
+    ) -> *mut u8 {
+        Self::alloc_slow(arena, lane, shared, layout).map_or(std::ptr::null_mut(), NonNull::as_ptr)
+    }
+
     #[cold]
     #[inline(never)]
     fn alloc_slow(
@@ -302,10 +319,10 @@ impl api2::BlockSource for ArenaLocal<'_> {
 // blocks are the arena's (the `AllocStrategy` contract) and stay valid until a
 // reset, which needs `&mut Arena` and so cannot happen while the handle
 // (borrowing the arena for `'a`), and any collection holding `&handle`, is
-// alive. `grow` returns either bumpalo's answer for this thread's lane (a
-// block of `new_layout` with the old contents, from the same `Bump`) or a
-// moved block, allocator_api2's default; `shrink` keeps the block, as for
-// `&Arena` (`api2.rs`).
+// alive. `grow` returns either the same block grown in place in this
+// thread's lane's chunk (its old contents where they were, the new bytes
+// after them, in the same chunk) or a moved block, allocator_api2's
+// default; `shrink` keeps the block, as for `&Arena` (`api2.rs`).
 unsafe impl allocator_api2::alloc::Allocator for &ArenaLocal<'_> {
     #[inline(always)]
     fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, allocator_api2::alloc::AllocError> {
