@@ -58,5 +58,8 @@ run criterion-64B cargo bench -q -p framemem --bench allocators -- frame_1000x64
 run criterion-table python3 scripts/bench_table.py frame_1000x64B
 run criterion-table-bumpalo python3 scripts/bench_table.py frame_1000x64B bumpalo
 run callgrind bash scripts/callgrind.sh 200
+run memops bash scripts/memops.sh
+# The read-order experiment (the arena's upward chunks against a downward Bump).
+run read-order cargo bench -q -p framemem --bench read_order
 run par-iter cargo bench -q --bench par_iter -- --measurement-time 4
 printf 'done in %ss: %s\n' "$SECONDS" "$out" >&2

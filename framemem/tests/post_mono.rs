@@ -6,7 +6,7 @@
 //! a scratch crate that depends on framemem alone, one binary per case in
 //! `tests/post_mono/`, with `cargo build`: one case must build, the other
 //! must fail with the arena's message. The scratch crate has no dependency
-//! but framemem, so the first run builds bumpalo and allocator-api2 and
+//! but framemem, so the first run builds allocator-api2 and libc and
 //! nothing else (trybuild would build every dev-dependency of this package).
 //! The expectation names only what a user sees: the error code and the
 //! message, not the library's private paths.
@@ -40,7 +40,7 @@ fn scratch_crate() -> PathBuf {
         bin(REFUSED),
     );
     std::fs::write(dir.join("Cargo.toml"), manifest).unwrap();
-    // The workspace's lock file: the same bumpalo and allocator-api2 as
+    // The workspace's lock file: the same allocator-api2 and libc as
     // every other build here, with no registry lookup.
     let lock = framemem.join("../Cargo.lock");
     if lock.exists() {
