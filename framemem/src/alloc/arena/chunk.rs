@@ -11,7 +11,7 @@
 //! arena behind a frame `Vec` at 200,000 entities (`--compare`). Upward,
 //! a block's growth in place (a `Vec` at the end of the chunk) also needs
 //! no copy. The arena never wanted the rest of bumpalo: a chunk is one
-//! block, never a list, and the [cache](super::chunks) owns the chunks.
+//! block, never a list, and the cache (`chunks.rs`) owns the chunks.
 //!
 //! Why it is sound:
 //! - a chunk owns its block (`Chunk::new`, freed in `drop`), and every
