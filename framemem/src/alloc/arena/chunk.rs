@@ -171,7 +171,7 @@ impl Chunk {
         if old.size() == 0
             || addr < self.start.addr().get()
             || addr.checked_add(old_size) != Some(next)
-            || addr % new.align() != 0
+            || !addr.is_multiple_of(new.align())
             || new_size < old_size
             || new_size - old_size > self.end - next
         {
@@ -204,7 +204,7 @@ impl Chunk {
             self.end == start + self.bytes
                 && start <= next
                 && next <= self.end
-                && next % MIN_ALIGN == 0,
+                && next.is_multiple_of(MIN_ALIGN),
             "arena chunk: its next block would start at {next:#x}, outside its {} bytes from \
              {start:#x} or not a multiple of {MIN_ALIGN}",
             self.bytes
