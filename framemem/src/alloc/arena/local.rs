@@ -197,40 +197,39 @@ impl<'a> ArenaLocal<'a> {
                 lane.count_pending(layout.size());
                 Ok(ptr)
             }
-            None => {
-                let (arena, shared) = (self.arena(), self.shared());
-                match NonNull::new(Self::alloc_slow_or_null(arena, lane, shared, layout)) {
-                    Some(ptr) => Ok(ptr),
-                    None => Self::alloc_slow(arena, lane, shared, layout),
-                }
-            }
+            None => match NonNull::new(Self::alloc_slow_or_null(lane, layout)) {
+                Some(ptr) => Ok(ptr),
+                None => Self::alloc_slow(lane, layout),
+            },
         }
     }
 
-    /// The lane's chunk is full, or this is a stand-in lane. Takes the
-    /// handle's parts (read from the lane's `home`), not `&self`: the
-    /// handle's address then never leaves the caller's frame, so the
-    /// compiler may keep it (and whatever holds it, such as a counting
-    /// wrapper) in registers.
+    /// The lane's chunk is full, or this is a stand-in lane: the slow path,
+    /// with a null pointer for any error (returned in a register; `alloc`
+    /// then runs [`alloc_slow`](Self::alloc_slow) again for the error
+    /// itself). Takes the lane alone, not `&self`, and reads the arena and
+    /// the counters from the lane's `home` itself: the handle's address
+    /// then never leaves the caller's frame, and the caller's loop keeps
+    /// only the lane and the layout alive across the call (with the arena
+    /// and the counters too, criterion's loop spilled more to the stack).
     #[cold]
     #[inline(never)]
-    fn alloc_slow_or_null(
-        arena: &Arena,
-        lane: &ArenaLane,
-        shared: &LaneStats,
-        layout: Layout,
-    ) -> *mut u8 {
-        Self::alloc_slow(arena, lane, shared, layout).map_or(std::ptr::null_mut(), NonNull::as_ptr)
+    fn alloc_slow_or_null(lane: &ArenaLane, layout: Layout) -> *mut u8 {
+        Self::alloc_slow(lane, layout).map_or(std::ptr::null_mut(), NonNull::as_ptr)
     }
 
+    /// The slow path (see [`alloc_slow_or_null`](Self::alloc_slow_or_null)).
+    /// Called only by [`alloc`](Self::alloc), on a live handle's lane.
     #[cold]
     #[inline(never)]
-    fn alloc_slow(
-        arena: &Arena,
-        lane: &ArenaLane,
-        shared: &LaneStats,
-        layout: Layout,
-    ) -> Result<NonNull<u8>, AllocError> {
+    fn alloc_slow(lane: &ArenaLane, layout: Layout) -> Result<NonNull<u8>, AllocError> {
+        let home = lane.home();
+        // SAFETY: `lane` is a live handle's (only `alloc` calls this), so
+        // `home` was written by that handle's `local()` and points to the
+        // arena the handle borrows and to its counters, both valid while
+        // the handle lives (the module docs, "The lane's `home`"); only
+        // shared references are made.
+        let (arena, shared) = unsafe { (&*home.arena, &*home.stats) };
         if lane.is_detached() {
             AllocStrategy::alloc(arena, layout)
         } else {
