@@ -102,23 +102,21 @@ fuzz_target!(|input: Input| {
                         let Some(r) = g.pick(&live, MAX_ALIGN_LOG) else {
                             continue;
                         };
-                        let new = r.new;
-                        let old_start = r.ptr.as_ptr().addr();
+                        let (new, old, old_ptr) = (r.new, r.old, r.ptr);
                         // SAFETY: a live block with its layout; `new` is no smaller.
-                        match unsafe { arena.grow(r.ptr, r.old, new) } {
+                        match unsafe { arena.grow(old_ptr, old, new) } {
                             Ok(p) => {
                                 live.replace(r.index, p.cast(), new, r.kept);
-                                // In place (bumpalo extends the latest block
-                                // downwards, so the new block overlaps the
-                                // old), only the bytes below the old start
-                                // are new; a moved block counts in full.
-                                let start = p.cast::<u8>().as_ptr().addr();
-                                model_bytes +=
-                                    if start <= old_start && old_start < start + new.size() {
-                                        old_start - start
-                                    } else {
-                                        new.size()
-                                    };
+                                // In place (the latest block of an upward
+                                // chunk grows where it is), only the added
+                                // bytes are new; a moved block (which cannot
+                                // start where the live old one does) counts
+                                // in full.
+                                model_bytes += if p.cast::<u8>() == old_ptr {
+                                    new.size() - old.size()
+                                } else {
+                                    new.size()
+                                };
                             }
                             Err(_) => {
                                 assert!(limit.is_some(), "grow failed without a limit");
