@@ -67,11 +67,6 @@ pub(super) const CHUNK_BYTES: usize = 64 * 1024;
 /// Chunks are whole pages.
 const PAGE_BYTES: usize = 4096;
 
-/// The bytes a chunk holds from the system.
-pub(super) fn chunk_bytes(chunk: &Chunk) -> usize {
-    chunk.bytes()
-}
-
 /// Whether a reset chunk of `bytes` surely fits `layout`: a chunk bumps up
 /// from its start, which is 16-aligned ([`CHUNK_ALIGN`](super::chunk::CHUNK_ALIGN)),
 /// so an alignment above 16 may cost up to `align - 16` bytes of padding.
@@ -127,7 +122,7 @@ impl AtReset<'_> {
         for mut chunk in chunks.drain(..) {
             poison_chunk(&chunk);
             chunk.reset();
-            if chunk_bytes(&chunk) > CHUNK_BYTES {
+            if chunk.bytes() > CHUNK_BYTES {
                 self.idle.large.push(chunk);
                 self.large_back = true;
             } else {
@@ -144,7 +139,7 @@ impl AtReset<'_> {
         if self.large_back {
             self.idle
                 .large
-                .sort_unstable_by_key(|c| std::cmp::Reverse(chunk_bytes(c)));
+                .sort_unstable_by_key(|c| std::cmp::Reverse(c.bytes()));
         }
         keep.map_or(0, |keep| self.cache.trim_idle(&mut self.idle, keep))
     }
@@ -188,18 +183,14 @@ impl ChunkCache {
             let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
             if large {
                 // Largest first: the last that fits is the smallest.
-                if let Some(i) = idle
-                    .large
-                    .iter()
-                    .rposition(|c| fits(chunk_bytes(c), layout))
-                {
+                if let Some(i) = idle.large.iter().rposition(|c| fits(c.bytes(), layout)) {
                     return Ok((idle.large.remove(i), false));
                 }
             } else if let Some(i) = idle
                 .ordinary
                 .iter()
                 // All fit, but one made short near the limit.
-                .rposition(|c| fits(chunk_bytes(c), layout))
+                .rposition(|c| fits(c.bytes(), layout))
             {
                 return Ok((idle.ordinary.swap_remove(i), false));
             }
@@ -268,7 +259,7 @@ impl ChunkCache {
 
     /// Bytes of the idle chunks.
     pub(crate) fn idle_bytes(&self) -> usize {
-        self.lock_idle().all().map(chunk_bytes).sum()
+        self.lock_idle().all().map(Chunk::bytes).sum()
     }
 
     /// The cache for one reset: its lock is taken once for every lane's
@@ -300,7 +291,7 @@ impl ChunkCache {
         idle.large.reverse();
         for list in [&mut idle.large, &mut idle.ordinary] {
             while let Some(last) = list.last() {
-                let bytes = chunk_bytes(last);
+                let bytes = last.bytes();
                 if reserved - bytes < keep {
                     break;
                 }
@@ -327,11 +318,11 @@ impl ChunkCache {
         let idle = self.lock_idle();
         let mut idle_bytes = 0;
         for chunk in idle.all() {
-            check_chunk(chunk);
-            idle_bytes += chunk_bytes(chunk);
+            chunk.check();
+            idle_bytes += chunk.bytes();
         }
         for chunk in &idle.ordinary {
-            let bytes = chunk_bytes(chunk);
+            let bytes = chunk.bytes();
             assert!(
                 bytes <= CHUNK_BYTES,
                 "arena: an idle ordinary chunk holds {bytes} bytes, more than {CHUNK_BYTES}"
@@ -340,7 +331,7 @@ impl ChunkCache {
         if sorted {
             assert!(
                 idle.large
-                    .is_sorted_by_key(|c| std::cmp::Reverse(chunk_bytes(c))),
+                    .is_sorted_by_key(|c| std::cmp::Reverse(c.bytes())),
                 "arena: idle large chunks are not sorted largest first"
             );
         }
@@ -378,11 +369,6 @@ impl Drop for ChunkCache {
             unpoison_chunk(chunk);
         }
     }
-}
-
-/// A chunk's own invariant ([`Chunk::check`]).
-pub(super) fn check_chunk(chunk: &Chunk) {
-    chunk.check();
 }
 
 /// Poisons a chunk's used bytes before its reset (the `asan` feature): a

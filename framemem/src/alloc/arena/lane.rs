@@ -19,7 +19,7 @@ use std::cell::{Cell, UnsafeCell};
 use std::ptr::NonNull;
 
 use super::chunk::{Chunk, MIN_ALIGN};
-use super::chunks::{AtReset, ChunkCache, MAX_CHUNK_BYTES, check_chunk, chunk_bytes};
+use super::chunks::{AtReset, ChunkCache, MAX_CHUNK_BYTES};
 use crate::alloc::AllocError;
 use crate::alloc::lanes::LaneCounter;
 use crate::alloc::poison;
@@ -313,11 +313,11 @@ impl ArenaLane {
         }
         loop {
             let (chunk, _made) = cache.take(layout)?;
-            self.taken.set(self.taken.get() + chunk_bytes(&chunk));
+            self.taken.set(self.taken.get() + chunk.bytes());
             // SAFETY: see the struct docs; no `&Chunk` from `current()` is
             // alive (this is the lane's only method running on it).
             let old = unsafe { std::mem::replace(&mut *self.current.get(), chunk) };
-            if chunk_bytes(&old) > 0 {
+            if old.bytes() > 0 {
                 // SAFETY: as above, for `full`. `push` may allocate, through
                 // the global allocator, never through this arena.
                 unsafe { (*self.full.get()).push(old) };
@@ -375,7 +375,7 @@ impl ArenaLane {
         let current = std::mem::replace(self.current.get_mut(), Chunk::empty());
         // Through `full`, which keeps its capacity: no heap traffic a frame.
         let chunks = self.full.get_mut();
-        if chunk_bytes(&current) > 0 {
+        if current.bytes() > 0 {
             chunks.push(current);
         }
         cache.give_back(chunks);
@@ -394,16 +394,16 @@ impl ArenaLane {
     /// when one is broken.
     pub(super) fn check_invariants(&self) {
         let current = self.current();
-        check_chunk(current);
-        let mut held = chunk_bytes(current);
+        current.check();
+        let mut held = current.bytes();
         // SAFETY: see the struct docs; a shared borrow for this loop only.
         for chunk in unsafe { &*self.full.get() } {
-            check_chunk(chunk);
+            chunk.check();
             assert!(
-                chunk_bytes(chunk) > 0,
+                chunk.bytes() > 0,
                 "arena lane: an empty chunk among its full ones"
             );
-            held += chunk_bytes(chunk);
+            held += chunk.bytes();
         }
         let taken = self.taken.get();
         assert!(

@@ -199,22 +199,6 @@ impl<L, S, F> Lanes<L, S, F> {
         Some((unsafe { &*lane.local.get() }, &lane.shared))
     }
 
-    /// The calling thread's lane's counters for as long as the returned
-    /// [`PinnedLane`] lives, or `None` when the thread has no lane id. For
-    /// per-thread handles, which hold the lane across many calls.
-    ///
-    /// The pin keeps the thread's id from being released, even by the
-    /// thread's exit, until it drops (`pins.rs`), and it is `!Send`, so the
-    /// lane stays with the one thread that holds the id.
-    #[inline]
-    pub(crate) fn pin_local(&self) -> Option<PinnedLane<'_, S>> {
-        let (_, shared) = self.local()?;
-        Some(PinnedLane {
-            shared,
-            _pin: Pin::new(),
-        })
-    }
-
     /// The fallback, locked, and its counters (write them only while the
     /// guard lives). A poisoned lock is taken anyway: the strategies keep
     /// their structures consistent at every point a user callback can panic.
@@ -276,20 +260,6 @@ impl<L, S, F> Lanes<L, S, F> {
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner);
         (&mut self.lanes, used, (fallback, &mut self.fallback_shared))
-    }
-}
-
-/// A thread's lane, borrowed by a per-thread handle: see
-/// [`Lanes::pin_local`].
-pub(crate) struct PinnedLane<'a, S> {
-    /// The lane's counters: this thread is their only writer.
-    pub(crate) shared: &'a S,
-    _pin: Pin,
-}
-
-impl<S> fmt::Debug for PinnedLane<'_, S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PinnedLane").finish_non_exhaustive()
     }
 }
 

@@ -39,9 +39,9 @@ use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
 
 use super::Pool;
-use super::cache::{LaneShared, OwnerHold};
+use super::cache::OwnerHold;
 use super::recycle::{CallRecycle, ResetHook};
-use crate::alloc::lanes::PinnedLane;
+use crate::alloc::lanes::Pin;
 
 /// The calling thread's lane of a [`Pool`], from [`Pool::local`]. It is neither
 /// `Send` nor `Sync`, keeps its thread's lane for itself (locked: other
@@ -75,7 +75,7 @@ pub struct PoolLocal<'a, T: Send, H: ResetHook<T> = CallRecycle> {
 /// the lane id, after which another thread may own the lane).
 struct LocalLane<'a, T> {
     held: OwnerHold<'a, T>,
-    _pinned: PinnedLane<'a, LaneShared<T>>,
+    _pin: Pin,
 }
 
 impl<T: Send, H: ResetHook<T>> Pool<T, H> {
@@ -87,12 +87,17 @@ impl<T: Send, H: ResetHook<T>> Pool<T, H> {
     pub fn local(&self) -> PoolLocal<'_, T, H> {
         PoolLocal {
             pool: self,
-            lane: self.lanes.pin_local().map(|pinned| LocalLane {
-                // SAFETY: `pinned.shared` is the calling thread's lane, and
-                // the pin keeps its id on this thread while the hold lives
-                // (the hold drops first).
-                held: unsafe { pinned.shared.hold() },
-                _pinned: pinned,
+            lane: self.lanes.local().map(|(_, shared)| {
+                // Pinned before the hold: the pin keeps the lane id on this
+                // thread for as long as the hold lives (`lanes/pins.rs`).
+                let pin = Pin::new();
+                LocalLane {
+                    // SAFETY: `shared` is the calling thread's lane, and the
+                    // pin keeps its id on this thread while the hold lives
+                    // (the hold drops first).
+                    held: unsafe { shared.hold() },
+                    _pin: pin,
+                }
             }),
         }
     }
