@@ -87,6 +87,7 @@ fn frame(c: &mut Criterion) {
                     entities_per_frame: EntitiesPerFrame::new(n).expect("a count in range"),
                     seed: sim::DEFAULT_SEED,
                     attribution: true,
+                    huge_pages: false,
                 };
                 // One world at a time: a 100k debris world holds hundreds
                 // of MiB.

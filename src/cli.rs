@@ -116,6 +116,12 @@ pub struct Cli {
     /// arena with one-frame lifetimes keeps this count)
     #[arg(long, value_enum, value_name = "on|off", default_value_t = Switch::On)]
     pub attribution: Switch,
+
+    /// Give the frame arena 2 MiB chunks backed by huge pages where the
+    /// system gives them (`Arena::with_huge_pages`): for frames of tens of
+    /// megabytes. The other strategies are unchanged
+    #[arg(long, value_enum, value_name = "on|off", default_value_t = Switch::Off)]
+    pub huge_pages: Switch,
 }
 
 /// A switch given as `on` or `off`.

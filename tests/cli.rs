@@ -337,6 +337,42 @@ fn attribution_off_runs_the_same_simulation_without_the_counts() {
     );
 }
 
+/// `--huge-pages on` gives the arena 2 MiB chunks on huge pages: the same
+/// simulation (checksum), whole 2 MiB chunks held, said in the JSON and
+/// the header; a value other than on or off is refused.
+#[test]
+fn huge_pages_runs_the_same_simulation_in_2_mib_chunks() {
+    let run = |huge_pages: &str| {
+        let mut args = SMALL.to_vec();
+        args.extend(["--json", "--alloc", "arena", "--huge-pages", huge_pages]);
+        let out = framemem(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_str::<serde_json::Value>(&stdout(&out)).expect("stdout is JSON")
+    };
+    let (on, off) = (run("on"), run("off"));
+    assert_eq!(on["checksum"], off["checksum"]);
+    assert_eq!(on["arena_huge_pages"], true, "{on}");
+    assert_eq!(off["arena_huge_pages"], false, "{off}");
+    let held = on["reserved_bytes"]["max"]
+        .as_u64()
+        .expect("the arena's bytes");
+    assert!(
+        held > 0 && held.is_multiple_of(2 << 20),
+        "{held} B: not 2 MiB chunks"
+    );
+    let out = framemem(&[SMALL, &["--compare", "--huge-pages", "on"]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("arena on huge pages"),
+        "{}",
+        stdout(&out)
+    );
+    rejected(
+        &["--huge-pages", "always"],
+        &["--huge-pages", "always", "on, off"],
+    );
+}
+
 #[test]
 fn summary_names_strategy_and_checksum() {
     let out = framemem(SMALL);

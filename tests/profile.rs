@@ -191,6 +191,7 @@ fn a_recording_reads_back_with_its_frames_and_scopes() {
         entities_per_frame: EntitiesPerFrame::new(500).unwrap(),
         seed: sim::DEFAULT_SEED,
         attribution: true,
+        huge_pages: false,
     };
     let mut sims = [
         Simulation::new(Strategy::Arena, &scenario, options),

@@ -13,6 +13,7 @@ fn small(strategy: Strategy, scenario: &Scenario, seed: u64) -> Simulation {
             entities_per_frame: EntitiesPerFrame::new(400).unwrap(),
             seed,
             attribution: true,
+            huge_pages: false,
         },
     )
 }

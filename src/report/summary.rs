@@ -31,6 +31,9 @@ pub struct RunInfo {
     /// one the `heap` strategy and bevy use: `system` or `mimalloc` (`dhat`
     /// in a heap-profiling build).
     pub global_allocator: String,
+    /// Whether the frame arena's chunks are 2 MiB on huge pages
+    /// (`--huge-pages on`).
+    pub arena_huge_pages: bool,
 }
 
 /// Frame time statistics, in milliseconds.
@@ -71,6 +74,9 @@ pub struct Summary {
     /// The process's global allocator: `system` or `mimalloc` (`dhat` in
     /// a heap-profiling build).
     pub global_allocator: String,
+    /// Whether the frame arena's chunks were 2 MiB on huge pages
+    /// (`--huge-pages on`).
+    pub arena_huge_pages: bool,
     /// The spawn seed, as `0x` and hex digits (a JSON number would lose
     /// precision above 2^53 in most readers).
     #[serde(serialize_with = "hex")]
@@ -149,6 +155,7 @@ impl Summary {
             block_frames: info.block_frames,
             threads: info.threads,
             global_allocator: info.global_allocator.clone(),
+            arena_huge_pages: info.arena_huge_pages,
             seed: info.seed,
             frame_ms: frame_ms(records),
             phase_ms: phase_ms(records),
@@ -284,6 +291,7 @@ mod tests {
             seed: 0,
             block_frames: None,
             global_allocator: "system".into(),
+            arena_huge_pages: false,
         };
         let s = Summary::new(
             Strategy::Heap,

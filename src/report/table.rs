@@ -48,10 +48,19 @@ impl<W: io::Write> Output for Table<W> {
     }
 }
 
+/// The header's note when the frame arena ran on huge pages.
+fn huge_pages_note(s: &Summary) -> &'static str {
+    if s.arena_huge_pages {
+        ", arena on huge pages"
+    } else {
+        ""
+    }
+}
+
 fn write_single(s: &Summary, out: &mut dyn io::Write) -> io::Result<()> {
     writeln!(
         out,
-        "framemem: scenario {}, alloc {}, {} entities/frame, {} frames (+{} warm-up), {} threads, global allocator {}, seed {:#x}{}",
+        "framemem: scenario {}, alloc {}, {} entities/frame, {} frames (+{} warm-up), {} threads, global allocator {}{}, seed {:#x}{}",
         s.scenario,
         s.alloc,
         s.entities,
@@ -59,6 +68,7 @@ fn write_single(s: &Summary, out: &mut dyn io::Write) -> io::Result<()> {
         s.unmeasured_frames,
         s.threads,
         s.global_allocator,
+        huge_pages_note(s),
         s.seed,
         if s.interrupted { " (interrupted)" } else { "" }
     )?;
@@ -125,13 +135,14 @@ fn write_compare(all: &[Summary], out: &mut dyn io::Write) -> io::Result<()> {
     let interrupted = all.iter().any(|s| s.interrupted);
     writeln!(
         out,
-        "framemem --compare: scenario {}, {} entities/frame, {} frames each (+{} unmeasured), {} threads, global allocator {}, seed {:#x}{}",
+        "framemem --compare: scenario {}, {} entities/frame, {} frames each (+{} unmeasured), {} threads, global allocator {}{}, seed {:#x}{}",
         first.scenario,
         first.entities,
         first.frames,
         first.unmeasured_frames,
         first.threads,
         first.global_allocator,
+        huge_pages_note(first),
         first.seed,
         if interrupted { " (interrupted)" } else { "" }
     )?;

@@ -106,6 +106,7 @@ impl RunConfig {
             entities_per_frame: entities,
             seed: cli.seed.unwrap_or(DEFAULT_SEED),
             attribution: cli.attribution == Switch::On,
+            huge_pages: cli.huge_pages == Switch::On,
         };
         Ok(RunConfig {
             scenario,
@@ -164,6 +165,7 @@ impl RunConfig {
             seed: self.sim.seed,
             block_frames: (self.strategies.len() > 1).then_some(COMPARE_BLOCK_FRAMES),
             global_allocator: global_heap::NAME.to_owned(),
+            arena_huge_pages: self.sim.huge_pages,
         }
     }
 

@@ -79,10 +79,14 @@ pub struct SimOptions {
     /// strategy with one-frame lifetimes; the others keep no attribution):
     /// on by default, off to measure what it costs (`--attribution off`).
     pub attribution: bool,
+    /// Whether the frame arena's chunks are 2 MiB on huge pages
+    /// (`--huge-pages on`); off by default.
+    pub huge_pages: bool,
 }
 
 impl SimOptions {
-    /// The scenario's own entity count, and `seed`; attribution on.
+    /// The scenario's own entity count, and `seed`; attribution on, huge
+    /// pages off.
     ///
     /// # Panics
     ///
@@ -96,6 +100,7 @@ impl SimOptions {
                 entities_per_frame,
                 seed,
                 attribution: true,
+                huge_pages: false,
             },
             Err(e) => panic!("scenario `{}`: {e}", scenario.name),
         }
@@ -215,6 +220,7 @@ impl Simulation {
             max_trail_len: scenario.max_trail_len() as usize,
             max_lifetime_frames: scenario.max_lifetime_frames(),
             attribution: options.attribution,
+            huge_pages: options.huge_pages,
         }));
         world.insert_resource(SimConfig::new(scenario));
         world.insert_resource(Spawner::new(scenario, entities, options.seed));

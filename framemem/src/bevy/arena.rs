@@ -57,6 +57,15 @@ impl FrameArena {
         Self::from(Arena::with_limit(limit_bytes))
     }
 
+    /// The frame arena, with 2 MiB chunks backed by huge pages where the
+    /// system gives them ([`Arena::with_huge_pages`]): for frames of tens of
+    /// megabytes.
+    #[must_use]
+    pub fn with_huge_pages(mut self) -> Self {
+        self.arena = std::mem::take(&mut self.arena).with_huge_pages();
+        self
+    }
+
     /// The arena.
     pub fn arena(&self) -> &Arena {
         &self.arena

@@ -82,6 +82,9 @@ use crate::alloc::{CallRecycle, Recycle, RingOverflow};
 pub struct FrameArenaPlugin {
     /// The arena's byte limit ([`FrameArena::with_limit`]), if any.
     pub limit_bytes: Option<usize>,
+    /// 2 MiB chunks backed by huge pages ([`FrameArena::with_huge_pages`]):
+    /// for frames of tens of megabytes.
+    pub huge_pages: bool,
     /// Also insert a [`FrameSlab`] and run [`trim_slab`].
     pub slab: bool,
     /// Also insert a [`FrameRing`] of this depth and run [`end_ring_frame`].
@@ -103,6 +106,13 @@ impl FrameArenaPlugin {
     /// The plugin with the arena limited to `limit_bytes`.
     pub fn with_limit(mut self, limit_bytes: usize) -> Self {
         self.limit_bytes = Some(limit_bytes);
+        self
+    }
+
+    /// The plugin with the arena's chunks 2 MiB and backed by huge pages
+    /// ([`FrameArena::with_huge_pages`]).
+    pub fn with_huge_pages(mut self) -> Self {
+        self.huge_pages = true;
         self
     }
 
@@ -199,6 +209,9 @@ impl Plugin for FrameArenaPlugin {
             Some(limit) => FrameArena::with_limit(limit),
             None => FrameArena::new(),
         };
+        if self.huge_pages {
+            arena = arena.with_huge_pages();
+        }
         let attribution = self.attribution || !self.budgets.is_empty();
         arena.set_attribution(attribution);
         app.insert_resource(arena)

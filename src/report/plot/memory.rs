@@ -110,6 +110,7 @@ mod tests {
             seed: 1,
             block_frames: Some(25),
             global_allocator: "system".into(),
+            arena_huge_pages: false,
         };
         let measured = Measured {
             records: records.clone(),

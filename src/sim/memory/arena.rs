@@ -28,7 +28,11 @@ impl FrameMemory for FrameArena {
     /// With per-system attribution as planned (on by default): the
     /// report's bytes per system.
     fn new(plan: &MemoryPlan) -> Self {
-        let mut arena = Self::new();
+        let mut arena = if plan.huge_pages {
+            Self::new().with_huge_pages()
+        } else {
+            Self::new()
+        };
         arena.set_attribution(plan.attribution);
         arena
     }
@@ -137,12 +141,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_huge_pages_plan_gives_the_arena_huge_pages() {
+        for huge_pages in [false, true] {
+            let plan = MemoryPlan {
+                entities_per_frame: 1,
+                max_trail_len: 4,
+                max_lifetime_frames: 1,
+                attribution: false,
+                huge_pages,
+            };
+            let mut memory = <FrameArena as FrameMemory>::new(&plan);
+            assert_eq!(memory.arena().huge_pages(), huge_pages);
+            let trail = memory.alloc_trail(4, 1, |i| Vec3::splat(i as f32));
+            assert_eq!(memory.trail(&trail)[3], Vec3::splat(3.0));
+            let chunk = if huge_pages { 2 << 20 } else { 64 << 10 };
+            assert_eq!(memory.arena().stats().bytes_reserved, chunk);
+            FrameMemory::end_frame(&mut memory);
+        }
+    }
+
+    #[test]
     fn a_trail_does_not_resolve_after_the_end_of_frame() {
         let plan = MemoryPlan {
             entities_per_frame: 1,
             max_trail_len: 4,
             max_lifetime_frames: 1,
             attribution: true,
+            huge_pages: false,
         };
         let mut memory = <FrameArena as FrameMemory>::new(&plan);
         let trail = memory.alloc_trail(4, 1, |i| Vec3::splat(i as f32));

@@ -22,6 +22,9 @@ pub struct MemoryPlan {
     pub max_lifetime_frames: u32,
     /// Count bytes per system, where the strategy can (the arena).
     pub attribution: bool,
+    /// 2 MiB chunks on huge pages for the frame arena
+    /// (`Arena::with_huge_pages`); the other strategies ignore it.
+    pub huge_pages: bool,
 }
 
 /// A strategy's memory figures, for the report.

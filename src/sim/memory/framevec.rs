@@ -204,6 +204,7 @@ mod tests {
             max_trail_len: 8,
             max_lifetime_frames: 1,
             attribution: false,
+            huge_pages: false,
         }
     }
 

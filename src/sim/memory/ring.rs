@@ -117,6 +117,7 @@ mod tests {
             max_trail_len: 4,
             max_lifetime_frames: 3,
             attribution: true,
+            huge_pages: false,
         };
         let mut memory = RingMemory::new(&plan);
         let trail = memory.alloc_trail(4, 3, |i| Vec3::splat(i as f32));

@@ -31,9 +31,15 @@ use std::alloc::Layout;
 use std::cell::Cell;
 use std::ptr::NonNull;
 
-/// The alignment of every chunk's block: what `fits` in `chunks.rs`
-/// assumes.
+/// The alignment of every chunk's block (at least): what `fits` in
+/// `chunks.rs` assumes.
 pub(super) const CHUNK_ALIGN: usize = 16;
+
+/// The size and alignment of a huge page (x86-64 and aarch64 Linux with
+/// 4 KiB base pages): chunks of an arena that asks for huge pages
+/// ([`Arena::with_huge_pages`](super::Arena::with_huge_pages)) are aligned
+/// to it when they are at least this big.
+pub(super) const HUGE_PAGE_BYTES: usize = 2 << 20;
 
 /// What `next` is always a multiple of (see [`Chunk::try_alloc`]).
 pub(super) const MIN_ALIGN: usize = 8;
@@ -46,11 +52,14 @@ const EMPTY_ADDR: usize = 4096;
 /// One block of memory, bumped upward. See the [module docs](self).
 pub(super) struct Chunk {
     /// The block's start (from the global allocator, with
-    /// `Layout(bytes, CHUNK_ALIGN)`), or a dangling pointer for the empty
-    /// chunk.
+    /// `Layout(bytes, align)`), or a dangling pointer for the empty chunk.
     start: NonNull<u8>,
     /// The block's size; 0 for the empty chunk.
     bytes: usize,
+    /// The block's alignment: [`CHUNK_ALIGN`], or [`HUGE_PAGE_BYTES`] for
+    /// a chunk that asked for huge pages (`drop` frees it with the layout
+    /// it was allocated with).
+    align: usize,
     /// `start`'s address plus `bytes`: one load on the fast path.
     end: usize,
     /// Where the next block may start, with `start`'s provenance:
@@ -71,21 +80,30 @@ impl Chunk {
         Self {
             start,
             bytes: 0,
+            align: CHUNK_ALIGN,
             end: EMPTY_ADDR,
             next: Cell::new(start),
         }
     }
 
     /// A chunk of `bytes` (more than 0) from the global allocator, or `None`
-    /// when it refuses.
-    pub(super) fn new(bytes: usize) -> Option<Self> {
+    /// when it refuses. With `huge_pages`, a chunk of at least
+    /// [`HUGE_PAGE_BYTES`] is aligned to a huge page and the system is
+    /// asked to back it with huge pages ([`advise_huge_pages`]).
+    pub(super) fn new(bytes: usize, huge_pages: bool) -> Option<Self> {
         debug_assert!(bytes > 0);
-        let layout = Layout::from_size_align(bytes, CHUNK_ALIGN).ok()?;
+        let huge = huge_pages && bytes >= HUGE_PAGE_BYTES;
+        let align = if huge { HUGE_PAGE_BYTES } else { CHUNK_ALIGN };
+        let layout = Layout::from_size_align(bytes, align).ok()?;
         // SAFETY: `layout` has a non-zero size.
         let start = NonNull::new(unsafe { std::alloc::alloc(layout) })?;
+        if huge {
+            advise_huge_pages(start, bytes);
+        }
         Some(Self {
             start,
             bytes,
+            align,
             end: start.addr().get() + bytes,
             next: Cell::new(start),
         })
@@ -223,15 +241,42 @@ impl Chunk {
     }
 }
 
+/// Asks the system to back the block at `start` (`bytes` long, aligned to
+/// [`HUGE_PAGE_BYTES`]) with transparent huge pages, before it is touched:
+/// `madvise(MADV_HUGEPAGE)` on Linux, where the common default
+/// (`/sys/kernel/mm/transparent_hugepage/enabled` set to `madvise`) gives
+/// huge pages only to memory that asks. Advice only: if the system says no
+/// (huge pages off, none free), the block keeps its ordinary pages and
+/// nothing else changes. Elsewhere, and under Miri (no system calls), it
+/// does nothing.
+fn advise_huge_pages(start: NonNull<u8>, bytes: usize) {
+    #[cfg(all(target_os = "linux", not(miri)))]
+    {
+        // SAFETY: `[start, start + bytes)` is a block this chunk owns (from
+        // the global allocator, not yet handed out), starting on a page
+        // boundary (it is aligned to a huge page). `MADV_HUGEPAGE` changes
+        // how the kernel backs those pages, never their contents, their
+        // protection or whether they are mapped, so no pointer into the
+        // block, and no other memory, is affected. The result is ignored:
+        // the advice may be refused.
+        unsafe {
+            libc::madvise(start.as_ptr().cast(), bytes, libc::MADV_HUGEPAGE);
+        }
+    }
+    #[cfg(not(all(target_os = "linux", not(miri))))]
+    let _ = (start, bytes);
+}
+
 impl Drop for Chunk {
     fn drop(&mut self) {
         if self.bytes > 0 {
-            // SAFETY: `start` came from `alloc` with this layout in `new`
-            // (which checked it), and is freed once, here.
+            // SAFETY: `start` came from `alloc` with this layout (`bytes`
+            // and `align`) in `new`, which checked it, and is freed once,
+            // here.
             unsafe {
                 std::alloc::dealloc(
                     self.start.as_ptr(),
-                    Layout::from_size_align_unchecked(self.bytes, CHUNK_ALIGN),
+                    Layout::from_size_align_unchecked(self.bytes, self.align),
                 );
             }
         }
@@ -244,7 +289,7 @@ mod tests {
 
     #[test]
     fn blocks_go_up_aligned_and_disjoint_until_the_chunk_is_full() {
-        let mut chunk = Chunk::new(256).unwrap();
+        let mut chunk = Chunk::new(256, false).unwrap();
         let a = chunk
             .try_alloc(Layout::from_size_align(3, 1).unwrap())
             .unwrap();

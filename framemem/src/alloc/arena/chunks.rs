@@ -26,6 +26,14 @@
 //! in 4 KiB blocks fits 15 blocks in each chunk (94%) however many threads
 //! share it. It also means one lock per 64 KiB a lane allocates.
 //!
+//! Huge pages ([`Arena::with_huge_pages`](super::Arena::with_huge_pages)):
+//! ordinary chunks are then [`HUGE_PAGE_BYTES`] (2 MiB), aligned to a huge
+//! page, and ask the system to back them with one
+//! ([`Chunk::new`]). A frame that writes and reads more than the
+//! processor's page-translation cache covers (tens of megabytes) then takes
+//! far fewer translation misses; the price is a chunk tail of up to 2 MiB
+//! per thread that allocates, and 2 MiB steps for the limit and the trim.
+//!
 //! One cache may serve several arenas: an [`ExpiryRing`](crate::ExpiryRing)'s
 //! slot arenas all draw on one (`Arena::with_cache`), so that what the ring
 //! holds is its live data plus a chunk tail per slot and thread, not a
@@ -38,14 +46,16 @@
 //! - every chunk (idle or in a lane) keeps its own ([`Chunk::check`]);
 //! - `reserved` is the sum of every chunk's bytes, idle or in a lane;
 //! - with a limit, the budget left plus `reserved` is the limit;
-//! - idle ordinary chunks are [`CHUNK_BYTES`] (or smaller, made near the
-//!   limit); idle large chunks are sorted largest first (after a reset).
+//! - idle ordinary chunks are at most the ordinary size ([`CHUNK_BYTES`],
+//!   or [`HUGE_PAGE_BYTES`] with huge pages; smaller ones are made near the
+//!   limit, or before huge pages were asked for); idle large chunks are
+//!   sorted largest first (after a reset).
 
 use std::alloc::Layout;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use super::chunk::Chunk;
+use super::chunk::{Chunk, HUGE_PAGE_BYTES};
 use crate::alloc::AllocError;
 use crate::alloc::lanes::Budget;
 #[cfg(feature = "asan")]
@@ -91,6 +101,11 @@ pub(crate) struct ChunkCache {
     reserved: AtomicUsize,
     /// Chunks made from the system, ever.
     made: AtomicU64,
+    /// The size of an ordinary chunk: [`CHUNK_BYTES`], or
+    /// [`HUGE_PAGE_BYTES`] when the chunks ask for huge pages.
+    chunk_bytes: usize,
+    /// Whether new chunks ask for huge pages ([`Chunk::new`]).
+    huge_pages: bool,
 }
 
 /// The idle chunks: ordinary ones, and large ones largest first (sorted at
@@ -122,7 +137,7 @@ impl AtReset<'_> {
         for mut chunk in chunks.drain(..) {
             poison_chunk(&chunk);
             chunk.reset();
-            if chunk.bytes() > CHUNK_BYTES {
+            if chunk.bytes() > self.cache.chunk_bytes {
                 self.idle.large.push(chunk);
                 self.large_back = true;
             } else {
@@ -153,7 +168,28 @@ impl ChunkCache {
             left: Budget::new(limit.unwrap_or(usize::MAX)),
             reserved: AtomicUsize::new(0),
             made: AtomicU64::new(0),
+            chunk_bytes: CHUNK_BYTES,
+            huge_pages: false,
         }
+    }
+
+    /// From now on, ordinary chunks are [`HUGE_PAGE_BYTES`], aligned to a
+    /// huge page, and ask the system for huge pages (as do large ones of at
+    /// least that size). Chunks made before stay as they are (they are
+    /// ordinary chunks still: no bigger than the new size).
+    pub(super) fn use_huge_pages(&mut self) {
+        self.chunk_bytes = HUGE_PAGE_BYTES;
+        self.huge_pages = true;
+    }
+
+    /// Whether new chunks ask for huge pages.
+    pub(super) fn huge_pages(&self) -> bool {
+        self.huge_pages
+    }
+
+    /// The size of an ordinary chunk.
+    pub(super) fn chunk_bytes(&self) -> usize {
+        self.chunk_bytes
     }
 
     pub(super) fn limit(&self) -> Option<usize> {
@@ -178,7 +214,7 @@ impl ChunkCache {
     /// [`AllocError::LimitExceeded`] when a new chunk would pass the limit;
     /// [`AllocError::OutOfMemory`] when the system refuses one.
     pub(super) fn take(&self, layout: Layout) -> Result<(Chunk, bool), AllocError> {
-        let large = !fits(CHUNK_BYTES, layout);
+        let large = !fits(self.chunk_bytes, layout);
         {
             let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
             if large {
@@ -210,7 +246,7 @@ impl ChunkCache {
             // A lane's pending counts hold one chunk's bytes (`lane.rs`).
             .filter(|&n| n as u64 <= MAX_CHUNK_BYTES)
             .ok_or(AllocError::OutOfMemory { requested })?;
-        let want = CHUNK_BYTES.max(need);
+        let want = self.chunk_bytes.max(need);
         let lease = self.left.lease(want);
         if lease < need {
             self.left.give_back(lease);
@@ -220,7 +256,7 @@ impl ChunkCache {
         // was granted.
         let size = lease - lease % PAGE_BYTES;
         self.left.give_back(lease - size);
-        let Some(chunk) = Chunk::new(size) else {
+        let Some(chunk) = Chunk::new(size, self.huge_pages) else {
             self.left.give_back(size);
             return Err(self.refused(requested, false));
         };
@@ -324,8 +360,9 @@ impl ChunkCache {
         for chunk in &idle.ordinary {
             let bytes = chunk.bytes();
             assert!(
-                bytes <= CHUNK_BYTES,
-                "arena: an idle ordinary chunk holds {bytes} bytes, more than {CHUNK_BYTES}"
+                bytes <= self.chunk_bytes,
+                "arena: an idle ordinary chunk holds {bytes} bytes, more than {}",
+                self.chunk_bytes
             );
         }
         if sorted {

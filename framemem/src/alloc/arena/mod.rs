@@ -48,7 +48,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub use handle::ArenaSlice;
 pub use local::ArenaLocal;
 
-use self::chunks::CHUNK_BYTES;
 pub(crate) use self::chunks::ChunkCache;
 use self::lane::{ArenaLane, LaneStats};
 use crate::alloc::lanes::{Lanes, MAX_LANES};
@@ -177,6 +176,54 @@ impl Arena {
 
     fn build(limit: Option<usize>) -> Self {
         Self::with_chunks(Arc::new(ChunkCache::new(limit)), false)
+    }
+
+    /// The arena, with chunks of 2 MiB backed by huge pages where the system
+    /// gives them: for frames that write and read tens of megabytes, more
+    /// than the processor's page-translation cache covers in ordinary 4 KiB
+    /// pages.
+    ///
+    /// Each chunk is 2 MiB, aligned to 2 MiB, and on Linux asks the kernel
+    /// for a transparent huge page (`madvise(MADV_HUGEPAGE)`, which the
+    /// common setting of `/sys/kernel/mm/transparent_hugepage/enabled`,
+    /// `madvise`, requires). Where the system has none to give (that
+    /// setting at `never`, no free huge page, another OS) the chunks are
+    /// ordinary memory and the arena works the same. In the lab, at 200,000
+    /// entities a frame, it takes the arena from about 1.08x a hand-written
+    /// frame `Vec` to about 1.0x (the README, "A frame arena, mimalloc, or
+    /// a frame `Vec`?").
+    ///
+    /// The price: every thread that allocates holds a 2 MiB chunk (its last
+    /// one partly filled) and the arena keeps one ahead for each, and the
+    /// limit and the trim count in 2 MiB steps. A frame of 1.25 MB from 8
+    /// compute threads holds 22 MiB this way against 1.9 MiB with the
+    /// default 64 KiB chunks (`tests/bevy_app.rs`, `steady_load`). For
+    /// small frames, or many threads each allocating a little, keep the
+    /// default. Chunks made before this call keep their size.
+    ///
+    /// ```
+    /// use framemem::{Arena, TypedAlloc};
+    ///
+    /// let mut arena = Arena::new().with_huge_pages();
+    /// let xs = arena.alloc_slice_copy(&[1u32, 2, 3]);
+    /// assert_eq!(xs, &[1, 2, 3]);
+    /// assert_eq!(arena.stats().bytes_reserved, 2 << 20); // one 2 MiB chunk
+    /// arena.reset();
+    /// ```
+    #[must_use]
+    pub fn with_huge_pages(mut self) -> Self {
+        // An arena's own cache is shared with no one (only a ring's slots
+        // share one, and they are made by the ring).
+        Arc::get_mut(&mut self.chunks)
+            .expect("an arena's own chunk cache is not shared")
+            .use_huge_pages();
+        self
+    }
+
+    /// Whether this arena's new chunks ask for huge pages
+    /// ([`with_huge_pages`](Self::with_huge_pages)).
+    pub fn huge_pages(&self) -> bool {
+        self.chunks.huge_pages()
     }
 
     /// An arena that takes its chunks from `cache`, which other arenas
@@ -321,6 +368,7 @@ impl Arena {
         let mut taken = 0;
         self.busy_lanes = (self.busy_lanes | self.lanes.used_bits()) & self.lanes.live_bits();
         let mut fallback_busy = false;
+        let cache_chunk_bytes = self.chunks.chunk_bytes();
         let mut cache = self.chunks.at_reset();
         for (lane, stats) in self.lanes.drain_used_mut() {
             // Counts a leaked handle left behind (a live one cannot exist:
@@ -342,7 +390,7 @@ impl Arena {
         // rounding. Held ahead, at the reset, so that a split not seen
         // before takes no chunk mid-frame; and the trim's measure of demand,
         // so that it never gives back what a steady frame needs.
-        let needed = taken.max(in_use + (busy_lanes + 1) * CHUNK_BYTES);
+        let needed = taken.max(in_use + (busy_lanes + 1) * cache_chunk_bytes);
         // Held far above what the recent frames needed (a spike's chunks):
         // give idle chunks back down to that. A shared cache is the owner's
         // to trim and provision.
@@ -400,6 +448,7 @@ impl fmt::Debug for Arena {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Arena")
             .field("limit", &self.limit())
+            .field("huge_pages", &self.huge_pages())
             .field("stamp", &self.stamp)
             .field("stats", &self.stats())
             .finish_non_exhaustive()
