@@ -41,6 +41,17 @@ run compare-100k "$bin" --entities 100000 --compare --frames 100 --no-profile
 run arena-50k "$bin" --alloc arena --entities 50000 --frames 100 --no-profile
 run arena-200k "$bin" --alloc arena --entities 200000 --frames 100 --no-profile
 run compare-200k "$bin" --entities 200000 --compare --frames 100 --no-profile
+# The arena's chunks on huge pages (`Arena::with_huge_pages`): the 200k
+# comparison again, and 50k, where it does not pay.
+run compare-200k-huge "$bin" --entities 200000 --compare --frames 100 --no-profile --huge-pages on
+run compare-50k-huge "$bin" --entities 50000 --compare --frames 300 --no-profile --huge-pages on
+# Issue 19: the pool's one size. The swarm with every trail one length,
+# where the pool's capacity is every trail's size.
+for len in 8 12; do
+    sed "s/lengths: Uniform(min: 4, max: 12)/lengths: Uniform(min: $len, max: $len)/" \
+        assets/scenarios/swarm.ron >"$out/swarm-$len.ron"
+    run "compare-swarm-$len" "$bin" --scenario "$out/swarm-$len.ron" --compare --frames 300 --no-profile
+done
 run compare-bullets "$bin" --scenario assets/scenarios/bullets.ron --compare --frames 200 --no-profile
 run rss-2000 /usr/bin/time -f 'max resident %M KiB' "$bin" --entities 50000 --no-profile -q --frames 2000
 run rss-10000 /usr/bin/time -f 'max resident %M KiB' "$bin" --entities 50000 --no-profile -q --frames 10000
