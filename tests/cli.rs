@@ -4,6 +4,8 @@
 mod common;
 #[path = "cli/outputs.rs"]
 mod outputs;
+#[path = "cli/switches.rs"]
+mod switches;
 
 use common::{SMALL, framemem, scratch_dir, stderr, stdout};
 
@@ -304,72 +306,6 @@ fn the_arena_s_bytes_by_system_add_up_to_its_total() {
     assert!(
         line.contains("spawn ") && line.contains("collide "),
         "{line}"
-    );
-}
-
-/// `--attribution off` runs the arena without per-system counts (an A/B
-/// of their cost): no `by_system` and no arena total in the JSON, no line
-/// in the table, and the same simulation (checksum) as with them; a value
-/// other than on or off is refused.
-#[test]
-fn attribution_off_runs_the_same_simulation_without_the_counts() {
-    let run = |attribution: &str| {
-        let mut args = SMALL.to_vec();
-        args.extend(["--json", "--alloc", "arena", "--attribution", attribution]);
-        let out = framemem(&args);
-        assert!(out.status.success(), "{}", stderr(&out));
-        serde_json::from_str::<serde_json::Value>(&stdout(&out)).expect("stdout is JSON")
-    };
-    let (on, off) = (run("on"), run("off"));
-    assert!(
-        !on["by_system"].as_array().expect("a list").is_empty(),
-        "{on}"
-    );
-    assert_eq!(off["by_system"], serde_json::json!([]), "{off}");
-    assert!(off["arena_bytes"].is_null(), "{off}");
-    assert_eq!(on["checksum"], off["checksum"]);
-    let out = framemem(&[SMALL, &["--alloc", "arena", "--attribution", "off"]].concat());
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(!stdout(&out).contains("by system"), "{}", stdout(&out));
-    rejected(
-        &["--attribution", "maybe"],
-        &["--attribution", "maybe", "on, off"],
-    );
-}
-
-/// `--huge-pages on` gives the arena 2 MiB chunks on huge pages: the same
-/// simulation (checksum), whole 2 MiB chunks held, said in the JSON and
-/// the header; a value other than on or off is refused.
-#[test]
-fn huge_pages_runs_the_same_simulation_in_2_mib_chunks() {
-    let run = |huge_pages: &str| {
-        let mut args = SMALL.to_vec();
-        args.extend(["--json", "--alloc", "arena", "--huge-pages", huge_pages]);
-        let out = framemem(&args);
-        assert!(out.status.success(), "{}", stderr(&out));
-        serde_json::from_str::<serde_json::Value>(&stdout(&out)).expect("stdout is JSON")
-    };
-    let (on, off) = (run("on"), run("off"));
-    assert_eq!(on["checksum"], off["checksum"]);
-    assert_eq!(on["arena_huge_pages"], true, "{on}");
-    assert_eq!(off["arena_huge_pages"], false, "{off}");
-    let held = on["reserved_bytes"]["max"]
-        .as_u64()
-        .expect("the arena's bytes");
-    assert!(
-        held > 0 && held.is_multiple_of(2 << 20),
-        "{held} B: not 2 MiB chunks"
-    );
-    let out = framemem(&[SMALL, &["--compare", "--huge-pages", "on"]].concat());
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(
-        stdout(&out).contains("arena on huge pages"),
-        "{}",
-        stdout(&out)
-    );
-    rejected(
-        &["--huge-pages", "always"],
-        &["--huge-pages", "always", "on, off"],
     );
 }
 

@@ -27,6 +27,8 @@
 mod attribution;
 #[path = "bevy_app/frame_boundary.rs"]
 mod frame_boundary;
+#[path = "bevy_app/huge_pages.rs"]
+mod huge_pages;
 
 use std::collections::HashSet;
 use std::panic;
@@ -96,7 +98,7 @@ fn child(threads: usize) -> ExitCode {
 
     let scenarios: [(&str, Scenario); 11] = [
         ("steady_load", steady_load),
-        ("steady_load_huge_pages", steady_load_huge_pages),
+        ("steady_load_huge_pages", huge_pages::steady_load_huge_pages),
         ("limited_arena", limited_arena),
         ("pool_component_pattern", pool_component_pattern),
         ("end_frame_twice", frame_boundary::end_frame_twice),
@@ -264,30 +266,6 @@ fn scratch_vec(frame: FrameAlloc, seen: Res<ThreadsSeen>, items: Query<&ByLocal>
 
 fn steady_load(_threads: usize) -> Result<String, String> {
     steady_load_with(FrameArenaPlugin::default())
-}
-
-/// `steady_load` with the arena's chunks 2 MiB on huge pages: the same
-/// promises (exact bytes, no new chunk and a constant `bytes_reserved` once
-/// warm), and every chunk a whole 2 MiB.
-fn steady_load_huge_pages(_threads: usize) -> Result<String, String> {
-    let note = steady_load_with(FrameArenaPlugin::default().with_huge_pages())?;
-    // A fresh app: the one above is gone; this one checks the chunk size.
-    let mut app = app_with(FrameArenaPlugin::default().with_huge_pages());
-    app.init_resource::<ThreadsSeen>()
-        .add_systems(Update, alloc_by_local);
-    app.world_mut()
-        .spawn_batch((0..STEADY_ENTITIES as u64 / 2).map(ByLocal));
-    app.update();
-    let arena = app.world().resource::<FrameArena>();
-    let reserved = arena.stats().bytes_reserved;
-    if !arena.arena().huge_pages() || reserved == 0 || !reserved.is_multiple_of(2 << 20) {
-        return Err(format!(
-            "huge pages asked for, but the arena holds {reserved} B \
-             (huge_pages() = {}): not whole 2 MiB chunks",
-            arena.arena().huge_pages()
-        ));
-    }
-    Ok(format!("{note}; {reserved} B in 2 MiB chunks"))
 }
 
 fn steady_load_with(plugin: FrameArenaPlugin) -> Result<String, String> {
