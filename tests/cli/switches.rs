@@ -5,20 +5,26 @@
 use super::common::{SMALL, framemem, stderr, stdout};
 use super::rejected;
 
+/// The arena's JSON summary of a small run with `--{switch} {value}`.
+fn arena_json(switch: &str, value: &str) -> serde_json::Value {
+    let flag = format!("--{switch}");
+    let mut args = SMALL.to_vec();
+    args.extend(["--json", "--alloc", "arena", &flag, value]);
+    let out = framemem(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_str(&stdout(&out)).expect("stdout is JSON")
+}
+
 /// `--attribution off` runs the arena without per-system counts (an A/B
 /// of their cost): no `by_system` and no arena total in the JSON, no line
 /// in the table, and the same simulation (checksum) as with them; a value
 /// other than on or off is refused.
 #[test]
 fn attribution_off_runs_the_same_simulation_without_the_counts() {
-    let run = |attribution: &str| {
-        let mut args = SMALL.to_vec();
-        args.extend(["--json", "--alloc", "arena", "--attribution", attribution]);
-        let out = framemem(&args);
-        assert!(out.status.success(), "{}", stderr(&out));
-        serde_json::from_str::<serde_json::Value>(&stdout(&out)).expect("stdout is JSON")
-    };
-    let (on, off) = (run("on"), run("off"));
+    let (on, off) = (
+        arena_json("attribution", "on"),
+        arena_json("attribution", "off"),
+    );
     assert!(
         !on["by_system"].as_array().expect("a list").is_empty(),
         "{on}"
@@ -40,14 +46,10 @@ fn attribution_off_runs_the_same_simulation_without_the_counts() {
 /// the header; a value other than on or off is refused.
 #[test]
 fn huge_pages_runs_the_same_simulation_in_2_mib_chunks() {
-    let run = |huge_pages: &str| {
-        let mut args = SMALL.to_vec();
-        args.extend(["--json", "--alloc", "arena", "--huge-pages", huge_pages]);
-        let out = framemem(&args);
-        assert!(out.status.success(), "{}", stderr(&out));
-        serde_json::from_str::<serde_json::Value>(&stdout(&out)).expect("stdout is JSON")
-    };
-    let (on, off) = (run("on"), run("off"));
+    let (on, off) = (
+        arena_json("huge-pages", "on"),
+        arena_json("huge-pages", "off"),
+    );
     assert_eq!(on["checksum"], off["checksum"]);
     assert_eq!(on["arena_huge_pages"], true, "{on}");
     assert_eq!(off["arena_huge_pages"], false, "{off}");

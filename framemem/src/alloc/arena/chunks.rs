@@ -101,10 +101,8 @@ pub(crate) struct ChunkCache {
     reserved: AtomicUsize,
     /// Chunks made from the system, ever.
     made: AtomicU64,
-    /// The size of an ordinary chunk: [`CHUNK_BYTES`], or
-    /// [`HUGE_PAGE_BYTES`] when the chunks ask for huge pages.
-    chunk_bytes: usize,
-    /// Whether new chunks ask for huge pages ([`Chunk::new`]).
+    /// Whether new chunks ask for huge pages ([`Chunk::new`]), and so are
+    /// [`HUGE_PAGE_BYTES`] each ([`chunk_bytes`](Self::chunk_bytes)).
     huge_pages: bool,
 }
 
@@ -137,7 +135,7 @@ impl AtReset<'_> {
         for mut chunk in chunks.drain(..) {
             poison_chunk(&chunk);
             chunk.reset();
-            if chunk.bytes() > self.cache.chunk_bytes {
+            if chunk.bytes() > self.cache.chunk_bytes() {
                 self.idle.large.push(chunk);
                 self.large_back = true;
             } else {
@@ -168,7 +166,6 @@ impl ChunkCache {
             left: Budget::new(limit.unwrap_or(usize::MAX)),
             reserved: AtomicUsize::new(0),
             made: AtomicU64::new(0),
-            chunk_bytes: CHUNK_BYTES,
             huge_pages: false,
         }
     }
@@ -178,7 +175,6 @@ impl ChunkCache {
     /// least that size). Chunks made before stay as they are (they are
     /// ordinary chunks still: no bigger than the new size).
     pub(super) fn use_huge_pages(&mut self) {
-        self.chunk_bytes = HUGE_PAGE_BYTES;
         self.huge_pages = true;
     }
 
@@ -187,9 +183,14 @@ impl ChunkCache {
         self.huge_pages
     }
 
-    /// The size of an ordinary chunk.
+    /// The size of an ordinary chunk: [`CHUNK_BYTES`], or
+    /// [`HUGE_PAGE_BYTES`] when the chunks ask for huge pages.
     pub(super) fn chunk_bytes(&self) -> usize {
-        self.chunk_bytes
+        if self.huge_pages {
+            HUGE_PAGE_BYTES
+        } else {
+            CHUNK_BYTES
+        }
     }
 
     pub(super) fn limit(&self) -> Option<usize> {
@@ -214,7 +215,7 @@ impl ChunkCache {
     /// [`AllocError::LimitExceeded`] when a new chunk would pass the limit;
     /// [`AllocError::OutOfMemory`] when the system refuses one.
     pub(super) fn take(&self, layout: Layout) -> Result<(Chunk, bool), AllocError> {
-        let large = !fits(self.chunk_bytes, layout);
+        let large = !fits(self.chunk_bytes(), layout);
         {
             let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
             if large {
@@ -246,7 +247,7 @@ impl ChunkCache {
             // A lane's pending counts hold one chunk's bytes (`lane.rs`).
             .filter(|&n| n as u64 <= MAX_CHUNK_BYTES)
             .ok_or(AllocError::OutOfMemory { requested })?;
-        let want = self.chunk_bytes.max(need);
+        let want = self.chunk_bytes().max(need);
         let lease = self.left.lease(want);
         if lease < need {
             self.left.give_back(lease);
@@ -360,9 +361,9 @@ impl ChunkCache {
         for chunk in &idle.ordinary {
             let bytes = chunk.bytes();
             assert!(
-                bytes <= self.chunk_bytes,
+                bytes <= self.chunk_bytes(),
                 "arena: an idle ordinary chunk holds {bytes} bytes, more than {}",
-                self.chunk_bytes
+                self.chunk_bytes()
             );
         }
         if sorted {

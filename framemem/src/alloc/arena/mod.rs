@@ -189,15 +189,16 @@ impl Arena {
     /// `madvise`, requires). Where the system has none to give (that
     /// setting at `never`, no free huge page, another OS) the chunks are
     /// ordinary memory and the arena works the same. In the lab, at 200,000
-    /// entities a frame, it takes the arena from about 1.08x a hand-written
-    /// frame `Vec` to about 1.0x (the README, "A frame arena, mimalloc, or
+    /// entities a frame, it took the arena from 1.10x-1.12x a hand-written
+    /// frame `Vec` to 0.98x-1.05x (the README, "A frame arena, mimalloc, or
     /// a frame `Vec`?").
     ///
     /// The price: every thread that allocates holds a 2 MiB chunk (its last
     /// one partly filled) and the arena keeps one ahead for each, and the
-    /// limit and the trim count in 2 MiB steps. A frame of 1.25 MB from 8
+    /// limit and the trim count in 2 MiB steps. A frame of 1.28 MB from 8
     /// compute threads holds 22 MiB this way against 1.9 MiB with the
-    /// default 64 KiB chunks (`tests/bevy_app.rs`, `steady_load`). For
+    /// default 64 KiB chunks (`tests/bevy_app.rs`, `steady_load` and
+    /// `steady_load_huge_pages`). For
     /// small frames, or many threads each allocating a little, keep the
     /// default. Chunks made before this call keep their size.
     ///

@@ -5,16 +5,21 @@
 use super::*;
 use crate::alloc::tests_common::{check, fill};
 
+/// The part of a block of `layout` the tests write and check: all of it,
+/// or under Miri a prefix (writing megabytes there is slow).
+fn touched(layout: Layout) -> Layout {
+    if cfg!(miri) {
+        Layout::new::<[u8; 64]>()
+    } else {
+        layout
+    }
+}
+
 #[test]
 fn huge_pages_chunks_are_2_mib_aligned_and_reused() {
     const HUGE: usize = 2 << 20;
     let block = Layout::from_size_align(64 << 10, 16).unwrap();
-    // Under Miri, a prefix of each block: writing megabytes there is slow.
-    let touched = if cfg!(miri) {
-        Layout::new::<[u8; 64]>()
-    } else {
-        block
-    };
+    let touched = touched(block);
     let mut arena = Arena::new().with_huge_pages();
     assert!(arena.huge_pages());
     let (mut taken_at_first, mut steady) = (0, 0);
@@ -69,13 +74,8 @@ fn huge_pages_serve_large_blocks_and_respect_a_limit() {
     let big = Layout::from_size_align(5 << 20, 64).unwrap();
     let p = arena.alloc(big).unwrap();
     assert_eq!(p.addr().get() % HUGE, 0);
-    let touched = if cfg!(miri) {
-        Layout::new::<[u8; 64]>()
-    } else {
-        big
-    };
-    fill(p, touched, 7);
-    check(p, touched, 7);
+    fill(p, touched(big), 7);
+    check(p, touched(big), 7);
     arena.check_invariants();
     arena.reset();
     arena.check_invariants();
